@@ -1,0 +1,4 @@
+// Command onevisit is the one binary of the OneVisit exchange.
+package main
+
+func main() {}

@@ -1,0 +1,3 @@
+module github.com/onevisit/onevisit
+
+go 1.26.8
