@@ -1,0 +1,83 @@
+package policy
+
+import (
+	"slices"
+	"time"
+)
+
+// Catalog tells the loader which datasets exist and which fields their
+// schemas define. The schemas registry implements it: Fields returns every
+// field name any version of the dataset defines, and ok=false for a
+// dataset it does not know.
+type Catalog interface {
+	Fields(dataset string) (fields []string, ok bool)
+}
+
+// StaticCatalog is a Catalog held in memory: dataset name to field names.
+// It serves tests and tools that run before a schema registry exists.
+type StaticCatalog map[string][]string
+
+var _ Catalog = StaticCatalog(nil)
+
+// Fields implements Catalog.
+func (c StaticCatalog) Fields(dataset string) ([]string, bool) {
+	f, ok := c[dataset]
+	return f, ok
+}
+
+// Kind names a policy document type.
+type Kind string
+
+// The document kinds.
+const (
+	KindPublisherGrant Kind = "PublisherGrant"
+	KindAccessPolicy   Kind = "AccessPolicy"
+	KindForbid         Kind = "Forbid"
+)
+
+// Wildcard, as a Forbid's consumer, means every consumer; as its only
+// field, every field of the dataset (including fields added later).
+const Wildcard = "*"
+
+// Policy is one loaded document, as Policies lists it. Which fields are
+// set depends on Kind:
+//
+//	PublisherGrant: Publisher, Datasets
+//	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil
+//	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
+//
+// Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
+type Policy struct {
+	Kind          Kind      `json:"kind"`
+	Name          string    `json:"name"`
+	Description   string    `json:"description,omitempty"`
+	Source        string    `json:"source,omitempty"` // "file:line" of the document
+	Publisher     string    `json:"publisher,omitempty"`
+	Datasets      []string  `json:"datasets,omitempty"`
+	Consumer      string    `json:"consumer,omitempty"`
+	Dataset       string    `json:"dataset,omitempty"`
+	Purposes      []string  `json:"purposes,omitempty"`
+	Fields        []string  `json:"fields,omitempty"`
+	RequireCaseID bool      `json:"requireCaseId,omitempty"`
+	ValidFrom     time.Time `json:"validFrom,omitzero"`
+	ValidUntil    time.Time `json:"validUntil,omitzero"`
+}
+
+func (p Policy) clone() Policy {
+	p.Datasets = slices.Clone(p.Datasets)
+	p.Purposes = slices.Clone(p.Purposes)
+	p.Fields = slices.Clone(p.Fields)
+	return p
+}
+
+// kindOrder sorts documents: grants, then permits, then forbids.
+func kindOrder(k Kind) int {
+	switch k {
+	case KindPublisherGrant:
+		return 0
+	case KindAccessPolicy:
+		return 1
+	default:
+		return 2
+	}
+}
