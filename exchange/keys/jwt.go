@@ -1,0 +1,255 @@
+package keys
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+)
+
+// AlgEdDSA is the only JWS algorithm OneVisit signs or accepts.
+const AlgEdDSA = "EdDSA"
+
+// OwnerExchange is the Owner of the exchange's own keys (token, receipt,
+// audit).
+const OwnerExchange = "exchange"
+
+var (
+	// ErrMalformedJWT: the token is not a compact JWS with a strict JSON
+	// header (alg, kid, typ only) and canonical base64url. Reject it.
+	ErrMalformedJWT = errors.New("malformed JWS")
+	// ErrAlgorithm: the header names an algorithm other than EdDSA
+	// (none, HS256, RS256, ...). Reject it; never retry with another key.
+	ErrAlgorithm = errors.New("JWS algorithm not allowed")
+	// ErrBadType: the header typ is not the one this kind of token must
+	// carry (explicit typing, RFC 8725 §3.11), e.g. an access token
+	// offered as a client assertion. Reject it.
+	ErrBadType = errors.New("wrong JWS type")
+	// ErrWrongUse: the kid names a key made for another purpose (a record
+	// key offered as an auth key). Reject it.
+	ErrWrongUse = errors.New("key not valid for this use")
+	// ErrBadSignature: the signature does not verify with the key the kid
+	// names. Reject it; the material was altered or forged.
+	ErrBadSignature = errors.New("JWS signature invalid")
+	// ErrInvalidClaims: the signature is good but a time or audience
+	// claim fails (expired, not yet valid, wrong aud or iss). The jwt/v5
+	// sentinel (jwt.ErrTokenExpired, ...) is wrapped too.
+	ErrInvalidClaims = errors.New("JWT claims invalid")
+)
+
+// SignJWT builds a compact JWS the one way OneVisit builds them: header
+// {"alg":"EdDSA","kid":s.KeyID(),"typ":typ}, the signing input from
+// jwt/v5's Token.SigningString, the signature from s.Sign with the same
+// kid, assembled with Token.EncodeSegment.
+func SignJWT(ctx context.Context, s Signer, typ string, claims jwt.Claims) (string, error) {
+	kid := s.KeyID()
+	input, tok, err := signingInput(kid, typ, claims)
+	if err != nil {
+		return "", fmt.Errorf("sign jwt: %w", err)
+	}
+	sig, err := s.Sign(ctx, kid, []byte(input))
+	if err != nil {
+		return "", fmt.Errorf("sign jwt: %w", err)
+	}
+	if len(sig) != ed25519.SignatureSize {
+		return "", fmt.Errorf("sign jwt: signer returned %d bytes, want %d", len(sig), ed25519.SignatureSize)
+	}
+	return input + "." + tok.EncodeSegment(sig), nil
+}
+
+// SignJWTBatch signs many claim sets with one kid, through BatchSigner
+// when s implements it and one Sign call per item otherwise. Results are
+// in input order; errs[i] is item i's own error. A non-nil err means
+// nothing was signed.
+func SignJWTBatch(ctx context.Context, s Signer, typ string, claims []jwt.Claims) (tokens []string, errs []error, err error) {
+	kid := s.KeyID()
+	tokens = make([]string, len(claims))
+	errs = make([]error, len(claims))
+	inputs := make([]string, len(claims))
+	var msgs [][]byte
+	var idx []int
+	var tok *jwt.Token
+	for i, c := range claims {
+		in, t, err := signingInput(kid, typ, c)
+		if err != nil {
+			errs[i] = fmt.Errorf("sign jwt: %w", err)
+			continue
+		}
+		tok, inputs[i] = t, in
+		msgs = append(msgs, []byte(in))
+		idx = append(idx, i)
+	}
+	if len(msgs) == 0 {
+		return tokens, errs, nil
+	}
+	var sigs [][]byte
+	var sigErrs []error
+	if b, ok := s.(BatchSigner); ok {
+		sigs, sigErrs, err = b.SignBatch(ctx, kid, msgs)
+		if err != nil {
+			return nil, nil, fmt.Errorf("sign jwt batch: %w", err)
+		}
+		if len(sigs) != len(msgs) || len(sigErrs) != len(msgs) {
+			return nil, nil, fmt.Errorf("sign jwt batch: signer returned %d results for %d messages", len(sigs), len(msgs))
+		}
+	} else {
+		sigs, sigErrs = make([][]byte, len(msgs)), make([]error, len(msgs))
+		for j, m := range msgs {
+			sigs[j], sigErrs[j] = s.Sign(ctx, kid, m)
+		}
+	}
+	for j, i := range idx {
+		switch {
+		case sigErrs[j] != nil:
+			errs[i] = fmt.Errorf("sign jwt: %w", sigErrs[j])
+		case len(sigs[j]) != ed25519.SignatureSize:
+			errs[i] = fmt.Errorf("sign jwt: signer returned %d bytes, want %d", len(sigs[j]), ed25519.SignatureSize)
+		default:
+			tokens[i] = inputs[i] + "." + tok.EncodeSegment(sigs[j])
+		}
+	}
+	return tokens, errs, nil
+}
+
+func signingInput(kid, typ string, claims jwt.Claims) (string, *jwt.Token, error) {
+	if kid == "" || typ == "" {
+		return "", nil, fmt.Errorf("%w: empty kid or typ", ErrMalformedJWT)
+	}
+	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, claims)
+	t.Header["kid"] = kid
+	t.Header["typ"] = typ
+	in, err := t.SigningString()
+	if err != nil {
+		return "", nil, err
+	}
+	return in, t, nil
+}
+
+// Header is the only JWS protected header OneVisit accepts.
+type Header struct {
+	Alg string // always "EdDSA" once ParseJWT accepts the token
+	Kid string // "<key>#<version>"
+	Typ string // the kind of token
+}
+
+// DecodeHeader decodes the protected header of a compact JWS strictly,
+// without verifying anything: canonical base64url, strict JSON, members
+// alg, kid and typ only (spelled exactly), each a string. Anything else
+// (crit, jku, jwk, x5u, b64, ...) is ErrMalformedJWT, so no header member
+// can steer key selection or processing. Use the result for routing and
+// logs only; trust nothing in it before ParseJWT.
+func DecodeHeader(token string) (Header, error) {
+	seg, _, ok := strings.Cut(token, ".")
+	if !ok {
+		return Header{}, fmt.Errorf("%w: not a compact JWS", ErrMalformedJWT)
+	}
+	data, err := b64.DecodeString(seg)
+	if err != nil {
+		return Header{}, fmt.Errorf("%w: header is not base64url", ErrMalformedJWT)
+	}
+	var raw map[string]json.RawMessage
+	if err := jsonstrict.Decode(data, &raw); err != nil {
+		return Header{}, fmt.Errorf("%w: header: %w", ErrMalformedJWT, err)
+	}
+	var h Header
+	for name, v := range raw {
+		var dst *string
+		switch name {
+		case "alg":
+			dst = &h.Alg
+		case "kid":
+			dst = &h.Kid
+		case "typ":
+			dst = &h.Typ
+		default:
+			return Header{}, fmt.Errorf("%w: header member %q not allowed", ErrMalformedJWT, name)
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return Header{}, fmt.Errorf("%w: header member %q is not a string", ErrMalformedJWT, name)
+		}
+	}
+	return h, nil
+}
+
+// typMatches compares a header typ with the expected one. RFC 7515
+// §4.1.9 makes typ a media type compared case-insensitively, with the
+// "application/" prefix optional.
+func typMatches(got, want string) bool {
+	if len(got) > len("application/") && strings.EqualFold(got[:len("application/")], "application/") {
+		got = got[len("application/"):]
+	}
+	return strings.EqualFold(got, want)
+}
+
+// ParseJWT verifies a compact JWS made by SignJWT (or any JOSE library
+// following the same profile) and decodes its payload into claims. It:
+//   - decodes the header strictly (see DecodeHeader) and requires alg
+//     EdDSA (ErrAlgorithm) and typ equal to typ (ErrBadType);
+//   - resolves kid through r only, with no network I/O, and requires a
+//     key of Use use (ErrWrongUse) that is not revoked (ErrRevoked);
+//   - verifies with jwt/v5 pinned to EdDSA (jwt.WithValidMethods) and
+//     strict base64url, with a Keyfunc that returns only the resolved
+//     ed25519.PublicKey;
+//   - validates time claims as opts ask (the caller adds
+//     WithExpirationRequired, WithAudience, ...); our pins are applied
+//     after opts so they cannot be overridden.
+//
+// It returns the resolved key, so the caller can check its Owner.
+// Callers bound the token size before calling.
+func ParseJWT(token string, r Resolver, use Use, typ string, claims jwt.Claims, opts ...jwt.ParserOption) (PublicKey, error) {
+	h, err := DecodeHeader(token)
+	if err != nil {
+		return PublicKey{}, fmt.Errorf("parse jwt: %w", err)
+	}
+	if h.Alg != AlgEdDSA {
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %q", ErrAlgorithm, h.Alg)
+	}
+	if !typMatches(h.Typ, typ) {
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %q, want %q", ErrBadType, h.Typ, typ)
+	}
+	if h.Kid == "" {
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: no kid", ErrMalformedJWT)
+	}
+	var (
+		pk     PublicKey
+		keyErr error
+	)
+	keyfunc := func(*jwt.Token) (any, error) {
+		pk, keyErr = r.PublicKey(h.Kid)
+		switch {
+		case keyErr != nil:
+		case pk.Use != use:
+			keyErr = fmt.Errorf("%w: kid %q is a %s key, want %s", ErrWrongUse, h.Kid, pk.Use, use)
+		case pk.Status == Revoked:
+			keyErr = fmt.Errorf("%w: kid %q", ErrRevoked, h.Kid)
+		case len(pk.Key) != ed25519.PublicKeySize:
+			keyErr = fmt.Errorf("%w: kid %q has no Ed25519 key", ErrUnknownKey, h.Kid)
+		}
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		return pk.Key, nil // an ed25519.PublicKey, never bytes usable as an HMAC secret
+	}
+	popts := append(opts[:len(opts):len(opts)], jwt.WithValidMethods([]string{AlgEdDSA}), jwt.WithStrictDecoding())
+	_, err = jwt.NewParser(popts...).ParseWithClaims(token, claims, keyfunc)
+	switch {
+	case err == nil:
+		return pk, nil
+	case keyErr != nil:
+		return PublicKey{}, fmt.Errorf("parse jwt: %w", keyErr)
+	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrTokenUnverifiable):
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrMalformedJWT, err)
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrBadSignature, err)
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrInvalidClaims, err)
+	default:
+		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrMalformedJWT, err)
+	}
+}
