@@ -1,0 +1,83 @@
+// Package record is the signed record format of OneVisit, shared by the
+// exchange and the connectors. This comment is the format's
+// specification.
+//
+// # Form
+//
+// A record is an SD-JWT (RFC 9901) in compact form with no key binding:
+//
+//	<issuer-signed JWT>~<disclosure>~<disclosure>~...~
+//
+// It always ends in "~". A record with no fields is "<JWT>~". The whole
+// record is at most MaxSize (1 MiB) bytes.
+//
+// # Issuer-signed JWT
+//
+// A compact JWS. Header, exactly these members:
+//
+//	{"alg":"EdDSA","kid":"<key>#<version>","typ":"onevisit+sd-jwt"}
+//
+// alg is always EdDSA (Ed25519). kid names a version of the publisher's
+// record key in the exchange's key directory (JWKS). typ is compared
+// case-insensitively, with an optional "application/" prefix (RFC 7515).
+// Any other header member (crit, jku, jwk, x5u, ...) is refused.
+//
+// Payload, a JSON object whose names are matched exactly:
+//
+//	iss      string    publisher client id; must own the kid           required
+//	dataset  string    dataset name                                    required
+//	schema   string    schema id and version, e.g. "household/v1"      required
+//	jti      string    record id, the idempotency key                  required
+//	iat      number    NumericDate the record was made                 required
+//	op       string    "upsert" or "delete"                            required
+//	_sd      [string]  digests of the disclosures, sorted; may hold    required when
+//	                   decoys (digests with no disclosure)             fields are present
+//	_sd_alg  string    "sha-256"; absent means sha-256                 optional
+//	exp, nbf number    NumericDates, checked when present              optional
+//
+// Any other claim is refused (ErrMalformed). OneVisit writes _sd and
+// _sd_alg always, and no exp or nbf unless asked.
+//
+// # Disclosures
+//
+// Every data field is one disclosure: the base64url (no padding) of the
+// UTF-8 JSON array [salt, name, value], where salt is 128 random bits in
+// base64url, name the field name and value any JSON value. Its digest is
+// base64url(sha-256(the ASCII bytes of the encoded disclosure)), and the
+// digest is in _sd. The digest is over the encoding exactly as sent, so
+// any re-encoding (other spacing, escaping) is a different disclosure.
+//
+// Records are flat: array-element disclosures ([salt, value]) and values
+// holding "_sd" or "..." keys are refused (ErrBadDisclosure), and so is a
+// field named like a payload claim or "_sd"/"...". A digest twice in _sd,
+// a disclosure presented twice, and two disclosures of the same field
+// are refused (ErrDuplicateDisclosure). A disclosure whose digest is not
+// in _sd is refused (ErrBadDisclosure).
+//
+// All JSON (header, payload, disclosures) is decoded strictly
+// (exchange/internal/jsonstrict): a duplicate or case-variant key, invalid
+// UTF-8 or excessive nesting is refused. base64url must be canonical.
+//
+// # Verifying and withholding
+//
+// Verify checks, over the exact bytes received: size, form, alg, typ, the
+// Ed25519 signature with the key the kid names in a pinned key set (a
+// record key, owned by iss), exp/nbf, the required claims and every
+// disclosure. Numbers in field values decode as json.Number.
+//
+// Project drops the disclosures of fields a consumer may not see, keeping
+// the JWT and the other disclosures byte for byte: the consumer verifies
+// what it gets against the publisher's key, and learns nothing of the
+// withheld fields but their count (hidden among decoys, if any). The
+// exchange can withhold; it cannot forge.
+//
+// Any JOSE library verifies the JWT; the disclosure digests follow RFC
+// 9901, so any SD-JWT implementation that accepts the typ verifies
+// records too (the tests check this with go-jose).
+//
+// # Cost
+//
+// Verify is on the ingest hot path: one Ed25519 verification, one
+// sha-256 per disclosure, and strict JSON decoding of the payload and
+// each disclosure. See BenchmarkVerify.
+package record

@@ -1,0 +1,662 @@
+package record
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/exchange/keys"
+)
+
+const (
+	// Type is the typ header of every record JWT.
+	Type = "onevisit+sd-jwt"
+	// MaxSize bounds a whole compact record, in bytes.
+	MaxSize = 1 << 20
+	// HashAlg is the only _sd_alg records use or accept.
+	HashAlg = "sha-256"
+	// SaltSize is the number of random bytes in a disclosure salt.
+	SaltSize = 16
+)
+
+// Op is what a record does to its subject's entry.
+type Op string
+
+const (
+	Upsert Op = "upsert" // the record replaces the subject's entry
+	Delete Op = "delete" // the record removes it
+)
+
+var (
+	// ErrMalformed: not a record (bad compact form, base64url, JSON, a
+	// claim of the wrong type, a claim outside the allowed set, a key
+	// binding JWT). Reject it to the dead letter; retrying cannot help.
+	ErrMalformed = errors.New("malformed record")
+	// ErrTooLarge: the record exceeds MaxSize. Reject it unread.
+	ErrTooLarge = errors.New("record too large")
+	// ErrBadSignature: the signature does not verify: the record was
+	// altered. Reject it and alert; never deliver it.
+	ErrBadSignature = errors.New("record signature invalid")
+	// ErrAlgorithm: alg is not EdDSA or _sd_alg is not sha-256. Reject.
+	ErrAlgorithm = errors.New("record algorithm not allowed")
+	// ErrType: the JWT typ is not onevisit+sd-jwt (another kind of token
+	// offered as a record). Reject.
+	ErrType = errors.New("not a record token type")
+	// ErrUnknownKey: the kid is not in the key directory (it wraps
+	// keys.ErrUnknownKey). Reject; if the publisher just rotated, the
+	// directory may lag: reject now, the publisher resends.
+	ErrUnknownKey = fmt.Errorf("record key: %w", keys.ErrUnknownKey)
+	// ErrWrongIssuerKey: the kid names a key that is not a record key of
+	// the department named in iss (signed by another department's key, or
+	// with its auth key). Reject and alert: it is an impersonation
+	// attempt or a misconfigured connector.
+	ErrWrongIssuerKey = errors.New("record signed by a key not the issuer's record key")
+	// ErrBadDisclosure: a disclosure is not [salt, name, value], is an
+	// array-element disclosure, names a reserved claim, nests _sd or
+	// "...", or its digest is not in _sd. Reject the record.
+	ErrBadDisclosure = errors.New("bad disclosure")
+	// ErrDuplicateDisclosure: a digest appears twice (in _sd or among the
+	// disclosures) or two disclosures name the same field. Reject.
+	ErrDuplicateDisclosure = errors.New("duplicate disclosure")
+	// ErrMissingClaim: iss, dataset, schema, jti, iat or op is absent or
+	// empty, or op is unknown. Reject.
+	ErrMissingClaim = errors.New("record claim missing")
+	// ErrNotValidNow: the record carries exp or nbf and now is outside
+	// that window. Reject; the publisher must send a fresh record.
+	ErrNotValidNow = errors.New("record outside its validity window")
+)
+
+// Claims are a record's always-visible claims.
+type Claims struct {
+	Issuer   string    // iss: the publisher's client id
+	Dataset  string    // dataset
+	Schema   string    // schema, e.g. "household/v1"
+	ID       string    // jti: the record id, the idempotency key
+	IssuedAt time.Time // iat, whole seconds
+	Op       Op        // op
+	// Expires and NotBefore are exp and nbf; zero when absent. Sign
+	// writes them when set; OneVisit publishers normally leave them zero.
+	Expires, NotBefore time.Time
+}
+
+// Disclosure is one selectively disclosable field.
+type Disclosure struct {
+	Encoded string // the base64url disclosure exactly as received or made
+	Digest  string // base64url(sha-256(Encoded))
+	Salt    string
+	Name    string
+	Value   any // decoded strictly; numbers are json.Number
+}
+
+// Record is a parsed record.
+type Record struct {
+	Claims
+	KID         string        // kid of the signing key
+	Key         keys.PublicKey // the verifying key; zero after Parse
+	JWT         string        // the issuer-signed JWT, exactly as received
+	Disclosures []Disclosure  // in received order
+}
+
+// Unsigned is one record to sign with SignMany.
+type Unsigned struct {
+	Claims Claims
+	Fields map[string]any
+}
+
+// reserved names cannot be disclosure names: the payload's own claims,
+// and the SD-JWT markers.
+var reserved = map[string]bool{
+	"iss": true, "dataset": true, "schema": true, "jti": true, "iat": true, "op": true,
+	"exp": true, "nbf": true, "_sd": true, "_sd_alg": true, "...": true,
+}
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// payload is the JWT claims set of a record.
+type payload struct {
+	Iss     string           `json:"iss"`
+	Dataset string           `json:"dataset"`
+	Schema  string           `json:"schema"`
+	Jti     string           `json:"jti"`
+	Iat     *jwt.NumericDate `json:"iat"`
+	Op      Op               `json:"op"`
+	SD      []string         `json:"_sd"`
+	SDAlg   string           `json:"_sd_alg,omitempty"`
+	Exp     *jwt.NumericDate `json:"exp,omitempty"`
+	Nbf     *jwt.NumericDate `json:"nbf,omitempty"`
+}
+
+var _ jwt.Claims = (*payload)(nil)
+
+func (p *payload) GetExpirationTime() (*jwt.NumericDate, error) { return p.Exp, nil }
+func (p *payload) GetIssuedAt() (*jwt.NumericDate, error)       { return p.Iat, nil }
+func (p *payload) GetNotBefore() (*jwt.NumericDate, error)      { return p.Nbf, nil }
+func (p *payload) GetIssuer() (string, error)                   { return p.Iss, nil }
+func (p *payload) GetSubject() (string, error)                  { return "", nil }
+func (p *payload) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+
+// UnmarshalJSON decodes a payload strictly: no duplicate or case-variant
+// keys, claim names matched exactly, only the allowed claims, each of its
+// type.
+func (p *payload) UnmarshalJSON(data []byte) error {
+	var raw map[string]json.RawMessage
+	if err := jsonstrict.Decode(data, &raw); err != nil {
+		return fmt.Errorf("%w: payload: %w", ErrMalformed, err)
+	}
+	if raw == nil {
+		return fmt.Errorf("%w: payload is not an object", ErrMalformed)
+	}
+	*p = payload{}
+	var err error
+	for name, v := range raw {
+		switch name {
+		case "iss":
+			err = decodeString(v, &p.Iss)
+		case "dataset":
+			err = decodeString(v, &p.Dataset)
+		case "schema":
+			err = decodeString(v, &p.Schema)
+		case "jti":
+			err = decodeString(v, &p.Jti)
+		case "op":
+			err = decodeString(v, (*string)(&p.Op))
+		case "_sd_alg":
+			err = decodeString(v, &p.SDAlg)
+			if err == nil && p.SDAlg == "" {
+				err = errors.New("empty")
+			}
+		case "iat":
+			p.Iat, err = decodeDate(v)
+		case "exp":
+			p.Exp, err = decodeDate(v)
+		case "nbf":
+			p.Nbf, err = decodeDate(v)
+		case "_sd":
+			if len(v) == 0 || v[0] != '[' {
+				err = errors.New("not an array")
+			} else if err = json.Unmarshal(v, &p.SD); err == nil && p.SD == nil {
+				p.SD = []string{}
+			}
+		default:
+			return fmt.Errorf("%w: claim %q not allowed", ErrMalformed, name)
+		}
+		if err != nil {
+			return fmt.Errorf("%w: claim %q: %v", ErrMalformed, name, err)
+		}
+	}
+	return nil
+}
+
+func decodeString(v json.RawMessage, dst *string) error {
+	if len(v) == 0 || v[0] != '"' {
+		return errors.New("not a string")
+	}
+	return json.Unmarshal(v, dst)
+}
+
+func decodeDate(v json.RawMessage) (*jwt.NumericDate, error) {
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || len(v) == 0 || v[0] == '"' || math.IsInf(f, 0) || math.IsNaN(f) || f < 0 || f > 1e11 {
+		return nil, errors.New("not a NumericDate")
+	}
+	sec, frac := math.Modf(f)
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+}
+
+func (p *payload) claims() Claims {
+	c := Claims{Issuer: p.Iss, Dataset: p.Dataset, Schema: p.Schema, ID: p.Jti, Op: p.Op}
+	if p.Iat != nil {
+		c.IssuedAt = p.Iat.Time.UTC()
+	}
+	if p.Exp != nil {
+		c.Expires = p.Exp.Time.UTC()
+	}
+	if p.Nbf != nil {
+		c.NotBefore = p.Nbf.Time.UTC()
+	}
+	return c
+}
+
+func checkClaims(c Claims) error {
+	var missing []string
+	for _, f := range [...]struct {
+		name string
+		ok   bool
+	}{
+		{"iss", c.Issuer != ""}, {"dataset", c.Dataset != ""}, {"schema", c.Schema != ""},
+		{"jti", c.ID != ""}, {"iat", !c.IssuedAt.IsZero()}, {"op", c.Op != ""},
+	} {
+		if !f.ok {
+			missing = append(missing, f.name)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("%w: %s", ErrMissingClaim, strings.Join(missing, ", "))
+	}
+	if c.Op != Upsert && c.Op != Delete {
+		return fmt.Errorf("%w: op %q is not upsert or delete", ErrMissingClaim, c.Op)
+	}
+	return nil
+}
+
+// split cuts a compact record into its JWT and disclosures.
+func split(compact string) (string, []string, error) {
+	if len(compact) > MaxSize {
+		return "", nil, fmt.Errorf("%w: %d bytes, max %d", ErrTooLarge, len(compact), MaxSize)
+	}
+	body, ok := strings.CutSuffix(compact, "~")
+	if !ok {
+		return "", nil, fmt.Errorf("%w: no trailing ~ (key binding JWTs are not accepted)", ErrMalformed)
+	}
+	jwtPart, rest, _ := strings.Cut(body, "~")
+	if jwtPart == "" {
+		return "", nil, fmt.Errorf("%w: no issuer-signed JWT", ErrMalformed)
+	}
+	if rest == "" {
+		return jwtPart, nil, nil
+	}
+	discs := strings.Split(rest, "~")
+	for _, d := range discs {
+		if d == "" {
+			return "", nil, fmt.Errorf("%w: empty disclosure", ErrMalformed)
+		}
+	}
+	return jwtPart, discs, nil
+}
+
+// Digest returns base64url(sha-256(ASCII(encoded))), the digest of an
+// encoded disclosure (RFC 9901 §4.2.3).
+func Digest(encoded string) string {
+	sum := sha256.Sum256([]byte(encoded))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// disclose checks every disclosure against p.
+func disclose(p *payload, encoded []string) ([]Disclosure, error) {
+	if p.SDAlg != "" && p.SDAlg != HashAlg {
+		return nil, fmt.Errorf("%w: _sd_alg %q", ErrAlgorithm, p.SDAlg)
+	}
+	inSD := make(map[string]bool, len(p.SD))
+	for _, d := range p.SD {
+		if inSD[d] {
+			return nil, fmt.Errorf("%w: digest %q twice in _sd", ErrDuplicateDisclosure, d)
+		}
+		inSD[d] = true
+	}
+	out := make([]Disclosure, len(encoded))
+	names := make(map[string]bool, len(encoded))
+	for i, e := range encoded {
+		d := &out[i]
+		d.Encoded, d.Digest = e, Digest(e)
+		seen, ok := inSD[d.Digest]
+		if !ok {
+			return nil, fmt.Errorf("%w: disclosure %d: digest not in _sd", ErrBadDisclosure, i)
+		}
+		if !seen {
+			return nil, fmt.Errorf("%w: disclosure %d: presented twice", ErrDuplicateDisclosure, i)
+		}
+		inSD[d.Digest] = false
+		if err := decodeDisclosure(d); err != nil {
+			return nil, fmt.Errorf("disclosure %d: %w", i, err)
+		}
+		if names[d.Name] {
+			return nil, fmt.Errorf("%w: disclosure %d: field %q twice", ErrDuplicateDisclosure, i, d.Name)
+		}
+		names[d.Name] = true
+	}
+	return out, nil
+}
+
+func decodeDisclosure(d *Disclosure) error {
+	data, err := b64.DecodeString(d.Encoded)
+	if err != nil {
+		return fmt.Errorf("%w: not base64url", ErrBadDisclosure)
+	}
+	var arr []any
+	if err := jsonstrict.Decode(data, &arr); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadDisclosure, err)
+	}
+	switch len(arr) {
+	case 3:
+	case 2:
+		return fmt.Errorf("%w: array-element disclosures are not used in records", ErrBadDisclosure)
+	default:
+		return fmt.Errorf("%w: %d elements, want [salt, name, value]", ErrBadDisclosure, len(arr))
+	}
+	var ok1, ok2 bool
+	d.Salt, ok1 = arr[0].(string)
+	d.Name, ok2 = arr[1].(string)
+	if !ok1 || !ok2 || d.Salt == "" || d.Name == "" {
+		return fmt.Errorf("%w: salt and name must be non-empty strings", ErrBadDisclosure)
+	}
+	if reserved[d.Name] {
+		return fmt.Errorf("%w: name %q is reserved", ErrBadDisclosure, d.Name)
+	}
+	if err := checkFlat(arr[2], 0); err != nil {
+		return err
+	}
+	d.Value = arr[2]
+	return nil
+}
+
+// checkFlat refuses nested selective disclosure (_sd or "..." keys) in a
+// value: records are flat.
+func checkFlat(v any, depth int) error {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, e := range v {
+			if k == "_sd" || k == "..." {
+				return fmt.Errorf("%w: nested %q in a value", ErrBadDisclosure, k)
+			}
+			if err := checkFlat(e, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if err := checkFlat(e, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Parse decodes a compact record and checks its syntax and its
+// disclosures against _sd, without verifying the signature: use it only
+// on records already verified (for example read back from the exchange's
+// own accepted topic). Key is zero.
+func Parse(compact string) (*Record, error) {
+	jwtPart, discs, err := split(compact)
+	if err != nil {
+		return nil, fmt.Errorf("parse record: %w", err)
+	}
+	h, err := keys.DecodeHeader(jwtPart)
+	if err != nil {
+		return nil, fmt.Errorf("parse record: %w: %w", ErrMalformed, err)
+	}
+	switch {
+	case h.Alg != keys.AlgEdDSA:
+		return nil, fmt.Errorf("parse record: %w: alg %q", ErrAlgorithm, h.Alg)
+	case !strings.EqualFold(h.Typ, Type) && !strings.EqualFold(h.Typ, "application/"+Type):
+		return nil, fmt.Errorf("parse record: %w: %q", ErrType, h.Typ)
+	case h.Kid == "":
+		return nil, fmt.Errorf("parse record: %w: no kid", ErrMalformed)
+	}
+	parts := strings.Split(jwtPart, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("parse record: %w: JWT has %d parts", ErrMalformed, len(parts))
+	}
+	if sig, err := b64.DecodeString(parts[2]); err != nil || len(sig) != 64 {
+		return nil, fmt.Errorf("parse record: %w: signature is not 64 base64url bytes", ErrMalformed)
+	}
+	body, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return nil, fmt.Errorf("parse record: %w: payload is not base64url", ErrMalformed)
+	}
+	var p payload
+	if err := p.UnmarshalJSON(body); err != nil {
+		return nil, fmt.Errorf("parse record: %w", err)
+	}
+	return finish(&p, h.Kid, jwtPart, discs, "parse record")
+}
+
+func finish(p *payload, kid, jwtPart string, discs []string, op string) (*Record, error) {
+	c := p.claims()
+	if err := checkClaims(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	ds, err := disclose(p, discs)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", op, err)
+	}
+	return &Record{Claims: c, KID: kid, JWT: jwtPart, Disclosures: ds}, nil
+}
+
+// Verify checks a compact record completely, over the exact bytes
+// received: size, syntax, alg EdDSA, typ, the signature with the key its
+// kid names in r (which must be a record key owned by iss), exp/nbf when
+// present, the required claims, and every disclosure (digest in _sd, no
+// digest or field twice). Besides the record sentinels it may return
+// keys.ErrRevoked (the key version was revoked; wrap r with
+// keys.AcceptedBefore to check a record accepted before that).
+func Verify(compact string, r keys.Resolver) (*Record, error) {
+	jwtPart, discs, err := split(compact)
+	if err != nil {
+		return nil, fmt.Errorf("verify record: %w", err)
+	}
+	var p payload
+	pk, err := keys.ParseJWT(jwtPart, r, keys.UseRecord, Type, &p)
+	if err != nil {
+		return nil, fmt.Errorf("verify record: %w", classify(err))
+	}
+	if pk.Owner != p.Iss {
+		return nil, fmt.Errorf("verify record: %w: kid %q belongs to %q, iss is %q", ErrWrongIssuerKey, pk.KID, pk.Owner, p.Iss)
+	}
+	rec, err := finish(&p, pk.KID, jwtPart, discs, "verify record")
+	if err != nil {
+		return nil, err
+	}
+	rec.Key = pk
+	return rec, nil
+}
+
+// classify maps a keys.ParseJWT error to the record sentinels, keeping
+// the original in the chain.
+func classify(err error) error {
+	var s error
+	switch {
+	case errors.Is(err, ErrMalformed):
+		return err // our own payload decoding, already classified
+	case errors.Is(err, keys.ErrAlgorithm):
+		s = ErrAlgorithm
+	case errors.Is(err, keys.ErrBadType):
+		s = ErrType
+	case errors.Is(err, keys.ErrUnknownKey):
+		s = ErrUnknownKey
+	case errors.Is(err, keys.ErrWrongUse):
+		s = ErrWrongIssuerKey
+	case errors.Is(err, keys.ErrRevoked):
+		return err
+	case errors.Is(err, keys.ErrBadSignature):
+		s = ErrBadSignature
+	case errors.Is(err, keys.ErrInvalidClaims):
+		s = ErrNotValidNow
+	default:
+		s = ErrMalformed
+	}
+	return fmt.Errorf("%w: %w", s, err)
+}
+
+// Fields returns the disclosed fields by name.
+func (r *Record) Fields() map[string]any {
+	m := make(map[string]any, len(r.Disclosures))
+	for _, d := range r.Disclosures {
+		m[d.Name] = d.Value
+	}
+	return m
+}
+
+// Field returns one disclosed field.
+func (r *Record) Field(name string) (any, bool) {
+	for _, d := range r.Disclosures {
+		if d.Name == name {
+			return d.Value, true
+		}
+	}
+	return nil, false
+}
+
+// Project returns the record with only the disclosures whose field is in
+// allowed: the same issuer-signed JWT, the kept disclosures in their
+// original encoding and order, and the trailing ~. The result verifies
+// against the publisher's key like the original.
+func (r *Record) Project(allowed []string) string {
+	n := len(r.JWT) + 1
+	for _, d := range r.Disclosures {
+		if slices.Contains(allowed, d.Name) {
+			n += len(d.Encoded) + 1
+		}
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(r.JWT)
+	b.WriteByte('~')
+	for _, d := range r.Disclosures {
+		if slices.Contains(allowed, d.Name) {
+			b.WriteString(d.Encoded)
+			b.WriteByte('~')
+		}
+	}
+	return b.String()
+}
+
+// prepared is a record ready for signing.
+type prepared struct {
+	payload     payload
+	disclosures []string
+}
+
+func prepare(c Claims, fields map[string]any) (*prepared, error) {
+	c.IssuedAt = c.IssuedAt.Truncate(time.Second)
+	if err := checkClaims(c); err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(fields))
+	for name := range fields {
+		if name == "" || reserved[name] {
+			return nil, fmt.Errorf("%w: field name %q is reserved", ErrBadDisclosure, name)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	salts := make([]byte, SaltSize*len(names))
+	if _, err := rand.Read(salts); err != nil {
+		return nil, err
+	}
+	pr := &prepared{
+		payload: payload{
+			Iss: c.Issuer, Dataset: c.Dataset, Schema: c.Schema, Jti: c.ID,
+			Iat: jwt.NewNumericDate(c.IssuedAt), Op: c.Op, SD: make([]string, 0, len(names)), SDAlg: HashAlg,
+		},
+		disclosures: make([]string, 0, len(names)),
+	}
+	if !c.Expires.IsZero() {
+		pr.payload.Exp = jwt.NewNumericDate(c.Expires)
+	}
+	if !c.NotBefore.IsZero() {
+		pr.payload.Nbf = jwt.NewNumericDate(c.NotBefore)
+	}
+	for i, name := range names {
+		salt := b64.EncodeToString(salts[i*SaltSize : (i+1)*SaltSize])
+		data, err := json.Marshal([3]any{salt, name, fields[name]})
+		if err != nil {
+			return nil, fmt.Errorf("%w: field %q: %v", ErrBadDisclosure, name, err)
+		}
+		// Refuse now what Verify would refuse later: case-variant keys in
+		// a map value, nested _sd.
+		var back []any
+		if err := jsonstrict.Decode(data, &back); err != nil {
+			return nil, fmt.Errorf("%w: field %q: %w", ErrBadDisclosure, name, err)
+		}
+		if err := checkFlat(back[2], 0); err != nil {
+			return nil, fmt.Errorf("field %q: %w", name, err)
+		}
+		enc := b64.EncodeToString(data)
+		pr.disclosures = append(pr.disclosures, enc)
+		pr.payload.SD = append(pr.payload.SD, Digest(enc))
+	}
+	sort.Strings(pr.payload.SD)
+	return pr, nil
+}
+
+func (pr *prepared) assemble(signed string) string {
+	n := len(signed) + 1
+	for _, d := range pr.disclosures {
+		n += len(d) + 1
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(signed)
+	b.WriteByte('~')
+	for _, d := range pr.disclosures {
+		b.WriteString(d)
+		b.WriteByte('~')
+	}
+	return b.String()
+}
+
+// Sign makes a record: every field becomes a disclosure with a fresh
+// 128-bit salt, their digests go sorted into _sd, and the JWT is signed
+// with s (keys.SignJWT, typ onevisit+sd-jwt). Field names must be
+// non-empty and not reserved; values must be JSON without nested _sd or
+// "..." keys and without case-variant keys.
+func Sign(ctx context.Context, s keys.Signer, c Claims, fields map[string]any) (string, error) {
+	pr, err := prepare(c, fields)
+	if err != nil {
+		return "", fmt.Errorf("sign record: %w", err)
+	}
+	signed, err := keys.SignJWT(ctx, s, Type, &pr.payload)
+	if err != nil {
+		return "", fmt.Errorf("sign record: %w", err)
+	}
+	out := pr.assemble(signed)
+	if len(out) > MaxSize {
+		return "", fmt.Errorf("sign record: %w: %d bytes", ErrTooLarge, len(out))
+	}
+	return out, nil
+}
+
+// SignMany signs many records with one kid, in one round trip when s is
+// a keys.BatchSigner. records[i] and errs[i] belong to items[i]; a
+// non-nil err means nothing was signed.
+func SignMany(ctx context.Context, s keys.Signer, items []Unsigned) (records []string, errs []error, err error) {
+	records = make([]string, len(items))
+	errs = make([]error, len(items))
+	prs := make([]*prepared, 0, len(items))
+	claims := make([]jwt.Claims, 0, len(items))
+	idx := make([]int, 0, len(items))
+	for i, it := range items {
+		pr, err := prepare(it.Claims, it.Fields)
+		if err != nil {
+			errs[i] = fmt.Errorf("sign record: %w", err)
+			continue
+		}
+		prs = append(prs, pr)
+		claims = append(claims, &pr.payload)
+		idx = append(idx, i)
+	}
+	if len(claims) == 0 {
+		return records, errs, nil
+	}
+	signed, signErrs, err := keys.SignJWTBatch(ctx, s, Type, claims)
+	if err != nil {
+		return nil, nil, fmt.Errorf("sign records: %w", err)
+	}
+	for j, i := range idx {
+		if signErrs[j] != nil {
+			errs[i] = fmt.Errorf("sign record: %w", signErrs[j])
+			continue
+		}
+		out := prs[j].assemble(signed[j])
+		if len(out) > MaxSize {
+			errs[i] = fmt.Errorf("sign record: %w: %d bytes", ErrTooLarge, len(out))
+			continue
+		}
+		records[i] = out
+	}
+	return records, errs, nil
+}
