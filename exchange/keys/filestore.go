@@ -68,6 +68,9 @@ func OpenFileStore(dir string) *FileStore {
 // verifies; revoked versions are refused with ErrRevoked. It implements
 // BatchSigner.
 func (s *FileStore) Signer(name, owner string, use Use) (Signer, error) {
+	if err := validKeyName(name); err != nil {
+		return nil, fmt.Errorf("file store signer: %w", err)
+	}
 	if owner == "" || !validUse(use) {
 		return nil, fmt.Errorf("file store signer %q: %w: owner %q use %q", name, ErrKeyMismatch, owner, use)
 	}
@@ -89,6 +92,9 @@ func (s *FileStore) Signer(name, owner string, use Use) (Signer, error) {
 // HMACer returns the HMAC-SHA256 key name, making 32 random bytes on
 // first use. HMAC keys are not rotated: pseudonyms must stay stable.
 func (s *FileStore) HMACer(name string) (HMACer, error) {
+	if err := validKeyName(name); err != nil {
+		return nil, fmt.Errorf("file store hmac: %w", err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	k, err := s.loadLocked(name)
