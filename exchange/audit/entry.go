@@ -1,8 +1,8 @@
 package audit
 
 import (
-	_ "embed"
 	"bytes"
+	_ "embed"
 	"fmt"
 	"strings"
 	"time"

@@ -46,18 +46,17 @@ func NewLog() *Log {
 
 // Append adds one entry's bytes at the end of the log and returns its
 // index. The bytes are copied. Bytes that are not a valid canonical Entry
-// are still appended (the log mirrors its topic exactly) but are not
-// indexed by subject.
+// are still appended (the log mirrors its topic exactly) but BySubject
+// never lists them. Append does not parse the entry (a rebuild from the
+// topic costs one hash per entry); it finds the subject member by its
+// canonical spelling, and BySubject parses strictly.
 func (l *Log) Append(entry []byte) uint64 {
 	raw := bytes.Clone(entry)
 	if raw == nil {
 		raw = []byte{}
 	}
 	leaf := hasher.HashLeaf(raw)
-	var subj string
-	if e, err := ParseEntry(raw); err == nil {
-		subj = e.Subject
-	}
+	subj := subjectOf(raw)
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -195,11 +194,29 @@ func (l *Log) BySubject(pseudonym string) []IndexedEntry {
 
 	out := make([]IndexedEntry, 0, len(idx))
 	for i, raw := range raws {
-		e, err := ParseEntry(raw) // parsed once at Append, so it parses again
-		if err != nil {
-			continue
+		e, err := ParseEntry(raw)
+		if err != nil || e.Subject != pseudonym {
+			continue // not a canonical entry about this subject
 		}
 		out = append(out, IndexedEntry{Index: idx[i], Raw: bytes.Clone(raw), Entry: e})
 	}
 	return out
+}
+
+var subjectMember = []byte(`,"subject":"`)
+
+// subjectOf returns the subject pseudonym of a canonical entry, found by
+// the member's canonical spelling, or "". In valid JSON every quote inside
+// a string is escaped, so an unescaped `,"subject":"` is always a member
+// name; BySubject confirms with a strict parse.
+func subjectOf(raw []byte) string {
+	i := bytes.Index(raw, subjectMember)
+	if i < 0 {
+		return ""
+	}
+	rest := raw[i+len(subjectMember):]
+	if len(rest) < 65 || rest[64] != '"' || !isPseudonym(string(rest[:64])) {
+		return ""
+	}
+	return string(rest[:64])
 }

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/transparency-dev/merkle/testonly"
 )
@@ -320,5 +321,17 @@ func TestConcurrentReaders(t *testing.T) {
 	}
 	if got, want := mustRoot(t, l, 300), refMTH(entries); !bytes.Equal(got, want) {
 		t.Errorf("final root differs from reference")
+	}
+}
+
+func TestSubjectIndexIgnoresLookalikes(t *testing.T) {
+	p := pseudonym("citizen-7")
+	e := Entry{Time: t0, Kind: KindQuery, Actor: `x","subject":"` + p, Code: "c"}.MarshalCanonical()
+	nonCanonical := []byte(`{"kind":"query","time":"2025-03-14T09:26:53Z","subject":"` + p + `"}`)
+	odd := []byte(`{"time":"2025-03-14T09:26:53Z","kind":"query","actor":"\\","subject":"` + p + `"}`)
+	l := buildLog([][]byte{e, nonCanonical, odd})
+	want := []IndexedEntry{{Index: 2, Raw: odd, Entry: Entry{Time: t0.Truncate(time.Second), Kind: KindQuery, Actor: `\`, Subject: p}}}
+	if got := l.BySubject(p); !reflect.DeepEqual(got, want) {
+		t.Errorf("BySubject = %+v, want %+v", got, want)
 	}
 }

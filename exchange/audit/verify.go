@@ -208,17 +208,20 @@ func VerifyExport(x Export, origin string, r keys.Resolver) (Checkpoint, error) 
 	slices.SortStableFunc(cps, func(a, b Checkpoint) int {
 		return cmp.Or(a.Time.Compare(b.Time), cmp.Compare(a.Size, b.Size))
 	})
-	// Rollback and fork: against the largest seen so far, and per size.
+	// Forks first (two signed roots for one size is the stronger
+	// evidence), then rollbacks against the largest head seen so far.
 	bySize := make(map[uint64][]byte, len(cps))
+	for _, cp := range cps {
+		if root, ok := bySize[cp.Size]; ok && !bytes.Equal(root, cp.Root) {
+			return Checkpoint{}, fmt.Errorf("verify export: %w: two roots for size %d", ErrFork, cp.Size)
+		}
+		bySize[cp.Size] = cp.Root
+	}
 	largest := cps[0]
 	for _, cp := range cps {
 		if err := checkPair(largest, cp); err != nil {
 			return Checkpoint{}, fmt.Errorf("verify export: %w", err)
 		}
-		if root, ok := bySize[cp.Size]; ok && !bytes.Equal(root, cp.Root) {
-			return Checkpoint{}, fmt.Errorf("verify export: %w: two roots for size %d", ErrFork, cp.Size)
-		}
-		bySize[cp.Size] = cp.Root
 		if cp.Size >= largest.Size {
 			largest = cp
 		}
