@@ -104,10 +104,10 @@ type Disclosure struct {
 // Record is a parsed record.
 type Record struct {
 	Claims
-	KID         string        // kid of the signing key
+	KID         string         // kid of the signing key
 	Key         keys.PublicKey // the verifying key; zero after Parse
-	JWT         string        // the issuer-signed JWT, exactly as received
-	Disclosures []Disclosure  // in received order
+	JWT         string         // the issuer-signed JWT, exactly as received
+	Disclosures []Disclosure   // in received order
 }
 
 // Unsigned is one record to sign with SignMany.
