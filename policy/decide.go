@@ -10,11 +10,11 @@ import (
 
 // Request asks whether Consumer may read Dataset for Purpose.
 type Request struct {
-	Consumer string    // client id of the procedure service
-	Dataset  string    // dataset name
-	Purpose  string    // stated purpose, lower snake case
-	CaseID   string    // the procedure's case id; "" if none
-	Time     time.Time // when the access happens; zero means now
+	Consumer string    `json:"consumer"`         // client id of the procedure service
+	Dataset  string    `json:"dataset"`          // dataset name
+	Purpose  string    `json:"purpose"`          // stated purpose, lower snake case
+	CaseID   string    `json:"caseId,omitempty"` // the procedure's case id; "" if none
+	Time     time.Time `json:"time,omitzero"`    // when the access happens; zero means now
 }
 
 // Decision is the answer to a Request or a MayPublish question.

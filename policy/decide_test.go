@@ -3,9 +3,12 @@ package policy
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -237,6 +240,36 @@ func BenchmarkDecide(b *testing.B) {
 			if !extra.Decide(req).Allowed {
 				b.Fatal("denied")
 			}
+		}
+	})
+}
+
+// TestDecideZeroTimeIsNow checks that a request without a time is judged
+// at the current time, moving the clock with synctest.
+func TestDecideZeroTimeIsNow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		start := time.Now() // synctest's clock: 2000-01-01T00:00:00Z
+		src := fmt.Sprintf(`kind: AccessPolicy
+metadata: {name: short}
+spec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid], validUntil: %s}
+`, start.Add(10*time.Second).UTC().Format(time.RFC3339))
+		s, err := Parse("short.yaml", []byte(src), testCatalog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := Request{Consumer: "c", Dataset: "tax", Purpose: "p"}
+		if err := s.Decide(req).Err(); err != nil {
+			t.Fatalf("inside the window: %v", err)
+		}
+		time.Sleep(11 * time.Second)
+		d := s.Decide(req)
+		if !errors.Is(d.Err(), ErrOutsideValidity) {
+			t.Fatalf("after the window: %v", d.Err())
+		}
+		var de *DenyError
+		if !errors.As(d.Err(), &de) || de.Policy != "short" ||
+			!slices.Equal(de.Reasons, []string{"deny: policy short expired at 2000-01-01T00:00:10Z"}) {
+			t.Fatalf("deny error %#v", de)
 		}
 	})
 }

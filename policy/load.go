@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -133,6 +134,10 @@ func parseFile(file string, data []byte, cat Catalog) ([]Policy, []error) {
 			docs = append(docs, d)
 		}
 	}
+	slices.SortStableFunc(p.errs, func(a, b error) int {
+		x, y := a.(*LoadError), b.(*LoadError)
+		return cmp.Or(cmp.Compare(x.Line, y.Line), cmp.Compare(x.Column, y.Column))
+	})
 	return docs, p.errs
 }
 
@@ -165,16 +170,17 @@ type kv struct{ key, val *yaml.Node }
 // mapping holds a mapping's entries by key, and the mapping node itself
 // so that a missing key can be reported at the mapping's line.
 type mapping struct {
-	node *yaml.Node
+	at   *yaml.Node // where to report a missing key: the key that holds this mapping
 	what string
 	m    map[string]kv
 }
 
 // mapping checks that n is a mapping whose keys are distinct strings
-// from allowed, and returns its entries. ok is false if n is not a
-// mapping at all.
-func (p *parser) mapping(n *yaml.Node, what string, allowed ...string) (mapping, bool) {
-	mp := mapping{node: n, what: what, m: map[string]kv{}}
+// from allowed, and returns its entries. at is the node that names the
+// mapping (its key in the parent), for reporting missing keys. ok is
+// false if n is not a mapping at all.
+func (p *parser) mapping(at, n *yaml.Node, what string, allowed ...string) (mapping, bool) {
+	mp := mapping{at: at, what: what, m: map[string]kv{}}
 	if n.Kind == yaml.AliasNode {
 		p.errf(n, ErrBadValue, "%s: aliases are not supported", what)
 		return mp, false
@@ -208,7 +214,7 @@ func (p *parser) value(mp mapping, key string, required bool) *yaml.Node {
 	e, ok := mp.m[key]
 	if !ok || (e.val.Kind == yaml.ScalarNode && e.val.Tag == "!!null") {
 		if required {
-			at := mp.node
+			at := mp.at
 			if ok {
 				at = e.key
 			}
@@ -315,7 +321,7 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 		return Policy{}, false
 	}
 	before := len(p.errs)
-	top, _ := p.mapping(root, "document", "kind", "metadata", "spec")
+	top, _ := p.mapping(root, root, "document", "kind", "metadata", "spec")
 	kind, kn := p.str(top, "kind", true)
 	pol := Policy{Kind: Kind(kind), Source: fmt.Sprintf("%s:%d", p.file, root.Line)}
 	switch pol.Kind {
@@ -327,7 +333,7 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 		return Policy{}, false
 	}
 	if n := p.value(top, "metadata", true); n != nil {
-		if md, ok := p.mapping(n, kind+" metadata", "name", "description"); ok {
+		if md, ok := p.mapping(top.m["metadata"].key, n, kind+" metadata", "name", "description"); ok {
 			var nn *yaml.Node
 			pol.Name, nn = p.str(md, "name", true)
 			if nn != nil && !nameRE.MatchString(pol.Name) {
@@ -337,13 +343,14 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 		}
 	}
 	if n := p.value(top, "spec", true); n != nil {
+		at := top.m["spec"].key
 		switch pol.Kind {
 		case KindPublisherGrant:
-			p.grantSpec(n, &pol)
+			p.grantSpec(at, n, &pol)
 		case KindAccessPolicy:
-			p.accessSpec(n, &pol)
+			p.accessSpec(at, n, &pol)
 		case KindForbid:
-			p.forbidSpec(n, &pol)
+			p.forbidSpec(at, n, &pol)
 		}
 	}
 	return pol, len(p.errs) == before
@@ -375,8 +382,8 @@ func (p *parser) dataset(n *yaml.Node, ds string) (map[string]bool, bool) {
 	return set, true
 }
 
-func (p *parser) grantSpec(n *yaml.Node, pol *Policy) {
-	sp, ok := p.mapping(n, "PublisherGrant spec", "publisher", "datasets")
+func (p *parser) grantSpec(at, n *yaml.Node, pol *Policy) {
+	sp, ok := p.mapping(at, n, "PublisherGrant spec", "publisher", "datasets")
 	if !ok {
 		return
 	}
@@ -388,8 +395,8 @@ func (p *parser) grantSpec(n *yaml.Node, pol *Policy) {
 	}
 }
 
-func (p *parser) accessSpec(n *yaml.Node, pol *Policy) {
-	sp, ok := p.mapping(n, "AccessPolicy spec", "consumer", "dataset", "purposes", "fields",
+func (p *parser) accessSpec(at, n *yaml.Node, pol *Policy) {
+	sp, ok := p.mapping(at, n, "AccessPolicy spec", "consumer", "dataset", "purposes", "fields",
 		"requireCaseId", "validFrom", "validUntil")
 	if !ok {
 		return
@@ -424,8 +431,8 @@ func (p *parser) accessSpec(n *yaml.Node, pol *Policy) {
 	}
 }
 
-func (p *parser) forbidSpec(n *yaml.Node, pol *Policy) {
-	sp, ok := p.mapping(n, "Forbid spec", "consumer", "dataset", "fields")
+func (p *parser) forbidSpec(at, n *yaml.Node, pol *Policy) {
+	sp, ok := p.mapping(at, n, "Forbid spec", "consumer", "dataset", "fields")
 	if !ok {
 		return
 	}
