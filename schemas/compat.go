@@ -17,7 +17,7 @@ type CompatibilityError struct {
 	To      string // newer schema id, "household/v2"
 	// Mode is the direction the change breaks: BACKWARD (new readers
 	// cannot read old data), FORWARD (old readers cannot read new data) or
-	// FULL (both). For subject-changed it is the newer version's mode.
+	// FULL (both); "" for subject-changed, which breaks every mode.
 	Mode   Mode
 	Field  string // "" for a rule about the whole schema
 	Rule   string // see the package doc for the list
@@ -26,7 +26,11 @@ type CompatibilityError struct {
 
 func (e *CompatibilityError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "schema %s: %s -> %s breaks %s: ", e.Dataset, e.From, e.To, e.Mode)
+	mode := string(e.Mode)
+	if mode == "" {
+		mode = "every mode"
+	}
+	fmt.Fprintf(&b, "schema %s: %s -> %s breaks %s: ", e.Dataset, e.From, e.To, mode)
 	if e.Field != "" {
 		fmt.Fprintf(&b, "field %q: ", e.Field)
 	}
@@ -142,7 +146,7 @@ func compare(old, new *version) []*CompatibilityError {
 		return true
 	}
 	if old.subject != new.subject {
-		out = append(out, &CompatibilityError{Dataset: old.dataset, From: old.id, To: new.id, Mode: new.mode,
+		out = append(out, &CompatibilityError{Dataset: old.dataset, From: old.id, To: new.id,
 			Rule: "subject-changed", Detail: fmt.Sprintf("was %q, now %q", old.subject, new.subject)})
 	}
 	names := slices.Clone(old.names)
@@ -157,13 +161,13 @@ func compare(old, new *version) []*CompatibilityError {
 		oreq, nreq := old.required[name], new.required[name]
 		switch {
 		case n == nil && oreq:
-			report(name, "required-field-removed", "old data carries it and old readers require it", true, true)
+			report(name, "required-field-removed", "the old version required a field the new one does not define", true, true)
 			continue
 		case n == nil:
 			report(name, "field-removed", "old data may carry a field the new version does not define", true, false)
 			continue
 		case o == nil && nreq:
-			report(name, "required-field-added", "old data lacks it and old readers do not define it", true, true)
+			report(name, "required-field-added", "the new version requires a field the old one did not define", true, true)
 			continue
 		case o == nil:
 			report(name, "field-added", "new data may carry a field old readers do not define", false, true)

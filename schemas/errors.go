@@ -85,7 +85,7 @@ type idError struct {
 	id   string
 }
 
-func (e *idError) Error() string    { return e.kind.Error() + ": " + quote(e.id) }
+func (e *idError) Error() string   { return e.kind.Error() + ": " + quote(e.id) }
 func (e *idError) Unwrap() []error { return []error{e.kind, ErrUnknownSchema} }
 
 // quote quotes a caller-supplied name for an error message, bounding its
