@@ -69,8 +69,10 @@ running() {
 }
 
 healthy() {
-	# sys/health answers 200 only when initialised, unsealed and active.
-	BAO_ADDR="$addr" "$bao" status >/dev/null 2>&1
+	# sys/health answers 200 only when initialised, unsealed and active;
+	# urlopen raises on anything else.
+	"$venv/bin/python3" -c 'import sys, urllib.request
+urllib.request.urlopen(sys.argv[1] + "/v1/sys/health", timeout=2).read()' "$addr" >/dev/null 2>&1
 }
 
 cmd_start() {
@@ -113,51 +115,73 @@ cmd_start() {
 	cat "$envfile"
 }
 
-# configure enables transit and AppRole and writes the env file.
+# configure enables transit and AppRole through the HTTP API and writes
+# the env file. One python process makes all the calls (each run of the
+# 180 MB bao binary costs about as much as the whole set-up).
 configure() {
-	local token="$1" k role_id secret_id officer_role_id officer_secret_id
-	export BAO_ADDR="$addr" BAO_TOKEN="$token"
-	"$bao" secrets enable -path=transit transit >/dev/null
-	for k in "${signing_keys[@]}"; do
-		"$bao" write -f "transit/keys/$k" type=ed25519 derived=false exportable=false >/dev/null
-	done
-	# aes256-gcm96 keys carry an HMAC key; transit/hmac uses it.
-	"$bao" write -f "transit/keys/$hmac_key" type=aes256-gcm96 derived=false exportable=false >/dev/null
-
-	"$bao" policy write onevisit-exchange - >/dev/null <<'POLICY'
-# What an exchange node or connector needs: sign, HMAC, read public keys.
-path "transit/sign/*"  { capabilities = ["update"] }
-path "transit/hmac/*"  { capabilities = ["update"] }
-path "transit/keys/*"  { capabilities = ["read"] }
-POLICY
-	"$bao" policy write onevisit-keyofficer - >/dev/null <<'POLICY'
-# A security officer's key operations, on top of the exchange's.
-path "transit/sign/*"          { capabilities = ["update"] }
-path "transit/hmac/*"          { capabilities = ["update"] }
-path "transit/keys/*"          { capabilities = ["read"] }
-path "transit/keys/*/rotate"   { capabilities = ["update"] }
-path "transit/keys/*/config"   { capabilities = ["update"] }
-POLICY
-	"$bao" auth enable approle >/dev/null
-	"$bao" write auth/approle/role/onevisit-exchange token_policies=onevisit-exchange \
-		token_ttl=1h token_max_ttl=24h secret_id_ttl=0 >/dev/null
-	"$bao" write auth/approle/role/onevisit-keyofficer token_policies=onevisit-keyofficer \
-		token_ttl=15m token_max_ttl=1h secret_id_ttl=0 >/dev/null
-	role_id="$("$bao" read -field=role_id auth/approle/role/onevisit-exchange/role-id)"
-	secret_id="$("$bao" write -f -field=secret_id auth/approle/role/onevisit-exchange/secret-id)"
-	officer_role_id="$("$bao" read -field=role_id auth/approle/role/onevisit-keyofficer/role-id)"
-	officer_secret_id="$("$bao" write -f -field=secret_id auth/approle/role/onevisit-keyofficer/secret-id)"
-	unset BAO_TOKEN
+	local token="$1"
 	umask 077
-	cat >"$envfile.tmp" <<ENV
-VAULT_ADDR=$addr
-VAULT_TOKEN=$token
-ONEVISIT_VAULT_ROLE_ID=$role_id
-ONEVISIT_VAULT_SECRET_ID=$secret_id
-ONEVISIT_VAULT_OFFICER_ROLE_ID=$officer_role_id
-ONEVISIT_VAULT_OFFICER_SECRET_ID=$officer_secret_id
-ENV
-	mv "$envfile.tmp" "$envfile"
+	BAO_ADDR="$addr" BAO_TOKEN="$token" SIGNING_KEYS="${signing_keys[*]}" HMAC_KEY="$hmac_key" \
+		ENV_FILE="$envfile" "$venv/bin/python3" - <<'PY'
+import json, os, sys, urllib.request, urllib.error
+
+addr, token = os.environ["BAO_ADDR"], os.environ["BAO_TOKEN"]
+
+def call(method, path, body=None):
+    req = urllib.request.Request(addr + "/v1/" + path, method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"X-Vault-Token": token, "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+    except urllib.error.HTTPError as e:
+        sys.exit(f"vault: {method} {path}: HTTP {e.code}: {e.read().decode(errors='replace').strip()}")
+    return json.loads(raw) if raw else {}
+
+call("POST", "sys/mounts/transit", {"type": "transit"})
+for k in os.environ["SIGNING_KEYS"].split():
+    call("POST", f"transit/keys/{k}", {"type": "ed25519", "derived": False, "exportable": False})
+# aes256-gcm96 keys carry an HMAC key; transit/hmac uses it.
+call("POST", "transit/keys/" + os.environ["HMAC_KEY"], {"type": "aes256-gcm96", "derived": False, "exportable": False})
+
+# What an exchange node or connector needs: sign, HMAC, read public keys.
+exchange = """
+path "transit/sign/*" { capabilities = ["update"] }
+path "transit/hmac/*" { capabilities = ["update"] }
+path "transit/keys/*" { capabilities = ["read"] }
+"""
+# A security officer's key operations on top: rotate and configure keys.
+# ('+' matches one path segment; a '*' is only allowed at the end.)
+officer = exchange + """
+path "transit/keys/+/rotate" { capabilities = ["update"] }
+path "transit/keys/+/config" { capabilities = ["update"] }
+"""
+call("PUT", "sys/policies/acl/onevisit-exchange", {"policy": exchange})
+call("PUT", "sys/policies/acl/onevisit-keyofficer", {"policy": officer})
+call("POST", "sys/auth/approle", {"type": "approle"})
+roles = {
+    "onevisit-exchange": {"token_policies": ["onevisit-exchange"], "token_ttl": "1h", "token_max_ttl": "24h", "secret_id_ttl": 0},
+    "onevisit-keyofficer": {"token_policies": ["onevisit-keyofficer"], "token_ttl": "15m", "token_max_ttl": "1h", "secret_id_ttl": 0},
+}
+ids = {}
+for name, cfg in roles.items():
+    call("POST", f"auth/approle/role/{name}", cfg)
+    ids[name] = (call("GET", f"auth/approle/role/{name}/role-id")["data"]["role_id"],
+                 call("POST", f"auth/approle/role/{name}/secret-id", {})["data"]["secret_id"])
+
+env = "\n".join([
+    f"VAULT_ADDR={addr}",
+    f"VAULT_TOKEN={token}",
+    f"ONEVISIT_VAULT_ROLE_ID={ids['onevisit-exchange'][0]}",
+    f"ONEVISIT_VAULT_SECRET_ID={ids['onevisit-exchange'][1]}",
+    f"ONEVISIT_VAULT_OFFICER_ROLE_ID={ids['onevisit-keyofficer'][0]}",
+    f"ONEVISIT_VAULT_OFFICER_SECRET_ID={ids['onevisit-keyofficer'][1]}",
+]) + "\n"
+tmp = os.environ["ENV_FILE"] + ".tmp"
+with open(tmp, "w") as f:
+    f.write(env)
+os.replace(tmp, os.environ["ENV_FILE"])
+PY
 }
 
 cmd_stop() {
@@ -183,7 +207,6 @@ cmd_stop() {
 cmd_status() {
 	local pid
 	if pid="$(running)"; then
-		bao="$(bao_bin)"
 		if healthy; then
 			log "running pid $pid at $addr (healthy)"
 			return 0

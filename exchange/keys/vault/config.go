@@ -17,6 +17,7 @@ const (
 	DefaultAppRoleMount    = "approle"
 	DefaultTimeout         = 10 * time.Second
 	DefaultRefreshInterval = time.Minute
+	DefaultMaxBatch        = 256
 )
 
 // Config is one Signer's configuration: one transit key on one Vault.
@@ -47,6 +48,12 @@ type Config struct {
 	// RefreshInterval is how often the cached key versions are re-read.
 	// Default 1m.
 	RefreshInterval time.Duration `yaml:"refresh_interval" json:"refresh_interval"`
+	// MaxBatch is the most items SignBatch sends in one transit/sign
+	// call; longer batches are split. Each item costs two JSON strings and
+	// OpenBao refuses requests with more than 1000 by default
+	// (max_request_json_strings), so keep it under about 490 unless the
+	// server's listener allows more. Default 256.
+	MaxBatch int `yaml:"max_batch" json:"max_batch"`
 	// HMACVersion pins the key version HMAC uses, so pseudonyms stay the
 	// same across a rotation of the pseudonym key. 0: the latest version
 	// at each call (then a rotation changes every pseudonym).
@@ -106,6 +113,9 @@ func (c Config) withDefaults() Config {
 	if c.RefreshInterval == 0 {
 		c.RefreshInterval = DefaultRefreshInterval
 	}
+	if c.MaxBatch == 0 {
+		c.MaxBatch = DefaultMaxBatch
+	}
 	if c.Auth.AppRole != nil {
 		ar := *c.Auth.AppRole
 		if ar.Mount == "" {
@@ -156,6 +166,9 @@ func (c Config) Validate() error {
 	}
 	if c.RefreshInterval < time.Second {
 		return bad("RefreshInterval", "must be at least 1s")
+	}
+	if c.MaxBatch < 1 || c.MaxBatch > 100000 {
+		return bad("MaxBatch", "must be between 1 and 100000")
 	}
 	if c.HMACVersion < 0 {
 		return bad("HMACVersion", "must be 0 (latest) or a key version")

@@ -38,6 +38,7 @@ func TestConfigValidate(t *testing.T) {
 		{name: "negative timeout", cfg: with(func(c *Config) { c.Timeout = -time.Second }), wantErr: ErrInvalidConfig, wantField: "Timeout"},
 		{name: "too many retries", cfg: with(func(c *Config) { c.MaxRetries = 11 }), wantErr: ErrInvalidConfig, wantField: "MaxRetries"},
 		{name: "refresh too often", cfg: with(func(c *Config) { c.RefreshInterval = time.Millisecond }), wantErr: ErrInvalidConfig, wantField: "RefreshInterval"},
+		{name: "negative batch", cfg: with(func(c *Config) { c.MaxBatch = -1 }), wantErr: ErrInvalidConfig, wantField: "MaxBatch"},
 		{name: "negative hmac version", cfg: with(func(c *Config) { c.HMACVersion = -1 }), wantErr: ErrInvalidConfig, wantField: "HMACVersion"},
 		{name: "no auth", cfg: with(func(c *Config) { c.Auth = Auth{} }), wantErr: ErrInvalidConfig, wantField: "Auth"},
 		{name: "two auths", cfg: with(func(c *Config) { c.Auth.Token = "t" }), wantErr: ErrInvalidConfig, wantField: "Auth"},
@@ -69,7 +70,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestConfigDefaults(t *testing.T) {
 	got := Config{Address: "http://v:1", Key: "k", Auth: Auth{AppRole: &AppRole{RoleID: "r", SecretID: "s"}}}.withDefaults()
-	want := Config{Address: "http://v:1", Mount: "transit", Key: "k", Timeout: 10 * time.Second, RefreshInterval: time.Minute,
+	want := Config{Address: "http://v:1", Mount: "transit", Key: "k", Timeout: 10 * time.Second, RefreshInterval: time.Minute, MaxBatch: 256,
 		Auth: Auth{AppRole: &AppRole{Mount: "approle", RoleID: "r", SecretID: "s"}}}
 	if got.Auth.AppRole == nil || *got.Auth.AppRole != *want.Auth.AppRole {
 		t.Fatalf("AppRole defaults = %+v, want %+v", got.Auth.AppRole, want.Auth.AppRole)
