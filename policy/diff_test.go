@@ -59,3 +59,40 @@ func TestDiffNoChange(t *testing.T) {
 		})
 	}
 }
+
+func TestDiffForbidAndConditions(t *testing.T) {
+	permit := "kind: AccessPolicy\nmetadata: {name: a}\nspec: {consumer: c, dataset: household, purposes: [p], fields: [name, ethnicity]}\n"
+	forbid := "---\nkind: Forbid\nmetadata: {name: f}\nspec: {consumer: \"*\", dataset: household, fields: [ethnicity]}\n"
+	forbidAll := "---\nkind: Forbid\nmetadata: {name: f}\nspec: {consumer: c, dataset: household, fields: [\"*\"]}\n"
+	parse := func(src string) *Set {
+		s, err := Parse("d.yaml", []byte(src), testCatalog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	tests := []struct {
+		name     string
+		old, new string
+		want     []string
+	}{
+		{"dropping a forbid is a gain", permit + forbid, permit,
+			[]string{"gain: c may read ethnicity of household for p"}},
+		{"adding a forbid is a loss", permit, permit + forbid,
+			[]string{"loss: c may no longer read ethnicity of household for p"}},
+		{"forbid all", permit, permit + forbidAll,
+			[]string{"loss: c may no longer read ethnicity, name of household for p"}},
+		{"renaming changes nothing", permit, strings.Replace(permit, "name: a", "name: b", 1), nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got []string
+			for _, c := range Diff(parse(tc.old), parse(tc.new)) {
+				got = append(got, c.String())
+			}
+			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+			}
+		})
+	}
+}

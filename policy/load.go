@@ -294,11 +294,12 @@ func (p *parser) boolean(mp mapping, key string) bool {
 	if n == nil {
 		return false
 	}
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Tag != "!!bool" || n.Decode(&b) != nil {
 		p.errf(n, ErrBadValue, "%s.%s must be true or false", mp.what, key)
 		return false
 	}
-	return n.Value == "true"
+	return b // yaml.v3 also spells true as True and TRUE
 }
 
 func (p *parser) time(mp mapping, key string) (time.Time, *yaml.Node) {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // TestLoadBad loads each testdata/bad/<name>.yaml alone: it must fail
@@ -238,5 +239,49 @@ spec: {consumer: c, dataset: tax, purposes: [q, p], fields: [name, tax_paid]}
 	var nilSet *Set
 	if nilSet.Version() != "" || nilSet.Policies() != nil {
 		t.Error("nil Set has a version or policies")
+	}
+}
+
+// TestLoadValueSpellings checks YAML spellings that must not change the
+// meaning of a policy (a case id requirement lost to "True" would be a
+// silently wider policy).
+func TestLoadValueSpellings(t *testing.T) {
+	tests := []struct {
+		name     string
+		caseID   string
+		validity string
+		want     bool
+		wantErr  error
+	}{
+		{"true", "true", "", true, nil},
+		{"True", "True", "", true, nil},
+		{"TRUE", "TRUE", "", true, nil},
+		{"false", "false", "", false, nil},
+		{"yes is not a bool", "yes", "", false, ErrBadValue},
+		{"quoted true is a string", `"true"`, "", false, ErrBadValue},
+		{"quoted time", "true", `, validFrom: "2026-01-01T08:00:00+08:00"`, true, nil},
+		{"time with fraction", "true", ", validFrom: 2026-01-01T00:00:00.5Z", true, nil},
+		{"local time without zone", "true", ", validFrom: 2026-01-01T00:00:00", false, ErrBadValue},
+		{"equal ends allowed", "true", ", validFrom: 2026-01-01T00:00:00Z, validUntil: 2026-01-01T00:00:00Z", true, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := "kind: AccessPolicy\nmetadata: {name: a}\nspec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid], requireCaseId: " +
+				tc.caseID + tc.validity + "}\n"
+			s, err := Parse("v.yaml", []byte(src), testCatalog)
+			if !errors.Is(err, tc.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && s.Policies()[0].RequireCaseID != tc.want {
+				t.Errorf("requireCaseId = %v, want %v", s.Policies()[0].RequireCaseID, tc.want)
+			}
+		})
+	}
+	s, err := Parse("v.yaml", []byte("kind: AccessPolicy\nmetadata: {name: a}\nspec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid], validFrom: \"2026-01-01T08:00:00+08:00\"}\n"), testCatalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Policies()[0].ValidFrom; !got.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) || got.Location() != time.UTC {
+		t.Errorf("validFrom = %v, want 2026-01-01T00:00:00Z in UTC", got)
 	}
 }
