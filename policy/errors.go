@@ -105,3 +105,8 @@ func (e *DenyError) Unwrap() []error {
 	}
 	return []error{ErrDenied, e.cause}
 }
+
+var (
+	_ error = (*LoadError)(nil)
+	_ error = (*DenyError)(nil)
+)
