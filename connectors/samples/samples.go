@@ -1,0 +1,45 @@
+// Package samples holds OneVisit's sample data: made-up records of twelve
+// residents of Hangzhou, Zhejiang, as three departments would publish them.
+//
+//   - household.csv: the public security bureau's household register
+//     (schema household/v1), two families and five one-person households;
+//   - tax.csv: the tax bureau's 2025 individual income tax records
+//     (schema tax/v1), one per adult;
+//   - property.csv: the natural resources bureau's real-estate
+//     registrations (schema property/v1), for five owners.
+//
+// Each file's header row names the schema's fields, and every row passes
+// schemas.Coerce and schemas.Validate (a test in this package checks it).
+// The same people appear in every file, joined by resident_id. All names,
+// numbers and addresses are invented; the identity numbers and credit codes
+// carry correct check characters so that they pass the real format checks,
+// and they belong to no one.
+//
+// The walkthrough case is school enrolment: ChildResidentID is a child of
+// school age in 2026 (born 2020-03-08) registered in household
+// ChildHouseholdID, whose head is the child's father GuardianResidentID;
+// the father has a tax record and owns the flat the household lives in.
+package samples
+
+import "embed"
+
+// FS holds household.csv, tax.csv and property.csv.
+//
+//go:embed *.csv
+var FS embed.FS
+
+// The walkthrough's people, and the files' names.
+const (
+	// ChildResidentID is 陈子涵, born 2020-03-08 in Xihu district, six years
+	// old for the 2026 school year, relation "child" in ChildHouseholdID.
+	ChildResidentID = "330106202003080153"
+	// GuardianResidentID is 陈建国, the child's father and head of
+	// ChildHouseholdID; he has a 2025 tax record and owns the flat.
+	GuardianResidentID = "330106198503120415"
+	// ChildHouseholdID is the household (户号) of the child and guardian.
+	ChildHouseholdID = "330106-00451"
+
+	HouseholdFile = "household.csv"
+	TaxFile       = "tax.csv"
+	PropertyFile  = "property.csv"
+)
