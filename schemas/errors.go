@@ -78,6 +78,13 @@ func (e *ValidationError) Error() string {
 // Unwrap makes errors.Is(err, ErrInvalid) true.
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+var (
+	_ error = (*ValidationError)(nil)
+	_ error = (*FormatError)(nil)
+	_ error = (*CompatibilityError)(nil)
+	_ error = (*idError)(nil)
+)
+
 // idError reports an unknown schema id; it matches both its own sentinel
 // and ErrUnknownSchema.
 type idError struct {

@@ -385,13 +385,10 @@ func canonical(x any) (string, bool) {
 
 // display turns a canonical enum value back into text for messages.
 func display(c string) string {
-	switch {
-	case c == "null":
+	if c == "null" {
 		return "null"
-	case c[0] == 's':
-		return c[1:]
 	}
-	return c[1:]
+	return c[1:] // drop the one-letter kind prefix
 }
 
 func asString(x any) string {
