@@ -361,3 +361,21 @@ func TestDefaultIsCached(t *testing.T) {
 		t.Errorf("embedded schemas are incompatible: %v", err)
 	}
 }
+
+// TestCompilerFetchesNothing: behind the profile check, the compiler's
+// loader refuses every URL, so even a $ref that reached it loads nothing.
+func TestCompilerFetchesNothing(t *testing.T) {
+	for _, ref := range []string{"file:///etc/passwd", "https://evil.example/s.json", "http://127.0.0.1:1/s.json"} {
+		t.Run(ref, func(t *testing.T) {
+			c := newCompiler()
+			doc := map[string]any{"$schema": Draft2020, "$ref": ref}
+			if err := c.AddResource(IDBase+"x/v1", doc); err != nil {
+				t.Fatal(err)
+			}
+			_, err := c.Compile(IDBase + "x/v1")
+			if err == nil || !strings.Contains(err.Error(), "remote reference refused") {
+				t.Errorf("Compile with $ref %s = %v, want the loader's refusal", ref, err)
+			}
+		})
+	}
+}
