@@ -52,9 +52,16 @@
 //
 // Tokens and secret ids come from code, an environment variable or a
 // file, never from a config file (those fields are tagged out of YAML
-// and JSON). The VAULT_* environment variables the Vault client reads
-// are overridden by Config. Logs carry the mount, key name and version
-// numbers, never tokens, secret ids, messages or signatures.
+// and JSON). The address, token, namespace, timeout and retries come from
+// Config alone, whatever VAULT_ADDR, VAULT_TOKEN or VAULT_NAMESPACE say;
+// TLS settings (VAULT_CACERT and the like) are still read from the
+// environment by the Vault client. Logs carry the mount, key name and
+// version numbers, never tokens, secret ids, messages or signatures.
+//
+// Vault's answers are decoded by the Vault client (not jsonstrict: the
+// server is authenticated and its responses gain fields across
+// versions); every field this package uses is type-checked and bounded,
+// and anything unexpected is ErrBadResponse.
 //
 // # Tests
 //
