@@ -86,9 +86,12 @@ cmd_start() {
 		fi
 		die "a server runs (pid $pid) but $envfile is missing; run '$0 stop' first"
 	fi
+	# The log holds the dev root token and unseal key (dev mode prints
+	# them): everything in the run dir is for this user alone.
+	umask 077
 	mkdir -p "$rundir"
 	chmod 700 "$rundir"
-	rm -f "$envfile"
+	rm -f "$envfile" "$logfile"
 	token="ovdev$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 	t0="$(date +%s%N)"
 	# setsid: the server outlives this script and leaves with `stop`, not with
@@ -120,7 +123,6 @@ cmd_start() {
 # 180 MB bao binary costs about as much as the whole set-up).
 configure() {
 	local token="$1"
-	umask 077
 	BAO_ADDR="$addr" BAO_TOKEN="$token" SIGNING_KEYS="${signing_keys[*]}" HMAC_KEY="$hmac_key" \
 		ENV_FILE="$envfile" "$venv/bin/python3" - <<'PY'
 import json, os, sys, urllib.request, urllib.error
