@@ -1,0 +1,118 @@
+// Package cli is the onevisit command line: it parses flags and calls the
+// packages that do the work. Every command prints a usage line with -h.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+)
+
+type command struct {
+	summary string
+	run     func(ctx context.Context, e *env, args []string) error
+}
+
+type env struct {
+	out, errOut io.Writer
+	log         *slog.Logger
+}
+
+var commands map[string]command
+
+func init() {
+	commands = map[string]command{
+		"dev":       {"run everything in one process: embedded broker, exchange, sample departments", runDev},
+		"serve":     {"run an exchange node against a Kafka cluster (--config FILE)", runServe},
+		"connector": {"run a connector: `connector csv --dataset D --file F --credentials C`", runConnector},
+		"token":     {"print an access token for a client (--credentials C)", runToken},
+		"query":     {"ask for a record as a procedure service and verify the answer", runQuery},
+		"policy":    {"policy tools: `policy explain`, `policy diff OLD NEW`, `policy check DIR`", runPolicy},
+		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
+		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
+	}
+}
+
+// Main runs the command line and returns the process exit code.
+func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
+	e := &env{out: out, errOut: errOut, log: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(out)
+		return 0
+	}
+	c, ok := commands[args[0]]
+	if !ok {
+		fmt.Fprintf(errOut, "onevisit: unknown command %q\n\n", args[0])
+		usage(errOut)
+		return 2
+	}
+	if err := c.run(ctx, e, args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(errOut, "onevisit %s: %v\n", args[0], err)
+			return 2
+		}
+		fmt.Fprintf(errOut, "onevisit %s: %v\n", args[0], err)
+		return 1
+	}
+	return 0
+}
+
+type usageError struct{ error }
+
+func usagef(format string, a ...any) error { return usageError{fmt.Errorf(format, a...)} }
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "onevisit — the OneVisit data-sharing exchange\n\nUsage: onevisit <command> [flags]\n\nCommands:")
+	names := make([]string, 0, len(commands))
+	for n := range commands {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "  %-10s %s\n", n, commands[n].summary)
+	}
+	fmt.Fprintln(w, "\nRun `onevisit <command> -h` for a command's flags.")
+}
+
+func flags(e *env, name string) *flag.FlagSet {
+	fs := flag.NewFlagSet("onevisit "+name, flag.ContinueOnError)
+	fs.SetOutput(e.errOut)
+	return fs
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	return nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}

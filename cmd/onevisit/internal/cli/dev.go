@@ -1,0 +1,30 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/onevisit/onevisit/exchange/dev"
+)
+
+func runDev(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "dev")
+	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
+	kafkaAddr := fs.String("kafka", "127.0.0.1:9092", "embedded broker listen address (loopback)")
+	data := fs.String("data", "./.onevisit", "data directory: broker log, keys, client credentials")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	env, err := dev.Start(ctx, dev.Options{HTTPAddr: *httpAddr, KafkaAddr: *kafkaAddr, DataDir: *data, Logger: e.log, Banner: e.out})
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(e.out, "stopping")
+		return nil
+	case err := <-env.Done():
+		return err
+	}
+}

@@ -1,0 +1,44 @@
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/onevisit/onevisit/exchange"
+)
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "serve")
+	path := fs.String("config", "", "node config file (YAML; keys documented in deploy/README.md)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usagef("--config is required")
+	}
+	cfg, err := exchange.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	var kb exchange.KeyBackend
+	switch cfg.Keys.Backend {
+	case "file":
+		kb, err = exchange.FileKeys(cfg.Keys)
+	default:
+		err = errors.New("serve: keys.backend vault: not wired yet")
+	}
+	if err != nil {
+		return err
+	}
+	defer kb.Close()
+	parts, err := cfg.Parts(kb, e.log)
+	if err != nil {
+		return err
+	}
+	n, err := exchange.New(parts)
+	if err != nil {
+		return err
+	}
+	e.log.Info("exchange node starting", "node", cfg.Node, "http", cfg.HTTP.Addr, "brokers", cfg.Kafka.Brokers)
+	return n.Run(ctx)
+}

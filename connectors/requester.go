@@ -1,0 +1,135 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"sync"
+
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/receipt"
+	"github.com/onevisit/onevisit/exchange/record"
+)
+
+// Query asks for one subject's record.
+type Query struct {
+	Dataset string `json:"dataset"`
+	Subject string `json:"subject"`
+	Purpose string `json:"purpose"`
+	CaseID  string `json:"case_id,omitempty"`
+}
+
+// Answer is a verified answer.
+type Answer struct {
+	Record    *record.Record // verified against the publisher's key
+	Raw       string         // the compact record as received
+	Data      map[string]any // the disclosed fields, each checked against the signed digests
+	Receipt   receipt.Claims // the exchange's verified receipt
+	RequestID string
+}
+
+// ErrUnverified: the exchange's answer does not verify (record signature,
+// a disclosure, the receipt, or data that differs from the disclosures).
+// Treat it as not received and report it.
+var ErrUnverified = errors.New("answer does not verify")
+
+// Requester asks the exchange for records and verifies what it gets.
+type Requester struct {
+	Client *Client
+
+	mu   sync.Mutex
+	keys *keys.Directory
+}
+
+// Keys fetches the exchange's key directory (GET /v1/keys).
+func (r *Requester) Keys(ctx context.Context) (*keys.Directory, error) {
+	b, err := r.Client.get(ctx, "/v1/keys")
+	if err != nil {
+		return nil, fmt.Errorf("fetch keys: %w", err)
+	}
+	ks, err := keys.ParseJWKS(b)
+	if err != nil {
+		return nil, fmt.Errorf("fetch keys: %w", err)
+	}
+	d := keys.NewDirectory()
+	for _, k := range ks {
+		if err := d.Add(k); err != nil {
+			return nil, fmt.Errorf("fetch keys: %w", err)
+		}
+	}
+	return d, nil
+}
+
+func (r *Requester) directory(ctx context.Context, refresh bool) (*keys.Directory, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.keys == nil || refresh {
+		d, err := r.Keys(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.keys = d
+	}
+	return r.keys, nil
+}
+
+// Query asks for a record and verifies the answer: the record against the
+// publisher's key in the exchange's key directory (fetched once, and again
+// when a kid is unknown), each disclosed field against the signed
+// digests, the decoded data against the disclosures, and the receipt.
+func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
+	var resp struct {
+		Record    string         `json:"record"`
+		Data      map[string]any `json:"data"`
+		Receipt   string         `json:"receipt"`
+		RequestID string         `json:"request_id"`
+	}
+	if err := r.Client.Do(ctx, "POST", "/v1/query", q, &resp); err != nil {
+		return nil, err
+	}
+	dir, err := r.directory(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := record.Verify(resp.Record, dir)
+	if errors.Is(err, keys.ErrUnknownKey) {
+		if dir, err = r.directory(ctx, true); err == nil {
+			rec, err = record.Verify(resp.Record, dir)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: record: %v: %w", err, ErrUnverified)
+	}
+	if rec.Dataset != q.Dataset {
+		return nil, fmt.Errorf("query: got a %s record for a %s query: %w", rec.Dataset, q.Dataset, ErrUnverified)
+	}
+	fields := rec.Fields()
+	if len(fields) != len(resp.Data) {
+		return nil, fmt.Errorf("query: data has %d fields, the record discloses %d: %w", len(resp.Data), len(fields), ErrUnverified)
+	}
+	for k, v := range fields {
+		if !sameJSON(v, resp.Data[k]) {
+			return nil, fmt.Errorf("query: data field %s differs from its disclosure: %w", k, ErrUnverified)
+		}
+	}
+	rc, err := receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
+	if err != nil {
+		return nil, fmt.Errorf("query: %v: %w", err, ErrUnverified)
+	}
+	if rc.RecordID != rec.ID {
+		return nil, fmt.Errorf("query: receipt names record %s, got %s: %w", rc.RecordID, rec.ID, ErrUnverified)
+	}
+	return &Answer{Record: rec, Raw: resp.Record, Data: fields, Receipt: rc, RequestID: resp.RequestID}, nil
+}
+
+// sameJSON compares a disclosed value (numbers as json.Number) with the
+// same value decoded by encoding/json (numbers as float64).
+func sameJSON(disclosed, data any) bool {
+	if n, ok := disclosed.(interface{ Float64() (float64, error) }); ok {
+		f, err := n.Float64()
+		d, ok := data.(float64)
+		return err == nil && ok && f == d
+	}
+	return reflect.DeepEqual(disclosed, data)
+}

@@ -1,0 +1,361 @@
+package api
+
+import (
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/receipt"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Body limits.
+const (
+	tokenBodyLimit   = 16 << 10
+	queryBodyLimit   = 16 << 10
+	publishBodyLimit = 64 << 20
+	// MaxBatch is the most records one publish request may carry.
+	MaxBatch = 1000
+)
+
+//go:embed openapi.json
+var openapiDoc []byte
+
+func (s *Server) table() []route {
+	pub := []string{rolePublic}
+	return []route{
+		{"POST", "/v1/token", pub, "Exchange a client assertion (RFC 7523) for an access token", s.token},
+		{"POST", "/v1/query", []string{RoleConsumer}, "Ask for the allowed fields of one subject's record", s.query},
+		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher}, "Publish signed records", s.publish},
+		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
+		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
+		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
+		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
+		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
+		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
+		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+	}
+}
+
+// oauthError marks token endpoint errors, which RFC 6749 §5.2 shapes.
+type oauthError struct{ error }
+
+func (e oauthError) Unwrap() error { return e.error }
+
+func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, tokenBodyLimit))
+	if err != nil {
+		return s.oauthFail(w, r, fmt.Errorf("token: read body: %w", auth.ErrInvalidRequest))
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return s.oauthFail(w, r, fmt.Errorf("token: parse form: %w", auth.ErrInvalidRequest))
+	}
+	resp, err := s.d.Auth.Token(r.Context(), form)
+	if err != nil {
+		return s.oauthFail(w, r, err)
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// oauthFail answers {"error","error_description"} as RFC 6749 asks and
+// returns nil so the generic error body is not written too.
+func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) error {
+	c := codes.Of(err)
+	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", err.Error())
+	status := http.StatusBadRequest
+	if c.Status == http.StatusUnauthorized {
+		status = http.StatusUnauthorized
+	}
+	writeJSON(w, status, map[string]string{
+		"error":             auth.OAuthError(err),
+		"error_description": c.Message,
+		"request_id":        requestID(r.Context()),
+	})
+	s.requests.WithLabelValues("/v1/token", c.Name).Inc()
+	return nil
+}
+
+type queryRequest struct {
+	Dataset string `json:"dataset"`
+	Subject string `json:"subject"`
+	Purpose string `json:"purpose"`
+	CaseID  string `json:"case_id"`
+}
+
+type queryResponse struct {
+	Record    string         `json:"record"`
+	Data      map[string]any `json:"data"`
+	Receipt   string         `json:"receipt"`
+	RequestID string         `json:"request_id"`
+}
+
+func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) (err error) {
+	start := time.Now()
+	outcome := "error"
+	defer func() { s.queryDur.WithLabelValues(outcome).Observe(time.Since(start).Seconds()) }()
+
+	ctx := r.Context()
+	var q queryRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	entry := audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role,
+		Purpose: q.Purpose, CaseID: q.CaseID, RequestID: requestID(ctx), Node: s.d.Node,
+		Decision: audit.DecisionDeny,
+	}
+	// Every outcome, refusals included, is audited before the answer.
+	refuse := func(cause error) error {
+		entry.Code = codes.Of(cause).Name
+		if err := s.d.Audit.Write(ctx, entry); err != nil {
+			return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
+		}
+		return cause
+	}
+	if q.Dataset == "" || q.Subject == "" || q.Purpose == "" {
+		return refuse(fmt.Errorf("query: dataset, subject and purpose are required: %w", codes.ErrBadRequest))
+	}
+	if _, ok := s.d.Schemas.Dataset(q.Dataset); !ok {
+		return refuse(fmt.Errorf("query: %w", codes.ErrUnknownDataset))
+	}
+	entry.Dataset = q.Dataset
+	if err := schemas.ValidResidentID(q.Subject); err != nil {
+		return refuse(fmt.Errorf("query: %v: %w", err, codes.ErrBadSubject))
+	}
+	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
+		return err
+	}
+	pol := s.d.Policy()
+	dec := pol.Decide(policy.Request{Consumer: p.ClientID, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
+	entry.Policy, entry.PolicyVersion = dec.Policy, pol.Version()
+	if !dec.Allowed {
+		outcome = "deny"
+		s.policyN.WithLabelValues(q.Dataset, "deny").Inc()
+		return refuse(dec.Err())
+	}
+	s.policyN.WithLabelValues(q.Dataset, "permit").Inc()
+	if err := s.d.Ready(); err != nil {
+		return fmt.Errorf("query: view not ready: %v: %w", err, codes.ErrUnavailable)
+	}
+	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
+	if !ok {
+		outcome = "not_found"
+		return refuse(fmt.Errorf("query: %w", codes.ErrNotFound))
+	}
+	entry.RecordID = e.ID
+	if k, err := s.d.Keys.PublicKey(e.KID); err == nil && k.Status == keys.Revoked && !k.RevokedAt.After(time.UnixMilli(e.AcceptedAt)) {
+		return refuse(fmt.Errorf("query: record %s signed with %s, revoked before acceptance: %w", e.ID, e.KID, codes.ErrKeyRevoked))
+	}
+	projected := e.Project(dec.Fields)
+	rec, err := record.Parse(projected)
+	if err != nil {
+		return fmt.Errorf("query: re-parse held record %s: %w", e.ID, err)
+	}
+	rcpt, err := receipt.Sign(ctx, s.d.Receipts, receipt.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: p.ClientID, ID: entry.RequestID, IssuedAt: jwt.NewNumericDate(s.d.Now())},
+		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID,
+		Fields: dec.Fields, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected),
+	})
+	if err != nil {
+		return fmt.Errorf("query: %w", err)
+	}
+	entry.Decision, entry.Fields = audit.DecisionPermit, dec.Fields
+	if err := s.d.Audit.Write(ctx, entry); err != nil {
+		return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
+	}
+	outcome = "permit"
+	writeJSON(w, http.StatusOK, queryResponse{Record: projected, Data: rec.Fields(), Receipt: rcpt, RequestID: entry.RequestID})
+	return nil
+}
+
+type publishRequest struct {
+	Records []string `json:"records"`
+}
+
+type publishResponse struct {
+	Accepted  int             `json:"accepted"`
+	Duplicate int             `json:"duplicate"`
+	Rejected  int             `json:"rejected"`
+	Results   []ingest.Result `json:"results"`
+	RequestID string          `json:"request_id"`
+}
+
+func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	dataset := r.PathValue("dataset")
+	if _, ok := s.d.Schemas.Dataset(dataset); !ok {
+		return fmt.Errorf("publish: %w", codes.ErrUnknownDataset)
+	}
+	var req publishRequest
+	if err := decodeBody(r, publishBodyLimit, &req); err != nil {
+		return err
+	}
+	if len(req.Records) == 0 || len(req.Records) > MaxBatch {
+		return fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)
+	}
+	subs := make([]ingest.Submission, len(req.Records))
+	for i, raw := range req.Records {
+		subs[i] = ingest.Submission{Raw: raw, Dataset: dataset, Publisher: p.ClientID}
+	}
+	results, err := s.d.Ingest.Process(r.Context(), subs)
+	if err != nil {
+		return fmt.Errorf("publish: %v: %w", err, codes.ErrUnavailable)
+	}
+	resp := publishResponse{Results: results, RequestID: requestID(r.Context())}
+	for _, res := range results {
+		switch res.Status {
+		case ingest.Accepted:
+			resp.Accepted++
+		case ingest.Duplicate:
+			resp.Duplicate++
+		default:
+			resp.Rejected++
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+type datasetInfo struct {
+	Name    string   `json:"name"`
+	Schema  string   `json:"schema"`
+	Subject string   `json:"subject"`
+	Fields  []string `json:"fields"`
+}
+
+func (s *Server) datasets(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	out := []datasetInfo{}
+	for _, name := range s.d.Schemas.Datasets() {
+		d, _ := s.d.Schemas.Dataset(name)
+		out = append(out, datasetInfo{Name: d.Name, Schema: d.Latest, Subject: d.Subject, Fields: d.Fields})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"datasets": out})
+	return nil
+}
+
+type explainRequest struct {
+	Consumer string `json:"consumer"`
+	Dataset  string `json:"dataset"`
+	Purpose  string `json:"purpose"`
+	CaseID   string `json:"case_id"`
+}
+
+// explainCaseID stands in for a case id when the asker gives none, so an
+// explanation shows which fields a query with a case id would get.
+const explainCaseID = "(any case id)"
+
+func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var q explainRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	if q.Consumer == "" || q.Dataset == "" || q.Purpose == "" {
+		return fmt.Errorf("explain: consumer, dataset and purpose are required: %w", codes.ErrBadRequest)
+	}
+	if p.Role != RoleOfficer && q.Consumer != p.ClientID {
+		return fmt.Errorf("explain: %s asked about %s: %w", p.ClientID, q.Consumer, codes.ErrForbidden)
+	}
+	if q.CaseID == "" {
+		q.CaseID = explainCaseID
+	}
+	d := s.d.Policy().Decide(policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func (s *Server) keys(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	b, err := s.d.Keys.JWKS()
+	if err != nil {
+		return fmt.Errorf("keys: %w", err)
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "max-age=30")
+	_, err = w.Write(b)
+	return err
+}
+
+func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	if s.d.AuditLog == nil {
+		return fmt.Errorf("checkpoint: no audit log on this node: %w", codes.ErrNotFound)
+	}
+	cp, err := s.d.AuditLog.Checkpoint(r.Context())
+	if err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"checkpoint": cp})
+	return nil
+}
+
+type subjectRequest struct {
+	Subject string `json:"subject"`
+	Reason  string `json:"reason"`
+}
+
+// auditSubject lists the audit entries about one subject, for an officer
+// investigating (or answering a citizen). The lookup is itself audited.
+func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	ctx := r.Context()
+	if s.d.AuditLog == nil {
+		return fmt.Errorf("audit subject: no audit log on this node: %w", codes.ErrNotFound)
+	}
+	var q subjectRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	if q.Reason == "" {
+		return fmt.Errorf("audit subject: a reason is required: %w", codes.ErrBadRequest)
+	}
+	if err := schemas.ValidResidentID(q.Subject); err != nil {
+		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrBadSubject)
+	}
+	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
+	if err != nil {
+		return err
+	}
+	if err := s.d.Audit.Write(ctx, audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role, Purpose: "audit_investigation",
+		Subject: pseud, Decision: audit.DecisionPermit, RequestID: requestID(ctx), Node: s.d.Node, Code: "audit_read",
+	}); err != nil {
+		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrUnavailable)
+	}
+	type item struct {
+		Index uint64          `json:"index"`
+		Entry json.RawMessage `json:"entry"`
+	}
+	out := []item{}
+	for _, e := range s.d.AuditLog.BySubject(pseud) {
+		out = append(out, item{e.Index, e.Raw})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"entries": out})
+	return nil
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if err := s.d.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "node": s.d.Node, "detail": err.Error()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.d.Node})
+	return nil
+}
+
+func (s *Server) openapi(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	w.Header().Set("Content-Type", "application/json")
+	_, err := w.Write(openapiDoc)
+	return err
+}

@@ -1,0 +1,259 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/pseudonym"
+	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Roles a client can have.
+const (
+	RolePublisher = "publisher"
+	RoleConsumer  = "consumer"
+	RoleOfficer   = "officer"
+	rolePublic    = "public" // no token needed
+)
+
+// Auditor durably records audit entries; Write returns only when they are
+// on every in-sync replica of the audit topic.
+type Auditor interface {
+	Write(ctx context.Context, entries ...audit.Entry) error
+}
+
+// AuditLog is the node's copy of the audit Merkle log, for checkpoints,
+// proofs and the accesses of one subject.
+type AuditLog interface {
+	Checkpoint(ctx context.Context) (string, error)
+	BySubject(pseudonym string) []audit.IndexedEntry
+}
+
+// Deps are the parts the server is built from.
+type Deps struct {
+	Auth      *auth.Issuer
+	Policy    func() *policy.Set
+	Schemas   *schemas.Registry
+	View      *view.View
+	Pseudonym *pseudonym.Pseudonymizer
+	Ingest    *ingest.Pipeline
+	Audit     Auditor
+	AuditLog  AuditLog // optional
+	Receipts  keys.Signer
+	Keys      *keys.Directory
+	Metrics   *prometheus.Registry
+	Logger    *slog.Logger
+	Node      string
+	// Ready reports whether the node has caught up with the accepted
+	// topics and may answer queries.
+	Ready func() error
+	Now   func() time.Time
+}
+
+// Server is an http.Handler.
+type Server struct {
+	d        Deps
+	mux      *http.ServeMux
+	routes   []route
+	requests *prometheus.CounterVec
+	queryDur *prometheus.HistogramVec
+	policyN  *prometheus.CounterVec
+}
+
+type route struct {
+	method, pattern string
+	roles           []string
+	summary         string
+	h               func(w http.ResponseWriter, r *http.Request, p auth.Principal) error
+}
+
+// New builds the server; it does no I/O.
+func New(d Deps) (*Server, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Ready == nil {
+		d.Ready = func() error { return nil }
+	}
+	s := &Server{d: d, mux: http.NewServeMux()}
+	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onevisit_api_requests_total", Help: "HTTP requests by route and result code.",
+	}, []string{"route", "code"})
+	s.queryDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "onevisit_query_seconds", Help: "Query latency by decision, audit write included.",
+		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14),
+	}, []string{"decision"})
+	s.policyN = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onevisit_policy_decisions_total", Help: "Policy decisions by dataset and decision.",
+	}, []string{"dataset", "decision"})
+	if d.Metrics != nil {
+		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.policyN} {
+			if err := d.Metrics.Register(c); err != nil {
+				return nil, fmt.Errorf("api: %w", err)
+			}
+		}
+	}
+	for _, rt := range s.table() {
+		if err := s.handle(rt); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Routes lists method, pattern and roles of every route, for tests and
+// the OpenAPI document.
+func (s *Server) Routes() [][3]string {
+	out := make([][3]string, len(s.routes))
+	for i, r := range s.routes {
+		out[i] = [3]string{r.method, r.pattern, strings.Join(r.roles, ",")}
+	}
+	return out
+}
+
+func (s *Server) handle(rt route) error {
+	if len(rt.roles) == 0 {
+		return fmt.Errorf("api: route %s %s has no roles: refusing to register it", rt.method, rt.pattern)
+	}
+	s.routes = append(s.routes, rt)
+	s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+		reqID := newID()
+		w.Header().Set("X-Request-Id", reqID)
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		ctx := context.WithValue(r.Context(), reqIDKey{}, reqID)
+		r = r.WithContext(ctx)
+		p, err := s.authorize(r, rt)
+		if err == nil {
+			err = rt.h(w, r, p)
+		}
+		code := "ok"
+		if err != nil {
+			c := codes.Of(err)
+			code = c.Name
+			s.writeError(w, r, c, err)
+		}
+		s.requests.WithLabelValues(rt.pattern, code).Inc()
+	})
+	return nil
+}
+
+type reqIDKey struct{}
+
+func requestID(ctx context.Context) string { v, _ := ctx.Value(reqIDKey{}).(string); return v }
+
+// authorize checks the bearer token against the route's roles.
+func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
+	for _, role := range rt.roles {
+		if role == rolePublic {
+			return auth.Principal{}, nil
+		}
+	}
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return auth.Principal{}, codes.ErrUnauthenticated
+	}
+	p, err := s.d.Auth.Verify(tok)
+	if err != nil {
+		return auth.Principal{}, err
+	}
+	for _, role := range rt.roles {
+		if role == p.Role {
+			return p, nil
+		}
+	}
+	return auth.Principal{}, fmt.Errorf("api: %s is a %s: %w", p.ClientID, p.Role, codes.ErrForbidden)
+}
+
+type errorBody struct {
+	Error struct {
+		Code      string `json:"code"`
+		Message   string `json:"message"`
+		Pointer   string `json:"pointer,omitempty"`
+		RequestID string `json:"request_id"`
+	} `json:"error"`
+}
+
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c codes.Code, err error) {
+	var b errorBody
+	b.Error.Code, b.Error.Message, b.Error.RequestID = c.Name, c.Message, requestID(r.Context())
+	b.Error.Pointer = codes.Pointer(err)
+	level := slog.LevelInfo
+	if c.Status >= 500 {
+		level = slog.LevelError
+	}
+	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", err.Error())
+	if c.Retryable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if c.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="onevisit"`)
+	}
+	writeJSON(w, c.Status, b)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decodeBody reads at most limit bytes and decodes them strictly.
+func decodeBody(r *http.Request, limit int64, v any) error {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fmt.Errorf("read body: over %d bytes: %w", limit, codes.ErrTooLarge)
+		}
+		return fmt.Errorf("read body: %v: %w", err, codes.ErrBadRequest)
+	}
+	if err := jsonstrict.Decode(body, v); err != nil {
+		return fmt.Errorf("decode body: %w", err)
+	}
+	return nil
+}
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Handler adds /metrics to the API.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", s)
+	if s.d.Metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(s.d.Metrics, promhttp.HandlerOpts{}))
+	}
+	return mux
+}

@@ -1,0 +1,259 @@
+package bus
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/segmentio/kafka-go/sasl"
+	"github.com/segmentio/kafka-go/sasl/plain"
+	"github.com/segmentio/kafka-go/sasl/scram"
+)
+
+// Topic names.
+const (
+	prefix = "onevisit."
+	// AuditTopic holds every audit entry in one partition, so the audit
+	// Merkle tree has one order that every node computes alike.
+	AuditTopic = prefix + "audit"
+	// GroupID is the consumer group exchange nodes share the ingest
+	// partitions through.
+	GroupID = "onevisit-exchange"
+)
+
+// IngestTopic is where publishers write records of dataset.
+func IngestTopic(dataset string) string { return prefix + "ingest." + dataset }
+
+// AcceptedTopic holds the verified records of dataset, compacted by subject.
+func AcceptedTopic(dataset string) string { return prefix + "accepted." + dataset }
+
+// RejectedTopic holds dead letters for dataset.
+func RejectedTopic(dataset string) string { return prefix + "rejected." + dataset }
+
+// DatasetOf returns the dataset of an ingest, accepted or rejected topic.
+func DatasetOf(topic string) (string, bool) {
+	for _, kind := range []string{"ingest.", "accepted.", "rejected."} {
+		if rest, ok := strings.CutPrefix(topic, prefix+kind); ok && rest != "" {
+			return rest, true
+		}
+	}
+	return "", false
+}
+
+// Config says how to reach a Kafka cluster. The password never comes from
+// a config file: the caller fills it from the environment or Vault.
+type Config struct {
+	Brokers []string
+	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
+	SASLMechanism string
+	User          string
+	Password      string `json:"-"`
+	TLS           *tls.Config
+	ClientID      string
+	// BatchTimeout bounds how long a write waits for others to share its
+	// batch. Zero means 2 ms.
+	BatchTimeout time.Duration
+}
+
+// Validate names the first bad field.
+func (c Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		return errors.New("kafka config: brokers: at least one address required")
+	}
+	for _, b := range c.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return fmt.Errorf("kafka config: brokers: %q is not host:port", b)
+		}
+	}
+	switch c.SASLMechanism {
+	case "":
+	case "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512":
+		if c.User == "" || c.Password == "" {
+			return fmt.Errorf("kafka config: sasl %s needs user and password", c.SASLMechanism)
+		}
+	default:
+		return fmt.Errorf("kafka config: sasl_mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.SASLMechanism)
+	}
+	return nil
+}
+
+func (c Config) mechanism() (sasl.Mechanism, error) {
+	switch c.SASLMechanism {
+	case "":
+		return nil, nil
+	case "PLAIN":
+		return plain.Mechanism{Username: c.User, Password: c.Password}, nil
+	case "SCRAM-SHA-256":
+		return scram.Mechanism(scram.SHA256, c.User, c.Password)
+	case "SCRAM-SHA-512":
+		return scram.Mechanism(scram.SHA512, c.User, c.Password)
+	}
+	return nil, fmt.Errorf("kafka config: unknown sasl mechanism %q", c.SASLMechanism)
+}
+
+func (c Config) batchTimeout() time.Duration {
+	if c.BatchTimeout > 0 {
+		return c.BatchTimeout
+	}
+	return 2 * time.Millisecond
+}
+
+// Transport returns the round tripper shared by writers and admin clients.
+func (c Config) Transport() (*kafka.Transport, error) {
+	m, err := c.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Transport{SASL: m, TLS: c.TLS, ClientID: c.clientID(), DialTimeout: 5 * time.Second}, nil
+}
+
+// Dialer returns the dialer readers use.
+func (c Config) Dialer() (*kafka.Dialer, error) {
+	m, err := c.mechanism()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Dialer{SASLMechanism: m, TLS: c.TLS, ClientID: c.clientID(), Timeout: 5 * time.Second, DualStack: true}, nil
+}
+
+func (c Config) clientID() string {
+	if c.ClientID != "" {
+		return c.ClientID
+	}
+	return "onevisit"
+}
+
+// Writer returns the production writer: acks from all in-sync replicas,
+// synchronous, no topic auto-creation, key-hash partitioning. Messages
+// name their topic; one writer serves every topic.
+func (c Config) Writer() (*kafka.Writer, error) {
+	t, err := c.Transport()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Writer{
+		Addr:                   kafka.TCP(c.Brokers...),
+		Balancer:               &kafka.Hash{},
+		RequiredAcks:           kafka.RequireAll,
+		Async:                  false,
+		AllowAutoTopicCreation: false,
+		BatchTimeout:           c.batchTimeout(),
+		BatchSize:              1000,
+		BatchBytes:             4 << 20,
+		MaxAttempts:            10,
+		WriteBackoffMin:        50 * time.Millisecond,
+		WriteBackoffMax:        1 * time.Second,
+		WriteTimeout:           10 * time.Second,
+		ReadTimeout:            10 * time.Second,
+		Transport:              t,
+	}, nil
+}
+
+// GroupReader returns a consumer-group reader over topics that starts at
+// the oldest offset when the group has none and commits only through
+// CommitMessages.
+func (c Config) GroupReader(group string, topics []string) (*kafka.Reader, error) {
+	d, err := c.Dialer()
+	if err != nil {
+		return nil, err
+	}
+	return kafka.NewReader(kafka.ReaderConfig{
+		Brokers:                c.Brokers,
+		GroupID:                group,
+		GroupTopics:            topics,
+		Dialer:                 d,
+		StartOffset:            kafka.FirstOffset,
+		CommitInterval:         0,
+		MinBytes:               1,
+		MaxBytes:               16 << 20,
+		MaxWait:                50 * time.Millisecond,
+		ReadBatchTimeout:       50 * time.Millisecond,
+		HeartbeatInterval:      1 * time.Second,
+		SessionTimeout:         10 * time.Second,
+		RebalanceTimeout:       10 * time.Second,
+		JoinGroupBackoff:       500 * time.Millisecond,
+		WatchPartitionChanges:  true,
+		PartitionWatchInterval: 5 * time.Second,
+		QueueCapacity:          1000,
+		ReadBackoffMin:         20 * time.Millisecond,
+		ReadBackoffMax:         500 * time.Millisecond,
+		IsolationLevel:         kafka.ReadCommitted,
+	}), nil
+}
+
+// PartitionReader reads one partition from offset without a group; views
+// and the audit log use it to rebuild their state from the start.
+func (c Config) PartitionReader(topic string, partition int, offset int64) (*kafka.Reader, error) {
+	d, err := c.Dialer()
+	if err != nil {
+		return nil, err
+	}
+	r := kafka.NewReader(kafka.ReaderConfig{
+		Brokers:          c.Brokers,
+		Topic:            topic,
+		Partition:        partition,
+		Dialer:           d,
+		MinBytes:         1,
+		MaxBytes:         16 << 20,
+		MaxWait:          50 * time.Millisecond,
+		ReadBatchTimeout: 50 * time.Millisecond,
+		QueueCapacity:    1000,
+		ReadBackoffMin:   20 * time.Millisecond,
+		ReadBackoffMax:   500 * time.Millisecond,
+		IsolationLevel:   kafka.ReadCommitted,
+	})
+	if err := r.SetOffset(offset); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("partition reader %s/%d: %w", topic, partition, err)
+	}
+	return r, nil
+}
+
+// Client returns an admin client.
+func (c Config) Client() (*kafka.Client, error) {
+	t, err := c.Transport()
+	if err != nil {
+		return nil, err
+	}
+	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: t, Timeout: 10 * time.Second}, nil
+}
+
+// Retriable reports whether a Kafka error may succeed if tried again. It
+// is the one place that decides; callers never retry anything else.
+func Retriable(err error) bool {
+	if err == nil {
+		return false
+	}
+	// Context ends are the caller's decision, never retried here.
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	// Broker-side errors carry Kafka's own retriable flag (leader moves,
+	// NOT_ENOUGH_REPLICAS below min ISR, request timeouts).
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		return ke.Temporary()
+	}
+	// A per-message WriteErrors is retriable when every failed message is.
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil && !Retriable(e) {
+				return false
+			}
+		}
+		return true
+	}
+	// Network errors (refused, reset, timeout) go away when brokers return.
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	var oe *net.OpError
+	return errors.As(err, &oe)
+}

@@ -1,0 +1,26 @@
+// Package bus is the exchange's Kafka plumbing and the one place where
+// github.com/segmentio/kafka-go clients are configured.
+//
+// kafka-go's zero values are unsafe for an exchange that promises "nothing
+// accepted is lost": a zero Writer acknowledges nothing (RequiredAcks 0),
+// an Async writer drops errors, ReadMessage commits before the message is
+// processed, a new group starts at the newest offset, and a writer may
+// create topics by accident. Every Writer and Reader in OneVisit is built by
+// this package, which sets instead:
+//
+//   - RequiredAcks = RequireAll and Async = false: WriteMessages returns
+//     only when every in-sync replica has the batch, or an error;
+//   - AllowAutoTopicCreation = false: topics come from EnsureTopics only;
+//   - BatchTimeout chosen on purpose (default 2 ms, not kafka-go's 1 s), so
+//     concurrent writers share batches without waiting a second;
+//   - group readers start at FirstOffset and commit only when asked
+//     (CommitInterval 0): callers FetchMessage, finish the work, then
+//     CommitMessages. ReadMessage is never used.
+//
+// Topic layout, per dataset D:
+//
+//	onevisit.ingest.D     publishers write signed records (key: record id)
+//	onevisit.accepted.D   verified records, compacted, key = subject pseudonym
+//	onevisit.rejected.D   dead letters with a reason code
+//	onevisit.audit        every decision, one partition (one total order)
+package bus

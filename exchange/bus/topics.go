@@ -1,0 +1,115 @@
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+
+	"github.com/segmentio/kafka-go"
+)
+
+// TopicSpec says how the exchange's topics are laid out.
+type TopicSpec struct {
+	Partitions        int // ingest, accepted and rejected topics; default 3
+	ReplicationFactor int // default 1
+	MinInsyncReplicas int // default: 2 when replication >= 3, else 1
+}
+
+func (s TopicSpec) withDefaults() TopicSpec {
+	if s.Partitions <= 0 {
+		s.Partitions = 3
+	}
+	if s.ReplicationFactor <= 0 {
+		s.ReplicationFactor = 1
+	}
+	if s.MinInsyncReplicas <= 0 {
+		s.MinInsyncReplicas = 1
+		if s.ReplicationFactor >= 3 {
+			s.MinInsyncReplicas = 2
+		}
+	}
+	return s
+}
+
+// Topics lists every topic the exchange needs for datasets, with configs.
+func Topics(datasets []string, spec TopicSpec) []kafka.TopicConfig {
+	spec = spec.withDefaults()
+	common := []kafka.ConfigEntry{
+		{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(spec.MinInsyncReplicas)},
+		{ConfigName: "unclean.leader.election.enable", ConfigValue: "false"},
+	}
+	mk := func(name string, partitions int, extra ...kafka.ConfigEntry) kafka.TopicConfig {
+		return kafka.TopicConfig{
+			Topic:             name,
+			NumPartitions:     partitions,
+			ReplicationFactor: spec.ReplicationFactor,
+			ConfigEntries:     append(append([]kafka.ConfigEntry{}, common...), extra...),
+		}
+	}
+	sorted := append([]string(nil), datasets...)
+	sort.Strings(sorted)
+	var out []kafka.TopicConfig
+	for _, d := range sorted {
+		out = append(out,
+			mk(IngestTopic(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(4 << 20)}),
+			mk(AcceptedTopic(d), spec.Partitions,
+				kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"},
+				kafka.ConfigEntry{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},
+				kafka.ConfigEntry{ConfigName: "segment.ms", ConfigValue: "600000"},
+			),
+			mk(RejectedTopic(d), spec.Partitions),
+		)
+	}
+	out = append(out, mk(AuditTopic, 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}))
+	return out
+}
+
+// EnsureTopics creates the missing topics and checks that existing ones
+// have the partition count the exchange relies on. Running it twice
+// changes nothing.
+func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSpec) error {
+	cl, err := c.Client()
+	if err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
+	}
+	want := Topics(datasets, spec)
+	names := make([]string, len(want))
+	for i, t := range want {
+		names[i] = t.Topic
+	}
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+	if err != nil {
+		return fmt.Errorf("ensure topics: metadata: %w", err)
+	}
+	have := map[string]int{}
+	for _, t := range meta.Topics {
+		if t.Error == nil {
+			have[t.Name] = len(t.Partitions)
+		}
+	}
+	var missing []kafka.TopicConfig
+	for _, t := range want {
+		n, ok := have[t.Topic]
+		switch {
+		case !ok:
+			missing = append(missing, t)
+		case n != t.NumPartitions:
+			return fmt.Errorf("ensure topics: %s has %d partitions, want %d", t.Topic, n, t.NumPartitions)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	res, err := cl.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: missing})
+	if err != nil {
+		return fmt.Errorf("ensure topics: create: %w", err)
+	}
+	for name, e := range res.Errors {
+		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
+			return fmt.Errorf("ensure topics: create %s: %w", name, e)
+		}
+	}
+	return nil
+}

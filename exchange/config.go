@@ -1,0 +1,266 @@
+package exchange
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Config is an exchange node's config file (YAML). Every key is
+// documented in deploy/README.md. Unknown keys are errors. Secrets are
+// never in the file: it names environment variables that hold them.
+type Config struct {
+	Node string     `yaml:"node"`
+	HTTP HTTPConfig `yaml:"http"`
+	// Kafka says how to reach the cluster.
+	Kafka  KafkaConfig  `yaml:"kafka"`
+	Topics TopicsConfig `yaml:"topics"`
+	// Clients is the client registry file (see exchange/clients).
+	Clients string `yaml:"clients"`
+	// Policies is a folder of policy YAML; empty means the built-in
+	// example policies (dev and tests only).
+	Policies string `yaml:"policies"`
+	// Schemas is a folder of dataset schemas; empty means the built-in set.
+	Schemas string     `yaml:"schemas"`
+	Keys    KeysConfig `yaml:"keys"`
+}
+
+// HTTPConfig is the API listener.
+type HTTPConfig struct {
+	Addr      string `yaml:"addr"`
+	PublicURL string `yaml:"public_url"`
+}
+
+// KafkaConfig is the cluster connection.
+type KafkaConfig struct {
+	Brokers       []string      `yaml:"brokers"`
+	SASLMechanism string        `yaml:"sasl_mechanism"`
+	User          string        `yaml:"user"`
+	PasswordEnv   string        `yaml:"password_env"`
+	TLS           TLSConfig     `yaml:"tls"`
+	ClientID      string        `yaml:"client_id"`
+	BatchTimeout  time.Duration `yaml:"batch_timeout"`
+}
+
+// TLSConfig turns on TLS to the brokers.
+type TLSConfig struct {
+	Enabled    bool   `yaml:"enabled"`
+	CAFile     string `yaml:"ca_file"`
+	ServerName string `yaml:"server_name"`
+}
+
+// TopicsConfig lays out the topics.
+type TopicsConfig struct {
+	Partitions        int  `yaml:"partitions"`
+	ReplicationFactor int  `yaml:"replication_factor"`
+	MinInsyncReplicas int  `yaml:"min_insync_replicas"`
+	Create            bool `yaml:"create"`
+}
+
+// KeysConfig says where the exchange's keys live.
+type KeysConfig struct {
+	Backend      string        `yaml:"backend"` // file or vault
+	Dir          string        `yaml:"dir"`     // file backend
+	Vault        VaultConfig   `yaml:"vault"`
+	TokenKey     string        `yaml:"token_key"`
+	ReceiptKey   string        `yaml:"receipt_key"`
+	AuditKey     string        `yaml:"audit_key"`
+	PseudonymKey string        `yaml:"pseudonym_key"`
+	Refresh      time.Duration `yaml:"refresh"`
+}
+
+// VaultConfig is the Vault transit backend.
+type VaultConfig struct {
+	Address     string `yaml:"address"`
+	Mount       string `yaml:"mount"`
+	Auth        string `yaml:"auth"` // approle or token
+	RoleIDEnv   string `yaml:"role_id_env"`
+	SecretIDEnv string `yaml:"secret_id_env"`
+	TokenEnv    string `yaml:"token_env"`
+}
+
+// LoadConfig reads and validates a config file, filling defaults.
+func LoadConfig(path string) (Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("load config: %w", err)
+	}
+	var c Config
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("load config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.Node == "" {
+		c.Node, _ = os.Hostname()
+	}
+	if c.HTTP.Addr == "" {
+		c.HTTP.Addr = "127.0.0.1:8080"
+	}
+	if c.HTTP.PublicURL == "" {
+		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
+	}
+	if c.Keys.Backend == "" {
+		c.Keys.Backend = "file"
+	}
+	if c.Keys.TokenKey == "" {
+		c.Keys.TokenKey = "exchange-token"
+	}
+	if c.Keys.ReceiptKey == "" {
+		c.Keys.ReceiptKey = "exchange-receipt"
+	}
+	if c.Keys.AuditKey == "" {
+		c.Keys.AuditKey = "exchange-audit"
+	}
+	if c.Keys.PseudonymKey == "" {
+		c.Keys.PseudonymKey = "exchange-pseudonym"
+	}
+	if c.Kafka.PasswordEnv == "" {
+		c.Kafka.PasswordEnv = "ONEVISIT_KAFKA_PASSWORD"
+	}
+}
+
+// Validate names the first bad key and its allowed values.
+func (c Config) Validate() error {
+	if c.Clients == "" {
+		return errors.New("clients: the client registry file is required")
+	}
+	switch c.Keys.Backend {
+	case "file":
+		if c.Keys.Dir == "" {
+			return errors.New("keys.dir: required with keys.backend file")
+		}
+	case "vault":
+		if c.Keys.Vault.Address == "" {
+			return errors.New("keys.vault.address: required with keys.backend vault")
+		}
+		switch c.Keys.Vault.Auth {
+		case "approle", "token":
+		default:
+			return fmt.Errorf("keys.vault.auth %q: want approle or token", c.Keys.Vault.Auth)
+		}
+	default:
+		return fmt.Errorf("keys.backend %q: want file or vault", c.Keys.Backend)
+	}
+	if c.Topics.ReplicationFactor < 0 || c.Topics.Partitions < 0 || c.Topics.MinInsyncReplicas < 0 {
+		return errors.New("topics: counts must not be negative")
+	}
+	return c.bus().Validate()
+}
+
+func (c Config) bus() bus.Config {
+	return bus.Config{
+		Brokers: c.Kafka.Brokers, SASLMechanism: c.Kafka.SASLMechanism, User: c.Kafka.User,
+		Password: os.Getenv(c.Kafka.PasswordEnv), ClientID: c.Kafka.ClientID, BatchTimeout: c.Kafka.BatchTimeout,
+	}
+}
+
+// Bus returns the Kafka connection with the password read from the
+// environment and TLS loaded.
+func (c Config) Bus() (bus.Config, error) {
+	b := c.bus()
+	if c.Kafka.TLS.Enabled {
+		tc := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.Kafka.TLS.ServerName}
+		if c.Kafka.TLS.CAFile != "" {
+			pem, err := os.ReadFile(c.Kafka.TLS.CAFile)
+			if err != nil {
+				return bus.Config{}, fmt.Errorf("kafka.tls.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(pem) {
+				return bus.Config{}, fmt.Errorf("kafka.tls.ca_file: no certificate in %s", c.Kafka.TLS.CAFile)
+			}
+			tc.RootCAs = pool
+		}
+		b.TLS = tc
+	}
+	return b, nil
+}
+
+// KeyBackend is what a key backend gives a node.
+type KeyBackend struct {
+	Token, Receipt, Audit keys.Signer
+	Pseudonyms            keys.HMACer
+	Public                []keys.PublicKey
+	Close                 func()
+}
+
+// FileKeys opens the file keystore backend.
+func FileKeys(c KeysConfig) (KeyBackend, error) {
+	store := keys.OpenFileStore(c.Dir)
+	var kb KeyBackend
+	var err error
+	if kb.Token, err = store.Signer(c.TokenKey, "exchange", keys.UseToken); err != nil {
+		return kb, err
+	}
+	if kb.Receipt, err = store.Signer(c.ReceiptKey, "exchange", keys.UseReceipt); err != nil {
+		return kb, err
+	}
+	if kb.Audit, err = store.Signer(c.AuditKey, "exchange", keys.UseAudit); err != nil {
+		return kb, err
+	}
+	if kb.Pseudonyms, err = store.HMACer(c.PseudonymKey); err != nil {
+		return kb, err
+	}
+	kb.Public, err = store.PublicKeys()
+	kb.Close = func() {}
+	return kb, err
+}
+
+// Parts loads what a config names into a node's parts.
+func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
+	bc, err := c.Bus()
+	if err != nil {
+		return Parts{}, err
+	}
+	var reg *schemas.Registry
+	if c.Schemas == "" {
+		reg, err = schemas.Default()
+	} else {
+		reg, err = schemas.Load(os.DirFS(c.Schemas))
+	}
+	if err != nil {
+		return Parts{}, err
+	}
+	var pol *policy.Set
+	if c.Policies == "" {
+		pol, err = policy.Default(reg)
+	} else {
+		pol, err = policy.Load(os.DirFS(c.Policies), reg)
+	}
+	if err != nil {
+		return Parts{}, err
+	}
+	cl, err := clients.Load(c.Clients)
+	if err != nil {
+		return Parts{}, err
+	}
+	return Parts{
+		Node: c.Node, HTTPAddr: c.HTTP.Addr, PublicURL: c.HTTP.PublicURL, Kafka: bc,
+		Topics:       bus.TopicSpec{Partitions: c.Topics.Partitions, ReplicationFactor: c.Topics.ReplicationFactor, MinInsyncReplicas: c.Topics.MinInsyncReplicas},
+		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
+		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
+		Logger: lg,
+	}, nil
+}

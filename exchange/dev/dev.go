@@ -1,0 +1,473 @@
+// Package dev is OneVisit's embedded dev mode: everything in one process
+// on one machine. It starts
+//
+//   - an embedded Kafka-protocol broker (github.com/twmb/franz-go/pkg/kfake)
+//     on a loopback port, so outside Kafka clients (kcat) can attach; with a
+//     data directory it keeps its log there, so a restart keeps every
+//     accepted record. It compacts the accepted topics every 30 s;
+//   - the exchange node (HTTP API, ingest, views, audit);
+//   - the sample clients, whose keys are generated at first start and kept
+//     under DIR/clients/<client>.json (0600; private keys: never commit
+//     them), with the public halves in DIR/registry.json;
+//   - the exchange's own keys, in a file keystore under DIR/keys;
+//   - three sample publisher connectors that load the CSV files shipped in
+//     connectors/samples through Kafka. Loading is idempotent, so a restart
+//     republishes and the exchange answers "duplicate".
+//
+// It is not a production deployment: one broker, no replication, keys in
+// files. `onevisit serve` runs a node against a real cluster.
+package dev
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/onevisit/onevisit/connectors"
+	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/exchange"
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Options configure dev mode.
+type Options struct {
+	HTTPAddr  string // default 127.0.0.1:8080
+	KafkaAddr string // default 127.0.0.1:9092
+	DataDir   string // default ./.onevisit; "" with Ephemeral keeps nothing on disk
+	// Ephemeral keeps the broker's log in memory (tests).
+	Ephemeral bool
+	// SkipSamples leaves the sample CSVs unpublished.
+	SkipSamples bool
+	Logger      *slog.Logger
+	// Banner receives the start-up banner; nil prints nothing.
+	Banner io.Writer
+}
+
+// Client describes one sample client.
+type Client struct {
+	ID       string
+	Role     string
+	Name     string
+	Datasets []string
+	Purposes []string
+}
+
+// SampleClients are the clients dev mode creates.
+var SampleClients = []Client{
+	{ID: "public-security", Role: "publisher", Name: "Public Security Bureau (household registration)", Datasets: []string{"household"}},
+	{ID: "tax-bureau", Role: "publisher", Name: "Tax Bureau", Datasets: []string{"tax"}},
+	{ID: "natural-resources", Role: "publisher", Name: "Natural Resources Bureau (property registration)", Datasets: []string{"property"}},
+	{ID: "school-enrolment", Role: "consumer", Name: "School enrolment service", Purposes: []string{"school_enrolment"}},
+	{ID: "newborn-registration", Role: "consumer", Name: "Newborn registration service", Purposes: []string{"newborn_registration"}},
+	{ID: "property-transfer", Role: "consumer", Name: "Property transfer service", Purposes: []string{"property_transfer"}},
+	{ID: "security-officer", Role: "officer", Name: "Security officer"},
+}
+
+// Env is a running dev environment.
+type Env struct {
+	Cluster  *kfake.Cluster
+	Node     *exchange.Node
+	DataDir  string
+	Brokers  []string
+	BaseURL  string
+	Kafka    bus.Config
+	Schemas  *schemas.Registry
+	done     chan error
+	cancel   context.CancelFunc
+	ownsData bool
+}
+
+// Start brings dev mode up and returns when the node answers queries and
+// the samples are published.
+func Start(ctx context.Context, o Options) (*Env, error) {
+	if o.HTTPAddr == "" {
+		o.HTTPAddr = "127.0.0.1:8080"
+	}
+	if o.KafkaAddr == "" {
+		o.KafkaAddr = "127.0.0.1:9092"
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	env := &Env{DataDir: o.DataDir, done: make(chan error, 1)}
+	if env.DataDir == "" {
+		if !o.Ephemeral {
+			env.DataDir = ".onevisit"
+		} else {
+			d, err := os.MkdirTemp("", "onevisit-dev-")
+			if err != nil {
+				return nil, err
+			}
+			env.DataDir, env.ownsData = d, true
+		}
+	}
+	if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dev: data dir: %w", err)
+	}
+	_, portStr, err := net.SplitHostPort(o.KafkaAddr)
+	if err != nil {
+		return nil, fmt.Errorf("dev: --kafka %q: %w", o.KafkaAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("dev: --kafka %q: bad port", o.KafkaAddr)
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1), kfake.Ports(port), kfake.ClusterID("onevisit-dev"),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "30000"}),
+	}
+	if !o.Ephemeral {
+		kopts = append(kopts, kfake.DataDir(filepath.Join(env.DataDir, "kafka")))
+	}
+	env.Cluster, err = kfake.NewCluster(kopts...)
+	if err != nil {
+		return nil, fmt.Errorf("dev: embedded broker on %s: %w", o.KafkaAddr, err)
+	}
+	env.Brokers = env.Cluster.ListenAddrs()
+	env.Kafka = bus.Config{Brokers: env.Brokers, ClientID: "onevisit-dev"}
+
+	ln, err := net.Listen("tcp", o.HTTPAddr)
+	if err != nil {
+		env.Cluster.Close()
+		return nil, fmt.Errorf("dev: --http %s: %w", o.HTTPAddr, err)
+	}
+	parts, err := Parts(env.DataDir, env.Kafka, ln.Addr().String(), o.Logger)
+	if err != nil {
+		ln.Close()
+		env.Cluster.Close()
+		return nil, err
+	}
+	parts.Listener = ln
+	env.Schemas = parts.Schemas
+	env.Node, err = exchange.New(parts)
+	if err != nil {
+		env.Cluster.Close()
+		return nil, err
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	env.cancel = cancel
+	go func() { env.done <- env.Node.Run(runCtx) }()
+	addr, err := env.Node.Addr(ctx)
+	if err != nil {
+		env.Close()
+		return nil, err
+	}
+	env.BaseURL = "http://" + addr
+	if err := env.waitReady(ctx); err != nil {
+		env.Close()
+		return nil, err
+	}
+	if err := env.writeCredentialsURLs(); err != nil {
+		env.Close()
+		return nil, err
+	}
+	if !o.SkipSamples {
+		if err := env.PublishSamples(ctx); err != nil {
+			env.Close()
+			return nil, err
+		}
+	}
+	if o.Banner != nil {
+		env.banner(o.Banner)
+	}
+	return env, nil
+}
+
+func (e *Env) waitReady(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !e.Node.Ready() {
+		select {
+		case err := <-e.done:
+			e.done <- err
+			return fmt.Errorf("dev: node stopped: %w", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Done delivers the node's exit error.
+func (e *Env) Done() <-chan error { return e.done }
+
+// Close stops the node and the broker. Safe to call twice.
+func (e *Env) Close() {
+	if e.cancel != nil {
+		e.cancel()
+		if err := <-e.done; err != nil {
+			e.done <- err
+		} else {
+			e.done <- nil
+		}
+		e.cancel = nil
+	}
+	if e.Cluster != nil {
+		e.Cluster.Close()
+		e.Cluster = nil
+	}
+	if e.ownsData {
+		os.RemoveAll(e.DataDir)
+		e.ownsData = false
+	}
+}
+
+// Credentials loads a sample client's credentials.
+func (e *Env) Credentials(client string) (*connectors.Credentials, error) {
+	return connectors.LoadCredentials(filepath.Join(e.DataDir, "clients", client+".json"))
+}
+
+// Client returns an authenticated HTTP client acting as a sample client.
+func (e *Env) Client(client string) (*connectors.Client, error) {
+	c, err := e.Credentials(client)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.AuthSigner()
+	if err != nil {
+		return nil, err
+	}
+	return &connectors.Client{BaseURL: e.BaseURL, ClientID: c.ClientID, Auth: s}, nil
+}
+
+// Publisher returns a sample publisher's connector for dataset, sending
+// through Kafka (via "kafka") or the HTTP API (via "http").
+func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, func(), error) {
+	c, err := e.Credentials(client)
+	if err != nil {
+		return nil, nil, err
+	}
+	s, err := c.RecordSigner()
+	if err != nil {
+		return nil, nil, err
+	}
+	ds, ok := e.Schemas.Dataset(dataset)
+	if !ok {
+		return nil, nil, fmt.Errorf("dev: unknown dataset %q", dataset)
+	}
+	p := &connectors.Publisher{Issuer: c.ClientID, Dataset: dataset, Schema: ds.Latest, Signer: s}
+	switch via {
+	case "kafka":
+		w, err := e.Kafka.Writer()
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Sink = connectors.KafkaSink{Writer: w}
+		return p, func() { w.Close() }, nil
+	case "http":
+		cl, err := e.Client(client)
+		if err != nil {
+			return nil, nil, err
+		}
+		p.Sink = connectors.HTTPSink{Client: cl}
+		return p, func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("dev: via %q: want kafka or http", via)
+}
+
+// SampleItems reads a dataset's sample CSV.
+func (e *Env) SampleItems(dataset string) ([]connectors.Item, error) {
+	f, err := samples.FS.Open(dataset + ".csv")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ds, _ := e.Schemas.Dataset(dataset)
+	return connectors.ReadCSV(f, e.Schemas, ds.Latest)
+}
+
+// PublishSamples loads every sample CSV through Kafka, as its department
+// would, and waits until the exchange holds the records.
+func (e *Env) PublishSamples(ctx context.Context) error {
+	for _, c := range SampleClients {
+		for _, d := range c.Datasets {
+			items, err := e.SampleItems(d)
+			if err != nil {
+				return fmt.Errorf("dev: samples %s: %w", d, err)
+			}
+			p, closeFn, err := e.Publisher(c.ID, d, "kafka")
+			if err != nil {
+				return err
+			}
+			_, _, err = p.Publish(ctx, items)
+			closeFn()
+			if err != nil {
+				return fmt.Errorf("dev: publish samples %s: %w", d, err)
+			}
+		}
+	}
+	return nil
+}
+
+func (e *Env) banner(w io.Writer) {
+	child := samples.ChildResidentID
+	fmt.Fprintf(w, `
+OneVisit dev mode is running.
+  Embedded Kafka-protocol broker (kfake, in this process; not a production cluster): %s
+  Exchange HTTP API: %s   (OpenAPI: %s/openapi.json, metrics: %s/metrics)
+  Data directory: %s   (client credentials in %s/clients/*.json — private keys, never commit)
+
+Try it (a school-enrolment service asks for a child's household record):
+  go run ./cmd/onevisit query --credentials %s/clients/school-enrolment.json \
+      --dataset household --subject %s --purpose school_enrolment --case-id SE-2026-0001
+
+Or with curl:
+  TOKEN=$(go run ./cmd/onevisit token --credentials %s/clients/school-enrolment.json)
+  curl -s %s/v1/query -H "Authorization: Bearer $TOKEN" \
+      -d '{"dataset":"household","subject":"%s","purpose":"school_enrolment","case_id":"SE-2026-0001"}'
+
+Press Ctrl-C to stop.
+`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child)
+}
+
+// Parts builds a node's parts for dev mode from the data directory,
+// creating keys and sample clients at first start.
+func Parts(dataDir string, kc bus.Config, httpAddr string, lg *slog.Logger) (exchange.Parts, error) {
+	reg, err := schemas.Default()
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	pol, err := policy.Default(reg)
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	store := keys.OpenFileStore(filepath.Join(dataDir, "keys"))
+	tok, err := store.Signer("exchange-token", "exchange", keys.UseToken)
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	rcpt, err := store.Signer("exchange-receipt", "exchange", keys.UseReceipt)
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	aud, err := store.Signer("exchange-audit", "exchange", keys.UseAudit)
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	hm, err := store.HMACer("exchange-pseudonym")
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	exKeys, err := store.PublicKeys()
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	cl, err := ensureClients(dataDir)
+	if err != nil {
+		return exchange.Parts{}, err
+	}
+	return exchange.Parts{
+		Node: "dev-1", HTTPAddr: httpAddr, PublicURL: "http://" + httpAddr, Kafka: kc, CreateTopics: true,
+		Schemas: reg, Policy: pol, Clients: cl,
+		TokenSigner: tok, ReceiptSigner: rcpt, AuditSigner: aud, Pseudonyms: hm, ExchangeKeys: exKeys,
+		Logger: lg,
+	}, nil
+}
+
+// ensureClients creates missing sample credentials and (re)writes the
+// public registry.
+func ensureClients(dataDir string) (*clients.Registry, error) {
+	dir := filepath.Join(dataDir, "clients")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	var cs []clients.Client
+	var pub []keys.PublicKey
+	for _, sc := range SampleClients {
+		path := filepath.Join(dir, sc.ID+".json")
+		cred, err := connectors.LoadCredentials(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			cred, err = newCredentials(sc)
+			if err == nil {
+				err = writeJSON(path, cred)
+			}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("dev: client %s: %w", sc.ID, err)
+		}
+		cs = append(cs, clients.Client{ID: sc.ID, Role: sc.Role, Name: sc.Name, Datasets: sc.Datasets, Purposes: sc.Purposes})
+		for use, jwk := range map[keys.Use]json.RawMessage{keys.UseAuth: cred.AuthKey, keys.UseRecord: cred.SigningKey} {
+			if len(jwk) == 0 {
+				continue
+			}
+			kid, k, err := connectors.PublicKey(jwk)
+			if err != nil {
+				return nil, fmt.Errorf("dev: client %s: %w", sc.ID, err)
+			}
+			pub = append(pub, keys.PublicKey{KID: kid, Owner: sc.ID, Use: use, Key: k, Status: keys.Active})
+		}
+	}
+	b, err := clients.Marshal(cs, pub)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dataDir, "registry.json"), b, 0o600); err != nil {
+		return nil, err
+	}
+	return clients.Parse(b)
+}
+
+func newCredentials(sc Client) (*connectors.Credentials, error) {
+	c := &connectors.Credentials{ClientID: sc.ID, Role: sc.Role, Name: sc.Name, Datasets: sc.Datasets, Purposes: sc.Purposes}
+	var err error
+	if c.AuthKey, err = newJWK(sc.ID + "-auth#1"); err != nil {
+		return nil, err
+	}
+	if sc.Role == "publisher" {
+		if c.SigningKey, err = newJWK(sc.ID + "-record#1"); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func newJWK(kid string) (json.RawMessage, error) {
+	_, k, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return keys.MarshalPrivateJWK(kid, k)
+}
+
+func writeJSON(path string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o600)
+}
+
+// writeCredentialsURLs records where this dev run listens in every
+// credentials file, so the CLI finds the exchange from a file alone.
+func (e *Env) writeCredentialsURLs() error {
+	for _, sc := range SampleClients {
+		path := filepath.Join(e.DataDir, "clients", sc.ID+".json")
+		c, err := connectors.LoadCredentials(path)
+		if err != nil {
+			return err
+		}
+		c.ExchangeURL, c.KafkaBrokers = e.BaseURL, e.Brokers
+		if err := writeJSON(path, c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

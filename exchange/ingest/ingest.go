@@ -1,0 +1,360 @@
+// Package ingest is the exchange's acceptance pipeline. A submitted record
+// is accepted only when, in this order:
+//
+//  1. it is at most record.MaxSize bytes and parses as a OneVisit record;
+//  2. its signature verifies with a record key owned by its issuer
+//     (record.Verify), and that key version was not revoked before now;
+//  3. its dataset claim names the topic or URL it came through, and an
+//     authenticated HTTP publisher is its issuer;
+//  4. a PublisherGrant lets the issuer publish the dataset;
+//  5. its fields validate against the schema version it names;
+//  6. it is not a replay (same record id) and not older than what the
+//     view holds for the subject.
+//
+// Accepted records go to the dataset's compacted accepted topic keyed by
+// the subject's pseudonym (a keyed HMAC, never the identity number);
+// rejected ones go to the dead-letter topic with a stable code; every
+// decision goes to the audit topic. Process returns only when all of that
+// is durably written (acks from all in-sync replicas), so "accepted" means
+// written. One bad record never sinks the batch: its result says why and
+// the others go on.
+//
+// Metrics (on the registry passed in):
+//
+//	onevisit_ingest_records_total{dataset,result}   result: accepted|duplicate|rejected
+//	onevisit_ingest_verify_seconds                  signature verification latency
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/pseudonym"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Status is the outcome of one submitted record.
+type Status string
+
+const (
+	Accepted  Status = "accepted"  // durably written to the accepted topic
+	Duplicate Status = "duplicate" // already accepted; not delivered twice
+	Rejected  Status = "rejected"  // see Code; written to the dead-letter topic
+)
+
+// Result is the answer for one submitted record.
+type Result struct {
+	Index    int    `json:"index"`
+	RecordID string `json:"record_id,omitempty"`
+	Status   Status `json:"status"`
+	Code     string `json:"code,omitempty"`
+	Message  string `json:"message,omitempty"`
+	Pointer  string `json:"pointer,omitempty"`
+}
+
+// Submission is one raw record and where it came from.
+type Submission struct {
+	Raw string
+	// Dataset is the dataset of the topic or URL the record came through.
+	Dataset string
+	// Publisher is the authenticated client for HTTP submissions. It is
+	// empty for records read from an ingest topic, whose writers Kafka's
+	// ACLs already restrict.
+	Publisher string
+}
+
+// Writer is the part of a kafka.Writer the pipeline uses.
+type Writer interface {
+	WriteMessages(ctx context.Context, msgs ...kafka.Message) error
+}
+
+// Deps are what the pipeline needs. All are required.
+type Deps struct {
+	Keys      keys.Resolver
+	Schemas   *schemas.Registry
+	Policy    func() *policy.Set
+	Pseudonym *pseudonym.Pseudonymizer
+	View      *view.View
+	Writer    Writer
+	Node      string
+	Registry  prometheus.Registerer
+	Now       func() time.Time
+}
+
+// Pipeline is safe for concurrent use.
+type Pipeline struct {
+	d       Deps
+	records *prometheus.CounterVec
+	verify  prometheus.Histogram
+	mu      sync.Mutex // serialises the order-dependent step per batch
+	workers int
+}
+
+// New builds a pipeline; it does no I/O.
+func New(d Deps) (*Pipeline, error) {
+	if d.Keys == nil || d.Schemas == nil || d.Policy == nil || d.Pseudonym == nil || d.View == nil || d.Writer == nil {
+		return nil, fmt.Errorf("ingest: missing dependency")
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	p := &Pipeline{
+		d: d,
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onevisit_ingest_records_total",
+			Help: "Records submitted to the exchange, by dataset and result.",
+		}, []string{"dataset", "result"}),
+		verify: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "onevisit_ingest_verify_seconds",
+			Help:    "Time to parse and verify one record's signature and disclosures.",
+			Buckets: prometheus.ExponentialBuckets(20e-6, 2, 12),
+		}),
+		workers: runtime.GOMAXPROCS(0),
+	}
+	if d.Registry != nil {
+		if err := d.Registry.Register(p.records); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+		if err := d.Registry.Register(p.verify); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// checked is one submission after the order-independent checks.
+type checked struct {
+	rec     *record.Record
+	subject string // pseudonym
+	err     error
+}
+
+// Process runs every submission through the pipeline and writes the
+// outcome. Its error is non-nil only when the outcome could not be
+// written durably; then nothing was acknowledged and the caller retries
+// the whole batch (record ids make the retry idempotent).
+func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, error) {
+	now := p.d.Now()
+	pol := p.d.Policy()
+	checks := make([]checked, len(subs))
+	p.parallel(len(subs), func(i int) { checks[i] = p.check(ctx, subs[i], pol, now) })
+
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	results := make([]Result, len(subs))
+	var msgs []kafka.Message
+	var accepted []int
+	inBatch := map[string]bool{}
+	nowMillis := now.UnixMilli()
+	for i, c := range checks {
+		res := Result{Index: i}
+		if c.rec != nil {
+			res.RecordID = c.rec.ID
+		}
+		err := c.err
+		if err == nil {
+			err = p.order(c, inBatch)
+		}
+		switch {
+		case err == nil:
+			res.Status = Accepted
+			inBatch[c.rec.ID] = true
+			accepted = append(accepted, i)
+			msgs = append(msgs, kafka.Message{
+				Topic: bus.AcceptedTopic(c.rec.Dataset),
+				Key:   []byte(c.subject),
+				Value: []byte(subs[i].Raw),
+				Headers: []kafka.Header{
+					{Key: "onevisit-accepted-at", Value: []byte(fmt.Sprint(nowMillis))},
+					{Key: "onevisit-node", Value: []byte(p.d.Node)},
+				},
+			})
+		case err == errDuplicate:
+			res.Status = Duplicate
+			res.Code = "duplicate"
+			res.Message = "record already accepted; not delivered again"
+		default:
+			res.Status = Rejected
+			c := codes.Of(err)
+			res.Code, res.Message, res.Pointer = c.Name, c.Message, codes.Pointer(err)
+			if m, ok := p.deadLetter(subs[i], res, now); ok {
+				msgs = append(msgs, m)
+			}
+		}
+		msgs = append(msgs, p.auditMessage(subs[i], c, res, now))
+		results[i] = res
+	}
+	if err := p.d.Writer.WriteMessages(ctx, msgs...); err != nil {
+		return nil, fmt.Errorf("ingest: write outcome: %w", err)
+	}
+	for _, i := range accepted {
+		p.d.View.Apply(checks[i].subject, view.FromRecord(checks[i].rec, nowMillis))
+	}
+	for i, r := range results {
+		p.records.WithLabelValues(datasetLabel(p.d.Schemas, subs[i].Dataset), string(r.Status)).Inc()
+	}
+	return results, nil
+}
+
+var errDuplicate = fmt.Errorf("duplicate record")
+
+// order applies the checks that depend on what was accepted before.
+func (p *Pipeline) order(c checked, inBatch map[string]bool) error {
+	if inBatch[c.rec.ID] || p.d.View.Seen(c.rec.ID) {
+		return errDuplicate
+	}
+	if cur, ok := p.d.View.Current(c.rec.Dataset, c.subject); ok {
+		if cur.ID == c.rec.ID {
+			return errDuplicate
+		}
+		if cur.IssuedAt > c.rec.IssuedAt.Unix() {
+			return fmt.Errorf("ingest: record issued %s is older than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), codes.ErrStale)
+		}
+	}
+	return nil
+}
+
+// check runs the order-independent steps 1-5 and computes the pseudonym.
+func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now time.Time) checked {
+	if len(s.Raw) > record.MaxSize {
+		return checked{err: record.ErrTooLarge}
+	}
+	start := time.Now()
+	rec, err := record.Verify(s.Raw, p.d.Keys)
+	p.verify.Observe(time.Since(start).Seconds())
+	if err != nil {
+		return checked{rec: partial(s.Raw), err: err}
+	}
+	out := checked{rec: rec}
+	if rec.Key.Status == keys.Revoked && !rec.Key.RevokedAt.After(now) {
+		out.err = fmt.Errorf("ingest: key %s revoked at %s: %w", rec.KID, rec.Key.RevokedAt.UTC().Format(time.RFC3339), keys.ErrRevoked)
+		return out
+	}
+	if rec.Dataset != s.Dataset {
+		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, codes.ErrDatasetMismatch)
+		return out
+	}
+	if s.Publisher != "" && rec.Issuer != s.Publisher {
+		out.err = fmt.Errorf("ingest: record issued by %q, submitted by %q: %w", rec.Issuer, s.Publisher, codes.ErrIssuerMismatch)
+		return out
+	}
+	if d := pol.MayPublish(rec.Issuer, rec.Dataset); !d.Allowed {
+		out.err = fmt.Errorf("ingest: %s may not publish %s: %w", rec.Issuer, rec.Dataset, codes.ErrNoGrant)
+		return out
+	}
+	ds, ok := p.d.Schemas.Dataset(rec.Dataset)
+	if !ok {
+		out.err = fmt.Errorf("ingest: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
+		return out
+	}
+	fields := rec.Fields()
+	if err := p.d.Schemas.Validate(rec.Schema, fields); err != nil {
+		out.err = err
+		return out
+	}
+	subj, _ := fields[ds.Subject].(string)
+	if subj == "" {
+		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, codes.ErrNoSubject)
+		return out
+	}
+	out.subject, out.err = p.d.Pseudonym.Of(ctx, subj)
+	return out
+}
+
+// partial recovers the record id of a record that failed verification,
+// for the result and the dead letter only; nothing else is trusted.
+func partial(raw string) *record.Record {
+	r, err := record.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	return &record.Record{Claims: record.Claims{ID: r.ID, Issuer: r.Issuer, Dataset: r.Dataset}}
+}
+
+func (p *Pipeline) parallel(n int, fn func(i int)) {
+	w := p.workers
+	if n < 2*w || w < 2 {
+		for i := 0; i < n; i++ {
+			fn(i)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + w - 1) / w
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				fn(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// deadLetter is the rejected-topic message: the reason and the raw record,
+// so an officer can see what a department sent.
+func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Message, bool) {
+	if _, ok := p.d.Schemas.Dataset(s.Dataset); !ok {
+		return kafka.Message{}, false // no topic for a dataset that does not exist
+	}
+	raw := s.Raw
+	if len(raw) > record.MaxSize {
+		raw = "" // never re-publish an oversized body
+	}
+	v, _ := json.Marshal(struct {
+		Result
+		Dataset    string `json:"dataset"`
+		Publisher  string `json:"publisher,omitempty"`
+		ReceivedAt string `json:"received_at"`
+		Record     string `json:"record,omitempty"`
+	}{res, s.Dataset, s.Publisher, now.UTC().Format(time.RFC3339Nano), raw})
+	return kafka.Message{Topic: bus.RejectedTopic(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
+}
+
+func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Time) kafka.Message {
+	e := audit.Entry{
+		Time:     now.UTC(),
+		Kind:     audit.KindAccept,
+		Actor:    s.Publisher,
+		Role:     "publisher",
+		Dataset:  s.Dataset,
+		Subject:  c.subject,
+		RecordID: res.RecordID,
+		Decision: audit.Decision(res.Status),
+		Code:     res.Code,
+		Node:     p.d.Node,
+	}
+	if c.rec != nil && e.Actor == "" {
+		e.Actor = c.rec.Issuer
+	}
+	if res.Status == Rejected {
+		e.Kind = audit.KindReject
+	}
+	return kafka.Message{Topic: bus.AuditTopic, Value: e.MarshalCanonical()}
+}
+
+// datasetLabel bounds metric labels and dead-letter topics to known
+// datasets: an unknown name from a URL never becomes a label or a topic.
+func datasetLabel(reg *schemas.Registry, d string) string {
+	if _, ok := reg.Dataset(d); ok {
+		return d
+	}
+	return "unknown"
+}

@@ -1,0 +1,422 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/api"
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/pseudonym"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// Parts are the loaded, validated pieces a node runs with. Config turns
+// a config file into Parts; dev mode builds them directly.
+type Parts struct {
+	Node     string
+	HTTPAddr string
+	// Listener, when set, is used instead of listening on HTTPAddr (dev
+	// mode listens first so PublicURL can name the real port).
+	Listener  net.Listener
+	PublicURL string // base URL clients use; the token endpoint is PublicURL+"/v1/token"
+	Kafka     bus.Config
+	Topics    bus.TopicSpec
+	// CreateTopics makes the node create missing topics at start (dev mode,
+	// tests). In production `onevisit kafka setup` does it.
+	CreateTopics bool
+	Schemas      *schemas.Registry
+	Policy       *policy.Set
+	Clients      *clients.Registry
+	// Exchange keys: the token, receipt and audit signers, the pseudonym
+	// HMAC, and the public key versions of the exchange's own keys.
+	TokenSigner   keys.Signer
+	ReceiptSigner keys.Signer
+	AuditSigner   keys.Signer
+	Pseudonyms    keys.HMACer
+	ExchangeKeys  []keys.PublicKey
+	Logger        *slog.Logger
+}
+
+// Node is one exchange node.
+type Node struct {
+	p        Parts
+	metrics  *prometheus.Registry
+	dir      *keys.Directory
+	view     *view.View
+	log      *audit.Log
+	writer   *kafka.Writer
+	pipeline *ingest.Pipeline
+	server   *api.Server
+	policy   atomic.Pointer[policy.Set]
+	ready    atomic.Bool
+	lag      prometheus.Gauge
+	addr     chan string
+	pseud    *pseudonym.Pseudonymizer
+	cpMu     sync.Mutex
+	cpCache  string
+	cpSize   uint64
+}
+
+// New builds a node; it does no I/O.
+func New(p Parts) (*Node, error) {
+	if p.Logger == nil {
+		p.Logger = slog.New(slog.DiscardHandler)
+	}
+	if p.Node == "" {
+		p.Node = "node-1"
+	}
+	if err := p.Kafka.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1)}
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
+	n.metrics.MustRegister(n.lag)
+	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
+	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
+	n.policy.Store(p.Policy)
+	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
+		if err := n.dir.Add(k); err != nil {
+			return nil, fmt.Errorf("exchange: key directory: %w", err)
+		}
+	}
+	w, err := p.Kafka.Writer()
+	if err != nil {
+		return nil, err
+	}
+	n.writer = w
+	pseud := pseudonym.New(p.Pseudonyms)
+	n.pseud = pseud
+	n.pipeline, err = ingest.New(ingest.Deps{
+		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
+		Writer: w, Node: p.Node, Registry: n.metrics,
+	})
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := auth.NewIssuer(auth.IssuerConfig{
+		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
+		Signer: p.TokenSigner, Keys: n.dir, Clients: p.Clients,
+	})
+	if err != nil {
+		return nil, err
+	}
+	n.server, err = api.New(api.Deps{
+		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
+		Ingest: n.pipeline, Audit: n, AuditLog: n, Receipts: p.ReceiptSigner, Keys: n.dir,
+		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// Handler is the node's HTTP handler (API and /metrics).
+func (n *Node) Handler() http.Handler { return n.server.Handler() }
+
+// Directory is the node's key directory.
+func (n *Node) Directory() *keys.Directory { return n.dir }
+
+// View is the node's materialised view.
+func (n *Node) View() *view.View { return n.view }
+
+// AuditLog is the node's copy of the audit log.
+func (n *Node) AuditLog() *audit.Log { return n.log }
+
+// Metrics is the node's private Prometheus registry.
+func (n *Node) Metrics() *prometheus.Registry { return n.metrics }
+
+// Pseudonym returns the pseudonym the node keys subject by.
+func (n *Node) Pseudonym(ctx context.Context, subject string) (string, error) {
+	return n.pseud.Of(ctx, subject)
+}
+
+// Pipeline is the node's ingest pipeline.
+func (n *Node) Pipeline() *ingest.Pipeline { return n.pipeline }
+
+// Addr waits for the HTTP listener and returns its address.
+func (n *Node) Addr(ctx context.Context) (string, error) {
+	select {
+	case a := <-n.addr:
+		n.addr <- a
+		return a, nil
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+}
+
+// Ready reports whether the node has caught up with the accepted and
+// audit topics.
+func (n *Node) Ready() bool { return n.ready.Load() }
+
+func (n *Node) readyErr() error {
+	if !n.ready.Load() {
+		return errors.New("still reading the accepted topics")
+	}
+	return nil
+}
+
+// Write durably appends audit entries (api.Auditor).
+func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
+	msgs := make([]kafka.Message, len(entries))
+	for i, e := range entries {
+		msgs[i] = kafka.Message{Topic: bus.AuditTopic, Value: e.MarshalCanonical()}
+	}
+	return n.writer.WriteMessages(ctx, msgs...)
+}
+
+// Checkpoint signs the audit log's current tree head (api.AuditLog). A
+// head is signed once per size.
+func (n *Node) Checkpoint(ctx context.Context) (string, error) {
+	n.cpMu.Lock()
+	defer n.cpMu.Unlock()
+	size := n.log.Size()
+	if n.cpCache != "" && n.cpSize == size {
+		return n.cpCache, nil
+	}
+	cp := n.log.Checkpoint("onevisit/audit", time.Now())
+	tok, err := audit.SignCheckpoint(ctx, n.p.AuditSigner, cp)
+	if err != nil {
+		return "", err
+	}
+	n.cpCache, n.cpSize = tok, cp.Size
+	return tok, nil
+}
+
+// BySubject lists the audit entries about one pseudonym (api.AuditLog).
+func (n *Node) BySubject(p string) []audit.IndexedEntry { return n.log.BySubject(p) }
+
+// Run starts the node and blocks until ctx ends. It reads the accepted
+// and audit topics to the end before it consumes ingest topics, so its
+// duplicate checks see every record accepted before it started.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.writer.Close()
+	lg := n.p.Logger
+	datasets := n.p.Schemas.Datasets()
+	if n.p.CreateTopics {
+		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, n.p.Topics); err != nil {
+			return err
+		}
+	}
+	ln := n.p.Listener
+	if ln == nil {
+		var err error
+		if ln, err = net.Listen("tcp", n.p.HTTPAddr); err != nil {
+			return fmt.Errorf("exchange: listen %s: %w", n.p.HTTPAddr, err)
+		}
+	}
+	n.addr <- ln.Addr().String()
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errc := make(chan error, 8)
+	goRun := func(name string, fn func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fn(ctx); err != nil && ctx.Err() == nil {
+				errc <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	goRun("http", func(context.Context) error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	caught, err := n.startTails(ctx, datasets, goRun)
+	if err != nil {
+		srv.Close()
+		return err
+	}
+	goRun("ingest", func(ctx context.Context) error {
+		select {
+		case <-caught:
+		case <-ctx.Done():
+			return nil
+		}
+		n.ready.Store(true)
+		lg.Info("caught up", "node", n.p.Node, "records", n.view.Len(), "audit_entries", n.log.Size())
+		return n.consume(ctx, datasets)
+	})
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		lg.Error("node stopping", "err", err)
+	}
+	cancel()
+	shutCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutCtx)
+	wg.Wait()
+	return err
+}
+
+// startTails starts one reader per partition of every accepted topic and
+// of the audit topic. caught closes when each has reached the end offset
+// it had at start.
+func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(string, func(context.Context) error)) (<-chan struct{}, error) {
+	cl, err := n.p.Kafka.Client()
+	if err != nil {
+		return nil, err
+	}
+	topics := []string{bus.AuditTopic}
+	for _, d := range datasets {
+		topics = append(topics, bus.AcceptedTopic(d))
+	}
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	if err != nil {
+		return nil, fmt.Errorf("exchange: metadata: %w", err)
+	}
+	req := map[string][]kafka.OffsetRequest{}
+	for _, t := range meta.Topics {
+		if t.Error != nil {
+			return nil, fmt.Errorf("exchange: topic %s: %w (run `onevisit kafka setup`)", t.Name, t.Error)
+		}
+		for _, p := range t.Partitions {
+			req[t.Name] = append(req[t.Name], kafka.LastOffsetOf(p.ID))
+		}
+	}
+	offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil {
+		return nil, fmt.Errorf("exchange: list offsets: %w", err)
+	}
+	var pending sync.WaitGroup
+	for topic, parts := range offs.Topics {
+		for _, po := range parts {
+			if po.Error != nil {
+				return nil, fmt.Errorf("exchange: offsets of %s/%d: %w", topic, po.Partition, po.Error)
+			}
+			end := po.LastOffset
+			pending.Add(1)
+			var once sync.Once
+			done := func() { once.Do(pending.Done) }
+			if end <= 0 {
+				done()
+			}
+			r, err := n.p.Kafka.PartitionReader(topic, po.Partition, kafka.FirstOffset)
+			if err != nil {
+				return nil, err
+			}
+			apply := n.applyAccepted
+			if topic == bus.AuditTopic {
+				apply = n.applyAudit
+			}
+			goRun("tail "+topic, func(ctx context.Context) error {
+				defer r.Close()
+				for {
+					m, err := r.FetchMessage(ctx)
+					if err != nil {
+						return err
+					}
+					apply(m)
+					if m.Offset+1 >= end {
+						done()
+					}
+				}
+			})
+		}
+	}
+	caught := make(chan struct{})
+	go func() { pending.Wait(); close(caught) }()
+	return caught, nil
+}
+
+func (n *Node) applyAccepted(m kafka.Message) {
+	if m.Value == nil {
+		return
+	}
+	rec, err := record.Parse(string(m.Value))
+	if err != nil {
+		n.p.Logger.Error("unparseable record in accepted topic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		return
+	}
+	var at int64
+	for _, h := range m.Headers {
+		if h.Key == "onevisit-accepted-at" {
+			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
+		}
+	}
+	n.view.Apply(string(m.Key), view.FromRecord(rec, at))
+}
+
+func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+
+// consume is the ingest loop: fetch a batch, run it through the pipeline,
+// and commit its offsets only after the outcome is durably written. A
+// failed write is retried with backoff, never skipped.
+func (n *Node) consume(ctx context.Context, datasets []string) error {
+	topics := make([]string, len(datasets))
+	for i, d := range datasets {
+		topics[i] = bus.IngestTopic(d)
+	}
+	r, err := n.p.Kafka.GroupReader(bus.GroupID, topics)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	const maxBatch = 512
+	for {
+		first, err := r.FetchMessage(ctx)
+		if err != nil {
+			return err
+		}
+		batch := []kafka.Message{first}
+		for len(batch) < maxBatch {
+			fctx, cancel := context.WithTimeout(ctx, time.Millisecond)
+			m, err := r.FetchMessage(fctx)
+			cancel()
+			if err != nil {
+				break
+			}
+			batch = append(batch, m)
+		}
+		subs := make([]ingest.Submission, len(batch))
+		for i, m := range batch {
+			d, _ := bus.DatasetOf(m.Topic)
+			subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
+		}
+		for attempt := 0; ; attempt++ {
+			_, err := n.pipeline.Process(ctx, subs)
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				return nil
+			}
+			n.p.Logger.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "err", err)
+			select {
+			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
+			case <-ctx.Done():
+				return nil
+			}
+		}
+		if err := r.CommitMessages(ctx, batch...); err != nil {
+			return fmt.Errorf("commit: %w", err)
+		}
+		n.lag.Set(float64(r.Stats().Lag))
+	}
+}
