@@ -519,3 +519,28 @@ func BenchmarkVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEd25519Verify is the floor under BenchmarkVerify: one bare
+// ed25519.Verify of the same record's signing input. Compare the two
+// from the same run (the machine is shared), not across runs.
+func BenchmarkEd25519Verify(b *testing.B) {
+	compact, err := Sign(context.Background(), keys.NewLocalSigner("tax-record#1", taxKey), testClaims, nineFields())
+	if err != nil {
+		b.Fatal(err)
+	}
+	jwtPart, _, _ := strings.Cut(compact, "~")
+	dot := strings.LastIndexByte(jwtPart, '.')
+	input := []byte(jwtPart[:dot])
+	sig, err := b64e.DecodeString(jwtPart[dot+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := taxKey.Public().(ed25519.PublicKey)
+	b.SetBytes(int64(len(compact)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if !ed25519.Verify(pub, input, sig) {
+			b.Fatal("signature does not verify")
+		}
+	}
+}
