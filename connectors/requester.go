@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/receipt"
@@ -92,17 +93,29 @@ func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 	if err != nil {
 		return nil, err
 	}
-	rec, err := record.Verify(resp.Record, dir)
+	// The receipt comes first: it says when the exchange accepted the
+	// record, which decides whether a since-revoked key still counts.
+	rc, err := receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
 	if errors.Is(err, keys.ErrUnknownKey) {
 		if dir, err = r.directory(ctx, true); err == nil {
-			rec, err = record.Verify(resp.Record, dir)
+			rc, err = receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("query: %v: %w", err, ErrUnverified)
+	}
+	at := keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt))
+	rec, err := record.Verify(resp.Record, at)
+	if errors.Is(err, keys.ErrUnknownKey) {
+		if dir, err = r.directory(ctx, true); err == nil {
+			rec, err = record.Verify(resp.Record, keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt)))
 		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("query: record: %v: %w", err, ErrUnverified)
 	}
-	if rec.Dataset != q.Dataset {
-		return nil, fmt.Errorf("query: got a %s record for a %s query: %w", rec.Dataset, q.Dataset, ErrUnverified)
+	if rec.Dataset != q.Dataset || rc.RecordID != rec.ID {
+		return nil, fmt.Errorf("query: got record %s of %s for a %s query, receipt names %s: %w", rec.ID, rec.Dataset, q.Dataset, rc.RecordID, ErrUnverified)
 	}
 	fields := rec.Fields()
 	if len(fields) != len(resp.Data) {
@@ -112,13 +125,6 @@ func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 		if !sameJSON(v, resp.Data[k]) {
 			return nil, fmt.Errorf("query: data field %s differs from its disclosure: %w", k, ErrUnverified)
 		}
-	}
-	rc, err := receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
-	if err != nil {
-		return nil, fmt.Errorf("query: %v: %w", err, ErrUnverified)
-	}
-	if rc.RecordID != rec.ID {
-		return nil, fmt.Errorf("query: receipt names record %s, got %s: %w", rc.RecordID, rec.ID, ErrUnverified)
 	}
 	return &Answer{Record: rec, Raw: resp.Record, Data: fields, Receipt: rc, RequestID: resp.RequestID}, nil
 }

@@ -123,7 +123,7 @@ func New(p Parts) (*Node, error) {
 	}
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n, AuditLog: n, Receipts: p.ReceiptSigner, Keys: n.dir,
+		Ingest: n.pipeline, Audit: n, AuditLog: n, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr,
 	})
 	if err != nil {
@@ -283,7 +283,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	if err != nil {
 		return nil, err
 	}
-	topics := []string{bus.AuditTopic}
+	topics := []string{bus.AuditTopic, bus.KeysTopic}
 	for _, d := range datasets {
 		topics = append(topics, bus.AcceptedTopic(d))
 	}
@@ -322,8 +322,11 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 				return nil, err
 			}
 			apply := n.applyAccepted
-			if topic == bus.AuditTopic {
+			switch topic {
+			case bus.AuditTopic:
 				apply = n.applyAudit
+			case bus.KeysTopic:
+				apply = n.applyKey
 			}
 			goRun("tail "+topic, func(ctx context.Context) error {
 				defer r.Close()
@@ -364,6 +367,54 @@ func (n *Node) applyAccepted(m kafka.Message) {
 }
 
 func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+
+// applyKey installs one key directory change from the keys topic.
+func (n *Node) applyKey(m kafka.Message) {
+	ks, err := keys.ParseJWKS(m.Value)
+	if err != nil {
+		n.p.Logger.Error("unparseable key event", "offset", m.Offset, "err", err)
+		return
+	}
+	for _, k := range ks {
+		n.installKey(k)
+	}
+}
+
+func (n *Node) installKey(k keys.PublicKey) {
+	old, err := n.dir.PublicKey(k.KID)
+	switch {
+	case err != nil:
+		err = n.dir.Add(k)
+	case !old.Key.Equal(k.Key) || old.Owner != k.Owner || old.Use != k.Use:
+		err = fmt.Errorf("key event for %s changes its key material or owner: refused", k.KID)
+	case old.Status != k.Status || !old.RevokedAt.Equal(k.RevokedAt):
+		err = n.dir.SetStatus(k.KID, k.Status, k.RevokedAt)
+	}
+	if err != nil {
+		n.p.Logger.Error("key event not applied", "kid", k.KID, "err", err)
+	}
+}
+
+// PublishKeys durably writes key directory changes to the keys topic and
+// applies them on this node; other nodes apply them as they tail the
+// topic.
+func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
+	msgs := make([]kafka.Message, len(ks))
+	for i, k := range ks {
+		b, err := keys.MarshalJWKS([]keys.PublicKey{k})
+		if err != nil {
+			return err
+		}
+		msgs[i] = kafka.Message{Topic: bus.KeysTopic, Key: []byte(k.KID), Value: b}
+	}
+	if err := n.writer.WriteMessages(ctx, msgs...); err != nil {
+		return fmt.Errorf("publish keys: %w", err)
+	}
+	for _, k := range ks {
+		n.installKey(k)
+	}
+	return nil
+}
 
 // consume is the ingest loop: fetch a batch, run it through the pipeline,
 // and commit its offsets only after the outcome is durably written. A

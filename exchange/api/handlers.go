@@ -43,6 +43,8 @@ func (s *Server) table() []route {
 		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
+		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
+		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a key version from a moment on", s.revokeKey},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
@@ -170,7 +172,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	rcpt, err := receipt.Sign(ctx, s.d.Receipts, receipt.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: p.ClientID, ID: entry.RequestID, IssuedAt: jwt.NewNumericDate(s.d.Now())},
 		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID,
-		Fields: dec.Fields, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected),
+		Fields: dec.Fields, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("query: %w", err)

@@ -61,6 +61,14 @@ type Deps struct {
 	AuditLog  AuditLog // optional
 	Receipts  keys.Signer
 	Keys      *keys.Directory
+	// KeyLog durably publishes key directory changes to every node.
+	KeyLog interface {
+		PublishKeys(ctx context.Context, ks ...keys.PublicKey) error
+	}
+	// Clients knows the registered clients and their roles.
+	Clients interface {
+		Role(clientID string) (string, bool)
+	}
 	Metrics   *prometheus.Registry
 	Logger    *slog.Logger
 	Node      string

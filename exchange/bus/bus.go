@@ -21,6 +21,10 @@ const (
 	// AuditTopic holds every audit entry in one partition, so the audit
 	// Merkle tree has one order that every node computes alike.
 	AuditTopic = prefix + "audit"
+	// KeysTopic is the key directory's change log, compacted by kid:
+	// every node tails it, so a registration or revocation reaches every
+	// node within its tail latency.
+	KeysTopic = prefix + "keys"
 	// GroupID is the consumer group exchange nodes share the ingest
 	// partitions through.
 	GroupID = "onevisit-exchange"

@@ -23,4 +23,5 @@
 //	onevisit.accepted.D   verified records, compacted, key = subject pseudonym
 //	onevisit.rejected.D   dead letters with a reason code
 //	onevisit.audit        every decision, one partition (one total order)
+//	onevisit.keys         key directory changes, compacted by kid
 package bus

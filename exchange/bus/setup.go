@@ -49,6 +49,9 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeWrite),
 		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeRead),
 		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeWrite),
+		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeRead),
+		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeDescribe),
 		allow(group, GroupID, lit, ex, kafka.ACLOperationTypeRead),
 		allow(group, GroupID, lit, ex, kafka.ACLOperationTypeDescribe),
 	)

@@ -62,7 +62,10 @@ func Topics(datasets []string, spec TopicSpec) []kafka.TopicConfig {
 			mk(RejectedTopic(d), spec.Partitions),
 		)
 	}
-	out = append(out, mk(AuditTopic, 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}))
+	out = append(out,
+		mk(AuditTopic, 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
+		mk(KeysTopic, 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"}),
+	)
 	return out
 }
 

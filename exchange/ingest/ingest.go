@@ -234,16 +234,14 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		return checked{err: record.ErrTooLarge}
 	}
 	start := time.Now()
-	rec, err := record.Verify(s.Raw, p.d.Keys)
+	// A key version revoked at or before now is refused; one revoked
+	// later (a scheduled revocation) still verifies until then.
+	rec, err := record.Verify(s.Raw, keys.AcceptedBefore(p.d.Keys, now))
 	p.verify.Observe(time.Since(start).Seconds())
 	if err != nil {
 		return checked{rec: partial(s.Raw), err: err}
 	}
 	out := checked{rec: rec}
-	if rec.Key.Status == keys.Revoked && !rec.Key.RevokedAt.After(now) {
-		out.err = fmt.Errorf("ingest: key %s revoked at %s: %w", rec.KID, rec.Key.RevokedAt.UTC().Format(time.RFC3339), keys.ErrRevoked)
-		return out
-	}
 	if rec.Dataset != s.Dataset {
 		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, codes.ErrDatasetMismatch)
 		return out

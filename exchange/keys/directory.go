@@ -138,10 +138,10 @@ func MarshalJWKS(ks []PublicKey) ([]byte, error) {
 			Alg: AlgEdDSA, Use: "sig", Owner: k.Owner, KeyUse: string(k.Use), Status: string(k.Status),
 		}
 		if !k.Created.IsZero() {
-			j.Created = k.Created.UTC().Format(time.RFC3339)
+			j.Created = k.Created.UTC().Format(time.RFC3339Nano)
 		}
 		if k.Status == Revoked {
-			j.RevokedAt = k.RevokedAt.UTC().Format(time.RFC3339)
+			j.RevokedAt = k.RevokedAt.UTC().Format(time.RFC3339Nano)
 		}
 		b, err := json.Marshal(j)
 		if err != nil {

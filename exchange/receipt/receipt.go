@@ -35,6 +35,11 @@ type Claims struct {
 	CaseID       string   `json:"case_id,omitempty"`
 	Fields       []string `json:"fields"`
 	Policy       string   `json:"policy"`
+	// RecordAcceptedAt is when the exchange accepted the record, in unix
+	// milliseconds. A consumer verifies the record with the key directory
+	// as of that moment (keys.AcceptedBefore), so a key revoked later
+	// does not void records accepted before.
+	RecordAcceptedAt int64 `json:"record_accepted_at"`
 	// RecordSHA256 is base64url(sha256(record)) of the answer's record.
 	RecordSHA256 string `json:"record_sha256"`
 }

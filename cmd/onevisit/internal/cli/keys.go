@@ -1,0 +1,207 @@
+package cli
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/onevisit/onevisit/connectors"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/keys/vault"
+)
+
+func runKeys(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 {
+		return usagef("want `keys list|rotate|revoke`")
+	}
+	switch args[0] {
+	case "list":
+		return keysList(ctx, e, args[1:])
+	case "rotate":
+		return keysRotate(ctx, e, args[1:])
+	case "revoke":
+		return keysRevoke(ctx, e, args[1:])
+	}
+	return usagef("unknown keys command %q", args[0])
+}
+
+func keysList(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "keys list")
+	url := fs.String("exchange", "", "exchange base URL")
+	cred := fs.String("credentials", "", "any client's credentials file (for the exchange URL)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	base := *url
+	if base == "" && *cred != "" {
+		c, err := connectors.LoadCredentials(*cred)
+		if err != nil {
+			return err
+		}
+		base = c.ExchangeURL
+	}
+	if base == "" {
+		return usagef("--exchange or --credentials is required")
+	}
+	d, err := (&connectors.Requester{Client: &connectors.Client{BaseURL: base}}).Keys(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "OWNER\tUSE\tKID\tSTATUS\tCREATED\tREVOKED AT")
+	for _, k := range d.All() {
+		rev := ""
+		if !k.RevokedAt.IsZero() {
+			rev = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		created := ""
+		if !k.Created.IsZero() {
+			created = k.Created.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Owner, k.Use, k.KID, k.Status, created, rev)
+	}
+	return tw.Flush()
+}
+
+// keysRotate makes a new version of a publisher's record key (or a
+// client's auth key) and has an officer register it: in the client's
+// credentials file for file-held keys, or in Vault's transit engine.
+func keysRotate(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "keys rotate")
+	cred := fs.String("credentials", "", "the key holder's credentials file (file-held keys: updated in place)")
+	officer := fs.String("officer", "", "an officer's credentials file (required): the officer registers the new version")
+	use := fs.String("use", "record", "record or auth")
+	vaultKey := fs.String("vault-key", "", "rotate this Vault transit key instead of a file-held one (VAULT_ADDR and VAULT_TOKEN from the environment)")
+	client := fs.String("client", "", "the key holder's client id (with --vault-key)")
+	reason := fs.String("reason", "", "why (required; audited)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *officer == "" || *reason == "" {
+		return usagef("--officer and --reason are required")
+	}
+	_, off, err := loadClient(*officer, "")
+	if err != nil {
+		return err
+	}
+	var kid, owner string
+	var pub ed25519.PublicKey
+	var commit func() error
+	switch {
+	case *vaultKey != "":
+		if *client == "" {
+			return usagef("--client is required with --vault-key")
+		}
+		s, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: *vaultKey, Owner: *client, Use: keys.Use(*use), Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		if err := s.Start(ctx); err != nil {
+			return err
+		}
+		k, err := s.Rotate(ctx)
+		if err != nil {
+			return err
+		}
+		kid, owner, pub, commit = k.KID, *client, k.Key, func() error { return nil }
+	case *cred != "":
+		c, err := connectors.LoadCredentials(*cred)
+		if err != nil {
+			return err
+		}
+		field := &c.SigningKey
+		if *use == "auth" {
+			field = &c.AuthKey
+		}
+		oldKID, _, err := keys.ParsePrivateJWK(*field)
+		if err != nil {
+			return err
+		}
+		kid, err = nextKID(oldKID)
+		if err != nil {
+			return err
+		}
+		var priv ed25519.PrivateKey
+		pub, priv, err = ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return err
+		}
+		jwk, err := keys.MarshalPrivateJWK(kid, priv)
+		if err != nil {
+			return err
+		}
+		owner = c.ClientID
+		commit = func() error {
+			*field = jwk
+			b, err := json.MarshalIndent(c, "", "  ")
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(*cred, append(b, '\n'), 0o600)
+		}
+	default:
+		return usagef("--credentials or --vault-key is required")
+	}
+	pubJWK, err := keys.MarshalPublicJWK(kid, pub)
+	if err != nil {
+		return err
+	}
+	var out json.RawMessage
+	body := map[string]any{"client_id": owner, "use": *use, "jwk": json.RawMessage(pubJWK), "reason": *reason}
+	if err := off.Do(ctx, "POST", "/v1/keys", body, &out); err != nil {
+		return fmt.Errorf("register %s: %w", kid, err)
+	}
+	if err := commit(); err != nil {
+		return fmt.Errorf("registered %s but could not save it: %w", kid, err)
+	}
+	fmt.Fprintf(e.out, "registered %s for %s as active; earlier active versions are now retired and still verify\n", kid, owner)
+	return nil
+}
+
+func nextKID(kid string) (string, error) {
+	name, v, ok := strings.Cut(kid, "#")
+	n, err := strconv.Atoi(v)
+	if !ok || err != nil {
+		return "", fmt.Errorf("kid %q is not <name>#<version>", kid)
+	}
+	return name + "#" + strconv.Itoa(n+1), nil
+}
+
+func keysRevoke(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "keys revoke")
+	officer := fs.String("officer", "", "an officer's credentials file (required)")
+	kid := fs.String("kid", "", "the key version to revoke (required)")
+	at := fs.String("at", "", "revocation time, RFC 3339 (default now)")
+	reason := fs.String("reason", "", "why (required; audited)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *officer == "" || *kid == "" || *reason == "" {
+		return usagef("--officer, --kid and --reason are required")
+	}
+	body := map[string]any{"kid": *kid, "reason": *reason}
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return usagef("--at: %v", err)
+		}
+		body["revoked_at"] = t
+	}
+	_, off, err := loadClient(*officer, "")
+	if err != nil {
+		return err
+	}
+	if err := off.Do(ctx, "POST", "/v1/keys/revoke", body, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "revoked %s; records it signed that are accepted from then on are refused\n", *kid)
+	return nil
+}

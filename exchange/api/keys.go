@@ -1,0 +1,121 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/keys"
+)
+
+type registerKeyRequest struct {
+	ClientID string          `json:"client_id"`
+	Use      string          `json:"use"` // record or auth
+	JWK      json.RawMessage `json:"jwk"` // public Ed25519 JWK with its kid
+	Reason   string          `json:"reason"`
+}
+
+// registerKey lists a client's new key version as active and retires the
+// client's other active versions of the same use. Records signed with a
+// retired version still verify; new ones should use the new version.
+func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var q registerKeyRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	role, ok := s.d.Clients.Role(q.ClientID)
+	if !ok {
+		return fmt.Errorf("register key: unknown client %q: %w", q.ClientID, codes.ErrBadRequest)
+	}
+	use := keys.Use(q.Use)
+	switch {
+	case use == keys.UseAuth:
+	case use == keys.UseRecord && role == RolePublisher:
+	default:
+		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher: %w", q.Use, role, codes.ErrBadRequest)
+	}
+	if q.Reason == "" {
+		return fmt.Errorf("register key: a reason is required: %w", codes.ErrBadRequest)
+	}
+	kid, pub, err := keys.ParsePublicJWK(q.JWK)
+	if err != nil {
+		return fmt.Errorf("register key: %v: %w", err, codes.ErrBadRequest)
+	}
+	if !strings.HasPrefix(kid, q.ClientID+"-") || !strings.Contains(kid, "#") {
+		return fmt.Errorf("register key: kid %q must be \"%s-<name>#<version>\": %w", kid, q.ClientID, codes.ErrBadRequest)
+	}
+	if _, err := s.d.Keys.PublicKey(kid); err == nil {
+		return fmt.Errorf("register key: kid %s already listed (kids are never reused): %w", kid, codes.ErrBadRequest)
+	}
+	now := s.d.Now().UTC()
+	changes := []keys.PublicKey{{KID: kid, Owner: q.ClientID, Use: use, Key: pub, Status: keys.Active, Created: now}}
+	for _, k := range s.d.Keys.All() {
+		if k.Owner == q.ClientID && k.Use == use && k.Status == keys.Active {
+			k.Status = keys.Retired
+			changes = append(changes, k)
+		}
+	}
+	return s.changeKeys(w, r, p, changes, "key_registered")
+}
+
+type revokeKeyRequest struct {
+	KID       string    `json:"kid"`
+	RevokedAt time.Time `json:"revoked_at"` // default now
+	Reason    string    `json:"reason"`
+}
+
+// revokeKey marks a key version revoked from a moment on: material it
+// signed and the exchange accepted from then on is refused.
+func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var q revokeKeyRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	if q.Reason == "" {
+		return fmt.Errorf("revoke key: a reason is required: %w", codes.ErrBadRequest)
+	}
+	k, err := s.d.Keys.PublicKey(q.KID)
+	if err != nil {
+		return fmt.Errorf("revoke key: %v: %w", err, codes.ErrNotFound)
+	}
+	if k.Status == keys.Revoked {
+		return fmt.Errorf("revoke key: %s is already revoked: %w", q.KID, codes.ErrBadRequest)
+	}
+	if q.RevokedAt.IsZero() {
+		q.RevokedAt = s.d.Now()
+	}
+	k.Status, k.RevokedAt = keys.Revoked, q.RevokedAt.UTC()
+	return s.changeKeys(w, r, p, []keys.PublicKey{k}, "key_revoked")
+}
+
+// changeKeys audits, publishes and answers a key directory change.
+func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Principal, ks []keys.PublicKey, code string) error {
+	ctx := r.Context()
+	entries := make([]audit.Entry, len(ks))
+	for i, k := range ks {
+		entries[i] = audit.Entry{
+			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role,
+			RecordID: k.KID, Decision: audit.DecisionPermit, Code: code + ":" + string(k.Status),
+			RequestID: requestID(ctx), Node: s.d.Node,
+		}
+	}
+	if err := s.d.Audit.Write(ctx, entries...); err != nil {
+		return fmt.Errorf("change keys: audit: %v: %w", err, codes.ErrUnavailable)
+	}
+	if err := s.d.KeyLog.PublishKeys(ctx, ks...); err != nil {
+		return fmt.Errorf("change keys: %v: %w", err, codes.ErrUnavailable)
+	}
+	b, err := keys.MarshalJWKS(ks)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.WriteHeader(http.StatusOK)
+	_, err = w.Write(b)
+	return err
+}
