@@ -69,9 +69,9 @@ type Deps struct {
 	Clients interface {
 		Role(clientID string) (string, bool)
 	}
-	Metrics   *prometheus.Registry
-	Logger    *slog.Logger
-	Node      string
+	Metrics *prometheus.Registry
+	Logger  *slog.Logger
+	Node    string
 	// Ready reports whether the node has caught up with the accepted
 	// topics and may answer queries.
 	Ready func() error

@@ -38,7 +38,7 @@ type swapSigner struct {
 	s  keys.Signer
 }
 
-func (w *swapSigner) get() keys.Signer { w.mu.Lock(); defer w.mu.Unlock(); return w.s }
+func (w *swapSigner) get() keys.Signer  { w.mu.Lock(); defer w.mu.Unlock(); return w.s }
 func (w *swapSigner) set(s keys.Signer) { w.mu.Lock(); w.s = s; w.mu.Unlock() }
 func (w *swapSigner) KeyID() string     { return w.get().KeyID() }
 func (w *swapSigner) Sign(ctx context.Context, kid string, msg []byte) ([]byte, error) {
