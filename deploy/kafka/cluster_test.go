@@ -522,6 +522,12 @@ func TestLeaderKilled(t *testing.T) {
 		t.Fatalf("restarted node never rejoined the ISR: %v", err)
 	}
 
+	// The restarted node must still know the admin's SCRAM credential: ask it alone.
+	restarted := c.client(t, c.user, c.password, c.brokers[leader])
+	if _, err := restarted.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}}); err != nil {
+		t.Fatalf("metadata from restarted node %d alone as %s: %v", leader, c.user, err)
+	}
+
 	want := append(slices.Clone(before), after...)
 	got := consume(t, c, topic, len(want))
 	if g, w := render(got), render(want); !slices.Equal(g, w) {

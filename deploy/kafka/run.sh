@@ -21,7 +21,7 @@ CLIENT_BASE=${ONEVISIT_KAFKA_CLIENT_PORT_BASE:-19092}
 CONTROLLER_BASE=${ONEVISIT_KAFKA_CONTROLLER_PORT_BASE:-19192}
 INTERNAL_BASE=${ONEVISIT_KAFKA_INTERNAL_PORT_BASE:-19292}
 HEAP_OPTS=${ONEVISIT_KAFKA_HEAP_OPTS:--Xms128m -Xmx512m}
-START_TIMEOUT=${ONEVISIT_KAFKA_START_TIMEOUT:-120}
+START_TIMEOUT=${ONEVISIT_KAFKA_START_TIMEOUT:-180}
 STOP_TIMEOUT=${ONEVISIT_KAFKA_STOP_TIMEOUT:-30}
 HOST=127.0.0.1
 MAX_NODES=9
@@ -251,8 +251,12 @@ format_node() {
 	local id=$1 cid=$2 pw=$3 dir out
 	dir=$(node_dir "$id")
 	[[ -f $dir/data/meta.properties ]] && return 0
+	# Every node must bootstrap the same credential record, so the salt is chosen once per cluster: with a
+	# random salt per node, a node restarted on its storage rejects the admin (seen with Kafka 4.4.0).
+	local salt
+	salt=$(sed -n 's/^scram.salt=//p' "$RUN/cluster")
 	if ! out=$(tools kafka.tools.StorageTool format --cluster-id "$cid" --config "$dir/server.properties" \
-		--add-scram "$MECHANISM=[name=$ADMIN_USER,password=$pw]" 2>&1); then
+		--add-scram "$MECHANISM=[name=$ADMIN_USER,iterations=8192,salt=\"$salt\",password=$pw]" 2>&1); then
 		printf '%s\n' "$out" >&2
 		die "formatting the storage of node $id failed"
 	fi
@@ -315,15 +319,18 @@ wait_started() {
 	done
 }
 
-# check_cluster proves the cluster answers an authenticated metadata request as the admin.
-check_cluster() {
-	local n=$1 out
-	if ! out=$(tools org.apache.kafka.tools.TopicCommand --bootstrap-server "$(brokers_list "$n")" \
-		--command-config "$RUN/admin.properties" --list 2>&1); then
-		printf '%s\n' "$out" >&2
-		show_log_tail 0
-		die "the cluster did not answer a SCRAM-authenticated metadata request"
-	fi
+# check_nodes IDS... proves each node answers a SCRAM-authenticated metadata request from the admin:
+# the first connection of Kafka's admin client goes to the bootstrap address, so each node is asked alone.
+check_nodes() {
+	local id out
+	for id in "$@"; do
+		if ! out=$(tools org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$(client_port "$id")" \
+			--command-config "$RUN/admin.properties" --list 2>&1); then
+			printf '%s\n' "$out" >&2
+			show_log_tail "$id"
+			die "node $id did not answer a SCRAM-authenticated metadata request as $ADMIN_USER"
+		fi
+	done
 }
 
 LAUNCHED=()
@@ -399,7 +406,8 @@ cmd_start() {
 	if [[ ! -f $RUN/cluster ]]; then
 		cid=$(tools kafka.tools.StorageTool random-uuid 2>/dev/null | tail -n 1)
 		[[ $cid =~ ^[A-Za-z0-9_-]{22}$ ]] || die "kafka StorageTool random-uuid printed '$cid'"
-		printf 'nodes=%s\ncluster.id=%s\nadmin=%s\n' "$n" "$cid" "$(printf '%s' "$pw" | sha256sum | cut -c1-16)" >"$RUN/cluster"
+		printf 'nodes=%s\ncluster.id=%s\nadmin=%s\nscram.salt=%s\n' "$n" "$cid" "$(printf '%s' "$pw" | sha256sum | cut -c1-16)" \
+			"$(head -c 24 /dev/urandom | base64)" >"$RUN/cluster"
 	fi
 	cid=$(sed -n 's/^cluster.id=//p' "$RUN/cluster")
 	local to_start=()
@@ -411,7 +419,7 @@ cmd_start() {
 	for i in "${to_start[@]}"; do launch "$i"; done
 	log "waiting up to ${START_TIMEOUT}s for node(s) ${to_start[*]} to start"
 	wait_started "${to_start[@]}"
-	check_cluster "$n"
+	check_nodes "${to_start[@]}"
 	write_env "$n" "$pw"
 	STARTING=0
 	log "cluster of $n node(s) is up in $((SECONDS - t0)) s (kafka $KAFKA_VERSION, cluster id $cid)"
@@ -448,6 +456,7 @@ cmd_restart() {
 	STARTING=1
 	launch "$id"
 	wait_started "$id"
+	check_nodes "$id"
 	STARTING=0
 	log "node $id is back in $((SECONDS - t0)) s"
 }
