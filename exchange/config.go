@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/keys/vault"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -72,14 +74,21 @@ type TopicsConfig struct {
 
 // KeysConfig says where the exchange's keys live.
 type KeysConfig struct {
-	Backend      string        `yaml:"backend"` // file or vault
-	Dir          string        `yaml:"dir"`     // file backend
-	Vault        VaultConfig   `yaml:"vault"`
-	TokenKey     string        `yaml:"token_key"`
-	ReceiptKey   string        `yaml:"receipt_key"`
-	AuditKey     string        `yaml:"audit_key"`
-	PseudonymKey string        `yaml:"pseudonym_key"`
-	Refresh      time.Duration `yaml:"refresh"`
+	Backend      string      `yaml:"backend"` // file or vault
+	Dir          string      `yaml:"dir"`     // file backend
+	Vault        VaultConfig `yaml:"vault"`
+	TokenKey     string      `yaml:"token_key"`
+	ReceiptKey   string      `yaml:"receipt_key"`
+	AuditKey     string      `yaml:"audit_key"`
+	PseudonymKey string      `yaml:"pseudonym_key"`
+	// Refresh is how often the exchange re-reads its key versions from
+	// the backend (default 30s): the bound on how stale they can be.
+	Refresh time.Duration `yaml:"refresh"`
+	// Grace is how long the node keeps verifying and answering with its
+	// cached key versions while the backend cannot be reached; past it,
+	// ingest and queries fail closed with keys_stale. 0 means no limit
+	// (file backend).
+	Grace time.Duration `yaml:"grace"`
 }
 
 // VaultConfig is the Vault transit backend.
@@ -135,6 +144,20 @@ func (c *Config) defaults() {
 	}
 	if c.Keys.PseudonymKey == "" {
 		c.Keys.PseudonymKey = "exchange-pseudonym"
+	}
+	if c.Keys.Refresh == 0 {
+		c.Keys.Refresh = 30 * time.Second
+	}
+	if c.Keys.Backend == "vault" {
+		if c.Keys.Grace == 0 {
+			c.Keys.Grace = 15 * time.Minute
+		}
+		if c.Keys.Vault.Mount == "" {
+			c.Keys.Vault.Mount = "transit"
+		}
+		if c.Keys.Vault.TokenEnv == "" {
+			c.Keys.Vault.TokenEnv = "VAULT_TOKEN"
+		}
 	}
 	if c.Kafka.PasswordEnv == "" {
 		c.Kafka.PasswordEnv = "ONEVISIT_KAFKA_PASSWORD"
@@ -203,7 +226,75 @@ type KeyBackend struct {
 	Token, Receipt, Audit keys.Signer
 	Pseudonyms            keys.HMACer
 	Public                []keys.PublicKey
-	Close                 func()
+	// Refresh re-reads the exchange's key versions (nil: they never
+	// change while the node runs).
+	Refresh func(ctx context.Context) ([]keys.PublicKey, error)
+	Close   func()
+}
+
+// VaultKeys opens the exchange's keys in Vault's transit engine and logs
+// in. The pseudonym key's HMAC version is pinned to 1, so rotating that
+// key never changes a subject's pseudonym.
+func VaultKeys(ctx context.Context, c KeysConfig, lg *slog.Logger) (KeyBackend, error) {
+	v := c.Vault
+	auth := vault.Auth{TokenEnv: v.TokenEnv}
+	if v.Auth == "approle" {
+		auth = vault.Auth{AppRole: &vault.AppRole{RoleID: os.Getenv(v.RoleIDEnv), SecretIDEnv: v.SecretIDEnv}}
+	}
+	var started []*vault.Signer
+	kb := KeyBackend{Close: func() {
+		for _, s := range started {
+			s.Close()
+		}
+	}}
+	open := func(name string, use keys.Use, hmacVersion int) (*vault.Signer, error) {
+		s, err := vault.New(vault.Config{Address: v.Address, Mount: v.Mount, Key: name, Owner: keys.OwnerExchange, Use: use, Auth: auth, HMACVersion: hmacVersion, RefreshInterval: c.Refresh}, lg)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.Start(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("vault key %s: %w", name, err)
+		}
+		started = append(started, s)
+		return s, nil
+	}
+	var signers []*vault.Signer
+	for _, k := range []struct {
+		name string
+		use  keys.Use
+		dst  *keys.Signer
+	}{{c.TokenKey, keys.UseToken, &kb.Token}, {c.ReceiptKey, keys.UseReceipt, &kb.Receipt}, {c.AuditKey, keys.UseAudit, &kb.Audit}} {
+		s, err := open(k.name, k.use, 0)
+		if err != nil {
+			kb.Close()
+			return KeyBackend{}, err
+		}
+		*k.dst = s
+		signers = append(signers, s)
+	}
+	ps, err := open(c.PseudonymKey, "", 1)
+	if err != nil {
+		kb.Close()
+		return KeyBackend{}, err
+	}
+	kb.Pseudonyms = ps
+	kb.Refresh = func(ctx context.Context) ([]keys.PublicKey, error) {
+		var all []keys.PublicKey
+		for _, s := range signers {
+			vs, err := s.Refresh(ctx)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, vs...)
+		}
+		return all, nil
+	}
+	if kb.Public, err = kb.Refresh(ctx); err != nil {
+		kb.Close()
+		return KeyBackend{}, err
+	}
+	return kb, nil
 }
 
 // FileKeys opens the file keystore backend.
@@ -261,6 +352,7 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		Topics:       bus.TopicSpec{Partitions: c.Topics.Partitions, ReplicationFactor: c.Topics.ReplicationFactor, MinInsyncReplicas: c.Topics.MinInsyncReplicas},
 		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
+		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
 		Logger: lg,
 	}, nil
 }

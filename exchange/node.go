@@ -21,6 +21,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
@@ -54,27 +55,36 @@ type Parts struct {
 	AuditSigner   keys.Signer
 	Pseudonyms    keys.HMACer
 	ExchangeKeys  []keys.PublicKey
-	Logger        *slog.Logger
+	// RefreshKeys re-reads the exchange's key versions every KeyRefresh
+	// (default 30s); new versions join the key directory. While it fails,
+	// the node goes on with what it has for KeyGrace, then fails closed
+	// (0: no limit).
+	RefreshKeys func(ctx context.Context) ([]keys.PublicKey, error)
+	KeyRefresh  time.Duration
+	KeyGrace    time.Duration
+	Logger      *slog.Logger
 }
 
 // Node is one exchange node.
 type Node struct {
-	p        Parts
-	metrics  *prometheus.Registry
-	dir      *keys.Directory
-	view     *view.View
-	log      *audit.Log
-	writer   *kafka.Writer
-	pipeline *ingest.Pipeline
-	server   *api.Server
-	policy   atomic.Pointer[policy.Set]
-	ready    atomic.Bool
-	lag      prometheus.Gauge
-	addr     chan string
-	pseud    *pseudonym.Pseudonymizer
-	cpMu     sync.Mutex
-	cpCache  string
-	cpSize   uint64
+	p                Parts
+	metrics          *prometheus.Registry
+	dir              *keys.Directory
+	view             *view.View
+	log              *audit.Log
+	writer           *kafka.Writer
+	pipeline         *ingest.Pipeline
+	server           *api.Server
+	policy           atomic.Pointer[policy.Set]
+	ready            atomic.Bool
+	lag              prometheus.Gauge
+	keyRefreshErrors prometheus.Counter
+	addr             chan string
+	pseud            *pseudonym.Pseudonymizer
+	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
+	cpMu             sync.Mutex
+	cpCache          string
+	cpSize           uint64
 }
 
 // New builds a node; it does no I/O.
@@ -90,6 +100,11 @@ func New(p Parts) (*Node, error) {
 	}
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1)}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
+	n.metrics.MustRegister(n.keyRefreshErrors)
+	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
+		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
+	}))
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
 	n.metrics.MustRegister(n.lag)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
@@ -105,11 +120,12 @@ func New(p Parts) (*Node, error) {
 		return nil, err
 	}
 	n.writer = w
+	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
 	n.pseud = pseud
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
-		Writer: w, Node: p.Node, Registry: n.metrics,
+		Writer: w, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
 	})
 	if err != nil {
 		return nil, err
@@ -124,7 +140,7 @@ func New(p Parts) (*Node, error) {
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n, AuditLog: n, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients,
-		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr,
+		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
 	})
 	if err != nil {
 		return nil, err
@@ -252,6 +268,9 @@ func (n *Node) Run(ctx context.Context) error {
 		srv.Close()
 		return err
 	}
+	if n.p.RefreshKeys != nil {
+		goRun("key refresh", n.refreshKeys)
+	}
 	goRun("ingest", func(ctx context.Context) error {
 		select {
 		case <-caught:
@@ -367,6 +386,48 @@ func (n *Node) applyAccepted(m kafka.Message) {
 }
 
 func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+
+// keysFresh fails closed once the key backend has been unreachable for
+// longer than the grace period.
+func (n *Node) keysFresh() error {
+	if n.p.KeyGrace <= 0 {
+		return nil
+	}
+	since := time.Since(time.Unix(0, n.keysOK.Load()))
+	if since > n.p.KeyGrace {
+		return fmt.Errorf("exchange: key versions last refreshed %s ago, grace %s: %w", since.Round(time.Second), n.p.KeyGrace, codes.ErrKeysStale)
+	}
+	return nil
+}
+
+// refreshKeys re-reads the exchange's key versions on a timer.
+func (n *Node) refreshKeys(ctx context.Context) error {
+	every := n.p.KeyRefresh
+	if every <= 0 {
+		every = 30 * time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		ks, err := n.p.RefreshKeys(ctx)
+		if err != nil {
+			n.keyRefreshErrors.Inc()
+			n.p.Logger.Warn("key refresh failed; verifying with cached versions", "err", err, "grace", n.p.KeyGrace)
+			continue
+		}
+		for _, k := range ks {
+			if _, err := n.dir.PublicKey(k.KID); err != nil {
+				n.installKey(k)
+			}
+		}
+		n.keysOK.Store(time.Now().UnixNano())
+	}
+}
 
 // applyKey installs one key directory change from the keys topic.
 func (n *Node) applyKey(m kafka.Message) {

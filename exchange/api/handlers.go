@@ -3,6 +3,7 @@ package api
 import (
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -155,6 +156,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err := s.d.Ready(); err != nil {
 		return fmt.Errorf("query: view not ready: %v: %w", err, codes.ErrUnavailable)
 	}
+	if err := s.d.Fresh(); err != nil {
+		return refuse(err)
+	}
 	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
 	if !ok {
 		outcome = "not_found"
@@ -215,6 +219,9 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 		subs[i] = ingest.Submission{Raw: raw, Dataset: dataset, Publisher: p.ClientID}
 	}
 	results, err := s.d.Ingest.Process(r.Context(), subs)
+	if errors.Is(err, codes.ErrKeysStale) {
+		return fmt.Errorf("publish: %w", err)
+	}
 	if err != nil {
 		return fmt.Errorf("publish: %v: %w", err, codes.ErrUnavailable)
 	}

@@ -75,6 +75,9 @@ type Deps struct {
 	// Ready reports whether the node has caught up with the accepted
 	// topics and may answer queries.
 	Ready func() error
+	// Fresh reports whether the node's key versions are fresh enough to
+	// answer with (nil when always).
+	Fresh func() error
 	Now   func() time.Time
 }
 
@@ -105,6 +108,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Ready == nil {
 		d.Ready = func() error { return nil }
+	}
+	if d.Fresh == nil {
+		d.Fresh = func() error { return nil }
 	}
 	s := &Server{d: d, mux: http.NewServeMux()}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{

@@ -54,6 +54,9 @@ var (
 	// ErrUnavailable: a dependency (Kafka, Vault) cannot take the write or
 	// the signature now. Retry with backoff; nothing was acknowledged.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrKeysStale: the node could not refresh its key versions for longer
+	// than its grace period and fails closed. Retry later.
+	ErrKeysStale = errors.New("key versions too stale to trust")
 	// ErrKeyRevoked: the record's signing key was revoked before the record
 	// was accepted.
 	ErrKeyRevoked = errors.New("record key revoked")
@@ -122,6 +125,7 @@ var catalogue = []entry{
 	{ErrStale, Code{"stale", 409, "a newer record is already held for this subject", false}},
 
 	// Dependencies.
+	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
 }

@@ -93,6 +93,10 @@ type Deps struct {
 	Node      string
 	Registry  prometheus.Registerer
 	Now       func() time.Time
+	// Fresh, when set, is asked before every batch; an error (key
+	// versions too stale to trust) fails the whole batch closed, unwritten,
+	// so it is retried later rather than dead-lettered.
+	Fresh func() error
 }
 
 // Pipeline is safe for concurrent use.
@@ -148,6 +152,11 @@ type checked struct {
 // written durably; then nothing was acknowledged and the caller retries
 // the whole batch (record ids make the retry idempotent).
 func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, error) {
+	if p.d.Fresh != nil {
+		if err := p.d.Fresh(); err != nil {
+			return nil, fmt.Errorf("ingest: %w", err)
+		}
+	}
 	now := p.d.Now()
 	pol := p.d.Policy()
 	checks := make([]checked, len(subs))

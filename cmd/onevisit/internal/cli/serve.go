@@ -24,8 +24,10 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	switch cfg.Keys.Backend {
 	case "file":
 		kb, err = exchange.FileKeys(cfg.Keys)
+	case "vault":
+		kb, err = exchange.VaultKeys(ctx, cfg.Keys, e.log)
 	default:
-		err = errors.New("serve: keys.backend vault: not wired yet")
+		err = errors.New("serve: keys.backend: want file or vault")
 	}
 	if err != nil {
 		return err
