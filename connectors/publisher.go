@@ -114,7 +114,10 @@ func DeriveID(issuer, dataset string, op record.Op, fields map[string]any) strin
 
 // KafkaSink writes records to the dataset's ingest topic. The writer must
 // come from exchange/bus (acks from all in-sync replicas, synchronous).
-type KafkaSink struct{ Writer *kafka.Writer }
+type KafkaSink struct {
+	Writer *kafka.Writer
+	Names  bus.Names // topic namespace; default onevisit
+}
 
 // Send writes each record keyed by its record id.
 func (k KafkaSink) Send(ctx context.Context, dataset string, records []string) ([]ingest.Result, error) {
@@ -124,7 +127,7 @@ func (k KafkaSink) Send(ctx context.Context, dataset string, records []string) (
 		if rec, err := record.Parse(r); err == nil {
 			key = []byte(rec.ID)
 		}
-		msgs[i] = kafka.Message{Topic: bus.IngestTopic(dataset), Key: key, Value: []byte(r)}
+		msgs[i] = kafka.Message{Topic: k.Names.Ingest(dataset), Key: key, Value: []byte(r)}
 	}
 	if err := k.Writer.WriteMessages(ctx, msgs...); err != nil {
 		return nil, err

@@ -125,7 +125,7 @@ func New(p Parts) (*Node, error) {
 	n.pseud = pseud
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
-		Writer: w, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
+		Writer: w, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
 	})
 	if err != nil {
 		return nil, err
@@ -197,7 +197,7 @@ func (n *Node) readyErr() error {
 func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
 	msgs := make([]kafka.Message, len(entries))
 	for i, e := range entries {
-		msgs[i] = kafka.Message{Topic: bus.AuditTopic, Value: e.MarshalCanonical()}
+		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Audit(), Value: e.MarshalCanonical()}
 	}
 	return n.writer.WriteMessages(ctx, msgs...)
 }
@@ -302,9 +302,10 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	if err != nil {
 		return nil, err
 	}
-	topics := []string{bus.AuditTopic, bus.KeysTopic}
+	names := n.p.Kafka.Names
+	topics := []string{names.Audit(), names.Keys()}
 	for _, d := range datasets {
-		topics = append(topics, bus.AcceptedTopic(d))
+		topics = append(topics, names.Accepted(d))
 	}
 	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
 	if err != nil {
@@ -342,9 +343,9 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 			}
 			apply := n.applyAccepted
 			switch topic {
-			case bus.AuditTopic:
+			case names.Audit():
 				apply = n.applyAudit
-			case bus.KeysTopic:
+			case names.Keys():
 				apply = n.applyKey
 			}
 			goRun("tail "+topic, func(ctx context.Context) error {
@@ -466,7 +467,7 @@ func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
 		if err != nil {
 			return err
 		}
-		msgs[i] = kafka.Message{Topic: bus.KeysTopic, Key: []byte(k.KID), Value: b}
+		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Keys(), Key: []byte(k.KID), Value: b}
 	}
 	if err := n.writer.WriteMessages(ctx, msgs...); err != nil {
 		return fmt.Errorf("publish keys: %w", err)
@@ -483,9 +484,9 @@ func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
 func (n *Node) consume(ctx context.Context, datasets []string) error {
 	topics := make([]string, len(datasets))
 	for i, d := range datasets {
-		topics[i] = bus.IngestTopic(d)
+		topics[i] = n.p.Kafka.Names.Ingest(d)
 	}
-	r, err := n.p.Kafka.GroupReader(bus.GroupID, topics)
+	r, err := n.p.Kafka.GroupReader(n.p.Kafka.Names.Group(), topics)
 	if err != nil {
 		return err
 	}
@@ -508,7 +509,7 @@ func (n *Node) consume(ctx context.Context, datasets []string) error {
 		}
 		subs := make([]ingest.Submission, len(batch))
 		for i, m := range batch {
-			d, _ := bus.DatasetOf(m.Topic)
+			d, _ := n.p.Kafka.Names.DatasetOf(m.Topic)
 			subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
 		}
 		for attempt := 0; ; attempt++ {

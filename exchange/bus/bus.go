@@ -15,34 +15,43 @@ import (
 	"github.com/segmentio/kafka-go/sasl/scram"
 )
 
-// Topic names.
-const (
-	prefix = "onevisit."
-	// AuditTopic holds every audit entry in one partition, so the audit
-	// Merkle tree has one order that every node computes alike.
-	AuditTopic = prefix + "audit"
-	// KeysTopic is the key directory's change log, compacted by kid:
-	// every node tails it, so a registration or revocation reaches every
-	// node within its tail latency.
-	KeysTopic = prefix + "keys"
-	// GroupID is the consumer group exchange nodes share the ingest
-	// partitions through.
-	GroupID = "onevisit-exchange"
-)
+// Names derives every topic and group name from a namespace, so several
+// exchanges (or test runs) can share one cluster without seeing each
+// other. The zero value is the namespace "onevisit".
+type Names string
 
-// IngestTopic is where publishers write records of dataset.
-func IngestTopic(dataset string) string { return prefix + "ingest." + dataset }
+func (n Names) ns() string {
+	if n == "" {
+		return "onevisit"
+	}
+	return string(n)
+}
 
-// AcceptedTopic holds the verified records of dataset, compacted by subject.
-func AcceptedTopic(dataset string) string { return prefix + "accepted." + dataset }
+// Ingest is where publishers write records of dataset.
+func (n Names) Ingest(dataset string) string { return n.ns() + ".ingest." + dataset }
 
-// RejectedTopic holds dead letters for dataset.
-func RejectedTopic(dataset string) string { return prefix + "rejected." + dataset }
+// Accepted holds the verified records of dataset, compacted by subject.
+func (n Names) Accepted(dataset string) string { return n.ns() + ".accepted." + dataset }
+
+// Rejected holds dead letters for dataset.
+func (n Names) Rejected(dataset string) string { return n.ns() + ".rejected." + dataset }
+
+// Audit holds every audit entry in one partition, so the audit Merkle
+// tree has one order that every node computes alike.
+func (n Names) Audit() string { return n.ns() + ".audit" }
+
+// Keys is the key directory's change log, compacted by kid: every node
+// tails it, so a registration or revocation reaches every node within its
+// tail latency.
+func (n Names) Keys() string { return n.ns() + ".keys" }
+
+// Group is the consumer group exchange nodes share ingest partitions in.
+func (n Names) Group() string { return n.ns() + "-exchange" }
 
 // DatasetOf returns the dataset of an ingest, accepted or rejected topic.
-func DatasetOf(topic string) (string, bool) {
-	for _, kind := range []string{"ingest.", "accepted.", "rejected."} {
-		if rest, ok := strings.CutPrefix(topic, prefix+kind); ok && rest != "" {
+func (n Names) DatasetOf(topic string) (string, bool) {
+	for _, kind := range []string{".ingest.", ".accepted.", ".rejected."} {
+		if rest, ok := strings.CutPrefix(topic, n.ns()+kind); ok && rest != "" {
 			return rest, true
 		}
 	}
@@ -53,6 +62,8 @@ func DatasetOf(topic string) (string, bool) {
 // a config file: the caller fills it from the environment or Vault.
 type Config struct {
 	Brokers []string
+	// Names is the namespace of every topic and group (default onevisit).
+	Names Names
 	// SASLMechanism is "", "PLAIN", "SCRAM-SHA-256" or "SCRAM-SHA-512".
 	SASLMechanism string
 	User          string

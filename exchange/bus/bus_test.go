@@ -38,7 +38,7 @@ func TestProductionSettings(t *testing.T) {
 	if _, ok := w.Balancer.(*kafka.Hash); !ok {
 		t.Errorf("writer Balancer = %T, want key hashing so a subject stays on one partition", w.Balancer)
 	}
-	r, err := c.GroupReader(GroupID, []string{"a"})
+	r, err := c.GroupReader(c.Names.Group(), []string{"a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,7 +128,7 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 	}
 	admin, _ := c.Client()
 	res, err := admin.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: AcceptedTopic("household"), ConfigNames: []string{"cleanup.policy"},
+		ResourceType: kafka.ResourceTypeTopic, ResourceName: Names("").Accepted("household"), ConfigNames: []string{"cleanup.policy"},
 	}}})
 	if err != nil {
 		t.Fatal(err)
@@ -152,17 +152,17 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 	w, _ := c.Writer()
 	defer w.Close()
 	for _, v := range []string{"v1", "v2", "v3"} {
-		if err := w.WriteMessages(ctx, kafka.Message{Topic: AcceptedTopic("household"), Key: []byte("subject-a"), Value: []byte(v)}); err != nil {
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: Names("").Accepted("household"), Key: []byte("subject-a"), Value: []byte(v)}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := w.WriteMessages(ctx, kafka.Message{Topic: AcceptedTopic("household"), Key: []byte("subject-a"), Value: []byte("v4")}); err != nil {
+	if err := w.WriteMessages(ctx, kafka.Message{Topic: Names("").Accepted("household"), Key: []byte("subject-a"), Value: []byte("v4")}); err != nil {
 		t.Fatal(err)
 	}
 	cl.Compact()
 	var values []string
 	for p := 0; p < 3; p++ {
-		r, err := c.PartitionReader(AcceptedTopic("household"), p, kafka.FirstOffset)
+		r, err := c.PartitionReader(Names("").Accepted("household"), p, kafka.FirstOffset)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -17,11 +17,12 @@
 //     (CommitInterval 0): callers FetchMessage, finish the work, then
 //     CommitMessages. ReadMessage is never used.
 //
-// Topic layout, per dataset D:
+// Topic layout, per dataset D, in namespace N (Config.Names, default
+// "onevisit"; several exchanges or test runs can share a cluster):
 //
-//	onevisit.ingest.D     publishers write signed records (key: record id)
-//	onevisit.accepted.D   verified records, compacted, key = subject pseudonym
-//	onevisit.rejected.D   dead letters with a reason code
-//	onevisit.audit        every decision, one partition (one total order)
-//	onevisit.keys         key directory changes, compacted by kid
+//	N.ingest.D     publishers write signed records (key: record id)
+//	N.accepted.D   verified records, compacted, key = subject pseudonym
+//	N.rejected.D   dead letters with a reason code
+//	N.audit        every decision, one partition (one total order)
+//	N.keys         key directory changes, compacted by kid
 package bus

@@ -15,6 +15,7 @@ import (
 // Principals says who may touch which topics. It is derived from the
 // client registry and the publisher grants by `onevisit kafka setup`.
 type Principals struct {
+	Names Names
 	// Exchange is the SCRAM user exchange nodes connect as. It alone reads
 	// ingest topics and writes accepted, rejected and audit topics.
 	Exchange string
@@ -36,24 +37,24 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 	sort.Strings(sorted)
 	for _, d := range sorted {
 		out = append(out,
-			allow(topic, IngestTopic(d), lit, ex, kafka.ACLOperationTypeRead),
-			allow(topic, IngestTopic(d), lit, ex, kafka.ACLOperationTypeDescribe),
-			allow(topic, AcceptedTopic(d), lit, ex, kafka.ACLOperationTypeWrite),
-			allow(topic, AcceptedTopic(d), lit, ex, kafka.ACLOperationTypeRead),
-			allow(topic, AcceptedTopic(d), lit, ex, kafka.ACLOperationTypeDescribe),
-			allow(topic, RejectedTopic(d), lit, ex, kafka.ACLOperationTypeWrite),
-			allow(topic, RejectedTopic(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Ingest(d), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Ingest(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Accepted(d), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Accepted(d), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Accepted(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeDescribe),
 		)
 	}
 	out = append(out,
-		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeWrite),
-		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeRead),
-		allow(topic, AuditTopic, lit, ex, kafka.ACLOperationTypeDescribe),
-		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeWrite),
-		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeRead),
-		allow(topic, KeysTopic, lit, ex, kafka.ACLOperationTypeDescribe),
-		allow(group, GroupID, lit, ex, kafka.ACLOperationTypeRead),
-		allow(group, GroupID, lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(topic, p.Names.Audit(), lit, ex, kafka.ACLOperationTypeWrite),
+		allow(topic, p.Names.Audit(), lit, ex, kafka.ACLOperationTypeRead),
+		allow(topic, p.Names.Audit(), lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeWrite),
+		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeRead),
+		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeRead),
+		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeDescribe),
 	)
 	pubs := make([]string, 0, len(p.Publishers))
 	for u := range p.Publishers {
@@ -65,8 +66,8 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 		sort.Strings(ds)
 		for _, d := range ds {
 			out = append(out,
-				allow(topic, IngestTopic(d), lit, u, kafka.ACLOperationTypeWrite),
-				allow(topic, IngestTopic(d), lit, u, kafka.ACLOperationTypeDescribe),
+				allow(topic, p.Names.Ingest(d), lit, u, kafka.ACLOperationTypeWrite),
+				allow(topic, p.Names.Ingest(d), lit, u, kafka.ACLOperationTypeDescribe),
 			)
 		}
 	}

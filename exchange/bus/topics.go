@@ -34,7 +34,7 @@ func (s TopicSpec) withDefaults() TopicSpec {
 }
 
 // Topics lists every topic the exchange needs for datasets, with configs.
-func Topics(datasets []string, spec TopicSpec) []kafka.TopicConfig {
+func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	spec = spec.withDefaults()
 	common := []kafka.ConfigEntry{
 		{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(spec.MinInsyncReplicas)},
@@ -53,18 +53,18 @@ func Topics(datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	var out []kafka.TopicConfig
 	for _, d := range sorted {
 		out = append(out,
-			mk(IngestTopic(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(4 << 20)}),
-			mk(AcceptedTopic(d), spec.Partitions,
+			mk(n.Ingest(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(4 << 20)}),
+			mk(n.Accepted(d), spec.Partitions,
 				kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"},
 				kafka.ConfigEntry{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},
 				kafka.ConfigEntry{ConfigName: "segment.ms", ConfigValue: "600000"},
 			),
-			mk(RejectedTopic(d), spec.Partitions),
+			mk(n.Rejected(d), spec.Partitions),
 		)
 	}
 	out = append(out,
-		mk(AuditTopic, 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
-		mk(KeysTopic, 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"}),
+		mk(n.Audit(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
+		mk(n.Keys(), 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"}),
 	)
 	return out
 }
@@ -77,7 +77,7 @@ func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSp
 	if err != nil {
 		return fmt.Errorf("ensure topics: %w", err)
 	}
-	want := Topics(datasets, spec)
+	want := Topics(c.Names, datasets, spec)
 	names := make([]string, len(want))
 	for i, t := range want {
 		names[i] = t.Topic

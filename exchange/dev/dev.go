@@ -32,6 +32,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -53,6 +54,10 @@ type Options struct {
 	DataDir   string // default ./.onevisit; "" with Ephemeral keeps nothing on disk
 	// Ephemeral keeps the broker's log in memory (tests).
 	Ephemeral bool
+	// Kafka, when set, is an outside cluster to use instead of the
+	// embedded broker (see KafkaFromEnv); Topics lays out its topics.
+	Kafka  *bus.Config
+	Topics bus.TopicSpec
 	// SkipSamples leaves the sample CSVs unpublished.
 	SkipSamples bool
 	Logger      *slog.Logger
@@ -121,27 +126,12 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("dev: data dir: %w", err)
 	}
-	_, portStr, err := net.SplitHostPort(o.KafkaAddr)
-	if err != nil {
-		return nil, fmt.Errorf("dev: --kafka %q: %w", o.KafkaAddr, err)
+	if o.Kafka != nil {
+		env.Kafka = *o.Kafka
+		env.Brokers = env.Kafka.Brokers
+	} else if err := env.startBroker(o); err != nil {
+		return nil, err
 	}
-	port, err := strconv.Atoi(portStr)
-	if err != nil {
-		return nil, fmt.Errorf("dev: --kafka %q: bad port", o.KafkaAddr)
-	}
-	kopts := []kfake.Opt{
-		kfake.NumBrokers(1), kfake.Ports(port), kfake.ClusterID("onevisit-dev"),
-		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "30000"}),
-	}
-	if !o.Ephemeral {
-		kopts = append(kopts, kfake.DataDir(filepath.Join(env.DataDir, "kafka")))
-	}
-	env.Cluster, err = kfake.NewCluster(kopts...)
-	if err != nil {
-		return nil, fmt.Errorf("dev: embedded broker on %s: %w", o.KafkaAddr, err)
-	}
-	env.Brokers = env.Cluster.ListenAddrs()
-	env.Kafka = bus.Config{Brokers: env.Brokers, ClientID: "onevisit-dev"}
 
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
@@ -155,6 +145,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	parts.Listener = ln
+	parts.Topics = o.Topics
 	env.Schemas = parts.Schemas
 	env.Node, err = exchange.New(parts)
 	if err != nil {
@@ -188,6 +179,56 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		env.banner(o.Banner)
 	}
 	return env, nil
+}
+
+// startBroker starts the embedded Kafka-protocol broker.
+func (e *Env) startBroker(o Options) error {
+	_, portStr, err := net.SplitHostPort(o.KafkaAddr)
+	if err != nil {
+		return fmt.Errorf("dev: --kafka %q: %w", o.KafkaAddr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("dev: --kafka %q: bad port", o.KafkaAddr)
+	}
+	kopts := []kfake.Opt{
+		kfake.NumBrokers(1), kfake.Ports(port), kfake.ClusterID("onevisit-dev"),
+		kfake.BrokerConfigs(map[string]string{"log.cleaner.backoff.ms": "30000"}),
+	}
+	if !o.Ephemeral {
+		kopts = append(kopts, kfake.DataDir(filepath.Join(e.DataDir, "kafka")))
+	}
+	if e.Cluster, err = kfake.NewCluster(kopts...); err != nil {
+		return fmt.Errorf("dev: embedded broker on %s: %w", o.KafkaAddr, err)
+	}
+	e.Brokers = e.Cluster.ListenAddrs()
+	e.Kafka = bus.Config{Brokers: e.Brokers, ClientID: "onevisit-dev"}
+	return nil
+}
+
+// KafkaFromEnv returns an outside cluster from ONEVISIT_KAFKA_BROKERS
+// (comma separated), ONEVISIT_KAFKA_SASL_MECHANISM, ONEVISIT_KAFKA_USER
+// and ONEVISIT_KAFKA_PASSWORD, with topics in namespace ns, and the topic
+// layout for it (replication min(3, brokers)). ok is false when
+// ONEVISIT_KAFKA_BROKERS is unset: use the embedded broker.
+func KafkaFromEnv(ns string) (c *bus.Config, spec bus.TopicSpec, ok bool) {
+	b := os.Getenv("ONEVISIT_KAFKA_BROKERS")
+	if b == "" {
+		return nil, spec, false
+	}
+	var brokers []string
+	for _, x := range strings.Split(b, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			brokers = append(brokers, x)
+		}
+	}
+	c = &bus.Config{
+		Brokers: brokers, Names: bus.Names(ns), ClientID: "onevisit-test",
+		SASLMechanism: os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"),
+		User:          os.Getenv("ONEVISIT_KAFKA_USER"), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"),
+	}
+	spec.ReplicationFactor = min(3, len(brokers))
+	return c, spec, true
 }
 
 func (e *Env) waitReady(ctx context.Context) error {
@@ -270,7 +311,7 @@ func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, fun
 		if err != nil {
 			return nil, nil, err
 		}
-		p.Sink = connectors.KafkaSink{Writer: w}
+		p.Sink = connectors.KafkaSink{Writer: w, Names: e.Kafka.Names}
 		return p, func() { w.Close() }, nil
 	case "http":
 		cl, err := e.Client(client)

@@ -19,7 +19,6 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
@@ -32,7 +31,13 @@ func startDev(t *testing.T) *dev.Env {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true})
+	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}
+	// With ONEVISIT_KAFKA_BROKERS set (CI starts real Apache Kafka), the
+	// suite runs against that cluster, each test in its own namespace.
+	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))); ok {
+		o.Kafka, o.Topics = kc, spec
+	}
+	env, err := dev.Start(ctx, o)
 	if err != nil {
 		t.Fatalf("start dev mode: %v", err)
 	}
@@ -333,7 +338,7 @@ func TestBadInput(t *testing.T) {
 	}
 
 	// Every rejection reached the dead-letter topic with its code.
-	codes := readTopic(t, env, bus.RejectedTopic("household"), len(cases))
+	codes := readTopic(t, env, env.Kafka.Names.Rejected("household"), len(cases))
 	for _, c := range cases {
 		if !codes[c.wantCode] {
 			t.Errorf("dead-letter topic has no %s entry", c.wantCode)
@@ -483,7 +488,7 @@ func countAccepted(t *testing.T, env *dev.Env, id string) int {
 	t.Helper()
 	n := 0
 	for p := 0; p < 3; p++ {
-		r, err := env.Kafka.PartitionReader(bus.AcceptedTopic("household"), p, kafka.FirstOffset)
+		r, err := env.Kafka.PartitionReader(env.Kafka.Names.Accepted("household"), p, kafka.FirstOffset)
 		if err != nil {
 			t.Fatal(err)
 		}

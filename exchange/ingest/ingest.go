@@ -90,6 +90,7 @@ type Deps struct {
 	Pseudonym *pseudonym.Pseudonymizer
 	View      *view.View
 	Writer    Writer
+	Names     bus.Names
 	Node      string
 	Registry  prometheus.Registerer
 	Now       func() time.Time
@@ -184,7 +185,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 			inBatch[c.rec.ID] = true
 			accepted = append(accepted, i)
 			msgs = append(msgs, kafka.Message{
-				Topic: bus.AcceptedTopic(c.rec.Dataset),
+				Topic: p.d.Names.Accepted(c.rec.Dataset),
 				Key:   []byte(c.subject),
 				Value: []byte(subs[i].Raw),
 				Headers: []kafka.Header{
@@ -332,7 +333,7 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Me
 		ReceivedAt string `json:"received_at"`
 		Record     string `json:"record,omitempty"`
 	}{res, s.Dataset, s.Publisher, now.UTC().Format(time.RFC3339Nano), raw})
-	return kafka.Message{Topic: bus.RejectedTopic(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
+	return kafka.Message{Topic: p.d.Names.Rejected(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
 }
 
 func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Time) kafka.Message {
@@ -354,7 +355,7 @@ func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Ti
 	if res.Status == Rejected {
 		e.Kind = audit.KindReject
 	}
-	return kafka.Message{Topic: bus.AuditTopic, Value: e.MarshalCanonical()}
+	return kafka.Message{Topic: p.d.Names.Audit(), Value: e.MarshalCanonical()}
 }
 
 // datasetLabel bounds metric labels and dead-letter topics to known

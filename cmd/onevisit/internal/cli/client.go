@@ -164,7 +164,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	if *via == "kafka" {
-		fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.IngestTopic(*dataset))
+		fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.Names("").Ingest(*dataset))
 		return nil
 	}
 	counts := map[string]int{}
