@@ -132,7 +132,8 @@ var pathParam = regexp.MustCompile(`\{([^{}]+)\}`)
 // TestOpenAPIMatchesRoutes keeps /openapi.json and the route table in
 // step: the same set of method+path (plus GET /metrics, which Handler
 // adds), the same path parameters, bearer security exactly on the routes
-// that need a token, and 401/403 documented wherever a token is checked.
+// that need a token, 401/403 documented wherever a token is checked and
+// 413 wherever a body limit is.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	s := newBare(t)
 	rec := httptest.NewRecorder()
@@ -207,6 +208,13 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 		if bearer == public {
 			t.Errorf("%s: roles %q but documented bearer security = %v", name, roles, bearer)
+		}
+		// Every JSON body is read through a size limit; the token
+		// endpoint answers an oversized form as RFC 6749 invalid_request.
+		if k.method == "POST" && k.path != "/v1/token" {
+			if _, ok := o.Responses["413"]; !ok {
+				t.Errorf("%s reads a limited body but documents no 413 response", name)
+			}
 		}
 		if !public {
 			for _, code := range []string{"401", "403"} {
