@@ -48,7 +48,9 @@ type HTTPConfig struct {
 
 // KafkaConfig is the cluster connection.
 type KafkaConfig struct {
-	Brokers       []string      `yaml:"brokers"`
+	Brokers []string `yaml:"brokers"`
+	// Namespace prefixes every topic and group name (default onevisit).
+	Namespace     string        `yaml:"namespace"`
 	SASLMechanism string        `yaml:"sasl_mechanism"`
 	User          string        `yaml:"user"`
 	PasswordEnv   string        `yaml:"password_env"`
@@ -194,7 +196,7 @@ func (c Config) Validate() error {
 
 func (c Config) bus() bus.Config {
 	return bus.Config{
-		Brokers: c.Kafka.Brokers, SASLMechanism: c.Kafka.SASLMechanism, User: c.Kafka.User,
+		Brokers: c.Kafka.Brokers, Names: bus.Names(c.Kafka.Namespace), SASLMechanism: c.Kafka.SASLMechanism, User: c.Kafka.User,
 		Password: os.Getenv(c.Kafka.PasswordEnv), ClientID: c.Kafka.ClientID, BatchTimeout: c.Kafka.BatchTimeout,
 	}
 }

@@ -82,7 +82,7 @@ var catalogue = []entry{
 	{auth.ErrInvalidClient, Code{"invalid_client", 401, "client authentication failed", false}},
 	{auth.ErrInvalidToken, Code{"invalid_token", 401, "the access token is not valid", false}},
 	{ErrUnauthenticated, Code{"unauthenticated", 401, "a bearer access token is required", false}},
-	{ErrForbidden, Code{"forbidden", 403, "your role may not use this endpoint", false}},
+	{ErrForbidden, Code{"forbidden", 403, "you may not do this", false}},
 	{policy.ErrCaseIDRequired, Code{"case_id_required", 403, "the policy requires a case id", false}},
 	{policy.ErrPurposeNotAllowed, Code{"purpose_not_allowed", 403, "no policy allows this purpose for this dataset", false}},
 	{policy.ErrOutsideValidity, Code{"policy_expired", 403, "the policy is not valid at this time", false}},

@@ -126,6 +126,11 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err := os.MkdirAll(env.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("dev: data dir: %w", err)
 	}
+	// The directory holds private keys and the broker's log (every
+	// record's disclosures): close it to other users even if it existed.
+	if err := os.Chmod(env.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("dev: data dir: %w", err)
+	}
 	if o.Kafka != nil {
 		env.Kafka = *o.Kafka
 		env.Brokers = env.Kafka.Brokers

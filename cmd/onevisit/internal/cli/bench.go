@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"os"
+	"runtime/pprof"
 
 	"github.com/onevisit/onevisit/exchange/bench"
 )
@@ -12,8 +14,20 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "length of each timed phase (default 5s)")
 	fs.IntVar(&o.Records, "records", 0, "records to ingest (default 20000)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 32)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	o.Out = e.out
 	_, err := bench.Run(ctx, o)

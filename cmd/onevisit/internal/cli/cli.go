@@ -36,6 +36,7 @@ func init() {
 		"policy":    {"policy tools: `policy explain`, `policy diff OLD NEW`, `policy check DIR`", runPolicy},
 		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
+		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent)", runKafka},
 		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers)", runKeys},
 	}
 }

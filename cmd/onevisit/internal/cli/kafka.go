@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"github.com/onevisit/onevisit/exchange"
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/policy"
+)
+
+func runKafka(ctx context.Context, e *env, args []string) error {
+	if len(args) == 0 || args[0] != "setup" {
+		return usagef("want `kafka setup --config FILE`")
+	}
+	fs := flags(e, "kafka setup")
+	path := fs.String("config", "", "node config file (required): brokers, topics, clients, policies. Its kafka user must be a super user (the admin)")
+	exUser := fs.String("exchange-user", "onevisit-exchange", "SCRAM user exchange nodes connect as")
+	out := fs.String("credentials-out", "", "folder to write the passwords of SCRAM users this run creates (0600); required when one is created")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	if *path == "" {
+		return usagef("--config is required")
+	}
+	cfg, err := exchange.LoadConfig(*path)
+	if err != nil {
+		return err
+	}
+	kc, err := cfg.Bus()
+	if err != nil {
+		return err
+	}
+	parts, err := cfg.Parts(exchange.KeyBackend{}, e.log)
+	if err != nil {
+		return err
+	}
+	datasets := parts.Schemas.Datasets()
+	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
+	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
+
+	// Publishers and their datasets come from the grants.
+	pubs := map[string][]string{}
+	for _, p := range parts.Policy.Policies() {
+		if p.Kind == policy.KindPublisherGrant {
+			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
+		}
+	}
+	users := []string{*exUser}
+	for u := range pubs {
+		users = append(users, u)
+	}
+	sort.Strings(users[1:])
+	for _, u := range users {
+		has, err := bus.HasUser(ctx, kc, u)
+		if err != nil {
+			return err
+		}
+		if has {
+			fmt.Fprintf(e.out, "user %s: exists, password unchanged\n", u)
+			continue
+		}
+		if *out == "" {
+			return usagef("user %s does not exist: --credentials-out is needed to hand over its new password", u)
+		}
+		pw, err := newPassword()
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*out, 0o700); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*out, u+".password"), []byte(pw+"\n"), 0o600); err != nil {
+			return err
+		}
+		if err := bus.SetUser(ctx, kc, u, pw); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
+	}
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs}, datasets)
+	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "acls: %d bindings present; everything else is denied\n", len(acls))
+	return nil
+}
+
+func newPassword() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
