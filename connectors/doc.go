@@ -11,6 +11,13 @@
 //     answer itself: the record's signature against the publisher's key
 //     from the exchange's key directory, every returned field against the
 //     signed digests, and the exchange's receipt against the record.
+//   - A Spool sits in front of a Publisher whose signer lives in the
+//     department's Vault: it buffers up to a bound, retries with capped
+//     exponential backoff and jitter while Vault (or the exchange) is
+//     unavailable, reports it through Health, an HTTP health handler and
+//     metrics (onevisit_connector_buffered_records,
+//     onevisit_connector_signer_up, onevisit_connector_publish_attempts_total),
+//     and never sends a record it could not sign.
 //   - ReadCSV turns a CSV file whose header names the dataset's fields into
 //     items, typed by the dataset's schema.
 //

@@ -428,6 +428,17 @@ func Parts(dataDir string, kc bus.Config, httpAddr string, lg *slog.Logger) (exc
 	}, nil
 }
 
+// Prepare creates, under dataDir, the sample clients' credentials
+// (clients/<client>.json, 0600) and the public registry (registry.json)
+// that `onevisit serve` names in its config, without starting anything.
+// Existing credentials are kept.
+func Prepare(dataDir string) (*clients.Registry, error) {
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	return ensureClients(dataDir)
+}
+
 // ensureClients creates missing sample credentials and (re)writes the
 // public registry.
 func ensureClients(dataDir string) (*clients.Registry, error) {

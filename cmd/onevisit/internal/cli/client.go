@@ -4,10 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/keys/vault"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -101,6 +108,8 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	via := fs.String("via", "kafka", "kafka: write to the ingest topic; http: POST to the exchange and print per-record results")
 	url := fs.String("exchange", "", "exchange base URL for --via http (default: from the credentials file)")
 	brokers := fs.String("brokers", "", "Kafka brokers for --via kafka, comma separated (default: from the credentials file)")
+	vaultKey := fs.String("vault-key", "", "sign through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) instead of the credentials file's signing_key; records wait in a bounded spool while Vault is unavailable")
+	health := fs.String("health", "", "with --vault-key: serve /healthz and /metrics on this address while running")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -133,8 +142,18 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	signer, err := creds.RecordSigner()
-	if err != nil {
+	var signer keys.Signer
+	if *vaultKey != "" {
+		vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: *vaultKey, Owner: creds.ClientID, Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+		if err != nil {
+			return err
+		}
+		defer vs.Close()
+		if err := vs.Start(ctx); err != nil {
+			return err
+		}
+		signer = vs
+	} else if signer, err = creds.RecordSigner(); err != nil {
 		return err
 	}
 	p := &connectors.Publisher{Issuer: creds.ClientID, Dataset: *dataset, Schema: ds.Latest, Signer: signer}
@@ -159,6 +178,9 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	default:
 		return usagef("--via %q: want kafka or http", *via)
 	}
+	if *vaultKey != "" {
+		return spoolPublish(ctx, e, p, items, *health)
+	}
 	ids, results, err := p.Publish(ctx, items)
 	if err != nil {
 		return err
@@ -175,5 +197,51 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		}
 	}
 	fmt.Fprintf(e.out, "%d records: %d accepted, %d duplicate, %d rejected\n", len(results), counts["accepted"], counts["duplicate"], counts["rejected"])
+	return nil
+}
+
+// spoolPublish sends items through a Spool, so a Vault or exchange outage
+// makes the connector wait and retry rather than fail or send unsigned.
+func spoolPublish(ctx context.Context, e *env, p *connectors.Publisher, items []connectors.Item, healthAddr string) error {
+	reg := prometheus.NewRegistry()
+	sp, err := connectors.NewSpool(p, connectors.SpoolConfig{}, reg, e.log)
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	if healthAddr != "" {
+		mux := http.NewServeMux()
+		mux.Handle("GET /healthz", sp.HealthHandler())
+		mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+		srv := &http.Server{Addr: healthAddr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		go func() { _ = srv.ListenAndServe() }()
+		defer srv.Close()
+	}
+	if err := sp.Offer(items...); err != nil {
+		return err
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- sp.Run(runCtx) }()
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for sp.Buffered() > 0 {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("stopped with %d records unsent", sp.Buffered())
+		case err := <-done:
+			return err
+		case <-t.C:
+			if h := sp.Health(); h != nil {
+				e.log.Warn("connector degraded; retrying", "err", h)
+			}
+		}
+	}
+	failed := sp.Failed()
+	for _, f := range failed {
+		fmt.Fprintf(e.out, "refused for good: %s: %v\n", f.Item.ID, f.Err)
+	}
+	fmt.Fprintf(e.out, "sent %d records signed in Vault (%d refused for good)\n", len(items)-len(failed), len(failed))
 	return nil
 }
