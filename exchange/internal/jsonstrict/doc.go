@@ -1,0 +1,46 @@
+// Package jsonstrict decodes JSON at OneVisit's trust boundaries (HTTP
+// bodies, record payloads and disclosures) so that every later step sees
+// exactly one meaning of the input.
+//
+// Go's encoding/json matches object keys case-insensitively and lets the
+// last of two duplicate keys win (golang/go#14750), and it silently turns
+// invalid UTF-8 and lone surrogate escapes into U+FFFD. A validator that
+// reads the first key and an enforcer that reads the last is a known
+// bypass. Check and Decode therefore refuse, before anything else reads
+// the input:
+//   - two keys in one object that are equal or equal under case folding
+//     (ErrDuplicateKey). Keys are compared after unescaping ("a" and
+//     "\u0061" are the same key) and folded as encoding/json matches
+//     them: strings.ToLower(strings.ToUpper(key)), so "ſ" equals "s" and
+//     the Kelvin sign equals "k";
+//   - invalid UTF-8 anywhere in the input, a \u escape of a lone
+//     surrogate (such as "\ud800"), and NUL characters in keys, escaped
+//     or not (ErrInvalidUTF8). When the input holds invalid UTF-8 the
+//     error is ErrInvalidUTF8 whatever else is wrong with it;
+//   - nesting deeper than MaxDepth (ErrTooDeep);
+//   - anything that is not RFC 8259 JSON (ErrSyntax): numbers exactly as
+//     the RFC's grammar (no leading zeros, "+", NaN or hex), the literals
+//     true, false and null, the eight escapes and \uXXXX, no control
+//     characters in strings, and nothing but white space after the first
+//     value;
+//   - for struct targets, keys that name no field (ErrUnknownField,
+//     mass assignment).
+//
+// Whatever Check accepts, encoding/json's json.Valid accepts too; and
+// Check accepts everything json.Valid accepts that has none of the
+// problems above. The tests check both directions against a reference
+// written with encoding/json, and fuzz them.
+//
+// Numbers decode as json.Number into interface values, so large integers
+// are not rounded through float64.
+//
+// # Cost
+//
+// Check reads the input once, byte by byte, and does not allocate for
+// objects of fewer than 16 keys (their folded keys are compared
+// pairwise; larger objects use a set). Decode into a pointer to a nil
+// any, []any, []string, map[string]any or map[string]json.RawMessage, or
+// to a string, checks and builds the value in the same pass, with the
+// same result as encoding/json; other targets (structs) are checked and
+// then decoded by encoding/json.
+package jsonstrict
