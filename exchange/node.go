@@ -479,8 +479,10 @@ func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
 }
 
 // consume is the ingest loop: fetch a batch, run it through the pipeline,
-// and commit its offsets only after the outcome is durably written. A
-// failed write is retried with backoff, never skipped.
+// and commit its offsets only after the outcome is durably written. Two
+// batches are in flight at once, so one is verified while the other is
+// written; offsets are committed strictly in fetch order. A failed write
+// is retried with backoff, never skipped.
 func (n *Node) consume(ctx context.Context, datasets []string) error {
 	topics := make([]string, len(datasets))
 	for i, d := range datasets {
@@ -491,7 +493,33 @@ func (n *Node) consume(ctx context.Context, datasets []string) error {
 		return err
 	}
 	defer r.Close()
-	const maxBatch = 512
+	type inflight struct {
+		msgs []kafka.Message
+		done chan bool // true when durably processed
+	}
+	const maxBatch, depth = 512, 2
+	queue := make(chan *inflight, depth-1)
+	commitErr := make(chan error, 1)
+	go func() {
+		defer close(commitErr)
+		for f := range queue {
+			if !<-f.done {
+				return // ctx ended before the batch was written: commit nothing more
+			}
+			// A failed commit (a rebalance moved the partition) only means
+			// the batch is redelivered to the partition's next owner, whose
+			// duplicate check makes that harmless.
+			if err := r.CommitMessages(ctx, f.msgs...); err != nil && ctx.Err() == nil {
+				n.p.Logger.Warn("offset commit failed; the batch will be redelivered and deduplicated", "records", len(f.msgs), "err", err)
+			}
+			n.lag.Set(float64(r.Stats().Lag))
+		}
+	}()
+	defer func() {
+		close(queue)
+		for range commitErr {
+		}
+	}()
 	for {
 		first, err := r.FetchMessage(ctx)
 		if err != nil {
@@ -507,29 +535,39 @@ func (n *Node) consume(ctx context.Context, datasets []string) error {
 			}
 			batch = append(batch, m)
 		}
-		subs := make([]ingest.Submission, len(batch))
-		for i, m := range batch {
-			d, _ := n.p.Kafka.Names.DatasetOf(m.Topic)
-			subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
+		f := &inflight{msgs: batch, done: make(chan bool, 1)}
+		go func() { f.done <- n.processUntilWritten(ctx, batch) }()
+		select {
+		case queue <- f:
+		case err := <-commitErr:
+			return err
+		case <-ctx.Done():
+			return nil
 		}
-		for attempt := 0; ; attempt++ {
-			_, err := n.pipeline.Process(ctx, subs)
-			if err == nil {
-				break
-			}
-			if ctx.Err() != nil {
-				return nil
-			}
-			n.p.Logger.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "err", err)
-			select {
-			case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
-			case <-ctx.Done():
-				return nil
-			}
+	}
+}
+
+// processUntilWritten runs one fetched batch through the pipeline,
+// retrying with backoff until its outcome is durably written or ctx ends.
+func (n *Node) processUntilWritten(ctx context.Context, batch []kafka.Message) bool {
+	subs := make([]ingest.Submission, len(batch))
+	for i, m := range batch {
+		d, _ := n.p.Kafka.Names.DatasetOf(m.Topic)
+		subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
+	}
+	for attempt := 0; ; attempt++ {
+		_, err := n.pipeline.Process(ctx, subs)
+		if err == nil {
+			return true
 		}
-		if err := r.CommitMessages(ctx, batch...); err != nil {
-			return fmt.Errorf("commit: %w", err)
+		if ctx.Err() != nil {
+			return false
 		}
-		n.lag.Set(float64(r.Stats().Lag))
+		n.p.Logger.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "err", err)
+		select {
+		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
+		case <-ctx.Done():
+			return false
+		}
 	}
 }

@@ -38,7 +38,7 @@ import (
 type Options struct {
 	Duration    time.Duration // per timed phase; default 5 s
 	Records     int           // records ingested; default 20,000
-	Concurrency int           // concurrent query clients; default 32
+	Concurrency int           // concurrent query clients; default 16
 	Out         io.Writer
 }
 
@@ -63,7 +63,7 @@ func (o *Options) defaults() {
 		o.Records = 20000
 	}
 	if o.Concurrency <= 0 {
-		o.Concurrency = 32
+		o.Concurrency = 16
 	}
 	if o.Out == nil {
 		o.Out = io.Discard

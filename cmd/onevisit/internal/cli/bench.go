@@ -13,7 +13,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	var o bench.Options
 	fs.DurationVar(&o.Duration, "duration", 0, "length of each timed phase (default 5s)")
 	fs.IntVar(&o.Records, "records", 0, "records to ingest (default 20000)")
-	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 32)")
+	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 16)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	if err := parse(fs, args); err != nil {
 		return err
