@@ -93,25 +93,49 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 
 	// Ingest through the pipeline: parallel verify, schema, grant,
-	// pseudonym, dedupe, and one durable Kafka write per batch.
+	// pseudonym, dedupe, and one durable Kafka write per batch, with two
+	// batches in flight as the node's ingest loop runs them.
 	half := len(recs) / 2
 	start := time.Now()
 	const batch = 512
-	for lo := 0; lo < half; lo += batch {
-		hi := min(lo+batch, half)
-		subs := make([]ingest.Submission, hi-lo)
-		for i := range subs {
-			subs[i] = ingest.Submission{Raw: recs[lo+i], Dataset: "household"}
-		}
-		out, err := env.Node.Pipeline().Process(ctx, subs)
-		if err != nil {
-			return res, err
-		}
-		for _, r := range out {
-			if r.Status != ingest.Accepted {
-				return res, fmt.Errorf("bench: record %d %s %s", lo+r.Index, r.Status, r.Code)
+	batches := make(chan int)
+	errc := make(chan error, 2)
+	var wg sync.WaitGroup
+	for w := 0; w < 2; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lo := range batches {
+				hi := min(lo+batch, half)
+				subs := make([]ingest.Submission, hi-lo)
+				for i := range subs {
+					subs[i] = ingest.Submission{Raw: recs[lo+i], Dataset: "household"}
+				}
+				out, err := env.Node.Pipeline().Process(ctx, subs)
+				if err == nil {
+					for _, r := range out {
+						if r.Status != ingest.Accepted {
+							err = fmt.Errorf("bench: record %d %s %s", lo+r.Index, r.Status, r.Code)
+							break
+						}
+					}
+				}
+				if err != nil {
+					errc <- err
+					return
+				}
 			}
-		}
+		}()
+	}
+	for lo := 0; lo < half; lo += batch {
+		batches <- lo
+	}
+	close(batches)
+	wg.Wait()
+	select {
+	case err := <-errc:
+		return res, err
+	default:
 	}
 	res.IngestPerSec = float64(half) / time.Since(start).Seconds()
 	res.IngestRatio = res.IngestPerSec / res.VerifyPerSec
