@@ -89,6 +89,14 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
+		if s := newScanner(data, true); s.next('[') {
+			a, err := s.array(0)
+			if err = s.finish(s.after(err)); err != nil {
+				return true, err
+			}
+			*t = a
+			return true, nil
+		}
 		x, err := decodeValue(data)
 		if err != nil {
 			return true, err
@@ -103,6 +111,14 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 	case *map[string]any:
 		if t == nil || *t != nil {
 			return false, nil
+		}
+		if s := newScanner(data, true); s.next('{') {
+			m, err := s.object(0)
+			if err = s.finish(s.after(err)); err != nil {
+				return true, err
+			}
+			*t = m
+			return true, nil
 		}
 		x, err := decodeValue(data)
 		if err != nil {
@@ -140,6 +156,14 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 	case *string:
 		if t == nil {
 			return false, nil
+		}
+		if s := newScanner(data, true); s.next('"') {
+			start, end, esc, err := s.str()
+			if err = s.finish(s.after(err)); err != nil {
+				return true, err
+			}
+			*t = s.unquote(start, end, esc)
+			return true, nil
 		}
 		x, err := decodeValue(data)
 		if err != nil {
@@ -241,9 +265,17 @@ func (s *scanner) value(depth int) (any, error) {
 	}
 	switch c := s.data[s.pos]; c {
 	case '{':
-		return s.object(depth)
+		m, err := s.object(depth)
+		if err != nil || !s.build {
+			return nil, err
+		}
+		return m, nil
 	case '[':
-		return s.array(depth)
+		a, err := s.array(depth)
+		if err != nil || !s.build {
+			return nil, err
+		}
+		return a, nil
 	case '"':
 		start, end, esc, err := s.str()
 		if err != nil || !s.build {
@@ -595,7 +627,7 @@ func (s *scanner) duplicate(k key) error {
 }
 
 // object reads an object starting at its "{".
-func (s *scanner) object(depth int) (any, error) {
+func (s *scanner) object(depth int) (map[string]any, error) {
 	if depth >= MaxDepth {
 		return nil, ErrTooDeep
 	}
@@ -652,7 +684,7 @@ func (s *scanner) object(depth int) (any, error) {
 }
 
 // array reads an array starting at its "[".
-func (s *scanner) array(depth int) (any, error) {
+func (s *scanner) array(depth int) ([]any, error) {
 	if depth >= MaxDepth {
 		return nil, ErrTooDeep
 	}
@@ -750,6 +782,20 @@ func (s *scanner) rawObject() (m map[string]json.RawMessage, fits bool, err erro
 			return nil, false, s.syntax(`"," or "}"`)
 		}
 	}
+}
+
+// next skips white space and reports whether the next byte is c.
+func (s *scanner) next(c byte) bool {
+	s.space()
+	return s.pos < len(s.data) && s.data[s.pos] == c
+}
+
+// after is err, or else the result of rest: the end of a document.
+func (s *scanner) after(err error) error {
+	if err != nil {
+		return err
+	}
+	return s.rest()
 }
 
 // rest refuses anything but white space after the value.
