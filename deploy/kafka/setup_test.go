@@ -174,12 +174,12 @@ func TestBrokerEnforcesBoundaries(t *testing.T) {
 			wantErr: kafka.TopicAuthorizationFailed,
 		},
 		{
-			name: "read an accepted topic",
+			name:    "read an accepted topic",
 			do:      func(ctx context.Context) error { return readErr(ctx, t, w, pub, w.names.Accepted("household")) },
 			wantErr: kafka.TopicAuthorizationFailed,
 		},
 		{
-			name: "read its own ingest topic (write only)",
+			name:    "read its own ingest topic (write only)",
 			do:      func(ctx context.Context) error { return readErr(ctx, t, w, pub, w.names.Ingest("household")) },
 			wantErr: kafka.TopicAuthorizationFailed,
 		},
