@@ -187,7 +187,7 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 		case "_sd":
 			if len(v) == 0 || v[0] != '[' {
 				err = errors.New("not an array")
-			} else if err = json.Unmarshal(v, &p.SD); err == nil && p.SD == nil {
+			} else if err = jsonstrict.Decode(v, &p.SD); err == nil && p.SD == nil {
 				p.SD = []string{}
 			}
 		default:
@@ -204,7 +204,7 @@ func decodeString(v json.RawMessage, dst *string) error {
 	if len(v) == 0 || v[0] != '"' {
 		return errors.New("not a string")
 	}
-	return json.Unmarshal(v, dst)
+	return jsonstrict.Decode(v, dst) // one pass; v was checked with the payload
 }
 
 func decodeDate(v json.RawMessage) (*jwt.NumericDate, error) {
@@ -284,47 +284,135 @@ func Digest(encoded string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// smallSet is the size up to which disclose compares digests and names
+// pairwise instead of building maps.
+const smallSet = 16
+
 // disclose checks every disclosure against p.
 func disclose(p *payload, encoded []string) ([]Disclosure, error) {
 	if p.SDAlg != "" && p.SDAlg != HashAlg {
 		return nil, fmt.Errorf("%w: _sd_alg %q", ErrAlgorithm, p.SDAlg)
 	}
-	inSD := make(map[string]bool, len(p.SD))
-	for _, d := range p.SD {
-		if inSD[d] {
-			return nil, fmt.Errorf("%w: digest %q twice in _sd", ErrDuplicateDisclosure, d)
-		}
-		inSD[d] = true
+	sd, err := newDigestSet(p.SD)
+	if err != nil {
+		return nil, err
 	}
+	if len(encoded) == 0 {
+		return []Disclosure{}, nil
+	}
+	// One buffer holds every encoded disclosure (so hashing and base64
+	// decoding need no copy each) and then every decoded one.
+	n, dn := 0, 0
+	for _, e := range encoded {
+		n += len(e)
+		dn += b64.DecodedLen(len(e))
+	}
+	buf := make([]byte, n+dn)
+	src, dst := buf[:n], buf[n:]
 	out := make([]Disclosure, len(encoded))
-	names := make(map[string]bool, len(encoded))
+	var names map[string]bool // once there are many fields
+	if len(encoded) > smallSet {
+		names = make(map[string]bool, len(encoded))
+	}
 	for i, e := range encoded {
+		raw := src[:len(e):len(e)]
+		copy(raw, e)
+		src = src[len(e):]
 		d := &out[i]
-		d.Encoded, d.Digest = e, Digest(e)
-		seen, ok := inSD[d.Digest]
-		if !ok {
+		d.Encoded = e
+		var digest [43]byte // base64url of 32 bytes, unpadded
+		sum := sha256.Sum256(raw)
+		base64.RawURLEncoding.Encode(digest[:], sum[:])
+		j := sd.find(digest[:])
+		if j < 0 {
 			return nil, fmt.Errorf("%w: disclosure %d: digest not in _sd", ErrBadDisclosure, i)
 		}
-		if !seen {
+		if sd.used[j] {
 			return nil, fmt.Errorf("%w: disclosure %d: presented twice", ErrDuplicateDisclosure, i)
 		}
-		inSD[d.Digest] = false
-		if err := decodeDisclosure(d); err != nil {
+		sd.used[j] = true
+		d.Digest = p.SD[j] // the same characters as Digest(e)
+		m, err := b64.Decode(dst, raw)
+		if err != nil {
+			return nil, fmt.Errorf("disclosure %d: %w: not base64url", i, ErrBadDisclosure)
+		}
+		if err := parseDisclosure(d, dst[:m:m]); err != nil {
 			return nil, fmt.Errorf("disclosure %d: %w", i, err)
 		}
-		if names[d.Name] {
+		dst = dst[m:]
+		dup := false
+		if names != nil {
+			dup = names[d.Name]
+			names[d.Name] = true
+		} else {
+			for _, prev := range out[:i] {
+				dup = dup || prev.Name == d.Name
+			}
+		}
+		if dup {
 			return nil, fmt.Errorf("%w: disclosure %d: field %q twice", ErrDuplicateDisclosure, i, d.Name)
 		}
-		names[d.Name] = true
 	}
 	return out, nil
 }
 
+// digestSet is the digests of _sd, each usable by one disclosure.
+type digestSet struct {
+	sd   []string
+	idx  map[string]int // when _sd is large
+	used []bool
+}
+
+// newDigestSet refuses a digest twice in sd.
+func newDigestSet(sd []string) (*digestSet, error) {
+	s := &digestSet{sd: sd, used: make([]bool, len(sd))}
+	if len(sd) > smallSet {
+		s.idx = make(map[string]int, len(sd))
+	}
+	for i, d := range sd {
+		dup := false
+		if s.idx != nil {
+			_, dup = s.idx[d]
+			s.idx[d] = i
+		} else {
+			dup = slices.Contains(sd[:i], d)
+		}
+		if dup {
+			return nil, fmt.Errorf("%w: digest %q twice in _sd", ErrDuplicateDisclosure, d)
+		}
+	}
+	return s, nil
+}
+
+// find returns the index in _sd of digest, or -1.
+func (s *digestSet) find(digest []byte) int {
+	if s.idx != nil {
+		if i, ok := s.idx[string(digest)]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, d := range s.sd {
+		if d == string(digest) {
+			return i
+		}
+	}
+	return -1
+}
+
+// decodeDisclosure decodes d.Encoded into d's other fields, except
+// Digest.
 func decodeDisclosure(d *Disclosure) error {
 	data, err := b64.DecodeString(d.Encoded)
 	if err != nil {
 		return fmt.Errorf("%w: not base64url", ErrBadDisclosure)
 	}
+	return parseDisclosure(d, data)
+}
+
+// parseDisclosure decodes the JSON of a disclosure into d's Salt, Name
+// and Value.
+func parseDisclosure(d *Disclosure, data []byte) error {
 	var arr []any
 	if err := jsonstrict.Decode(data, &arr); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadDisclosure, err)

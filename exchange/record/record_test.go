@@ -544,3 +544,48 @@ func BenchmarkEd25519Verify(b *testing.B) {
 		}
 	}
 }
+
+// TestVerifyManyFields covers records past the size where disclose
+// switches from pairwise comparison to maps (smallSet): the same checks
+// must hold on both sides of it.
+func TestVerifyManyFields(t *testing.T) {
+	d := testDirectory(t)
+	var discs []string
+	for i := range 3 * smallSet {
+		discs = append(discs, disc(b64e.EncodeToString([]byte{byte(i), 's', 'a', 'l', 't'}), "field_"+string(rune('a'+i%26))+string(rune('a'+i/26)), `"v"`))
+	}
+	other := disc("b3RoZXJzYWx0b3RoZXJzYQ", "field_aa", `"w"`) // names the same field as discs[0]
+	plus := func(extra string) []string { return append(discs[:len(discs):len(discs)], extra) }
+	tests := []struct {
+		name    string
+		record  string
+		fields  int
+		wantErr error
+	}{
+		{"all fields", craft(taxHeader, payloadJSON(sdList(discs...), ""), edSign(taxKey), discs...), len(discs), nil},
+		{"a few of many digests", craft(taxHeader, payloadJSON(sdList(discs...), ""), edSign(taxKey), discs[40], discs[3]), 2, nil},
+		{"many disclosures of a short _sd", craft(taxHeader, payloadJSON(sdList(discs[:3]...), ""), edSign(taxKey), discs...), 0, ErrBadDisclosure},
+		{"digest twice in a long _sd", craft(taxHeader, payloadJSON(sdList(plus(discs[30])...), ""), edSign(taxKey), discs[0]), 0, ErrDuplicateDisclosure},
+		{"disclosure presented twice among many", craft(taxHeader, payloadJSON(sdList(discs...), ""), edSign(taxKey), plus(discs[20])...), 0, ErrDuplicateDisclosure},
+		{"two disclosures of one field among many", craft(taxHeader, payloadJSON(sdList(plus(other)...), ""), edSign(taxKey), plus(other)...), 0, ErrDuplicateDisclosure},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec, err := Verify(tt.record, d)
+			if !errors.Is(err, tt.wantErr) || (err == nil) != (tt.wantErr == nil) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			if len(rec.Disclosures) != tt.fields {
+				t.Fatalf("%d disclosures, want %d", len(rec.Disclosures), tt.fields)
+			}
+			for _, disc := range rec.Disclosures {
+				if disc.Digest != Digest(disc.Encoded) || disc.Value != "v" {
+					t.Fatalf("disclosure %+v", disc)
+				}
+			}
+		})
+	}
+}
