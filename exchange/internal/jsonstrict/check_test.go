@@ -535,3 +535,38 @@ var benchInputs = []struct{ name, in string }{
 	{"payload", `{"_sd":["0mWbzaUFbbl6mQWwT9VDMb4jWX9WPsnlCpfHmbI5eg4","2mL6yRp3ZYgpumaANJMTaptT6XMdYaLlmqzSYXkvWdQ","8vLS5Kxyr5fWkOtyM7PnWLtU6d8wfrFvlKLl4XoDhCM","Bq3LAVt7dmRrt-vC5-QEHb8eTJ8GvUu5GEYv9Y8FDVY","Q3XW8dEIS9TCp73rpoO5ynPT3FNRlY5O6RRsqIWeDlI","ZtmGUs3CvhtLdftcVw8DmHAE2YFU9EqEw4CEohT3FnE","dPuE4u1C5ZItr0fgHaFKbHTkOMEf36lMJRJGZ5G1-oY","nj1cMV1wPb7Ls6rM1CUixrOTVAFn_3DdeUsbPWVhtlU","sYkjn-C7FGZk2clXz7a6vYxzBGK1rl6gXaWp8KOJ5XM"],"_sd_alg":"sha-256","dataset":"tax-certificate","iat":1750000000,"iss":"tax-bureau","jti":"rec-0001","op":"upsert","schema":"tax-certificate/v1"}`},
 	{"disclosure", `["3fYm2eUlXbLM2yS2hDkV0w","office",{"code":"330100","name":"杭州市税务局"}]`},
 }
+
+// TestDecodeDoesNotAliasInput: decoded strings, numbers, keys and raw
+// values do not change when the caller reuses its input buffer.
+func TestDecodeDoesNotAliasInput(t *testing.T) {
+	const in = `{"name":"张三","n":12,"list":["a","b\u0063"],"raw":{"k":"v"}}`
+	for _, mk := range []func() any{
+		func() any { return new(any) },
+		func() any { return new(map[string]any) },
+		func() any { return new(map[string]json.RawMessage) },
+	} {
+		data := []byte(in)
+		got, want := mk(), mk()
+		if err := Decode(data, got); err != nil {
+			t.Fatal(err)
+		}
+		if err := decodeSlow([]byte(in), want); err != nil {
+			t.Fatal(err)
+		}
+		for i := range data {
+			data[i] = 'X'
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%T changed with its input:\n%#v\nwant\n%#v", got, reflect.ValueOf(got).Elem(), reflect.ValueOf(want).Elem())
+		}
+	}
+	data := []byte(`["a","b"]`)
+	var ss []string
+	if err := Decode(data, &ss); err != nil {
+		t.Fatal(err)
+	}
+	copy(data, `["x","y"]`)
+	if !reflect.DeepEqual(ss, []string{"a", "b"}) {
+		t.Fatalf("[]string changed with its input: %q", ss)
+	}
+}

@@ -42,5 +42,8 @@
 // any, []any, []string, map[string]any or map[string]json.RawMessage, or
 // to a string, checks and builds the value in the same pass, with the
 // same result as encoding/json; other targets (structs) are checked and
-// then decoded by encoding/json.
+// then decoded by encoding/json. The one-pass decoders copy the input
+// once and slice strings without escapes, numbers and keys out of that
+// copy, so a decoded value never aliases the caller's buffer but keeps
+// the copy alive while any part of it is referenced.
 package jsonstrict

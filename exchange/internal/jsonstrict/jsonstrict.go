@@ -89,7 +89,7 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		if s := newScanner(data, true); s.next('[') {
+		if s := newScanner(data, true).keepText(); s.next('[') {
 			a, err := s.array(0)
 			if err = s.finish(s.after(err)); err != nil {
 				return true, err
@@ -112,7 +112,7 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		if s := newScanner(data, true); s.next('{') {
+		if s := newScanner(data, true).keepText(); s.next('{') {
 			m, err := s.object(0)
 			if err = s.finish(s.after(err)); err != nil {
 				return true, err
@@ -135,7 +135,7 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		s := newScanner(data, false)
+		s := newScanner(data, false).keepText()
 		m, fits, err := s.rawObject()
 		if err = s.finish(err); err != nil || !fits {
 			return err != nil, err
@@ -146,7 +146,7 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		s := newScanner(data, false)
+		s := newScanner(data, false).keepText()
 		a, fits, err := s.stringArray()
 		if err = s.finish(err); err != nil || !fits {
 			return err != nil, err
@@ -183,7 +183,7 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 // decodeValue checks data and builds its value as encoding/json does
 // into an any with UseNumber.
 func decodeValue(data []byte) (any, error) {
-	s := newScanner(data, true)
+	s := newScanner(data, true).keepText()
 	v, err := s.document()
 	if err = s.finish(err); err != nil {
 		return nil, err
@@ -209,10 +209,20 @@ type scanner struct {
 	pos   int
 	build bool   // build values as well as check them
 	buf   []byte // scratch for unescaping
+	// text is a copy of data made once, when decoding, so that strings
+	// without escapes and numbers are slices of it rather than one
+	// allocation each. They keep the copy alive while any of them lives.
+	text string
 }
 
-func newScanner(data []byte, build bool) scanner {
-	return scanner{data: data, build: build}
+func newScanner(data []byte, build bool) *scanner {
+	return &scanner{data: data, build: build}
+}
+
+// keepText makes the one copy of the input that decoded strings share.
+func (s *scanner) keepText() *scanner {
+	s.text = string(s.data)
+	return s
 }
 
 // finish maps a scan error to what the package promises: any invalid
@@ -293,6 +303,9 @@ func (s *scanner) value(depth int) (any, error) {
 			start := s.pos
 			if err := s.number(); err != nil || !s.build {
 				return nil, err
+			}
+			if s.text != "" {
+				return json.Number(s.text[start:s.pos]), nil
 			}
 			return json.Number(s.data[start:s.pos]), nil
 		}
@@ -495,6 +508,9 @@ func nextRune(raw []byte, i int) (rune, int) {
 
 // unquote returns the contents of a checked string.
 func (s *scanner) unquote(start, end int, esc bool) string {
+	if !esc && s.text != "" {
+		return s.text[start:end]
+	}
 	raw := s.data[start:end]
 	if !esc {
 		return string(raw)
