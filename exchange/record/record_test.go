@@ -589,3 +589,50 @@ func TestVerifyManyFields(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkVerifyParallel and BenchmarkEd25519VerifyParallel are the
+// same pair on all cores (GOMAXPROCS goroutines): ingest's target is at
+// least half the bare verify rate there too, where allocation and GC
+// weigh more than on one core.
+func BenchmarkVerifyParallel(b *testing.B) {
+	d := testDirectory(b)
+	compact, err := Sign(context.Background(), keys.NewLocalSigner("tax-record#1", taxKey), testClaims, nineFields())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(compact)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := Verify(compact, d); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+func BenchmarkEd25519VerifyParallel(b *testing.B) {
+	compact, err := Sign(context.Background(), keys.NewLocalSigner("tax-record#1", taxKey), testClaims, nineFields())
+	if err != nil {
+		b.Fatal(err)
+	}
+	jwtPart, _, _ := strings.Cut(compact, "~")
+	dot := strings.LastIndexByte(jwtPart, '.')
+	input := []byte(jwtPart[:dot])
+	sig, err := b64e.DecodeString(jwtPart[dot+1:])
+	if err != nil {
+		b.Fatal(err)
+	}
+	pub := taxKey.Public().(ed25519.PublicKey)
+	b.SetBytes(int64(len(compact)))
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if !ed25519.Verify(pub, input, sig) {
+				b.Error("signature does not verify")
+				return
+			}
+		}
+	})
+}
