@@ -83,7 +83,7 @@
 // disclosure is base64-decoded and JSON-decoded once, from one buffer
 // per record; digests are matched against _sd without allocating
 // (pairwise up to 16 entries, with maps beyond). The signature check
-// itself is golang-jwt/jwt/v5's, pinned to EdDSA, and costs about 70%
+// itself is golang-jwt/jwt/v5's, pinned to EdDSA, and is about two thirds
 // of Verify: BenchmarkVerify against BenchmarkEd25519Verify (and their
 // Parallel variants) measure the ratio, which ingest keeps under 2, i.e.
 // at least half the bare verify rate.

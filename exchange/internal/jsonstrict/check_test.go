@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -568,5 +569,37 @@ func TestDecodeDoesNotAliasInput(t *testing.T) {
 	copy(data, `["x","y"]`)
 	if !reflect.DeepEqual(ss, []string{"a", "b"}) {
 		t.Fatalf("[]string changed with its input: %q", ss)
+	}
+}
+
+// TestFoldMatchesEncodingJSON: two runes fold together under fold
+// (strings.ToLower(strings.ToUpper)) exactly when encoding/json's key
+// matching (upper-case ASCII, unicode.ToUpper(unicode.ToLower(r))
+// otherwise) treats them as the same, over every rune. Both work rune by
+// rune, so the same holds for whole keys.
+func TestFoldMatchesEncodingJSON(t *testing.T) {
+	jsonFold := func(r rune) rune {
+		if r < utf8.RuneSelf {
+			if 'a' <= r && r <= 'z' {
+				r -= 'a' - 'A'
+			}
+			return r
+		}
+		return unicode.ToUpper(unicode.ToLower(r))
+	}
+	ours := map[rune]rune{}   // fold class -> its json class
+	theirs := map[rune]rune{} // json class -> its fold class
+	for r := rune(0); r <= unicode.MaxRune; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue
+		}
+		a, b := fold(r), jsonFold(r)
+		if prev, ok := ours[a]; ok && prev != b {
+			t.Fatalf("%U: fold class %U holds json classes %U and %U", r, a, prev, b)
+		}
+		if prev, ok := theirs[b]; ok && prev != a {
+			t.Fatalf("%U: json class %U holds fold classes %U and %U", r, b, prev, a)
+		}
+		ours[a], theirs[b] = b, a
 	}
 }
