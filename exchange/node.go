@@ -372,6 +372,22 @@ func (n *Node) applyAccepted(m kafka.Message) {
 	if m.Value == nil {
 		return
 	}
+	// A record this node accepted itself is in its view already, or
+	// about to be: skip parsing it again.
+	if ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic); ok {
+		for _, h := range m.Headers {
+			if h.Key != "onevisit-record-id" {
+				continue
+			}
+			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == string(h.Value) {
+				return
+			}
+			if e, ok := n.pipeline.Writing(string(h.Value)); ok {
+				n.view.Apply(string(m.Key), e)
+				return
+			}
+		}
+	}
 	rec, err := record.Parse(string(m.Value))
 	if err != nil {
 		n.p.Logger.Error("unparseable record in accepted topic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)

@@ -107,6 +107,21 @@ type Pipeline struct {
 	verify  prometheus.Histogram
 	mu      sync.Mutex // serialises the order-dependent step per batch
 	workers int
+	// writing holds the view entries of accepted records whose write is
+	// under way, by record id, so the node's accepted-topic tail can apply
+	// them without parsing the record again (see Writing).
+	writing sync.Map
+}
+
+// Writing returns the view entry of an accepted record whose write is
+// under way. A record read back from the accepted topic is durable
+// whatever its writer later reports, so the tail may apply it.
+func (p *Pipeline) Writing(id string) (*view.Entry, bool) {
+	e, ok := p.writing.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return e.(*view.Entry), true
 }
 
 // New builds a pipeline; it does no I/O.
@@ -190,6 +205,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 				Value: []byte(subs[i].Raw),
 				Headers: []kafka.Header{
 					{Key: "onevisit-accepted-at", Value: []byte(fmt.Sprint(nowMillis))},
+					{Key: "onevisit-record-id", Value: []byte(c.rec.ID)},
 					{Key: "onevisit-node", Value: []byte(p.d.Node)},
 				},
 			})
@@ -208,11 +224,21 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 		msgs = append(msgs, p.auditMessage(subs[i], c, res, now))
 		results[i] = res
 	}
+	entries := make([]*view.Entry, len(accepted))
+	for k, i := range accepted {
+		entries[k] = view.FromRecord(checks[i].rec, nowMillis)
+		p.writing.Store(checks[i].rec.ID, entries[k])
+	}
+	defer func() {
+		for _, i := range accepted {
+			p.writing.Delete(checks[i].rec.ID)
+		}
+	}()
 	if err := p.d.Writer.WriteMessages(ctx, msgs...); err != nil {
 		return nil, fmt.Errorf("ingest: write outcome: %w", err)
 	}
-	for _, i := range accepted {
-		p.d.View.Apply(checks[i].subject, view.FromRecord(checks[i].rec, nowMillis))
+	for k, i := range accepted {
+		p.d.View.Apply(checks[i].subject, entries[k])
 	}
 	for i, r := range results {
 		p.records.WithLabelValues(datasetLabel(p.d.Schemas, subs[i].Dataset), string(r.Status)).Inc()

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sort"
 	"strings"
 )
@@ -47,6 +48,12 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		usage(out)
 		return 0
+	}
+	// The exchange trades memory for CPU: records and audit entries are
+	// short-lived garbage, and collecting at 200% heap growth instead of
+	// 100% halves the collector's share. GOGC in the environment wins.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(200)
 	}
 	c, ok := commands[args[0]]
 	if !ok {
