@@ -253,9 +253,12 @@ func consume(t *testing.T, c cluster, topic string, want int) []kafka.Message {
 	defer r.Close()
 	var got []kafka.Message
 	for len(got) < want {
-		m, err := r.ReadMessage(ctx)
+		m, err := r.FetchMessage(ctx)
 		if err != nil {
 			t.Fatalf("consume %s: read %d of %d records: %v", topic, len(got), want, err)
+		}
+		if err := r.CommitMessages(ctx, m); err != nil {
+			t.Fatalf("consume %s: commit: %v", topic, err)
 		}
 		got = append(got, m)
 	}
