@@ -8,9 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -474,11 +472,11 @@ func decodeClaims(data []byte, rc *jwt.RegisteredClaims, extra map[string]*strin
 		var err error
 		switch name {
 		case "iss":
-			err = decodeString(v, &rc.Issuer)
+			err = keys.StringClaim(v, &rc.Issuer)
 		case "sub":
-			err = decodeString(v, &rc.Subject)
+			err = keys.StringClaim(v, &rc.Subject)
 		case "jti":
-			err = decodeString(v, &rc.ID)
+			err = keys.StringClaim(v, &rc.ID)
 		case "aud":
 			if len(v) == 0 || (v[0] != '"' && v[0] != '[') {
 				err = errors.New("not a string or array")
@@ -486,14 +484,14 @@ func decodeClaims(data []byte, rc *jwt.RegisteredClaims, extra map[string]*strin
 				err = json.Unmarshal(v, &rc.Audience)
 			}
 		case "exp":
-			rc.ExpiresAt, err = decodeDate(v)
+			rc.ExpiresAt, err = keys.DateClaim(v)
 		case "nbf":
-			rc.NotBefore, err = decodeDate(v)
+			rc.NotBefore, err = keys.DateClaim(v)
 		case "iat":
-			rc.IssuedAt, err = decodeDate(v)
+			rc.IssuedAt, err = keys.DateClaim(v)
 		default:
 			if dst, ok := extra[name]; ok {
-				err = decodeString(v, dst)
+				err = keys.StringClaim(v, dst)
 			} else if !allowUnknown {
 				return fmt.Errorf("claim %q not allowed", name)
 			}
@@ -505,21 +503,3 @@ func decodeClaims(data []byte, rc *jwt.RegisteredClaims, extra map[string]*strin
 	return nil
 }
 
-func decodeString(v json.RawMessage, dst *string) error {
-	if len(v) == 0 || v[0] != '"' {
-		return errors.New("not a string")
-	}
-	return json.Unmarshal(v, dst)
-}
-
-func decodeDate(v json.RawMessage) (*jwt.NumericDate, error) {
-	if len(v) == 0 || v[0] == '"' {
-		return nil, errors.New("not a NumericDate")
-	}
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return nil, errors.New("not a NumericDate")
-	}
-	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
-}

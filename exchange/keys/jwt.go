@@ -6,7 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -252,4 +255,27 @@ func ParseJWT(token string, r Resolver, use Use, typ string, claims jwt.Claims, 
 	default:
 		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrMalformedJWT, err)
 	}
+}
+
+// StringClaim decodes one claim that must be a JSON string; any other
+// JSON type is refused rather than coerced.
+func StringClaim(v json.RawMessage, dst *string) error {
+	if len(v) == 0 || v[0] != '"' {
+		return errors.New("not a string")
+	}
+	return jsonstrict.Decode(v, dst)
+}
+
+// DateClaim decodes a NumericDate (RFC 7519 §2): a non-negative JSON
+// number of seconds below 1e11, fractions allowed; strings are refused.
+func DateClaim(v json.RawMessage) (*jwt.NumericDate, error) {
+	if len(v) == 0 || v[0] == '"' {
+		return nil, errors.New("not a NumericDate")
+	}
+	f, err := strconv.ParseFloat(string(v), 64)
+	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || f < 0 || f > 1e11 {
+		return nil, errors.New("not a NumericDate")
+	}
+	sec, frac := math.Modf(f)
+	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
 }

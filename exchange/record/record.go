@@ -8,10 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -164,26 +162,26 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 	for name, v := range raw {
 		switch name {
 		case "iss":
-			err = decodeString(v, &p.Iss)
+			err = keys.StringClaim(v, &p.Iss)
 		case "dataset":
-			err = decodeString(v, &p.Dataset)
+			err = keys.StringClaim(v, &p.Dataset)
 		case "schema":
-			err = decodeString(v, &p.Schema)
+			err = keys.StringClaim(v, &p.Schema)
 		case "jti":
-			err = decodeString(v, &p.Jti)
+			err = keys.StringClaim(v, &p.Jti)
 		case "op":
-			err = decodeString(v, (*string)(&p.Op))
+			err = keys.StringClaim(v, (*string)(&p.Op))
 		case "_sd_alg":
-			err = decodeString(v, &p.SDAlg)
+			err = keys.StringClaim(v, &p.SDAlg)
 			if err == nil && p.SDAlg == "" {
 				err = errors.New("empty")
 			}
 		case "iat":
-			p.Iat, err = decodeDate(v)
+			p.Iat, err = keys.DateClaim(v)
 		case "exp":
-			p.Exp, err = decodeDate(v)
+			p.Exp, err = keys.DateClaim(v)
 		case "nbf":
-			p.Nbf, err = decodeDate(v)
+			p.Nbf, err = keys.DateClaim(v)
 		case "_sd":
 			if len(v) == 0 || v[0] != '[' {
 				err = errors.New("not an array")
@@ -200,21 +198,6 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-func decodeString(v json.RawMessage, dst *string) error {
-	if len(v) == 0 || v[0] != '"' {
-		return errors.New("not a string")
-	}
-	return jsonstrict.Decode(v, dst) // one pass; v was checked with the payload
-}
-
-func decodeDate(v json.RawMessage) (*jwt.NumericDate, error) {
-	f, err := strconv.ParseFloat(string(v), 64)
-	if err != nil || len(v) == 0 || v[0] == '"' || math.IsInf(f, 0) || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return nil, errors.New("not a NumericDate")
-	}
-	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
-}
 
 func (p *payload) claims() Claims {
 	c := Claims{Issuer: p.Iss, Dataset: p.Dataset, Schema: p.Schema, ID: p.Jti, Op: p.Op}
