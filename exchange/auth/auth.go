@@ -502,4 +502,3 @@ func decodeClaims(data []byte, rc *jwt.RegisteredClaims, extra map[string]*strin
 	}
 	return nil
 }
-

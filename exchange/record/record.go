@@ -198,7 +198,6 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 	return nil
 }
 
-
 func (p *payload) claims() Claims {
 	c := Claims{Issuer: p.Iss, Dataset: p.Dataset, Schema: p.Schema, ID: p.Jti, Op: p.Op}
 	if p.Iat != nil {
