@@ -23,11 +23,13 @@ import (
 	"net/http"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/onevisit/onevisit/connectors"
+	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
@@ -39,20 +41,31 @@ type Options struct {
 	Duration    time.Duration // per timed phase; default 5 s
 	Records     int           // records ingested; default 20,000
 	Concurrency int           // concurrent query clients; default 16
-	Out         io.Writer
+	// Kafka, when set, is a real cluster to measure beside the embedded
+	// broker in the same run.
+	Kafka *bus.Config
+	Out   io.Writer
 }
 
 // Result holds the figures of one run.
 type Result struct {
-	CPUs               int
-	VerifyPerSec       float64
+	CPUs int
+	// VerifyPerSec is the raw Ed25519 rate on all cores, measured right
+	// before and after the first ingest phase (their mean).
+	VerifyPerSec   float64
+	Embedded       Figures  // against the embedded broker
+	Kafka          *Figures // against Options.Kafka, when given
+	BytesPerRecord float64
+}
+
+// Figures are one environment's ingest and query figures.
+type Figures struct {
 	IngestPerSec       float64 // pipeline: verify+schema+grant+route+audit into Kafka
-	IngestRatio        float64
+	IngestRatio        float64 // IngestPerSec / VerifyPerSec
 	IngestTopicPerSec  float64 // end to end through the ingest topic and consumer group
 	QueryPerSec        float64
 	QueryP50, QueryP99 time.Duration
 	QueryErrors        int64
-	BytesPerRecord     float64
 }
 
 func (o *Options) defaults() {
@@ -70,33 +83,80 @@ func (o *Options) defaults() {
 	}
 }
 
-// Run measures everything.
+// Run measures everything: on the embedded broker, then, with
+// Options.Kafka, the same phases against that cluster in a namespace of
+// its own.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
 	res := Result{CPUs: runtime.GOMAXPROCS(0)}
 	say := func(f string, a ...any) { fmt.Fprintf(o.Out, f+"\n", a...) }
 	say("onevisit bench: %d CPUs, %s per timed phase, %d records, query concurrency %d", res.CPUs, o.Duration, o.Records, o.Concurrency)
-
-	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true})
-	if err != nil {
-		return res, err
-	}
-	defer env.Close()
-
 	subjects := Subjects(o.Records)
+
+	var recs []string
+	envs := []struct {
+		name string
+		opts dev.Options
+		dst  *Figures
+	}{{"embedded broker", dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}, &res.Embedded}}
+	if o.Kafka != nil {
+		kc := *o.Kafka
+		kc.Names = bus.Names(fmt.Sprintf("bench%d", time.Now().UnixNano()))
+		res.Kafka = &Figures{}
+		envs = append(envs, struct {
+			name string
+			opts dev.Options
+			dst  *Figures
+		}{"Kafka " + strings.Join(kc.Brokers, ","), dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, Kafka: &kc, Topics: bus.TopicSpec{ReplicationFactor: min(3, len(kc.Brokers))}}, res.Kafka})
+	}
+	for i, e := range envs {
+		env, err := dev.Start(ctx, e.opts)
+		if err != nil {
+			return res, fmt.Errorf("bench on %s: %w", e.name, err)
+		}
+		f, r, verify, err := phases(ctx, env, subjects, o, i == 0)
+		if recs == nil {
+			recs = r
+		}
+		env.Close()
+		if err != nil {
+			return res, fmt.Errorf("bench on %s: %w", e.name, err)
+		}
+		if i == 0 {
+			res.VerifyPerSec = verify
+			say("raw Ed25519 verify:        %10.0f /s (all cores, mean of right before and right after the ingest phase)", res.VerifyPerSec)
+		}
+		f.IngestRatio = f.IngestPerSec / res.VerifyPerSec
+		*e.dst = f
+		say("[%s]", e.name)
+		say("  ingest (pipeline):         %10.0f records/s  = %.2f x raw verify", f.IngestPerSec, f.IngestRatio)
+		say("  ingest (via ingest topic): %10.0f records/s  (producer + consumer group + pipeline)", f.IngestTopicPerSec)
+		say("  query:                     %10.0f answers/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", f.QueryPerSec, f.QueryP50.Round(10*time.Microsecond), f.QueryP99.Round(10*time.Microsecond), f.QueryErrors, o.Concurrency)
+	}
+	res.BytesPerRecord = memoryPerRecord(recs)
+	say("memory per held record:      %10.0f bytes", res.BytesPerRecord)
+	return res, nil
+}
+
+// phases runs the ingest and query phases in env. With measureVerify it
+// also measures the raw verify rate around the ingest phase.
+func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, measureVerify bool) (Figures, []string, float64, error) {
+	var f Figures
+	// Each environment has its own keys: sign the records with this one's.
 	recs, err := signHousehold(ctx, env, subjects)
 	if err != nil {
-		return res, err
+		return f, nil, 0, err
 	}
-
 	// Ingest through the pipeline: parallel verify, schema, grant,
 	// pseudonym, dedupe, and one durable Kafka write per batch, with two
-	// batches in flight as the node's ingest loop runs them.
+	// batches in flight as the node's ingest loop runs them. The raw
+	// verify rate is measured right before and right after, and the ratio
+	// uses their mean, so both see the same machine.
 	half := len(recs) / 2
-	// The raw verify rate is measured right before and right after the
-	// ingest phase, and the ratio uses their mean, so both see the same
-	// machine (a shared machine's speed drifts within seconds).
-	before := verifyRate(time.Second)
+	var before, after float64
+	if measureVerify {
+		before = verifyRate(time.Second)
+	}
 	start := time.Now()
 	const batch = 512
 	batches := make(chan int)
@@ -135,51 +195,39 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	wg.Wait()
 	select {
 	case err := <-errc:
-		return res, err
+		return f, nil, 0, err
 	default:
 	}
-	res.IngestPerSec = float64(half) / time.Since(start).Seconds()
-	after := verifyRate(time.Second)
-	res.VerifyPerSec = (before + after) / 2
-	res.IngestRatio = res.IngestPerSec / res.VerifyPerSec
-	say("raw Ed25519 verify:        %10.0f /s (all cores; %.0f before, %.0f after the ingest phase)", res.VerifyPerSec, before, after)
-	say("ingest (pipeline):         %10.0f records/s  = %.2f x raw verify", res.IngestPerSec, res.IngestRatio)
+	f.IngestPerSec = float64(half) / time.Since(start).Seconds()
+	if measureVerify {
+		after = verifyRate(time.Second)
+	}
 
 	// End to end: write the other half to the ingest topic, time until the
 	// consumer group has accepted them all.
 	p, closeFn, err := env.Publisher("public-security", "household", "kafka")
 	if err != nil {
-		return res, err
+		return f, nil, 0, err
 	}
-	sink := p.Sink
-	closeFn2 := closeFn
 	held := env.Node.View().Len()
 	start = time.Now()
 	for lo := half; lo < len(recs); lo += 500 {
 		hi := min(lo+500, len(recs))
-		if _, err := sink.Send(ctx, "household", recs[lo:hi]); err != nil {
-			closeFn2()
-			return res, err
+		if _, err := p.Sink.Send(ctx, "household", recs[lo:hi]); err != nil {
+			closeFn()
+			return f, nil, 0, err
 		}
 	}
-	closeFn2()
+	closeFn()
 	want := held + (len(recs) - half)
 	deadline := time.Now().Add(2 * time.Minute)
 	for env.Node.View().Len() < want && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	res.IngestTopicPerSec = float64(len(recs)-half) / time.Since(start).Seconds()
-	say("ingest (via ingest topic): %10.0f records/s  (producer + consumer group + pipeline, one process)", res.IngestTopicPerSec)
+	f.IngestTopicPerSec = float64(len(recs)-half) / time.Since(start).Seconds()
 
-	res.QueryPerSec, res.QueryP50, res.QueryP99, res.QueryErrors, err = queryLoad(ctx, env, subjects, o)
-	if err != nil {
-		return res, err
-	}
-	say("query:                     %10.0f answers/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", res.QueryPerSec, res.QueryP50.Round(10*time.Microsecond), res.QueryP99.Round(10*time.Microsecond), res.QueryErrors, o.Concurrency)
-
-	res.BytesPerRecord = memoryPerRecord(recs)
-	say("memory per held record:    %10.0f bytes", res.BytesPerRecord)
-	return res, nil
+	f.QueryPerSec, f.QueryP50, f.QueryP99, f.QueryErrors, err = queryLoad(ctx, env, subjects, o)
+	return f, recs, (before + after) / 2, err
 }
 
 func verifyRate(d time.Duration) float64 {
