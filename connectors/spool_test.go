@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -14,7 +13,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -23,10 +21,10 @@ import (
 	"testing/synctest"
 	"time"
 
-	"github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
@@ -844,96 +842,6 @@ func checkGolden(t *testing.T, name string, rec *httptest.ResponseRecorder) {
 
 // ---- the real thing: OpenBao in dev mode ----
 
-// vaultServer is a dev server of its own (port and run dir) started with
-// deploy/vault/run.sh, so sealing it disturbs no other test.
-type vaultServer struct {
-	script, runDir string
-	env            []string
-	vars           map[string]string
-}
-
-func startVault(t *testing.T) *vaultServer {
-	t.Helper()
-	if os.Getenv("ONEVISIT_VAULT_TESTS") != "1" && os.Getenv("VAULT_ADDR") == "" {
-		t.Skip("the Vault outage test starts a real OpenBao server with deploy/vault/run.sh: " +
-			"set ONEVISIT_VAULT_TESTS=1 (or VAULT_ADDR, as after `set -a; . deploy/vault/.run/env`) to run it")
-	}
-	if testing.Short() {
-		t.Skip("starts a Vault server")
-	}
-	script, err := filepath.Abs(filepath.Join("..", "deploy", "vault", "run.sh"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	listen := l.Addr().String()
-	l.Close()
-	srv := &vaultServer{script: script, runDir: t.TempDir()}
-	srv.env = append(os.Environ(), "ONEVISIT_VAULT_RUN_DIR="+srv.runDir, "ONEVISIT_VAULT_LISTEN="+listen)
-	cmd := exec.Command(script, "start")
-	cmd.Env = srv.env
-	out, err := cmd.Output()
-	if err != nil {
-		stderr := []byte(nil)
-		if ee := (*exec.ExitError)(nil); errors.As(err, &ee) {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("run.sh start: %v\n%s", err, stderr)
-	}
-	t.Cleanup(func() { srv.stop(t) })
-	srv.vars = map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
-			srv.vars[k] = v
-		}
-	}
-	if srv.vars["VAULT_ADDR"] != "http://"+listen || srv.vars["VAULT_TOKEN"] == "" || srv.vars["ONEVISIT_VAULT_ROLE_ID"] == "" {
-		t.Fatalf("run.sh start printed no usable env:\n%s", out)
-	}
-	return srv
-}
-
-// stop runs `run.sh stop`; safe twice.
-func (srv *vaultServer) stop(t *testing.T) {
-	t.Helper()
-	cmd := exec.Command(srv.script, "stop")
-	cmd.Env = srv.env
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("run.sh stop: %v\n%s", err, out)
-	}
-}
-
-// unsealKey reads the unseal key the dev server printed into its log in
-// the run dir (run.sh keeps the dir private to the user).
-func (srv *vaultServer) unsealKey(t *testing.T) string {
-	t.Helper()
-	log, err := os.ReadFile(filepath.Join(srv.runDir, "bao.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(log)) {
-		if k, ok := strings.CutPrefix(strings.TrimSpace(line), "Unseal Key: "); ok {
-			return k
-		}
-	}
-	t.Fatal("no unseal key in the dev server's log")
-	return ""
-}
-
-func (srv *vaultServer) admin(t *testing.T) *api.Client {
-	t.Helper()
-	c, err := api.NewClient(&api.Config{Address: srv.vars["VAULT_ADDR"]})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.SetToken(srv.vars["VAULT_TOKEN"])
-	return c
-}
-
 // waitFor polls cond against the real server's pace.
 func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -956,12 +864,12 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool)
 // verifies with the key's public versions. Last it stops the server
 // (connection refused) and checks the spool reports that too.
 func TestSpoolVaultOutage(t *testing.T) {
-	srv := startVault(t)
+	srv := vaulttest.Start(t)
 	ctx := context.Background()
 	signer, err := vault.New(vault.Config{
-		Address: srv.vars["VAULT_ADDR"], Key: "public-security-record", Owner: "public-security", Use: keys.UseRecord,
+		Address: srv.Vars["VAULT_ADDR"], Key: "public-security-record", Owner: "public-security", Use: keys.UseRecord,
 		Timeout: 2 * time.Second, VerifySignatures: true,
-		Auth: vault.Auth{AppRole: &vault.AppRole{RoleID: srv.vars["ONEVISIT_VAULT_ROLE_ID"], SecretID: srv.vars["ONEVISIT_VAULT_SECRET_ID"]}},
+		Auth: vault.Auth{AppRole: &vault.AppRole{RoleID: srv.Vars["ONEVISIT_VAULT_ROLE_ID"], SecretID: srv.Vars["ONEVISIT_VAULT_SECRET_ID"]}},
 	}, testLogger(t))
 	if err != nil {
 		t.Fatal(err)
@@ -1016,7 +924,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 
 	// 2. Seal Vault: every transit call now answers 503.
 	sink.setOutage(true)
-	if err := srv.admin(t).Sys().Seal(); err != nil {
+	if err := srv.Admin(t).Sys().Seal(); err != nil {
 		t.Fatalf("seal: %v", err)
 	}
 	sealedAt := time.Now()
@@ -1060,7 +968,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 
 	// 3. Unseal: everything buffered is delivered exactly once, signed.
 	sink.setOutage(false)
-	if _, err := srv.admin(t).Sys().Unseal(srv.unsealKey(t)); err != nil {
+	if _, err := srv.Admin(t).Sys().Unseal(srv.UnsealKey(t)); err != nil {
 		t.Fatalf("unseal: %v", err)
 	}
 	waitFor(t, "the buffer drained and health ok", 60*time.Second, func() bool { return sp.Buffered() == 0 && sp.Health() == nil })
@@ -1089,7 +997,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 	}
 
 	// 4. Stop the server: connection refused is an outage too.
-	srv.stop(t)
+	srv.Stop(t)
 	sink.setOutage(true)
 	offer(testItems(4000, 10))
 	waitFor(t, "unavailable after stop", 30*time.Second, func() bool { return errors.Is(sp.Health(), keys.ErrUnavailable) })

@@ -103,6 +103,51 @@ type VaultConfig struct {
 	TokenEnv    string `yaml:"token_env"`
 }
 
+// WithDefaults fills the key names and timings left empty.
+func (k KeysConfig) WithDefaults() KeysConfig {
+	if k.Backend == "" {
+		k.Backend = "file"
+	}
+	if k.TokenKey == "" {
+		k.TokenKey = "exchange-token"
+	}
+	if k.ReceiptKey == "" {
+		k.ReceiptKey = "exchange-receipt"
+	}
+	if k.AuditKey == "" {
+		k.AuditKey = "exchange-audit"
+	}
+	if k.PseudonymKey == "" {
+		k.PseudonymKey = "exchange-pseudonym"
+	}
+	if k.Refresh == 0 {
+		k.Refresh = 30 * time.Second
+	}
+	if k.Backend == "vault" {
+		if k.Grace == 0 {
+			k.Grace = 15 * time.Minute
+		}
+		if k.Vault.Mount == "" {
+			k.Vault.Mount = "transit"
+		}
+		if k.Vault.TokenEnv == "" {
+			k.Vault.TokenEnv = "VAULT_TOKEN"
+		}
+	}
+	return k
+}
+
+// OpenKeys opens the backend the config names.
+func OpenKeys(ctx context.Context, c KeysConfig, lg *slog.Logger) (KeyBackend, error) {
+	switch c.Backend {
+	case "file":
+		return FileKeys(c)
+	case "vault":
+		return VaultKeys(ctx, c, lg)
+	}
+	return KeyBackend{}, fmt.Errorf("keys.backend %q: want file or vault", c.Backend)
+}
+
 // LoadConfig reads and validates a config file, filling defaults.
 func LoadConfig(path string) (Config, error) {
 	b, err := os.ReadFile(path)
@@ -132,35 +177,7 @@ func (c *Config) defaults() {
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
 	}
-	if c.Keys.Backend == "" {
-		c.Keys.Backend = "file"
-	}
-	if c.Keys.TokenKey == "" {
-		c.Keys.TokenKey = "exchange-token"
-	}
-	if c.Keys.ReceiptKey == "" {
-		c.Keys.ReceiptKey = "exchange-receipt"
-	}
-	if c.Keys.AuditKey == "" {
-		c.Keys.AuditKey = "exchange-audit"
-	}
-	if c.Keys.PseudonymKey == "" {
-		c.Keys.PseudonymKey = "exchange-pseudonym"
-	}
-	if c.Keys.Refresh == 0 {
-		c.Keys.Refresh = 30 * time.Second
-	}
-	if c.Keys.Backend == "vault" {
-		if c.Keys.Grace == 0 {
-			c.Keys.Grace = 15 * time.Minute
-		}
-		if c.Keys.Vault.Mount == "" {
-			c.Keys.Vault.Mount = "transit"
-		}
-		if c.Keys.Vault.TokenEnv == "" {
-			c.Keys.Vault.TokenEnv = "VAULT_TOKEN"
-		}
-	}
+	c.Keys = c.Keys.WithDefaults()
 	if c.Kafka.PasswordEnv == "" {
 		c.Kafka.PasswordEnv = "ONEVISIT_KAFKA_PASSWORD"
 	}
@@ -250,7 +267,7 @@ func VaultKeys(ctx context.Context, c KeysConfig, lg *slog.Logger) (KeyBackend, 
 		}
 	}}
 	open := func(name string, use keys.Use, hmacVersion int) (*vault.Signer, error) {
-		s, err := vault.New(vault.Config{Address: v.Address, Mount: v.Mount, Key: name, Owner: keys.OwnerExchange, Use: use, Auth: auth, HMACVersion: hmacVersion, RefreshInterval: c.Refresh}, lg)
+		s, err := vault.New(vault.Config{Address: v.Address, Mount: v.Mount, Key: name, Owner: keys.OwnerExchange, Use: use, Auth: auth, HMACVersion: hmacVersion}, lg)
 		if err != nil {
 			return nil, err
 		}

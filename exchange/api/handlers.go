@@ -82,8 +82,14 @@ func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) er
 	c := codes.Of(err)
 	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", err.Error())
 	status := http.StatusBadRequest
-	if c.Status == http.StatusUnauthorized {
+	switch {
+	case c.Status == http.StatusUnauthorized:
 		status = http.StatusUnauthorized
+	case c.Status >= 500:
+		status = c.Status // the key service is down: retry later
+		if c.Retryable {
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	writeJSON(w, status, map[string]string{
 		"error":             auth.OAuthError(err),

@@ -58,6 +58,9 @@ type Options struct {
 	// embedded broker (see KafkaFromEnv); Topics lays out its topics.
 	Kafka  *bus.Config
 	Topics bus.TopicSpec
+	// Keys, when set, keeps the exchange's own keys where it says (e.g.
+	// Vault transit) instead of the file keystore under DataDir/keys.
+	Keys *exchange.KeysConfig
 	// SkipSamples leaves the sample CSVs unpublished.
 	SkipSamples bool
 	Logger      *slog.Logger
@@ -94,9 +97,10 @@ type Env struct {
 	BaseURL  string
 	Kafka    bus.Config
 	Schemas  *schemas.Registry
-	done     chan error
-	cancel   context.CancelFunc
-	ownsData bool
+	done      chan error
+	cancel    context.CancelFunc
+	closeKeys func()
+	ownsData  bool
 }
 
 // Start brings dev mode up and returns when the node answers queries and
@@ -143,13 +147,26 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		env.Cluster.Close()
 		return nil, fmt.Errorf("dev: --http %s: %w", o.HTTPAddr, err)
 	}
-	parts, err := Parts(env.DataDir, env.Kafka, ln.Addr().String(), o.Logger)
+	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(env.DataDir, "keys")}
+	if o.Keys != nil {
+		kc = *o.Keys
+	}
+	kc = kc.WithDefaults()
+	kb, err := exchange.OpenKeys(ctx, kc, o.Logger)
 	if err != nil {
 		ln.Close()
-		env.Cluster.Close()
+		env.Close()
+		return nil, fmt.Errorf("dev: keys: %w", err)
+	}
+	env.closeKeys = kb.Close
+	parts, err := Parts(env.DataDir, env.Kafka, ln.Addr().String(), kb, o.Logger)
+	if err != nil {
+		ln.Close()
+		env.Close()
 		return nil, err
 	}
 	parts.Listener = ln
+	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics = o.Topics
 	env.Schemas = parts.Schemas
 	env.Node, err = exchange.New(parts)
@@ -265,6 +282,10 @@ func (e *Env) Close() {
 			e.done <- nil
 		}
 		e.cancel = nil
+	}
+	if e.closeKeys != nil {
+		e.closeKeys()
+		e.closeKeys = nil
 	}
 	if e.Cluster != nil {
 		e.Cluster.Close()
@@ -384,35 +405,14 @@ Press Ctrl-C to stop.
 `, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child)
 }
 
-// Parts builds a node's parts for dev mode from the data directory,
-// creating keys and sample clients at first start.
-func Parts(dataDir string, kc bus.Config, httpAddr string, lg *slog.Logger) (exchange.Parts, error) {
+// Parts builds a node's parts for dev mode from the data directory and
+// the exchange's keys, creating the sample clients at first start.
+func Parts(dataDir string, kc bus.Config, httpAddr string, kb exchange.KeyBackend, lg *slog.Logger) (exchange.Parts, error) {
 	reg, err := schemas.Default()
 	if err != nil {
 		return exchange.Parts{}, err
 	}
 	pol, err := policy.Default(reg)
-	if err != nil {
-		return exchange.Parts{}, err
-	}
-	store := keys.OpenFileStore(filepath.Join(dataDir, "keys"))
-	tok, err := store.Signer("exchange-token", "exchange", keys.UseToken)
-	if err != nil {
-		return exchange.Parts{}, err
-	}
-	rcpt, err := store.Signer("exchange-receipt", "exchange", keys.UseReceipt)
-	if err != nil {
-		return exchange.Parts{}, err
-	}
-	aud, err := store.Signer("exchange-audit", "exchange", keys.UseAudit)
-	if err != nil {
-		return exchange.Parts{}, err
-	}
-	hm, err := store.HMACer("exchange-pseudonym")
-	if err != nil {
-		return exchange.Parts{}, err
-	}
-	exKeys, err := store.PublicKeys()
 	if err != nil {
 		return exchange.Parts{}, err
 	}
@@ -423,8 +423,8 @@ func Parts(dataDir string, kc bus.Config, httpAddr string, lg *slog.Logger) (exc
 	return exchange.Parts{
 		Node: "dev-1", HTTPAddr: httpAddr, PublicURL: "http://" + httpAddr, Kafka: kc, CreateTopics: true,
 		Schemas: reg, Policy: pol, Clients: cl,
-		TokenSigner: tok, ReceiptSigner: rcpt, AuditSigner: aud, Pseudonyms: hm, ExchangeKeys: exKeys,
-		Logger: lg,
+		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
+		RefreshKeys: kb.Refresh, Logger: lg,
 	}, nil
 }
 

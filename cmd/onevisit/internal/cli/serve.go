@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 
 	"github.com/onevisit/onevisit/exchange"
 )
@@ -20,15 +19,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var kb exchange.KeyBackend
-	switch cfg.Keys.Backend {
-	case "file":
-		kb, err = exchange.FileKeys(cfg.Keys)
-	case "vault":
-		kb, err = exchange.VaultKeys(ctx, cfg.Keys, e.log)
-	default:
-		err = errors.New("serve: keys.backend: want file or vault")
-	}
+	kb, err := exchange.OpenKeys(ctx, cfg.Keys, e.log)
 	if err != nil {
 		return err
 	}
