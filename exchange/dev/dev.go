@@ -90,13 +90,13 @@ var SampleClients = []Client{
 
 // Env is a running dev environment.
 type Env struct {
-	Cluster  *kfake.Cluster
-	Node     *exchange.Node
-	DataDir  string
-	Brokers  []string
-	BaseURL  string
-	Kafka    bus.Config
-	Schemas  *schemas.Registry
+	Cluster   *kfake.Cluster
+	Node      *exchange.Node
+	DataDir   string
+	Brokers   []string
+	BaseURL   string
+	Kafka     bus.Config
+	Schemas   *schemas.Registry
 	done      chan error
 	cancel    context.CancelFunc
 	closeKeys func()
