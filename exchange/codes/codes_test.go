@@ -1,0 +1,334 @@
+package codes_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+
+// golden compares got with testdata/name, or rewrites it with -update.
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the catalogue (run with -update after review):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+// TestCatalogueGolden pins the public error catalogue: any change of a
+// name, status, retryability or message is a reviewed diff.
+func TestCatalogueGolden(t *testing.T) {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "# name\tstatus\tretryable\tmessage\n")
+	for _, c := range codes.All() {
+		fmt.Fprintf(&b, "%s\t%d\t%v\t%s\n", c.Name, c.Status, c.Retryable, c.Message)
+	}
+	golden(t, "codes.golden", b.Bytes())
+}
+
+func TestAllIsWellFormed(t *testing.T) {
+	all := codes.All()
+	if len(all) == 0 || all[len(all)-1] != codes.Internal {
+		t.Fatalf("All() does not end with Internal: %v", all)
+	}
+	names := map[string]bool{}
+	for _, c := range all {
+		if names[c.Name] {
+			t.Errorf("All() lists %q twice", c.Name)
+		}
+		names[c.Name] = true
+		if c.Name == "" || strings.ToLower(c.Name) != c.Name || strings.ContainsAny(c.Name, " -") {
+			t.Errorf("code name %q is not snake_case", c.Name)
+		}
+		if http.StatusText(c.Status) == "" || c.Status < 400 {
+			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
+		}
+		if c.Retryable != (c.Status == http.StatusServiceUnavailable) {
+			t.Errorf("%s: retryable %v with status %d: only 503s are retryable", c.Name, c.Retryable, c.Status)
+		}
+		if c.Message == "" {
+			t.Errorf("%s: empty message", c.Name)
+		}
+	}
+}
+
+// sentinels lists every error the catalogue names, with the code a
+// wrapped copy of it must map to. A new catalogue entry needs a case
+// here (TestEveryCodeIsReachable fails otherwise).
+var sentinels = []struct {
+	err  error
+	want string
+}{
+	{auth.ErrUnsupportedGrant, "unsupported_grant_type"},
+	{auth.ErrInvalidRequest, "invalid_request"},
+	{auth.ErrInvalidClient, "invalid_client"},
+	{auth.ErrInvalidToken, "invalid_token"},
+	{codes.ErrUnauthenticated, "unauthenticated"},
+	{codes.ErrForbidden, "forbidden"},
+	{policy.ErrCaseIDRequired, "case_id_required"},
+	{policy.ErrPurposeNotAllowed, "purpose_not_allowed"},
+	{policy.ErrOutsideValidity, "policy_expired"},
+	{policy.ErrForbidden, "forbidden_by_policy"},
+	{policy.ErrDenied, "denied"},
+	{codes.ErrTooLarge, "body_too_large"},
+	{jsonstrict.ErrDuplicateKey, "duplicate_key"},
+	{jsonstrict.ErrUnknownField, "unknown_field"},
+	{jsonstrict.ErrInvalidUTF8, "invalid_utf8"},
+	{jsonstrict.ErrTooDeep, "too_deep"},
+	{jsonstrict.ErrSyntax, "malformed_json"},
+	{codes.ErrBadSubject, "invalid_subject"},
+	{codes.ErrBadRequest, "bad_request"},
+	{codes.ErrUnknownDataset, "unknown_dataset"},
+	{codes.ErrNotFound, "not_found"},
+	{record.ErrTooLarge, "record_too_large"},
+	{codes.ErrKeyRevoked, "key_revoked"},
+	{keys.ErrRevoked, "key_revoked"},
+	{record.ErrWrongIssuerKey, "wrong_issuer_key"},
+	{record.ErrUnknownKey, "unknown_key"},
+	{keys.ErrWrongUse, "wrong_key_use"},
+	{record.ErrAlgorithm, "algorithm_not_allowed"},
+	{record.ErrType, "bad_type"},
+	{record.ErrBadSignature, "bad_signature"},
+	{record.ErrDuplicateDisclosure, "duplicate_disclosure"},
+	{record.ErrBadDisclosure, "bad_disclosure"},
+	{record.ErrMissingClaim, "missing_claim"},
+	{record.ErrNotValidNow, "record_not_valid_now"},
+	{record.ErrMalformed, "malformed_record"},
+	{codes.ErrDatasetMismatch, "dataset_mismatch"},
+	{codes.ErrIssuerMismatch, "issuer_mismatch"},
+	{codes.ErrNoGrant, "no_grant"},
+	{schemas.ErrUnknownSchema, "unknown_schema"},
+	{schemas.ErrInvalid, "schema_violation"},
+	{codes.ErrNoSubject, "no_subject"},
+	{codes.ErrStale, "stale"},
+	{codes.ErrKeysStale, "keys_stale"},
+	{keys.ErrUnavailable, "keys_unavailable"},
+	{codes.ErrUnavailable, "unavailable"},
+}
+
+func TestOfWrappedSentinels(t *testing.T) {
+	for _, tt := range sentinels {
+		t.Run(tt.want+"/"+tt.err.Error(), func(t *testing.T) {
+			for _, err := range []error{
+				tt.err,
+				fmt.Errorf("x: %w", tt.err),
+				fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", tt.err)),
+				errors.Join(errors.New("unrelated"), tt.err),
+			} {
+				if got := codes.Of(err).Name; got != tt.want {
+					t.Errorf("Of(%q) = %s, want %s", err, got, tt.want)
+				}
+			}
+		})
+	}
+}
+
+// TestCodeNamesAreConsistent: two sentinels that share a code name must
+// share its status, message and retryability.
+func TestCodeNamesAreConsistent(t *testing.T) {
+	byName := map[string]codes.Code{}
+	for _, tt := range sentinels {
+		c := codes.Of(tt.err)
+		if prev, ok := byName[c.Name]; ok && prev != c {
+			t.Errorf("code %s: %+v from one sentinel, %+v from %q", c.Name, prev, c, tt.err)
+		}
+		byName[c.Name] = c
+	}
+	for _, c := range codes.All() {
+		if prev, ok := byName[c.Name]; ok && prev != c {
+			t.Errorf("All() lists %+v, Of gives %+v", c, prev)
+		}
+	}
+}
+
+func TestEveryCodeIsReachable(t *testing.T) {
+	reached := map[string]bool{codes.Internal.Name: true}
+	for _, tt := range sentinels {
+		reached[codes.Of(tt.err).Name] = true
+	}
+	for _, c := range codes.All() {
+		if !reached[c.Name] {
+			t.Errorf("code %s is in the catalogue but no case in sentinels reaches it", c.Name)
+		}
+	}
+}
+
+func TestOfUnknownIsInternal(t *testing.T) {
+	for _, err := range []error{
+		errors.New("boom"),
+		fmt.Errorf("x: %w", context.Canceled),
+		// A bare key-directory miss is not a record's unknown kid: the
+		// catalogue names record.ErrUnknownKey, which wraps this one.
+		fmt.Errorf("x: %w", keys.ErrUnknownKey),
+		nil,
+	} {
+		if got := codes.Of(err); got != codes.Internal {
+			t.Errorf("Of(%v) = %+v, want Internal", err, got)
+		}
+	}
+	if codes.Internal.Status != http.StatusInternalServerError || codes.Internal.Name != "internal" {
+		t.Errorf("Internal = %+v", codes.Internal)
+	}
+}
+
+// TestOfOrder checks that errors wrapping several sentinels get the most
+// specific code, with real errors from the layers that make them.
+func TestOfOrder(t *testing.T) {
+	reg, err := schemas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Default(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := signedRecords(t)
+	decide := func(r policy.Request) error {
+		r.Time = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
+		return pol.Decide(r).Err()
+	}
+	tests := []struct {
+		name        string
+		err         error
+		want        string
+		wantPointer string
+	}{
+		{"record and keys unknown key", fmt.Errorf("x: %w", record.ErrUnknownKey), "unknown_key", ""},
+		{"both unknown-key sentinels joined", errors.Join(keys.ErrUnknownKey, record.ErrUnknownKey), "unknown_key", ""},
+		{"keys.ErrRevoked", fmt.Errorf("verify: %w", keys.ErrRevoked), "key_revoked", ""},
+		{"revoked beats bad signature", fmt.Errorf("%w: %w", record.ErrBadSignature, keys.ErrRevoked), "key_revoked", ""},
+		{"wrong issuer key beats wrong use", fmt.Errorf("%w: %w", record.ErrWrongIssuerKey, keys.ErrWrongUse), "wrong_issuer_key", ""},
+		{"case id beats denied", decide(policy.Request{Consumer: "school-enrolment", Dataset: "household", Purpose: "school_enrolment"}), "case_id_required", ""},
+		{"purpose beats denied", decide(policy.Request{Consumer: "school-enrolment", Dataset: "household", Purpose: "marketing", CaseID: "c"}), "purpose_not_allowed", ""},
+		{"plain denial", decide(policy.Request{Consumer: "nobody", Dataset: "household", Purpose: "school_enrolment", CaseID: "c"}), "denied", ""},
+		{"record verify: unknown kid", rec.unknownKey, "unknown_key", ""},
+		{"record verify: revoked key", rec.revoked, "key_revoked", ""},
+		{"record verify: auth key used for a record", rec.authKey, "wrong_issuer_key", ""},
+		{"record verify: another department's key", rec.otherOwner, "wrong_issuer_key", ""},
+		{"record verify: tampered", rec.tampered, "bad_signature", ""},
+		{"schema violation with pointer", fmt.Errorf("ingest: %w", reg.Validate("household/v1", map[string]any{
+			"resident_id": "330106202003080154", "name": "x", "gender": "male", "birth_date": "2020-03-08", "ethnicity": "汉族",
+			"household_id": "h", "relation_to_head": "child", "address": "a", "registration_date": "2020-03-20",
+		})), "schema_violation", "/resident_id"},
+		{"schema: missing required field", reg.Validate("household/v1", map[string]any{"resident_id": "330106202003080153"}), "schema_violation", "/address"},
+		{"unknown schema version", reg.Validate("household/v9", map[string]any{}), "unknown_schema", ""},
+		{"unknown schema dataset", reg.Validate("pets/v1", map[string]any{}), "unknown_schema", ""},
+		{"strict JSON: duplicate", jsonstrict.Decode([]byte(`{"a":1,"A":2}`), new(any)), "duplicate_key", ""},
+		{"strict JSON: bad UTF-8", jsonstrict.Decode([]byte("\"\xff\""), new(any)), "invalid_utf8", ""},
+		{"strict JSON: unknown field", jsonstrict.Decode([]byte(`{"b":1}`), &struct {
+			A int `json:"a"`
+		}{}), "unknown_field", ""},
+		{"strict JSON: syntax", jsonstrict.Decode([]byte(`{`), new(any)), "malformed_json", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.err == nil {
+				t.Fatal("the layer returned no error")
+			}
+			if got := codes.Of(tt.err).Name; got != tt.want {
+				t.Errorf("Of(%q) = %s, want %s", tt.err, got, tt.want)
+			}
+			if got := codes.Pointer(tt.err); got != tt.wantPointer {
+				t.Errorf("Pointer(%q) = %q, want %q", tt.err, got, tt.wantPointer)
+			}
+		})
+	}
+}
+
+type recordErrors struct {
+	unknownKey, revoked, authKey, otherOwner, tampered error
+}
+
+// signedRecords makes real records and real verification failures.
+func signedRecords(t *testing.T) recordErrors {
+	t.Helper()
+	ctx := context.Background()
+	dir := keys.NewDirectory()
+	add := func(kid, owner string, use keys.Use, st keys.Status) keys.Signer {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := keys.PublicKey{KID: kid, Owner: owner, Use: use, Key: pub, Status: st}
+		if st == keys.Revoked {
+			k.RevokedAt = time.Unix(1, 0)
+		}
+		if err := dir.Add(k); err != nil {
+			t.Fatal(err)
+		}
+		return keys.NewLocalSigner(kid, priv)
+	}
+	good := add("ps-record#1", "public-security", keys.UseRecord, keys.Active)
+	revoked := add("ps-record#0", "public-security", keys.UseRecord, keys.Revoked)
+	auth := add("ps-auth#1", "public-security", keys.UseAuth, keys.Active)
+	other := add("tax-record#1", "tax-bureau", keys.UseRecord, keys.Active)
+	_, unlisted, _ := ed25519.GenerateKey(rand.Reader)
+	ghost := keys.NewLocalSigner("ghost#1", unlisted)
+
+	c := record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: "r1", IssuedAt: time.Unix(1700000000, 0), Op: record.Upsert}
+	sign := func(s keys.Signer) string {
+		r, err := record.Sign(ctx, s, c, map[string]any{"name": "x"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	verify := func(compact string) error {
+		_, err := record.Verify(compact, dir)
+		return err
+	}
+	g := sign(good)
+	parts := strings.SplitN(g, ".", 3)
+	tampered := parts[0] + "." + parts[1] + "." + flip(parts[2])
+	return recordErrors{
+		unknownKey: verify(sign(ghost)),
+		revoked:    verify(sign(revoked)),
+		authKey:    verify(sign(auth)),
+		otherOwner: verify(sign(other)),
+		tampered:   verify(tampered),
+	}
+}
+
+// flip changes the first character of a base64url signature.
+func flip(s string) string {
+	b := []byte(s)
+	if b[0] == 'A' {
+		b[0] = 'B'
+	} else {
+		b[0] = 'A'
+	}
+	return string(b)
+}
