@@ -329,7 +329,9 @@ func (w *world) userBus(user string) bus.Config {
 	return bus.Config{Brokers: w.c.brokers, Names: w.names, SASLMechanism: "SCRAM-SHA-512", User: user, Password: pw, ClientID: "onevisit-test-" + user}
 }
 
-// node is one `onevisit serve` subprocess.
+// node is one `onevisit serve` subprocess. Like a service manager with restart-on-failure, the harness starts
+// it again when it exits by itself (not killed or stopped by the test), and records each such exit: an exchange
+// node is supposed to ride out a broker outage, so every one is a finding the tests report.
 type node struct {
 	w       *world
 	name    string
@@ -337,10 +339,20 @@ type node struct {
 	config  string
 	logPath string
 
-	mu   sync.Mutex
-	cmd  *exec.Cmd
-	done chan struct{}
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	done     chan struct{}
+	err      error
+	expected bool // the test killed or stopped the process
+	stopping bool
+	exits    []nodeExit
+}
+
+// nodeExit is an exit the test did not cause.
+type nodeExit struct {
+	at   time.Time
 	err  error
+	last string // the last line the process logged
 }
 
 // startNode starts an exchange node as a subprocess and waits until /healthz says it has caught up.
@@ -349,7 +361,12 @@ func (w *world) startNode(name string) *node {
 	n := &node{w: w, name: name, addr: freeAddr(w.t), logPath: filepath.Join(w.dir, name+".log")}
 	n.config = w.config(name, w.exchangeUser, "ONEVISIT_EXCHANGE_KAFKA_PASSWORD", n.addr)
 	n.start()
-	w.t.Cleanup(n.stop)
+	w.t.Cleanup(func() {
+		n.stop()
+		for _, e := range n.unexpectedExits() {
+			w.t.Errorf("exchange node %s exited by itself at %s (%v) and was started again; its last line: %s", n.name, e.at.Format("15:04:05.000"), e.err, e.last)
+		}
+	})
 	return n
 }
 
@@ -363,13 +380,24 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// start runs the node's process; the environment has the exchange user's password and none of the admin's.
+// start runs the node's process and waits until it is ready.
 func (n *node) start() {
 	t := n.w.t
 	t.Helper()
+	if err := n.launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.waitReady(90 * time.Second); err != nil {
+		t.Fatalf("node %s: %v\n%s", n.name, err, n.logTail(30))
+	}
+}
+
+// launch starts the process; the environment has the exchange user's password and none of the admin's. A
+// goroutine waits for it and launches it again after an exit the test did not cause.
+func (n *node) launch() error {
 	logf, err := os.OpenFile(n.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	cmd := exec.Command(onevisitBin, "serve", "--config", n.config)
 	for _, kv := range os.Environ() {
@@ -381,35 +409,48 @@ func (n *node) start() {
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("start node %s: %v", n.name, err)
+		return fmt.Errorf("start node %s: %w", n.name, err)
 	}
 	done := make(chan struct{})
 	n.mu.Lock()
-	n.cmd, n.done, n.err = cmd, done, nil
+	n.cmd, n.done, n.err, n.expected = cmd, done, nil, false
 	n.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
 		logf.Close()
 		n.mu.Lock()
 		n.err = err
+		respawn := !n.expected && !n.stopping
+		if respawn {
+			n.exits = append(n.exits, nodeExit{at: time.Now(), err: err, last: lastLine(n.logPath)})
+		}
 		n.mu.Unlock()
 		close(done)
+		if respawn {
+			time.Sleep(time.Second)
+			n.mu.Lock()
+			stopping := n.stopping
+			n.mu.Unlock()
+			if !stopping {
+				_ = n.launch()
+			}
+		}
 	}()
-	if err := n.waitReady(90 * time.Second); err != nil {
-		t.Fatalf("node %s: %v\n%s", n.name, err, n.logTail(30))
-	}
+	return nil
+}
+
+// unexpectedExits returns the exits the test did not cause.
+func (n *node) unexpectedExits() []nodeExit {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return slices.Clone(n.exits)
 }
 
 // waitReady polls GET /healthz until it answers 200.
 func (n *node) waitReady(timeout time.Duration) error {
 	ctx := n.w.t.Context()
 	start := time.Now()
-	var exited error
 	err := eventually(ctx, timeout, func(ctx context.Context) error {
-		if done, err := n.exited(); done {
-			exited = fmt.Errorf("exited: %v", err)
-			return nil
-		}
 		req, err := http.NewRequestWithContext(ctx, "GET", n.url()+"/healthz", nil)
 		if err != nil {
 			return err
@@ -424,9 +465,6 @@ func (n *node) waitReady(timeout time.Duration) error {
 		}
 		return nil
 	})
-	if exited != nil {
-		return exited
-	}
 	if err == nil {
 		n.w.t.Logf("node %s (%s) ready in %v", n.name, n.addr, time.Since(start).Round(10*time.Millisecond))
 	}
@@ -439,6 +477,7 @@ func (n *node) url() string { return "http://" + n.addr }
 func (n *node) kill() {
 	n.mu.Lock()
 	cmd, done := n.cmd, n.done
+	n.expected = true
 	n.mu.Unlock()
 	if cmd == nil {
 		return
@@ -447,9 +486,10 @@ func (n *node) kill() {
 	<-done
 }
 
-// stop sends SIGTERM (a clean leave of the consumer group), then SIGKILL after 20 s.
+// stop sends SIGTERM (a clean leave of the consumer group), then SIGKILL after 20 s, and ends supervision.
 func (n *node) stop() {
 	n.mu.Lock()
+	n.stopping, n.expected = true, true
 	cmd, done := n.cmd, n.done
 	n.mu.Unlock()
 	if cmd == nil {
@@ -469,16 +509,13 @@ func (n *node) stop() {
 	}
 }
 
-// exited reports whether the process has ended, and how.
-func (n *node) exited() (bool, error) {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	select {
-	case <-n.done:
-		return true, n.err
-	default:
-		return false, nil
+func lastLine(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
 	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	return lines[len(lines)-1]
 }
 
 func (n *node) logTail(lines int) string {
@@ -569,6 +606,10 @@ func householdItem(id string, i int) connectors.Item {
 // readTopic reads every message of topic from the start to its end offsets at the time of the call, as the
 // admin, partition by partition.
 func (w *world) readTopic(ctx context.Context, topic string) ([]kafka.Message, error) {
+	// One bounded attempt: right after brokers come back a partition reader can wait on a stale leader, and a
+	// caller that polls does better with a fresh one.
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
 	admin := w.c.adminBus(w.ns)
 	cl, err := admin.Client()
 	if err != nil {
