@@ -76,7 +76,10 @@ func (w *world) startStream(httpNode *node, queryNodes ...*node) *stream {
 	signer := w.publisher("public-security", "household", nil)
 	s.wg.Add(3)
 	go func() { defer s.wg.Done(); s.publishLoop(ctx, "kafka", kafkaSubjects, 10, s.viaKafka(kp)) }()
-	go func() { defer s.wg.Done(); s.publishLoop(ctx, "http", httpSubjects, 5, s.viaHTTP(signer, hp, httpNode)) }()
+	go func() {
+		defer s.wg.Done()
+		s.publishLoop(ctx, "http", httpSubjects, 5, s.viaHTTP(signer, hp, httpNode))
+	}()
 	go func() { defer s.wg.Done(); s.queryLoop(ctx, queryNodes) }()
 	return s
 }
