@@ -87,8 +87,12 @@ func Parse(b []byte) (*Registry, error) {
 			return nil, fmt.Errorf("%w: keys: %v", ErrInvalid, err)
 		}
 		for _, k := range ks {
-			if _, ok := r.clients[k.Owner]; !ok {
+			owner, ok := r.clients[k.Owner]
+			if !ok {
 				return nil, fmt.Errorf("%w: key %s belongs to unknown client %q", ErrInvalid, k.KID, k.Owner)
+			}
+			if k.Use == keys.UseRecord && owner.Role != "publisher" {
+				return nil, fmt.Errorf("%w: key %s: only a publisher holds record keys, %s is a %s", ErrInvalid, k.KID, k.Owner, owner.Role)
 			}
 			if k.Use != keys.UseAuth && k.Use != keys.UseRecord {
 				return nil, fmt.Errorf("%w: key %s: a client key is an auth or record key, not %s", ErrInvalid, k.KID, k.Use)
@@ -105,8 +109,9 @@ func Marshal(cs []Client, ks []keys.PublicKey) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].ID < cs[j].ID })
-	return json.MarshalIndent(file{Clients: cs, Keys: jwks}, "", "  ")
+	sorted := append([]Client(nil), cs...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].ID < sorted[j].ID })
+	return json.MarshalIndent(file{Clients: sorted, Keys: jwks}, "", "  ")
 }
 
 // Role returns the role of a registered client.

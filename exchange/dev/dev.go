@@ -374,10 +374,25 @@ func (e *Env) PublishSamples(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
-			_, _, err = p.Publish(ctx, items)
+			ids, _, err := p.Publish(ctx, items)
 			closeFn()
 			if err != nil {
 				return fmt.Errorf("dev: publish samples %s: %w", d, err)
+			}
+			// The exchange decides asynchronously: wait until it holds them
+			// (or has seen them before), so the banner never precedes them.
+			deadline := time.Now().Add(30 * time.Second)
+			for _, id := range ids {
+				for !e.Node.View().Seen(id) {
+					if time.Now().After(deadline) {
+						return fmt.Errorf("dev: sample %s record %s not accepted within 30s: see the %s topic", d, id, e.Kafka.Names.Rejected(d))
+					}
+					select {
+					case <-ctx.Done():
+						return fmt.Errorf("dev: samples %s not accepted: %w", d, ctx.Err())
+					case <-time.After(5 * time.Millisecond):
+					}
+				}
 			}
 		}
 	}

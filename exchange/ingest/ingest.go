@@ -183,7 +183,9 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	results := make([]Result, len(subs))
 	var msgs []kafka.Message
 	var accepted []int
+	var entries []*view.Entry
 	inBatch := map[string]bool{}
+	newest := map[[2]string]*view.Entry{} // per (dataset, subject), accepted in this batch
 	nowMillis := now.UnixMilli()
 	for i, c := range checks {
 		res := Result{Index: i}
@@ -191,14 +193,18 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 			res.RecordID = c.rec.ID
 		}
 		err := c.err
+		var entry *view.Entry
 		if err == nil {
-			err = p.order(c, inBatch)
+			entry = view.FromRecord(c.rec, nowMillis)
+			err = p.order(c, entry, inBatch, newest)
 		}
 		switch {
 		case err == nil:
 			res.Status = Accepted
 			inBatch[c.rec.ID] = true
+			newest[[2]string{c.rec.Dataset, c.subject}] = entry
 			accepted = append(accepted, i)
+			entries = append(entries, entry)
 			msgs = append(msgs, kafka.Message{
 				Topic: p.d.Names.Accepted(c.rec.Dataset),
 				Key:   []byte(c.subject),
@@ -224,9 +230,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 		msgs = append(msgs, p.auditMessage(subs[i], c, res, now))
 		results[i] = res
 	}
-	entries := make([]*view.Entry, len(accepted))
 	for k, i := range accepted {
-		entries[k] = view.FromRecord(checks[i].rec, nowMillis)
 		p.writing.Store(checks[i].rec.ID, entries[k])
 	}
 	defer func() {
@@ -248,17 +252,25 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 
 var errDuplicate = fmt.Errorf("duplicate record")
 
-// order applies the checks that depend on what was accepted before.
-func (p *Pipeline) order(c checked, inBatch map[string]bool) error {
+// order applies the checks that depend on what was accepted before: in
+// this batch and in the view. A record must be newer, by the view's own
+// (iat, record id) rule, than anything held or accepted earlier in the
+// batch for its subject; otherwise the accepted topic's last write for
+// the subject would be an older record, which compaction would keep.
+func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[string]bool, newest map[[2]string]*view.Entry) error {
 	if inBatch[c.rec.ID] || p.d.View.Seen(c.rec.ID) {
 		return errDuplicate
 	}
-	if cur, ok := p.d.View.Current(c.rec.Dataset, c.subject); ok {
-		if cur.ID == c.rec.ID {
+	held, ok := newest[[2]string{c.rec.Dataset, c.subject}]
+	if !ok {
+		held, ok = p.d.View.Current(c.rec.Dataset, c.subject)
+	}
+	if ok {
+		if held.ID == c.rec.ID {
 			return errDuplicate
 		}
-		if cur.IssuedAt > c.rec.IssuedAt.Unix() {
-			return fmt.Errorf("ingest: record issued %s is older than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), codes.ErrStale)
+		if !e.Newer(held) {
+			return fmt.Errorf("ingest: record issued %s is not newer than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), codes.ErrStale)
 		}
 	}
 	return nil

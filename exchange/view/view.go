@@ -41,8 +41,9 @@ type Disclosure struct {
 	Encoded string
 }
 
-// newer reports whether e should replace old.
-func (e *Entry) newer(old *Entry) bool {
+// Newer reports whether e should replace old: the greater (iat, record
+// id) wins. Ingest uses the same rule to refuse stale records.
+func (e *Entry) Newer(old *Entry) bool {
 	if e.IssuedAt != old.IssuedAt {
 		return e.IssuedAt > old.IssuedAt
 	}
@@ -126,7 +127,7 @@ func (v *View) Apply(subject string, e *Entry) bool {
 	v.seen.add(e.ID)
 	k := key{e.Dataset, subject}
 	old, ok := v.entries[k]
-	if ok && !e.newer(old) {
+	if ok && !e.Newer(old) {
 		return false
 	}
 	switch {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 )
@@ -59,6 +60,12 @@ func decodeSlow(data []byte, v any) error {
 	dec.UseNumber()
 	if isStruct(v) {
 		dec.DisallowUnknownFields()
+		// encoding/json matches member names case-insensitively: "Dataset"
+		// would fill a field tagged "dataset". Refuse any name that is not
+		// spelled exactly as its field's.
+		if err := exactNames(data, reflect.TypeOf(v)); err != nil {
+			return err
+		}
 	}
 	if err := dec.Decode(v); err != nil {
 		if strings.HasPrefix(err.Error(), "json: unknown field") {
@@ -189,6 +196,85 @@ func decodeValue(data []byte) (any, error) {
 		return nil, err
 	}
 	return v, nil
+}
+
+// exactNames checks that every object member name in data that lands in
+// a struct field of t is spelled exactly as the field's JSON name. data
+// has passed Check.
+func exactNames(data []byte, t reflect.Type) error {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		if t == reflect.TypeFor[time.Time]() {
+			return nil
+		}
+		var members map[string]json.RawMessage
+		if json.Unmarshal(data, &members) != nil {
+			return nil // not an object: the decoder reports the type error
+		}
+		fields := jsonFields(t)
+		for name, raw := range members {
+			ft, ok := fields[name]
+			if !ok {
+				return fmt.Errorf("%w: %q", ErrUnknownField, name)
+			}
+			if err := exactNames(raw, ft); err != nil {
+				return err
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		if t.Elem().Kind() == reflect.Uint8 {
+			return nil
+		}
+		var items []json.RawMessage
+		if json.Unmarshal(data, &items) != nil {
+			return nil
+		}
+		for _, raw := range items {
+			if err := exactNames(raw, t.Elem()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// jsonFields maps the exact JSON names of t's exported fields (embedded
+// structs flattened) to their types.
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	out := map[string]reflect.Type{}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" && tag == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			et := f.Type
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				for k, v := range jsonFields(et) {
+					if _, dup := out[k]; !dup {
+						out[k] = v
+					}
+				}
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+	return out
 }
 
 func isStruct(v any) bool {

@@ -68,3 +68,30 @@ func FuzzCheck(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeRefusesCaseVariantNames(t *testing.T) {
+	type inner struct {
+		ClientID string `json:"client_id"`
+	}
+	type outer struct {
+		Dataset string  `json:"dataset"`
+		Clients []inner `json:"clients"`
+	}
+	tests := []struct {
+		name, in string
+		wantErr  error
+	}{
+		{"exact", `{"dataset":"a","clients":[{"client_id":"x"}]}`, nil},
+		{"top-level case variant", `{"Dataset":"a"}`, ErrUnknownField},
+		{"nested case variant", `{"clients":[{"Client_ID":"x"}]}`, ErrUnknownField},
+		{"upper case", `{"CLIENTS":[]}`, ErrUnknownField},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var v outer
+			if err := Decode([]byte(tt.in), &v); !errors.Is(err, tt.wantErr) {
+				t.Fatalf("Decode(%s) = %v, want %v", tt.in, err, tt.wantErr)
+			}
+		})
+	}
+}
