@@ -54,6 +54,11 @@ var (
 	// ErrUnavailable: a dependency (Kafka, Vault) cannot take the write or
 	// the signature now. Retry with backoff; nothing was acknowledged.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrBadRecordID: the record id is not a plain token, or is an
+	// identity number.
+	ErrBadRecordID = errors.New("bad record id")
+	// ErrBadDelete: a delete record discloses more than its subject.
+	ErrBadDelete = errors.New("a delete discloses exactly the subject")
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
@@ -121,6 +126,8 @@ var catalogue = []entry{
 	{ErrNoGrant, Code{"no_grant", 403, "the publisher may not publish this dataset", false}},
 	{schemas.ErrUnknownSchema, Code{"unknown_schema", 422, "the record names an unknown schema version", false}},
 	{schemas.ErrInvalid, Code{"schema_violation", 422, "the record does not match its schema", false}},
+	{ErrBadRecordID, Code{"bad_record_id", 422, "the record id must be letters, digits and . _ : - (at most 128), and not an identity number", false}},
+	{ErrBadDelete, Code{"bad_delete", 422, "a delete record discloses exactly the subject field", false}},
 	{ErrNoSubject, Code{"no_subject", 422, "the record has no subject field", false}},
 	{ErrStale, Code{"stale", 409, "a newer record is already held for this subject", false}},
 

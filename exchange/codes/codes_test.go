@@ -133,6 +133,8 @@ var sentinels = []struct {
 	{schemas.ErrUnknownSchema, "unknown_schema"},
 	{schemas.ErrInvalid, "schema_violation"},
 	{codes.ErrNoSubject, "no_subject"},
+	{codes.ErrBadRecordID, "bad_record_id"},
+	{codes.ErrBadDelete, "bad_delete"},
 	{codes.ErrStale, "stale"},
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},

@@ -174,3 +174,65 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 		t.Fatalf("consumer revoking a key: %v, want forbidden", err)
 	}
 }
+
+// TestDeleteAndStale: a signed delete removes the subject from answers,
+// an older upsert cannot bring it back, and a record id that is an
+// identity number is refused.
+func TestDeleteAndStale(t *testing.T) {
+	env := startDev(t)
+	ctx := context.Background()
+	pub, err := env.Client("public-security")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := connectors.HTTPSink{Client: pub}
+	row := household(1, 7000)[0]
+	id := row["resident_id"].(string)
+	cred, _ := env.Credentials("public-security")
+	s, _ := cred.RecordSigner()
+	sign := func(rid string, at time.Time, op record.Op, f map[string]any) string {
+		rec, err := record.Sign(ctx, s, record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: rid, IssuedAt: at, Op: op}, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rec
+	}
+	t0 := time.Now().Add(-time.Hour)
+	send := func(recs ...string) []ingest.Result {
+		res, err := sink.Send(ctx, "household", recs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	if r := send(sign("del-up-1", t0, record.Upsert, row)); r[0].Status != ingest.Accepted {
+		t.Fatalf("upsert: %+v", r[0])
+	}
+	nb, _ := env.Client("newborn-registration")
+	req := &connectors.Requester{Client: nb}
+	q := connectors.Query{Dataset: "household", Subject: id, Purpose: "newborn_registration", CaseID: "NB-9"}
+	if _, err := req.Query(ctx, q); err != nil {
+		t.Fatalf("query before the delete: %v", err)
+	}
+	res := send(
+		sign("del-bad", t0.Add(time.Minute), record.Delete, row), // a delete with the whole row
+		sign("del-1", t0.Add(2*time.Minute), record.Delete, map[string]any{"resident_id": id}),
+		sign("del-up-0", t0.Add(-time.Minute), record.Upsert, row), // older than the delete
+		sign(id, t0.Add(3*time.Minute), record.Upsert, row),        // an identity number as record id
+	)
+	want := []string{"bad_delete", "", "stale", "bad_record_id"}
+	for i, w := range want {
+		if res[i].Code != w {
+			t.Errorf("record %d: %s %s, want code %q", i, res[i].Status, res[i].Code, w)
+		}
+	}
+	if _, err := req.Query(ctx, q); !connectors.IsCode(err, "not_found") {
+		t.Fatalf("query after the delete: %v, want not_found", err)
+	}
+	if r := send(sign("del-up-2", t0.Add(4*time.Minute), record.Upsert, row)); r[0].Status != ingest.Accepted {
+		t.Fatalf("a newer upsert after the delete: %+v", r[0])
+	}
+	if a, err := req.Query(ctx, q); err != nil || a.Record.ID != "del-up-2" {
+		t.Fatalf("query after re-publishing: %v %v", a, err)
+	}
+}

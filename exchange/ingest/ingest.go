@@ -7,7 +7,10 @@
 //  3. its dataset claim names the topic or URL it came through, and an
 //     authenticated HTTP publisher is its issuer;
 //  4. a PublisherGrant lets the issuer publish the dataset;
-//  5. its fields validate against the schema version it names;
+//  5. its record id is a plain token (letters, digits, . _ : -; at most
+//     128; never an identity number), and its fields validate against the
+//     schema version it names; a delete discloses exactly the subject
+//     field;
 //  6. it is not a replay (same record id) and not older than what the
 //     view holds for the subject.
 //
@@ -29,6 +32,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"runtime"
 	"sync"
 	"time"
@@ -252,6 +256,11 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 
 var errDuplicate = fmt.Errorf("duplicate record")
 
+// recordID is what a record id may look like. An id that is a resident
+// identity number is refused too: ids travel in message keys, headers and
+// audit entries, where identity numbers never go.
+var recordID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
 // order applies the checks that depend on what was accepted before: in
 // this batch and in the view. A record must be newer, by the view's own
 // (iat, record id) rule, than anything held or accepted earlier in the
@@ -307,12 +316,26 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		out.err = fmt.Errorf("ingest: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
 		return out
 	}
+	if !recordID.MatchString(rec.ID) || schemas.ValidResidentID(rec.ID) == nil {
+		out.err = fmt.Errorf("ingest: record id: %w", codes.ErrBadRecordID)
+		return out
+	}
 	fields := rec.Fields()
-	if err := p.d.Schemas.Validate(rec.Schema, fields); err != nil {
+	subj, _ := fields[ds.Subject].(string)
+	if rec.Op == record.Delete {
+		// A delete carries the subject and nothing else.
+		if len(fields) != 1 || subj == "" {
+			out.err = fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, codes.ErrBadDelete)
+			return out
+		}
+		if err := schemas.ValidResidentID(subj); err != nil {
+			out.err = &schemas.ValidationError{Schema: rec.Schema, Pointer: "/" + ds.Subject, Keyword: "format", Reason: err.Error()}
+			return out
+		}
+	} else if err := p.d.Schemas.Validate(rec.Schema, fields); err != nil {
 		out.err = err
 		return out
 	}
-	subj, _ := fields[ds.Subject].(string)
 	if subj == "" {
 		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, codes.ErrNoSubject)
 		return out
