@@ -279,7 +279,17 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 		n.ready.Store(true)
 		lg.Info("caught up", "node", n.p.Node, "records", n.view.Len(), "audit_entries", n.log.Size())
-		return n.consume(ctx, datasets)
+		// The ingest loop outlives broker failures too: it rejoins the
+		// group (resuming at the committed offsets) after a backoff.
+		for attempt := 0; ctx.Err() == nil; attempt++ {
+			err := n.consume(ctx, datasets)
+			if ctx.Err() != nil {
+				return nil
+			}
+			lg.Warn("ingest loop interrupted; rejoining the group", "err", err)
+			backoff(ctx, attempt)
+		}
+		return nil
 	})
 	select {
 	case <-ctx.Done():
@@ -337,10 +347,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 			if end <= 0 {
 				done()
 			}
-			r, err := n.p.Kafka.PartitionReader(topic, po.Partition, kafka.FirstOffset)
-			if err != nil {
-				return nil, err
-			}
+			partition := po.Partition
 			apply := n.applyAccepted
 			switch topic {
 			case names.Audit():
@@ -349,17 +356,33 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 				apply = n.applyKey
 			}
 			goRun("tail "+topic, func(ctx context.Context) error {
-				defer r.Close()
-				for {
-					m, err := r.FetchMessage(ctx)
-					if err != nil {
-						return err
+				// A tail outlives broker failures: on an error it reopens
+				// its reader at the next offset after a backoff.
+				next := kafka.FirstOffset
+				for attempt := 0; ctx.Err() == nil; attempt++ {
+					r, err := n.p.Kafka.PartitionReader(topic, partition, next)
+					if err == nil {
+						for {
+							var m kafka.Message
+							if m, err = r.FetchMessage(ctx); err != nil {
+								break
+							}
+							attempt = 0
+							apply(m)
+							next = m.Offset + 1
+							if next >= end {
+								done()
+							}
+						}
+						r.Close()
 					}
-					apply(m)
-					if m.Offset+1 >= end {
-						done()
+					if ctx.Err() != nil {
+						return nil
 					}
+					n.p.Logger.Warn("tail interrupted; reopening", "topic", topic, "partition", partition, "next_offset", next, "err", err)
+					backoff(ctx, attempt)
 				}
+				return nil
 			})
 		}
 	}
@@ -560,6 +583,14 @@ func (n *Node) consume(ctx context.Context, datasets []string) error {
 		case <-ctx.Done():
 			return nil
 		}
+	}
+}
+
+// backoff sleeps 200ms, 400ms, ... up to 5s, or until ctx ends.
+func backoff(ctx context.Context, attempt int) {
+	select {
+	case <-time.After(min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)):
+	case <-ctx.Done():
 	}
 }
 
