@@ -364,10 +364,11 @@ func (s *stream) check(t *testing.T, name string, healed time.Time) phaseReport 
 		t.Errorf("%s: no HTTP publish acknowledged within 120 s of the heal", name)
 	}
 	ids, answered := s.snapshot()
-	counts, err := w.waitAccepted(ctx, "household", ids, 120*time.Second)
+	counts, err := w.waitAccepted(ctx, "household", ids, 180*time.Second)
 	r.drain = time.Since(healed)
 	if err != nil {
 		t.Errorf("%s: %v", name, err)
+		w.logLeaders(t, name)
 	}
 	if counts == nil {
 		t.Fatalf("%s: could not read %s", name, w.names.Accepted("household"))
@@ -414,6 +415,9 @@ func (s *stream) check(t *testing.T, name string, healed time.Time) phaseReport 
 		"queries answered %d, unaudited %d; first ack after heal: kafka %v, http %v; all acknowledged records accepted %v after heal",
 		name, r.acked, r.kafka, r.http, r.lost, r.dupDedup, r.raw, r.answered, r.unaudited,
 		r.firstKafka.Round(time.Millisecond), r.firstHTP.Round(time.Millisecond), r.drain.Round(time.Millisecond))
+	if r.lost > 0 {
+		s.explainLost(t, name, ids, counts)
+	}
 	if r.lost != 0 || r.dupDedup != 0 || r.unaudited != 0 {
 		t.Errorf("%s: lost %d, duplicated after dedupe %d, unaudited %d: all must be 0", name, r.lost, r.dupDedup, r.unaudited)
 	}
@@ -421,6 +425,101 @@ func (s *stream) check(t *testing.T, name string, healed time.Time) phaseReport 
 		t.Errorf("%s: no query answered during the run", name)
 	}
 	return r
+}
+
+// explainLost says where the lost records are: by path, whether each Kafka-path one is in the ingest topic
+// (acknowledged by Kafka but never accepted by the exchange) and how far the exchange's group has committed.
+func (s *stream) explainLost(t *testing.T, name string, ids []string, counts map[string]int) {
+	t.Helper()
+	w := s.w
+	ctx := t.Context()
+	byPath := map[string][]string{}
+	for _, id := range ids {
+		if counts[id] == 0 {
+			p := "http"
+			if strings.Contains(id, "-kafka-") {
+				p = "kafka"
+			}
+			byPath[p] = append(byPath[p], id)
+		}
+	}
+	for p, l := range byPath {
+		slices.Sort(l)
+		t.Logf("%s: lost via %s: %d, first %q, last %q", name, p, len(l), l[0], l[len(l)-1])
+	}
+	ingest, err := w.readTopic(ctx, w.names.Ingest("household"))
+	if err != nil {
+		t.Logf("%s: read ingest topic: %v", name, err)
+		return
+	}
+	where := map[string]string{}
+	for _, m := range ingest {
+		where[string(m.Key)] = fmt.Sprintf("%d@%d", m.Partition, m.Offset)
+	}
+	in, perPart := 0, map[int]int{}
+	for _, id := range byPath["kafka"] {
+		if loc, ok := where[id]; ok {
+			in++
+			var p, o int
+			fmt.Sscanf(loc, "%d@%d", &p, &o)
+			perPart[p]++
+		}
+	}
+	t.Logf("%s: of %d lost Kafka-path records, %d are in %s (by partition %v)", name, len(byPath["kafka"]), in, w.names.Ingest("household"), perPart)
+	cl, err := w.c.adminBus(w.ns).Client()
+	if err != nil {
+		return
+	}
+	parts, err := partitionsOf(ctx, cl, w.names.Ingest("household"))
+	if err != nil {
+		return
+	}
+	var ps []int
+	req := map[string][]kafka.OffsetRequest{}
+	for _, p := range parts {
+		ps = append(ps, p.ID)
+		req[p.Topic] = append(req[p.Topic], kafka.LastOffsetOf(p.ID))
+	}
+	committed, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: w.names.Group(), Topics: map[string][]int{w.names.Ingest("household"): ps}})
+	ends, err2 := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+	if err != nil || err2 != nil {
+		t.Logf("%s: offsets: %v %v", name, err, err2)
+		return
+	}
+	for _, p := range committed.Topics[w.names.Ingest("household")] {
+		var end int64
+		for _, e := range ends.Topics[w.names.Ingest("household")] {
+			if e.Partition == p.Partition {
+				end = e.LastOffset
+			}
+		}
+		t.Logf("%s: group %s partition %d: committed %d, end %d", name, w.names.Group(), p.Partition, p.CommittedOffset, end)
+	}
+}
+
+// logLeaders prints the leader and ISR of every partition of the world's topics, from the metadata of all
+// topics (a request naming a topic whose partition has no leader can wait until its deadline).
+func (w *world) logLeaders(t *testing.T, name string) {
+	t.Helper()
+	cl, err := w.c.adminBus(w.ns).Client()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	md, err := cl.Metadata(ctx, &kafka.MetadataRequest{})
+	if err != nil {
+		t.Logf("%s: metadata of all topics: %v", name, err)
+		return
+	}
+	for _, tp := range md.Topics {
+		if !strings.HasPrefix(tp.Name, w.ns+".") {
+			continue
+		}
+		for _, p := range tp.Partitions {
+			t.Logf("%s: %s/%d leader %d ISR %v replicas %v err %v", name, tp.Name, p.ID, p.Leader.ID, brokerIDs(p.Isr), brokerIDs(p.Replicas), p.Error)
+		}
+	}
 }
 
 // waitFullISR waits until every partition of the world's topics has all replicas in sync.
