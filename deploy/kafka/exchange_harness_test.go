@@ -200,6 +200,14 @@ func newWorld(t *testing.T) *world {
 	}
 	// A new SCRAM credential reaches each broker through the metadata log a moment after setup returns, and a
 	// node that cannot log in at start exits: wait until every user logs in to every broker alone.
+	w.waitLogins(t, "after setup")
+	return w
+}
+
+// waitLogins waits until every user of the world logs in to every broker alone.
+func (w *world) waitLogins(t *testing.T, when string) {
+	t.Helper()
+	c := w.c
 	for user, pw := range w.passwords {
 		for _, b := range c.brokers {
 			err := eventually(t.Context(), 30*time.Second, func(ctx context.Context) error {
@@ -207,11 +215,26 @@ func newWorld(t *testing.T) *world {
 				return err
 			})
 			if err != nil {
-				t.Fatalf("SCRAM user %s cannot log in to %s after setup: %v", user, b, err)
+				t.Fatalf("SCRAM user %s cannot log in to %s %s: %v", user, b, when, err)
 			}
 		}
 	}
-	return w
+}
+
+// refreshCredentials sets every user's SCRAM credential again (same password) and waits until each logs in to
+// every broker. Kafka 4.4 here sometimes brings a broker back on its storage without the SCRAM credentials it
+// had (every login to it then fails with "invalid credentials" until the cluster is wiped; seen after runs that
+// create and delete users). A fresh credential record reaches the restarted broker through the metadata log and
+// it accepts the user again. The tests do this after every broker restart, as an operator would; run.sh does the
+// same for the admin.
+func (w *world) refreshCredentials(t *testing.T) {
+	t.Helper()
+	for user, pw := range w.passwords {
+		if err := bus.SetUser(t.Context(), w.c.adminBus(w.ns), user, pw); err != nil {
+			t.Fatalf("refresh SCRAM credential of %s: %v", user, err)
+		}
+	}
+	w.waitLogins(t, "after a broker restart")
 }
 
 // config writes a node config for `onevisit serve` / `onevisit kafka setup` and returns its path.

@@ -626,6 +626,7 @@ func TestNothingAcceptedIsLost(t *testing.T) {
 		}
 		time.Sleep(3 * time.Second)
 		runScript(t, "restart", strconv.Itoa(leader))
+		w.refreshCredentials(t)
 		healed := time.Now()
 		t.Logf("phase 1: SIGKILL of broker %d (leader of %s/0): publishing resumed on the survivors after kafka %v, http %v; longest gap without an ack while it was down: kafka %v, http %v",
 			leader, topic, (resumeK + time.Second).Round(time.Millisecond), (resumeH + time.Second).Round(time.Millisecond),
@@ -693,6 +694,7 @@ func TestNothingAcceptedIsLost(t *testing.T) {
 		for _, id := range down {
 			runScript(t, "restart", strconv.Itoa(id))
 		}
+		w.refreshCredentials(t)
 		healed := time.Now()
 		t.Logf("phase 3: brokers %v restarted in %v", down, healed.Sub(healStart).Round(time.Millisecond))
 		w.checkNodes(t, "phase 3", a, b)

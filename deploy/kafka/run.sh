@@ -333,6 +333,34 @@ check_nodes() {
 	done
 }
 
+node_answers() { # node_answers ID: does node ID answer a SCRAM-authenticated metadata request?
+	tools org.apache.kafka.tools.TopicCommand --bootstrap-server "$HOST:$(client_port "$1")" \
+		--command-config "$RUN/admin.properties" --list >/dev/null 2>&1
+}
+
+# refresh_admin ID: Kafka 4.4 sometimes brings a node back on its storage without the admin's SCRAM
+# credential, and every SCRAM login to it then fails ("invalid credentials") until the cluster is wiped.
+# Setting the credential again through a live node writes a fresh metadata record, which the restarted
+# node applies; then it accepts the admin again. The password is unchanged.
+refresh_admin() {
+	local id=$1 live="" i pw t
+	for ((i = 0; i < $(nodes); i++)); do
+		if ((i != id)) && pid_of "$i" >/dev/null; then live=$i; break; fi
+	done
+	[[ -n $live ]] || return 1
+	pw=$(sed -n 's/^ONEVISIT_KAFKA_PASSWORD=//p' "$RUN/env")
+	[[ -n $pw ]] || return 1
+	log "node $id refuses the admin's SCRAM login after its restart: setting the credential again through node $live"
+	tools org.apache.kafka.tools.ConfigCommand --bootstrap-server "$HOST:$(client_port "$live")" \
+		--command-config "$RUN/admin.properties" --alter --entity-type users --entity-name "$ADMIN_USER" \
+		--add-config "$MECHANISM=[iterations=8192,password=$pw]" >/dev/null || return 1
+	for ((t = 0; t < 30; t++)); do
+		node_answers "$id" && return 0
+		sleep 1
+	done
+	return 1
+}
+
 LAUNCHED=()
 STARTING=0
 cleanup() {
@@ -456,6 +484,7 @@ cmd_restart() {
 	STARTING=1
 	launch "$id"
 	wait_started "$id"
+	node_answers "$id" || refresh_admin "$id" || true
 	check_nodes "$id"
 	STARTING=0
 	log "node $id is back in $((SECONDS - t0)) s"

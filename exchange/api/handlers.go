@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,9 @@ const (
 	publishBodyLimit = 64 << 20
 	// MaxBatch is the most records one publish request may carry.
 	MaxBatch = 1000
+	// writeTimeout bounds a request's durable Kafka writes (records,
+	// audit entries); past it the client gets 503 and retries.
+	writeTimeout = 15 * time.Second
 )
 
 //go:embed openapi.json
@@ -130,9 +134,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		Decision: audit.DecisionDeny,
 	}
 	// Every outcome, refusals included, is audited before the answer.
+	auditCtx, cancel := context.WithTimeout(ctx, writeTimeout)
+	defer cancel()
 	refuse := func(cause error) error {
 		entry.Code = codes.Of(cause).Name
-		if err := s.d.Audit.Write(ctx, entry); err != nil {
+		if err := s.d.Audit.Write(auditCtx, entry); err != nil {
 			return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 		}
 		return cause
@@ -188,7 +194,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		return fmt.Errorf("query: %w", err)
 	}
 	entry.Decision, entry.Fields = audit.DecisionPermit, dec.Fields
-	if err := s.d.Audit.Write(ctx, entry); err != nil {
+	if err := s.d.Audit.Write(auditCtx, entry); err != nil {
 		return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 	}
 	outcome = "permit"
@@ -224,7 +230,12 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 	for i, raw := range req.Records {
 		subs[i] = ingest.Submission{Raw: raw, Dataset: dataset, Publisher: p.ClientID}
 	}
-	results, err := s.d.Ingest.Process(r.Context(), subs)
+	// Bound the durable write: below min.insync.replicas the writer would
+	// retry for longer than any client waits. Nothing is acknowledged on
+	// a timeout, and record ids make the client's retry idempotent.
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	results, err := s.d.Ingest.Process(ctx, subs)
 	if errors.Is(err, codes.ErrKeysStale) {
 		return fmt.Errorf("publish: %w", err)
 	}
