@@ -278,6 +278,16 @@ func CheckChar(body string) byte {
 	return "10X98765432"[sum%11]
 }
 
+// householdFields is a valid household row for subject id.
+func householdFields(id string, i int) map[string]any {
+	return map[string]any{
+		"resident_id": id, "name": fmt.Sprintf("测试居民%d", i), "gender": "female",
+		"birth_date": id[6:10] + "-" + id[10:12] + "-" + id[12:14], "ethnicity": "汉族",
+		"household_id": fmt.Sprintf("HH-3301-%08d", i/3), "relation_to_head": "head",
+		"address": "浙江省杭州市西湖区文三路90号", "registration_date": "2010-05-01",
+	}
+}
+
 func signHousehold(ctx context.Context, env *dev.Env, subjects []string) ([]string, error) {
 	cred, err := env.Credentials("public-security")
 	if err != nil {
@@ -290,12 +300,7 @@ func signHousehold(ctx context.Context, env *dev.Env, subjects []string) ([]stri
 	items := make([]record.Unsigned, len(subjects))
 	now := time.Now()
 	for i, id := range subjects {
-		f := map[string]any{
-			"resident_id": id, "name": fmt.Sprintf("测试居民%d", i), "gender": "female",
-			"birth_date": id[6:10] + "-" + id[10:12] + "-" + id[12:14], "ethnicity": "汉族",
-			"household_id": fmt.Sprintf("HH-3301-%08d", i/3), "relation_to_head": "head",
-			"address": "浙江省杭州市西湖区文三路90号", "registration_date": "2010-05-01",
-		}
+		f := householdFields(id, i)
 		items[i] = record.Unsigned{Claims: record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1",
 			ID: connectors.DeriveID("public-security", "household", record.Upsert, f), IssuedAt: now, Op: record.Upsert}, Fields: f}
 	}

@@ -2,11 +2,15 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/onevisit/onevisit/exchange/bench"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/keys/vault"
 )
 
 func runBench(ctx context.Context, e *env, args []string) error {
@@ -16,6 +20,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.Records, "records", 0, "records to ingest (default 20000)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 16)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	vaultKey := fs.String("vault-key", "", "also measure record signing through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) at batch sizes 1, 16, 64, 256, beside a file key")
 	brokers := fs.String("brokers", "", "also measure against this Kafka cluster (comma separated; SASL from ONEVISIT_KAFKA_SASL_MECHANISM, _USER, _PASSWORD), in a namespace of its own")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -39,6 +44,33 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		o.Kafka = &kc
 	}
 	o.Out = e.out
+	if *vaultKey != "" {
+		if err := benchSigning(ctx, e, *vaultKey); err != nil {
+			return err
+		}
+	}
 	_, err := bench.Run(ctx, o)
 	return err
+}
+
+// benchSigning prints records signed per second through Vault transit and
+// through a file key, at each batch size, in one run.
+func benchSigning(ctx context.Context, e *env, key string) error {
+	vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: key, Owner: "public-security", Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+	if err != nil {
+		return err
+	}
+	defer vs.Close()
+	if err := vs.Start(ctx); err != nil {
+		return err
+	}
+	figs, err := bench.SignRates(ctx, map[string]keys.Signer{"vault transit": vs}, []int{1, 16, 64, 256}, 2*time.Second)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.out, "record signing (signed records/s; one SignBatch call per batch):")
+	for _, f := range figs {
+		fmt.Fprintf(e.out, "  %-14s batch %3d: %8.0f /s\n", f.Signer, f.Batch, f.PerSecond)
+	}
+	return nil
 }
