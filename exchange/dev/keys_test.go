@@ -32,17 +32,35 @@ func household(n, offset int) []map[string]any {
 	return out
 }
 
-// swapSigner lets a publisher switch keys between batches.
+// swapSigner is a publisher's signer across a rotation: KeyID names the
+// current version, and Sign signs with whichever version the kid names,
+// as a keystore holding both versions does.
 type swapSigner struct {
-	mu sync.Mutex
-	s  keys.Signer
+	mu  sync.Mutex
+	cur keys.Signer
+	all map[string]keys.Signer
 }
 
-func (w *swapSigner) get() keys.Signer  { w.mu.Lock(); defer w.mu.Unlock(); return w.s }
-func (w *swapSigner) set(s keys.Signer) { w.mu.Lock(); w.s = s; w.mu.Unlock() }
-func (w *swapSigner) KeyID() string     { return w.get().KeyID() }
+func newSwapSigner(s keys.Signer) *swapSigner {
+	return &swapSigner{cur: s, all: map[string]keys.Signer{s.KeyID(): s}}
+}
+
+func (w *swapSigner) set(s keys.Signer) {
+	w.mu.Lock()
+	w.cur, w.all[s.KeyID()] = s, s
+	w.mu.Unlock()
+}
+
+func (w *swapSigner) KeyID() string { w.mu.Lock(); defer w.mu.Unlock(); return w.cur.KeyID() }
+
 func (w *swapSigner) Sign(ctx context.Context, kid string, msg []byte) ([]byte, error) {
-	return w.get().Sign(ctx, kid, msg)
+	w.mu.Lock()
+	s, ok := w.all[kid]
+	w.mu.Unlock()
+	if !ok {
+		return nil, keys.ErrUnknownKey
+	}
+	return s.Sign(ctx, kid, msg)
 }
 
 func TestRotationUnderLoadAndRevocation(t *testing.T) {
@@ -60,7 +78,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sw := &swapSigner{s: v1}
+	sw := newSwapSigner(v1)
 	pubClient, err := env.Client("public-security")
 	if err != nil {
 		t.Fatal(err)
