@@ -317,29 +317,13 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	for _, d := range datasets {
 		topics = append(topics, names.Accepted(d))
 	}
-	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+	offs, err := n.endOffsets(ctx, cl, topics)
 	if err != nil {
-		return nil, fmt.Errorf("exchange: metadata: %w", err)
-	}
-	req := map[string][]kafka.OffsetRequest{}
-	for _, t := range meta.Topics {
-		if t.Error != nil {
-			return nil, fmt.Errorf("exchange: topic %s: %w (run `onevisit kafka setup`)", t.Name, t.Error)
-		}
-		for _, p := range t.Partitions {
-			req[t.Name] = append(req[t.Name], kafka.LastOffsetOf(p.ID))
-		}
-	}
-	offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
-	if err != nil {
-		return nil, fmt.Errorf("exchange: list offsets: %w", err)
+		return nil, err
 	}
 	var pending sync.WaitGroup
-	for topic, parts := range offs.Topics {
+	for topic, parts := range offs {
 		for _, po := range parts {
-			if po.Error != nil {
-				return nil, fmt.Errorf("exchange: offsets of %s/%d: %w", topic, po.Partition, po.Error)
-			}
 			end := po.LastOffset
 			pending.Add(1)
 			var once sync.Once
@@ -467,6 +451,72 @@ func (n *Node) refreshKeys(ctx context.Context) error {
 		}
 		n.keysOK.Store(time.Now().UnixNano())
 	}
+}
+
+// endOffsets returns the end offset of every partition of topics. Fresh
+// topics, elections and broker restarts make Kafka answer with retriable
+// errors for a while (no leader yet): those are retried for up to a
+// minute; anything else (a missing topic) fails at once.
+func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string) (map[string][]kafka.PartitionOffsets, error) {
+	// Brokers coming back from a restart also answer UNKNOWN_SERVER_ERROR
+	// for a moment; that is worth waiting out here too.
+	retriable := func(err error) bool { return bus.Retriable(err) || errors.Is(err, kafka.Unknown) }
+	var last error
+	for attempt := 0; attempt < 30; attempt++ {
+		if attempt > 0 {
+			n.p.Logger.Warn("end offsets not available yet; retrying", "err", last)
+			backoff(ctx, attempt)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		if err != nil {
+			if last = fmt.Errorf("exchange: metadata: %w", err); retriable(err) {
+				continue
+			}
+			return nil, last
+		}
+		req := map[string][]kafka.OffsetRequest{}
+		retry := false
+		for _, t := range meta.Topics {
+			if t.Error != nil {
+				if last = fmt.Errorf("exchange: topic %s: %w (run `onevisit kafka setup`)", t.Name, t.Error); retriable(t.Error) {
+					retry = true
+					continue
+				}
+				return nil, last
+			}
+			for _, p := range t.Partitions {
+				req[t.Name] = append(req[t.Name], kafka.LastOffsetOf(p.ID))
+			}
+		}
+		if retry {
+			continue
+		}
+		offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+		if err != nil {
+			if last = fmt.Errorf("exchange: list offsets: %w", err); retriable(err) {
+				continue
+			}
+			return nil, last
+		}
+		for topic, parts := range offs.Topics {
+			for _, po := range parts {
+				if po.Error != nil {
+					last = fmt.Errorf("exchange: offsets of %s/%d: %w", topic, po.Partition, po.Error)
+					if !retriable(po.Error) {
+						return nil, last
+					}
+					retry = true
+				}
+			}
+		}
+		if !retry {
+			return offs.Topics, nil
+		}
+	}
+	return nil, last
 }
 
 // applyKey installs one key directory change from the keys topic.
