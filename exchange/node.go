@@ -653,7 +653,12 @@ func (n *Node) processUntilWritten(ctx context.Context, batch []kafka.Message) b
 		subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
 	}
 	for attempt := 0; ; attempt++ {
-		_, err := n.pipeline.Process(ctx, subs)
+		// Each attempt is bounded, so a batch stuck below min ISR releases
+		// the pipeline to HTTP publishers (who then get a prompt 503)
+		// between attempts.
+		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		_, err := n.pipeline.Process(actx, subs)
+		cancel()
 		if err == nil {
 			return true
 		}

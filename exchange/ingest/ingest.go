@@ -109,7 +109,9 @@ type Pipeline struct {
 	d       Deps
 	records *prometheus.CounterVec
 	verify  prometheus.Histogram
-	mu      sync.Mutex // serialises the order-dependent step per batch
+	// turn serialises the order-dependent step and the write of each
+	// batch; it is a channel so a caller whose context ends stops waiting.
+	turn    chan struct{}
 	workers int
 	// writing holds the view entries of accepted records whose write is
 	// under way, by record id, so the node's accepted-topic tail can apply
@@ -148,6 +150,7 @@ func New(d Deps) (*Pipeline, error) {
 			Buckets: prometheus.ExponentialBuckets(20e-6, 2, 12),
 		}),
 		workers: runtime.GOMAXPROCS(0),
+		turn:    make(chan struct{}, 1),
 	}
 	if d.Registry != nil {
 		if err := d.Registry.Register(p.records); err != nil {
@@ -182,8 +185,12 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	checks := make([]checked, len(subs))
 	p.parallel(len(subs), func(i int) { checks[i] = p.check(ctx, subs[i], pol, now) })
 
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	select {
+	case p.turn <- struct{}{}:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("ingest: waiting for the batch before: %w", ctx.Err())
+	}
+	defer func() { <-p.turn }()
 	results := make([]Result, len(subs))
 	var msgs []kafka.Message
 	var accepted []int
