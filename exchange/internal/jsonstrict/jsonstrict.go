@@ -80,6 +80,33 @@ func decodeSlow(data []byte, v any) error {
 // false when v is another type, or when the input is strict JSON of a
 // shape that does not fit v: then encoding/json must decide (and word
 // the type error).
+// decodeContainer fills *t in one pass when data is the array or object
+// that open starts, decoded by parse. Otherwise data is decoded as any
+// value: null leaves *t nil, and any other value is left to encoding/json
+// (done false), which reports the type mismatch.
+func decodeContainer[T any](data []byte, t *T, open byte, parse func(*scanner) (T, error)) (done bool, err error) {
+	if s := newScanner(data, true).keepText(); s.next(open) {
+		v, err := parse(s)
+		if err = s.finish(s.after(err)); err != nil {
+			return true, err
+		}
+		*t = v
+		return true, nil
+	}
+	x, err := decodeValue(data)
+	if err != nil {
+		return true, err
+	}
+	switch x := x.(type) {
+	case T:
+		*t = x
+		return true, nil
+	case nil:
+		return true, nil
+	}
+	return false, nil
+}
+
 func decodeFast(data []byte, v any) (done bool, err error) {
 	switch t := v.(type) {
 	case *any:
@@ -96,48 +123,12 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		if s := newScanner(data, true).keepText(); s.next('[') {
-			a, err := s.array(0)
-			if err = s.finish(s.after(err)); err != nil {
-				return true, err
-			}
-			*t = a
-			return true, nil
-		}
-		x, err := decodeValue(data)
-		if err != nil {
-			return true, err
-		}
-		switch x := x.(type) {
-		case []any:
-			*t = x
-			return true, nil
-		case nil:
-			return true, nil
-		}
+		return decodeContainer(data, t, '[', func(s *scanner) ([]any, error) { return s.array(0) })
 	case *map[string]any:
 		if t == nil || *t != nil {
 			return false, nil
 		}
-		if s := newScanner(data, true).keepText(); s.next('{') {
-			m, err := s.object(0)
-			if err = s.finish(s.after(err)); err != nil {
-				return true, err
-			}
-			*t = m
-			return true, nil
-		}
-		x, err := decodeValue(data)
-		if err != nil {
-			return true, err
-		}
-		switch x := x.(type) {
-		case map[string]any:
-			*t = x
-			return true, nil
-		case nil:
-			return true, nil
-		}
+		return decodeContainer(data, t, '{', func(s *scanner) (map[string]any, error) { return s.object(0) })
 	case *map[string]json.RawMessage:
 		if t == nil || *t != nil {
 			return false, nil
