@@ -80,33 +80,6 @@ func decodeSlow(data []byte, v any) error {
 // false when v is another type, or when the input is strict JSON of a
 // shape that does not fit v: then encoding/json must decide (and word
 // the type error).
-// decodeContainer fills *t in one pass when data is the array or object
-// that open starts, decoded by parse. Otherwise data is decoded as any
-// value: null leaves *t nil, and any other value is left to encoding/json
-// (done false), which reports the type mismatch.
-func decodeContainer[T any](data []byte, t *T, open byte, parse func(*scanner) (T, error)) (done bool, err error) {
-	if s := newScanner(data, true).keepText(); s.next(open) {
-		v, err := parse(s)
-		if err = s.finish(s.after(err)); err != nil {
-			return true, err
-		}
-		*t = v
-		return true, nil
-	}
-	x, err := decodeValue(data)
-	if err != nil {
-		return true, err
-	}
-	switch x := x.(type) {
-	case T:
-		*t = x
-		return true, nil
-	case nil:
-		return true, nil
-	}
-	return false, nil
-}
-
 func decodeFast(data []byte, v any) (done bool, err error) {
 	switch t := v.(type) {
 	case *any:
@@ -174,6 +147,33 @@ func decodeFast(data []byte, v any) (done bool, err error) {
 		case nil: // null leaves a string as it was
 			return true, nil
 		}
+	}
+	return false, nil
+}
+
+// decodeContainer fills *t in one pass when data is the array or object
+// that open starts, decoded by parse. Otherwise data is decoded as any
+// value: null leaves *t nil, and any other value is left to encoding/json
+// (done false), which reports the type mismatch.
+func decodeContainer[T any](data []byte, t *T, open byte, parse func(*scanner) (T, error)) (done bool, err error) {
+	if s := newScanner(data, true).keepText(); s.next(open) {
+		v, err := parse(s)
+		if err = s.finish(s.after(err)); err != nil {
+			return true, err
+		}
+		*t = v
+		return true, nil
+	}
+	x, err := decodeValue(data)
+	if err != nil {
+		return true, err
+	}
+	switch x := x.(type) {
+	case T:
+		*t = x
+		return true, nil
+	case nil:
+		return true, nil
 	}
 	return false, nil
 }
