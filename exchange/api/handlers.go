@@ -177,8 +177,10 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		return refuse(fmt.Errorf("query: %w", codes.ErrNotFound))
 	}
 	entry.RecordID = e.ID
-	if k, err := s.d.Keys.PublicKey(e.KID); err == nil && k.Status == keys.Revoked && !k.RevokedAt.After(time.UnixMilli(e.AcceptedAt)) {
-		return refuse(fmt.Errorf("query: record %s signed with %s, revoked before acceptance: %w", e.ID, e.KID, codes.ErrKeyRevoked))
+	// The same rule ingest and consumers apply: the directory as of the
+	// record's acceptance (a version revoked later still counts).
+	if k, err := keys.AcceptedBefore(s.d.Keys, time.UnixMilli(e.AcceptedAt)).PublicKey(e.KID); err == nil && k.Status == keys.Revoked {
+		return refuse(fmt.Errorf("query: record %s signed with %s, revoked before acceptance: %w", e.ID, e.KID, keys.ErrRevoked))
 	}
 	projected := e.Project(dec.Fields)
 	rec, err := record.Parse(projected)

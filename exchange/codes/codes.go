@@ -62,9 +62,6 @@ var (
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
-	// ErrKeyRevoked: the record's signing key was revoked before the record
-	// was accepted.
-	ErrKeyRevoked = errors.New("record key revoked")
 )
 
 // Code is what a client sees of an error.
@@ -108,7 +105,6 @@ var catalogue = []entry{
 
 	// Records.
 	{record.ErrTooLarge, Code{"record_too_large", 413, "the record exceeds 1 MiB", false}},
-	{ErrKeyRevoked, Code{"key_revoked", 422, "the record's signing key was revoked", false}},
 	{keys.ErrRevoked, Code{"key_revoked", 422, "the record's signing key was revoked", false}},
 	{record.ErrWrongIssuerKey, Code{"wrong_issuer_key", 422, "the record is signed with a key its issuer does not own", false}},
 	{record.ErrUnknownKey, Code{"unknown_key", 422, "the record's key id is not in the key directory", false}},

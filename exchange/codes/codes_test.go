@@ -114,7 +114,6 @@ var sentinels = []struct {
 	{codes.ErrUnknownDataset, "unknown_dataset"},
 	{codes.ErrNotFound, "not_found"},
 	{record.ErrTooLarge, "record_too_large"},
-	{codes.ErrKeyRevoked, "key_revoked"},
 	{keys.ErrRevoked, "key_revoked"},
 	{record.ErrWrongIssuerKey, "wrong_issuer_key"},
 	{record.ErrUnknownKey, "unknown_key"},
