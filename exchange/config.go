@@ -36,8 +36,16 @@ type Config struct {
 	// example policies (dev and tests only).
 	Policies string `yaml:"policies"`
 	// Schemas is a folder of dataset schemas; empty means the built-in set.
-	Schemas string     `yaml:"schemas"`
-	Keys    KeysConfig `yaml:"keys"`
+	Schemas string       `yaml:"schemas"`
+	Keys    KeysConfig   `yaml:"keys"`
+	Ingest  IngestConfig `yaml:"ingest"`
+}
+
+// IngestConfig tunes the acceptance pipeline.
+type IngestConfig struct {
+	// FutureSkew is how far ahead of the node's clock a record's iat may
+	// be; 0 means 5 minutes.
+	FutureSkew time.Duration `yaml:"future_skew"`
 }
 
 // HTTPConfig is the API listener.
@@ -187,6 +195,9 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	if c.Clients == "" {
 		return errors.New("clients: the client registry file is required")
+	}
+	if c.Ingest.FutureSkew < 0 {
+		return fmt.Errorf("ingest.future_skew: %s is negative; want a duration such as 5m", c.Ingest.FutureSkew)
 	}
 	switch c.Keys.Backend {
 	case "file":
@@ -372,6 +383,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
-		Logger: lg,
+		Logger: lg, FutureSkew: c.Ingest.FutureSkew,
 	}, nil
 }

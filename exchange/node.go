@@ -63,6 +63,9 @@ type Parts struct {
 	KeyRefresh  time.Duration
 	KeyGrace    time.Duration
 	Logger      *slog.Logger
+	// FutureSkew is how far ahead of the node's clock a record's iat may
+	// be (0: ingest.DefaultFutureSkew, 5 minutes).
+	FutureSkew time.Duration
 }
 
 // Node is one exchange node.
@@ -126,6 +129,7 @@ func New(p Parts) (*Node, error) {
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
 		Writer: w, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
+		FutureSkew: p.FutureSkew,
 	})
 	if err != nil {
 		return nil, err
@@ -380,17 +384,25 @@ func (n *Node) applyAccepted(m kafka.Message) {
 		return
 	}
 	// A record this node accepted itself is in its view already, or
-	// about to be: skip parsing it again.
+	// about to be: skip parsing it again, only tell the view where it sits
+	// in the log.
 	if ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic); ok {
+		var id, iss string
 		for _, h := range m.Headers {
-			if h.Key != "onevisit-record-id" {
-				continue
+			switch h.Key {
+			case "onevisit-record-id":
+				id = string(h.Value)
+			case "onevisit-issuer":
+				iss = string(h.Value)
 			}
-			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == string(h.Value) {
+		}
+		if id != "" && iss != "" {
+			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.Key() == (view.Key{Issuer: iss, Dataset: ds, ID: id}) {
+				n.view.Apply(string(m.Key), cur.At(m.Offset))
 				return
 			}
-			if e, ok := n.pipeline.Writing(string(h.Value)); ok {
-				n.view.Apply(string(m.Key), e)
+			if e, ok := n.pipeline.Writing(iss, ds, id); ok {
+				n.view.Apply(string(m.Key), e.At(m.Offset))
 				return
 			}
 		}
@@ -406,7 +418,7 @@ func (n *Node) applyAccepted(m kafka.Message) {
 			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
 		}
 	}
-	n.view.Apply(string(m.Key), view.FromRecord(rec, at))
+	n.view.Apply(string(m.Key), view.FromRecord(rec, at).At(m.Offset))
 }
 
 func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
@@ -644,32 +656,16 @@ func backoff(ctx context.Context, attempt int) {
 	}
 }
 
-// processUntilWritten runs one fetched batch through the pipeline,
-// retrying with backoff until its outcome is durably written or ctx ends.
+// processUntilWritten runs one fetched batch through the pipeline until
+// the outcome of every record is durably written (ingest.Pipeline.Deliver:
+// outages are waited out, a batch that cannot be written otherwise is
+// split and its unwritable record dead-lettered without its body), or ctx
+// ends.
 func (n *Node) processUntilWritten(ctx context.Context, batch []kafka.Message) bool {
 	subs := make([]ingest.Submission, len(batch))
 	for i, m := range batch {
 		d, _ := n.p.Kafka.Names.DatasetOf(m.Topic)
 		subs[i] = ingest.Submission{Raw: string(m.Value), Dataset: d}
 	}
-	for attempt := 0; ; attempt++ {
-		// Each attempt is bounded, so a batch stuck below min ISR releases
-		// the pipeline to HTTP publishers (who then get a prompt 503)
-		// between attempts.
-		actx, cancel := context.WithTimeout(ctx, 20*time.Second)
-		_, err := n.pipeline.Process(actx, subs)
-		cancel()
-		if err == nil {
-			return true
-		}
-		if ctx.Err() != nil {
-			return false
-		}
-		n.p.Logger.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "err", err)
-		select {
-		case <-time.After(min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)):
-		case <-ctx.Done():
-			return false
-		}
-	}
+	return n.pipeline.Deliver(ctx, subs, n.p.Logger)
 }

@@ -159,7 +159,7 @@ func (c Config) Writer() (*kafka.Writer, error) {
 		AllowAutoTopicCreation: false,
 		BatchTimeout:           c.batchTimeout(),
 		BatchSize:              1000,
-		BatchBytes:             4 << 20,
+		BatchBytes:             WriterBatchBytes,
 		MaxAttempts:            10,
 		WriteBackoffMin:        50 * time.Millisecond,
 		WriteBackoffMax:        1 * time.Second,

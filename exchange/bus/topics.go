@@ -8,6 +8,28 @@ import (
 	"strconv"
 
 	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/record"
+)
+
+// Message size limits. They are one chain, so that no message the
+// exchange writes, and no batch its writers send, is refused by a topic:
+//
+//	record.MaxSize < MaxMessageBytes <= WriterBatchBytes < TopicMaxMessageBytes
+//
+// A record of record.MaxSize bytes plus its key and headers is at most
+// MaxMessageBytes; a dead letter is far smaller (ingest caps it); a
+// writer groups messages into batches of at most WriterBatchBytes per
+// partition; every topic the exchange creates accepts a batch of
+// TopicMaxMessageBytes (max.message.bytes), which leaves room for the
+// batch framing. TestSizeLimitsChain checks the chain.
+const (
+	// MaxMessageBytes bounds one message the exchange writes.
+	MaxMessageBytes = record.MaxSize + 64<<10
+	// WriterBatchBytes is BatchBytes of every writer built by Config.Writer.
+	WriterBatchBytes = 4 << 20
+	// TopicMaxMessageBytes is max.message.bytes of every topic.
+	TopicMaxMessageBytes = WriterBatchBytes + 64<<10
 )
 
 // TopicSpec says how the exchange's topics are laid out.
@@ -39,6 +61,7 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	common := []kafka.ConfigEntry{
 		{ConfigName: "min.insync.replicas", ConfigValue: strconv.Itoa(spec.MinInsyncReplicas)},
 		{ConfigName: "unclean.leader.election.enable", ConfigValue: "false"},
+		{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(TopicMaxMessageBytes)},
 	}
 	mk := func(name string, partitions int, extra ...kafka.ConfigEntry) kafka.TopicConfig {
 		return kafka.TopicConfig{
@@ -53,7 +76,7 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	var out []kafka.TopicConfig
 	for _, d := range sorted {
 		out = append(out,
-			mk(n.Ingest(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "max.message.bytes", ConfigValue: strconv.Itoa(4 << 20)}),
+			mk(n.Ingest(d), spec.Partitions),
 			mk(n.Accepted(d), spec.Partitions,
 				kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"},
 				kafka.ConfigEntry{ConfigName: "min.cleanable.dirty.ratio", ConfigValue: "0.1"},

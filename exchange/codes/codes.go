@@ -62,6 +62,15 @@ var (
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
+	// ErrIATInFuture: the record's iat is further ahead of the exchange's
+	// clock than the allowed skew.
+	ErrIATInFuture = errors.New("record issued in the future")
+	// ErrSchemaNotOfDataset: the record names a schema version of another
+	// dataset than its own.
+	ErrSchemaNotOfDataset = errors.New("schema is not a version of the record's dataset")
+	// ErrUnwritable: the outcome of the submission could not be written
+	// even alone; it was dead-lettered without its body.
+	ErrUnwritable = errors.New("outcome could not be written")
 )
 
 // Code is what a client sees of an error.
@@ -131,6 +140,11 @@ var catalogue = []entry{
 	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
+
+	// Added for issue 7 (kept at the end so the catalogue order is stable).
+	{ErrIATInFuture, Code{"iat_in_future", 422, "the record's iat is further in the future than the allowed clock skew", false}},
+	{ErrSchemaNotOfDataset, Code{"schema_not_of_dataset", 422, "the record's schema is not a version of its dataset", false}},
+	{ErrUnwritable, Code{"unwritable", 422, "the record's outcome could not be written; it was dead-lettered without its body", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.

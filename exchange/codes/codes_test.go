@@ -138,6 +138,9 @@ var sentinels = []struct {
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
+	{codes.ErrIATInFuture, "iat_in_future"},
+	{codes.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
+	{codes.ErrUnwritable, "unwritable"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

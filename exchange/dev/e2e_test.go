@@ -377,8 +377,8 @@ func TestBadInput(t *testing.T) {
 		if _, err := p.Sink.Send(context.Background(), "household", []string{forged, fine}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, "the good Kafka record", func() bool { return env.Node.View().Seen("kafka-fine") })
-		if env.Node.View().Seen("kafka-forged") {
+		waitFor(t, "the good Kafka record", func() bool { return env.Node.View().Seen("public-security", "household", "kafka-fine") })
+		if env.Node.View().Seen("public-security", "household", "kafka-forged") {
 			t.Fatal("a forged record reached the view")
 		}
 	})

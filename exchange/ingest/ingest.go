@@ -8,32 +8,53 @@
 //     authenticated HTTP publisher is its issuer;
 //  4. a PublisherGrant lets the issuer publish the dataset;
 //  5. its record id is a plain token (letters, digits, . _ : -; at most
-//     128; never an identity number), and its fields validate against the
-//     schema version it names; a delete discloses exactly the subject
-//     field;
-//  6. it is not a replay (same record id) and not older than what the
-//     view holds for the subject.
+//     128; never an identity number), its iat is at most Deps.FutureSkew
+//     (default 5 minutes) ahead of the exchange's clock (iat_in_future),
+//     the schema it names is a version of its dataset
+//     (schema_not_of_dataset), and its fields validate against that
+//     schema version; a delete discloses exactly the subject field;
+//  6. it is not a replay (the same issuer, dataset and record id: record
+//     ids are the publisher's own, so another department's record with
+//     the same id is another record) and not issued in an earlier second
+//     than what the view holds for the subject. Of two records issued in
+//     the same second, the later one in the log wins (see package view).
 //
 // Accepted records go to the dataset's compacted accepted topic keyed by
 // the subject's pseudonym (a keyed HMAC, never the identity number);
 // rejected ones go to the dead-letter topic with a stable code; every
-// decision goes to the audit topic. Process returns only when all of that
+// decision goes to the audit topic. A dead letter never carries more than
+// DeadLetterHead bytes of what was submitted: it keeps the submission's
+// size, its SHA-256 and its first bytes, so junk of any size cannot make
+// the dead letter itself too large to write. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
+//
+// Deliver is the retry loop of a consumer: it retries a batch whose
+// outcome cannot be written while the error is an outage (the broker or
+// the key service away: Deliver waits, never skips); a batch that still
+// fails with any other error after WriteAttempts is split in halves, and a
+// single submission whose outcome cannot be written even alone is
+// dead-lettered without its body (code unwritable) and audited, so ingest
+// always moves on. Each such record counts in
+// onevisit_ingest_unwritable_total: alert on any increase.
 //
 // Metrics (on the registry passed in):
 //
 //	onevisit_ingest_records_total{dataset,result}   result: accepted|duplicate|rejected
 //	onevisit_ingest_verify_seconds                  signature verification latency
+//	onevisit_ingest_unwritable_total{dataset}       submissions dead-lettered without body because their outcome could not be written
 package ingest
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -102,19 +123,31 @@ type Deps struct {
 	// versions too stale to trust) fails the whole batch closed, unwritten,
 	// so it is retried later rather than dead-lettered.
 	Fresh func() error
+	// FutureSkew is how far ahead of Now a record's iat may be; 0 means
+	// DefaultFutureSkew.
+	FutureSkew time.Duration
 }
+
+// DefaultFutureSkew is how far ahead of the exchange's clock a record's
+// iat may be when Deps.FutureSkew is 0: publishers' clocks drift, but a
+// record from the future would make every later correction stale.
+const DefaultFutureSkew = 5 * time.Minute
+
+// DeadLetterHead is the most bytes of a submission its dead letter keeps.
+const DeadLetterHead = 4 << 10
 
 // Pipeline is safe for concurrent use.
 type Pipeline struct {
-	d       Deps
-	records *prometheus.CounterVec
-	verify  prometheus.Histogram
+	d          Deps
+	records    *prometheus.CounterVec
+	verify     prometheus.Histogram
+	unwritable *prometheus.CounterVec
 	// turn serialises the order-dependent step and the write of each
 	// batch; it is a channel so a caller whose context ends stops waiting.
 	turn    chan struct{}
 	workers int
 	// writing holds the view entries of accepted records whose write is
-	// under way, by record id, so the node's accepted-topic tail can apply
+	// under way, by view.Key, so the node's accepted-topic tail can apply
 	// them without parsing the record again (see Writing).
 	writing sync.Map
 }
@@ -122,8 +155,8 @@ type Pipeline struct {
 // Writing returns the view entry of an accepted record whose write is
 // under way. A record read back from the accepted topic is durable
 // whatever its writer later reports, so the tail may apply it.
-func (p *Pipeline) Writing(id string) (*view.Entry, bool) {
-	e, ok := p.writing.Load(id)
+func (p *Pipeline) Writing(issuer, dataset, id string) (*view.Entry, bool) {
+	e, ok := p.writing.Load(view.Key{Issuer: issuer, Dataset: dataset, ID: id})
 	if !ok {
 		return nil, false
 	}
@@ -138,6 +171,9 @@ func New(d Deps) (*Pipeline, error) {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
+	if d.FutureSkew <= 0 {
+		d.FutureSkew = DefaultFutureSkew
+	}
 	p := &Pipeline{
 		d: d,
 		records: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -149,15 +185,18 @@ func New(d Deps) (*Pipeline, error) {
 			Help:    "Time to parse and verify one record's signature and disclosures.",
 			Buckets: prometheus.ExponentialBuckets(20e-6, 2, 12),
 		}),
+		unwritable: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "onevisit_ingest_unwritable_total",
+			Help: "Submissions whose outcome could not be written even alone, dead-lettered without their body.",
+		}, []string{"dataset"}),
 		workers: runtime.GOMAXPROCS(0),
 		turn:    make(chan struct{}, 1),
 	}
 	if d.Registry != nil {
-		if err := d.Registry.Register(p.records); err != nil {
-			return nil, fmt.Errorf("ingest: %w", err)
-		}
-		if err := d.Registry.Register(p.verify); err != nil {
-			return nil, fmt.Errorf("ingest: %w", err)
+		for _, c := range []prometheus.Collector{p.records, p.verify, p.unwritable} {
+			if err := d.Registry.Register(c); err != nil {
+				return nil, fmt.Errorf("ingest: %w", err)
+			}
 		}
 	}
 	return p, nil
@@ -195,7 +234,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	var msgs []kafka.Message
 	var accepted []int
 	var entries []*view.Entry
-	inBatch := map[string]bool{}
+	inBatch := map[view.Key]bool{}
 	newest := map[[2]string]*view.Entry{} // per (dataset, subject), accepted in this batch
 	nowMillis := now.UnixMilli()
 	for i, c := range checks {
@@ -212,7 +251,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 		switch {
 		case err == nil:
 			res.Status = Accepted
-			inBatch[c.rec.ID] = true
+			inBatch[entry.Key()] = true
 			newest[[2]string{c.rec.Dataset, c.subject}] = entry
 			accepted = append(accepted, i)
 			entries = append(entries, entry)
@@ -223,6 +262,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 				Headers: []kafka.Header{
 					{Key: "onevisit-accepted-at", Value: []byte(fmt.Sprint(nowMillis))},
 					{Key: "onevisit-record-id", Value: []byte(c.rec.ID)},
+					{Key: "onevisit-issuer", Value: []byte(c.rec.Issuer)},
 					{Key: "onevisit-node", Value: []byte(p.d.Node)},
 				},
 			})
@@ -234,19 +274,19 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 			res.Status = Rejected
 			c := codes.Of(err)
 			res.Code, res.Message, res.Pointer = c.Name, c.Message, codes.Pointer(err)
-			if m, ok := p.deadLetter(subs[i], res, now); ok {
+			if m, ok := p.deadLetter(subs[i], res, now, DeadLetterHead); ok {
 				msgs = append(msgs, m)
 			}
 		}
 		msgs = append(msgs, p.auditMessage(subs[i], c, res, now))
 		results[i] = res
 	}
-	for k, i := range accepted {
-		p.writing.Store(checks[i].rec.ID, entries[k])
+	for _, e := range entries {
+		p.writing.Store(e.Key(), e)
 	}
 	defer func() {
-		for _, i := range accepted {
-			p.writing.Delete(checks[i].rec.ID)
+		for _, e := range entries {
+			p.writing.Delete(e.Key())
 		}
 	}()
 	if err := p.d.Writer.WriteMessages(ctx, msgs...); err != nil {
@@ -269,12 +309,14 @@ var errDuplicate = fmt.Errorf("duplicate record")
 var recordID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
 
 // order applies the checks that depend on what was accepted before: in
-// this batch and in the view. A record must be newer, by the view's own
-// (iat, record id) rule, than anything held or accepted earlier in the
-// batch for its subject; otherwise the accepted topic's last write for
-// the subject would be an older record, which compaction would keep.
-func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[string]bool, newest map[[2]string]*view.Entry) error {
-	if inBatch[c.rec.ID] || p.d.View.Seen(c.rec.ID) {
+// this batch and in the view. A record must not be older, by the view's
+// own rule, than anything held or accepted earlier in the batch for its
+// subject; otherwise the accepted topic's last write for the subject
+// would be an older record, which compaction would keep. One issued in
+// the same second as the held record is written after it, so it is the
+// later one in the log, which is the one the view keeps.
+func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[view.Key]bool, newest map[[2]string]*view.Entry) error {
+	if inBatch[e.Key()] || p.d.View.Seen(c.rec.Issuer, c.rec.Dataset, c.rec.ID) {
 		return errDuplicate
 	}
 	held, ok := newest[[2]string{c.rec.Dataset, c.subject}]
@@ -282,10 +324,10 @@ func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[string]bool, newe
 		held, ok = p.d.View.Current(c.rec.Dataset, c.subject)
 	}
 	if ok {
-		if held.ID == c.rec.ID {
+		if held.Key() == e.Key() {
 			return errDuplicate
 		}
-		if !e.Newer(held) {
+		if e.Older(held) {
 			return fmt.Errorf("ingest: record issued %s is not newer than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), codes.ErrStale)
 		}
 	}
@@ -325,6 +367,14 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	}
 	if !recordID.MatchString(rec.ID) || schemas.ValidResidentID(rec.ID) == nil {
 		out.err = fmt.Errorf("ingest: record id: %w", codes.ErrBadRecordID)
+		return out
+	}
+	if limit := now.Add(p.d.FutureSkew); rec.IssuedAt.After(limit) {
+		out.err = fmt.Errorf("ingest: iat %s is more than %s ahead of the exchange's clock: %w", rec.IssuedAt.UTC().Format(time.RFC3339), p.d.FutureSkew, codes.ErrIATInFuture)
+		return out
+	}
+	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
+		out.err = fmt.Errorf("ingest: schema %q is not a version of dataset %q: %w", rec.Schema, rec.Dataset, codes.ErrSchemaNotOfDataset)
 		return out
 	}
 	fields := rec.Fields()
@@ -384,23 +434,27 @@ func (p *Pipeline) parallel(n int, fn func(i int)) {
 	wg.Wait()
 }
 
-// deadLetter is the rejected-topic message: the reason and the raw record,
-// so an officer can see what a department sent.
-func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Message, bool) {
+// deadLetter is the rejected-topic message: the reason, and of the
+// submission its size, its SHA-256 and its first keep bytes (at most
+// DeadLetterHead), so an officer can see what a department sent and match
+// it to the department's copy, while the dead letter stays small whatever
+// was sent.
+func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int) (kafka.Message, bool) {
 	if _, ok := p.d.Schemas.Dataset(s.Dataset); !ok {
 		return kafka.Message{}, false // no topic for a dataset that does not exist
 	}
-	raw := s.Raw
-	if len(raw) > record.MaxSize {
-		raw = "" // never re-publish an oversized body
-	}
+	sum := sha256.Sum256([]byte(s.Raw))
+	head := s.Raw[:min(len(s.Raw), keep, DeadLetterHead)]
 	v, _ := json.Marshal(struct {
 		Result
-		Dataset    string `json:"dataset"`
-		Publisher  string `json:"publisher,omitempty"`
-		ReceivedAt string `json:"received_at"`
-		Record     string `json:"record,omitempty"`
-	}{res, s.Dataset, s.Publisher, now.UTC().Format(time.RFC3339Nano), raw})
+		Dataset         string `json:"dataset"`
+		Publisher       string `json:"publisher,omitempty"`
+		ReceivedAt      string `json:"received_at"`
+		Record          string `json:"record,omitempty"`
+		RecordTruncated bool   `json:"record_truncated,omitempty"`
+		RecordBytes     int    `json:"record_bytes"`
+		RecordSHA256    string `json:"record_sha256"`
+	}{res, s.Dataset, s.Publisher, now.UTC().Format(time.RFC3339Nano), head, len(head) < len(s.Raw), len(s.Raw), hex.EncodeToString(sum[:])})
 	return kafka.Message{Topic: p.d.Names.Rejected(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
 }
 

@@ -2,11 +2,23 @@
 // record of every subject of every dataset, held in memory and rebuilt
 // from the compacted accepted topics when a node starts.
 //
-// Order does not depend on arrival: for one subject the record with the
-// greater (iat, record id) wins, so nodes that read the accepted topics in
-// different interleavings hold the same view. A delete record removes the
+// Order: for one subject the record with the greater iat wins; of two
+// with the same iat (two updates in the same second), the one later in
+// the accepted topic's log wins — never the greater record id, which a
+// publisher picks and which says nothing about which update came last.
+// Every record of a subject goes to one partition (keyed by the subject),
+// so its log order is one order that every node reads alike. An entry
+// read from the log carries its position (Pos); this node's own write,
+// applied as soon as it is acknowledged, has none yet: it is later in the
+// log than everything the node has read so far, and earlier than
+// whatever the node reads before its own copy comes back. Apply uses
+// exactly that, so nodes that interleave their own writes and the log
+// differently still end with the same view. A delete record removes the
 // subject but is remembered, so an older upsert that arrives later cannot
 // bring it back.
+//
+// Duplicates are detected per (issuer, dataset, record id): one
+// department's record id says nothing about another's.
 //
 // A record is held as its compact SD-JWT string; the JWT and each
 // disclosure are substrings of it, so the memory a record costs is about
@@ -29,6 +41,10 @@ type Entry struct {
 	Schema     string
 	IssuedAt   int64 // unix seconds, from the signed iat
 	AcceptedAt int64 // unix milliseconds, when the exchange accepted it
+	// Pos is 1 + the record's offset in its accepted-topic partition when
+	// it was read from the log; 0 for this node's own write not read back
+	// yet.
+	Pos        int64
 	Deleted    bool
 	JWT        string
 	Disclosure []Disclosure
@@ -41,13 +57,46 @@ type Disclosure struct {
 	Encoded string
 }
 
-// Newer reports whether e should replace old: the greater (iat, record
-// id) wins. Ingest uses the same rule to refuse stale records.
-func (e *Entry) Newer(old *Entry) bool {
+// Key is the scope in which a record id identifies one record.
+type Key struct{ Issuer, Dataset, ID string }
+
+// Key returns e's record key.
+func (e *Entry) Key() Key { return Key{e.Issuer, e.Dataset, e.ID} }
+
+// At returns a copy of e that sits at offset in its accepted partition.
+func (e *Entry) At(offset int64) *Entry {
+	c := *e
+	c.Pos = offset + 1
+	return &c
+}
+
+// Older reports whether e must be refused as stale while held is the
+// subject's record: it was issued in an earlier second. A record issued
+// in the same second as held is not stale: it is written after held, so
+// it is later in the log and wins. Ingest uses this rule.
+func (e *Entry) Older(held *Entry) bool { return e.IssuedAt < held.IssuedAt }
+
+// replaces reports whether e should replace old; applied says whether
+// this node applied e's record before (see the package doc).
+func (e *Entry) replaces(old *Entry, applied bool) bool {
 	if e.IssuedAt != old.IssuedAt {
 		return e.IssuedAt > old.IssuedAt
 	}
-	return e.ID > old.ID
+	if e.Key() == old.Key() {
+		// The same record: learn its place in the log.
+		return old.Pos == 0 && e.Pos > 0
+	}
+	switch {
+	case e.Pos > 0 && old.Pos > 0:
+		return e.Pos > old.Pos
+	case e.Pos > 0:
+		// old is this node's own write, not read back yet: it is later.
+		return false
+	default:
+		// e is this node's own write, just acknowledged: later than all
+		// the node has read, unless the log has delivered it already.
+		return !applied
+	}
 }
 
 // Project returns the compact SD-JWT with only the named fields'
@@ -124,10 +173,11 @@ func New(maxIDs int) *View {
 func (v *View) Apply(subject string, e *Entry) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.seen.add(e.ID)
+	applied := v.seen.has(e.Key())
+	v.seen.add(e.Key())
 	k := key{e.Dataset, subject}
 	old, ok := v.entries[k]
-	if ok && !e.Newer(old) {
+	if ok && !e.replaces(old, applied) {
 		return false
 	}
 	switch {
@@ -160,11 +210,12 @@ func (v *View) Current(dataset, subject string) (*Entry, bool) {
 	return e, ok
 }
 
-// Seen reports whether a record id was applied recently.
-func (v *View) Seen(id string) bool {
+// Seen reports whether the record issuer published in dataset with
+// record id id was applied recently.
+func (v *View) Seen(issuer, dataset, id string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.seen.has(id)
+	return v.seen.has(Key{issuer, dataset, id})
 }
 
 // Len is the number of live records.
@@ -176,20 +227,20 @@ func (v *View) Len() int {
 
 // idSet is a bounded set: past its capacity the oldest id is forgotten.
 type idSet struct {
-	ids  map[string]struct{}
-	ring []string
+	ids  map[Key]struct{}
+	ring []Key
 	next int
 }
 
-func newIDSet(n int) *idSet { return &idSet{ids: make(map[string]struct{}), ring: make([]string, n)} }
+func newIDSet(n int) *idSet { return &idSet{ids: make(map[Key]struct{}), ring: make([]Key, n)} }
 
-func (s *idSet) has(id string) bool { _, ok := s.ids[id]; return ok }
+func (s *idSet) has(id Key) bool { _, ok := s.ids[id]; return ok }
 
-func (s *idSet) add(id string) {
+func (s *idSet) add(id Key) {
 	if s.has(id) {
 		return
 	}
-	if old := s.ring[s.next]; old != "" {
+	if old := s.ring[s.next]; old != (Key{}) {
 		delete(s.ids, old)
 	}
 	s.ring[s.next] = id

@@ -128,9 +128,9 @@ func TestApplyOrder(t *testing.T) {
 			{"r2", 200, record.Upsert, true, state{true, true, "r2", false}, 1},
 			{"r1", 100, record.Upsert, false, state{true, true, "r2", false}, 1},
 		}},
-		{"same iat: greater record id wins, either order", []step{
+		{"same iat: the later write wins, never the greater record id", []step{
 			{"b", 100, record.Upsert, true, state{true, true, "b", false}, 1},
-			{"a", 100, record.Upsert, false, state{true, true, "b", false}, 1},
+			{"a", 100, record.Upsert, true, state{true, true, "a", false}, 1},
 			{"c", 100, record.Upsert, true, state{true, true, "c", false}, 1},
 		}},
 		{"the same record twice replaces nothing", []step{
@@ -145,7 +145,7 @@ func TestApplyOrder(t *testing.T) {
 			{"r1", 100, record.Upsert, true, state{true, true, "r1", false}, 1},
 			{"d1", 200, record.Delete, true, state{true, false, "d1", true}, 0},
 			{"r0", 150, record.Upsert, false, state{true, false, "d1", true}, 0},
-			{"r9", 200, record.Upsert, true, state{true, true, "r9", false}, 1}, // same iat, greater id: a true re-upsert
+			{"r9", 200, record.Upsert, true, state{true, true, "r9", false}, 1}, // same iat, written later: a true re-upsert
 		}},
 		{"a delete before any upsert is remembered", []step{
 			{"d1", 200, record.Delete, true, state{true, false, "d1", true}, 0},
@@ -216,8 +216,9 @@ func TestLenCountsLiveRecordsAcrossSubjectsAndDatasets(t *testing.T) {
 }
 
 // TestApplyIsOrderIndependent is a property test: every permutation of a
-// fixed set of entries (upserts and deletes, ties on iat) for a few
-// subjects ends in the same view, the one a sort by (iat, id) predicts.
+// fixed set of entries read from the log (upserts and deletes, ties on
+// iat) for a few subjects ends in the same view, the one a sort by (iat,
+// log position) predicts.
 func TestApplyIsOrderIndependent(t *testing.T) {
 	p := newPublisher(t)
 	type item struct {
@@ -232,12 +233,13 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 			if (k+si)%3 == 2 {
 				op = record.Delete
 			}
-			// iat repeats (k/2) so ties are broken by record id.
+			// iat repeats (k/2) so ties are broken by log position,
+			// which runs against the record ids.
 			id := fmt.Sprintf("%s-%c", s, 'a'+rune((k*5)%6))
-			items = append(items, item{s, p.entry(t, id, int64(100+k/2), op)})
+			items = append(items, item{s, p.entry(t, id, int64(100+k/2), op).At(int64(100 - len(items)))})
 		}
 	}
-	// What the order predicts: per subject the greatest (iat, id).
+	// What the order predicts: per subject the greatest (iat, position).
 	want := map[string]state{}
 	wantLen := 0
 	for _, s := range subjects {
@@ -246,7 +248,7 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 			if it.subject != s {
 				continue
 			}
-			if best == nil || it.e.IssuedAt > best.IssuedAt || (it.e.IssuedAt == best.IssuedAt && it.e.ID > best.ID) {
+			if best == nil || it.e.IssuedAt > best.IssuedAt || (it.e.IssuedAt == best.IssuedAt && it.e.Pos > best.Pos) {
 				best = it.e
 			}
 		}
@@ -281,7 +283,7 @@ func TestSeenIsBounded(t *testing.T) {
 	seen := func() []string {
 		var out []string
 		for _, id := range []string{"a", "b", "c", "d", "e"} {
-			if v.Seen(id) {
+			if v.Seen(issuer, dataset, id) {
 				out = append(out, id)
 			}
 		}
@@ -306,7 +308,7 @@ func TestSeenIsBounded(t *testing.T) {
 	}
 	// An id is remembered even when its record lost to a newer one.
 	v.Apply("subj-e", p.entry(t, "old", 0, record.Upsert))
-	if !v.Seen("old") {
+	if !v.Seen(issuer, dataset, "old") {
 		t.Error("Seen(old) = false for an applied but superseded record")
 	}
 }
@@ -428,7 +430,7 @@ func TestFromRecordInternsNames(t *testing.T) {
 }
 
 // TestConcurrentApplyGet runs writers and readers together; -race checks
-// the locking, and the end state must be the (iat, id) winner.
+// the locking, and the end state must be the (iat, log position) winner.
 func TestConcurrentApplyGet(t *testing.T) {
 	p := newPublisher(t)
 	const writers, perWriter = 4, 25
@@ -440,7 +442,7 @@ func TestConcurrentApplyGet(t *testing.T) {
 			if k%7 == 3 {
 				op = record.Delete
 			}
-			entries[w] = append(entries[w], p.entry(t, fmt.Sprintf("w%d-%03d", w, k), int64(k), op))
+			entries[w] = append(entries[w], p.entry(t, fmt.Sprintf("w%d-%03d", w, k), int64(k), op).At(int64(k*writers+(writers-1-w))))
 		}
 	}
 	v := view.New(64)
@@ -475,7 +477,7 @@ func TestConcurrentApplyGet(t *testing.T) {
 				if n := v.Len(); n < 0 || n > len(subjects) {
 					t.Errorf("Len = %d, outside 0..%d", n, len(subjects))
 				}
-				v.Seen("w0-000")
+				v.Seen(issuer, dataset, "w0-000")
 			}
 		}()
 	}
@@ -491,7 +493,7 @@ func TestConcurrentApplyGet(t *testing.T) {
 				if k%len(subjects) != si {
 					continue
 				}
-				if best == nil || e.IssuedAt > best.IssuedAt || (e.IssuedAt == best.IssuedAt && e.ID > best.ID) {
+				if best == nil || e.IssuedAt > best.IssuedAt || (e.IssuedAt == best.IssuedAt && e.Pos > best.Pos) {
 					best = e
 				}
 			}

@@ -1,0 +1,120 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/codes"
+)
+
+// WriteAttempts is how often Deliver tries a batch whose outcome fails to
+// be written with an error that is not an outage before it splits it.
+const WriteAttempts = 4
+
+// attemptTimeout bounds one Process call, so a batch stuck below min ISR
+// releases the pipeline to HTTP publishers (who then get a prompt 503)
+// between attempts.
+const attemptTimeout = 20 * time.Second
+
+// Deliver runs subs through Process until the outcome of every one of
+// them is durably written, and reports false only when ctx ends first
+// (then the caller must not commit the batch). An outage (bus.Retriable,
+// or the key versions too stale to trust) is waited out, never skipped:
+// splitting would not help and no record may be dead-lettered for it. Any
+// other write error is tried WriteAttempts times; then the batch is split
+// in halves, each delivered on its own, and a single submission whose
+// outcome still cannot be written is dead-lettered without its body (code
+// unwritable, counted in onevisit_ingest_unwritable_total), so one
+// message can never stop ingest.
+func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logger) bool {
+	if lg == nil {
+		lg = slog.New(slog.DiscardHandler)
+	}
+	var last error
+	for attempt := 0; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+		_, err := p.Process(actx, subs)
+		cancel()
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		last = err
+		outage := outage(err)
+		lg.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "outage", outage, "err", err)
+		if !outage && attempt+1 >= WriteAttempts {
+			break
+		}
+		if !sleep(ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)) {
+			return false
+		}
+	}
+	if len(subs) > 1 {
+		half := len(subs) / 2
+		lg.Warn("ingest batch still not written; splitting it", "records", len(subs), "err", last)
+		return p.Deliver(ctx, subs[:half], lg) && p.Deliver(ctx, subs[half:], lg)
+	}
+	for attempt := 0; ; attempt++ {
+		err := p.deadLetterUnwritable(ctx, subs[0], last)
+		if err == nil {
+			return true
+		}
+		lg.Error("dead letter of an unwritable submission not written; retrying", "attempt", attempt, "err", err)
+		if !sleep(ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)) {
+			return false
+		}
+	}
+}
+
+// outage reports whether a Process error is one that waiting cures.
+func outage(err error) bool {
+	return bus.Retriable(err) || errors.Is(err, codes.ErrKeysStale)
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// deadLetterUnwritable writes the dead letter and the audit entry of a submission
+// whose outcome could not be written even alone. Nothing of its body is
+// kept but its size and digest: the body (or what it led to) is what
+// could not be written. The record id is kept only as the pipeline's own
+// checks would accept it.
+func (p *Pipeline) deadLetterUnwritable(ctx context.Context, s Submission, cause error) error {
+	now := p.d.Now()
+	res := Result{Status: Rejected}
+	c := checked{}
+	if r := partial(s.Raw); r != nil && recordID.MatchString(r.ID) {
+		res.RecordID = r.ID
+	}
+	code := codes.Of(codes.ErrUnwritable)
+	res.Code, res.Message = code.Name, code.Message
+	var msgs []kafka.Message
+	if m, ok := p.deadLetter(s, res, now, 0); ok {
+		msgs = append(msgs, m)
+	}
+	msgs = append(msgs, p.auditMessage(s, c, res, now))
+	actx, cancel := context.WithTimeout(ctx, attemptTimeout)
+	defer cancel()
+	if err := p.d.Writer.WriteMessages(actx, msgs...); err != nil {
+		return fmt.Errorf("ingest: write dead letter of an unwritable submission (%v): %w", cause, err)
+	}
+	p.unwritable.WithLabelValues(datasetLabel(p.d.Schemas, s.Dataset)).Inc()
+	p.records.WithLabelValues(datasetLabel(p.d.Schemas, s.Dataset), string(Rejected)).Inc()
+	return nil
+}
