@@ -1,0 +1,86 @@
+package bus
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/twmb/franz-go/pkg/kfake"
+
+	"github.com/onevisit/onevisit/exchange/record"
+)
+
+// TestSizeLimitsChain: a record of record.MaxSize with its key and
+// headers fits one message, a message fits a writer batch, and a writer
+// batch (with its framing) fits every topic.
+func TestSizeLimitsChain(t *testing.T) {
+	w, err := Config{Brokers: []string{"127.0.0.1:9092"}}.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	chain := []struct {
+		name string
+		n    int64
+	}{
+		{"record.MaxSize", record.MaxSize},
+		{"MaxMessageBytes", MaxMessageBytes},
+		{"Writer().BatchBytes", w.BatchBytes},
+		{"TopicMaxMessageBytes - 64 KiB of framing", TopicMaxMessageBytes - 64<<10},
+	}
+	for i := 1; i < len(chain); i++ {
+		if chain[i-1].n > chain[i].n {
+			t.Errorf("%s = %d > %s = %d", chain[i-1].name, chain[i-1].n, chain[i].name, chain[i].n)
+		}
+	}
+	if MaxMessageBytes-record.MaxSize < 16<<10 {
+		t.Errorf("MaxMessageBytes leaves %d bytes for key and headers", MaxMessageBytes-record.MaxSize)
+	}
+	for _, tc := range Topics(Names("x"), []string{"household", "tax"}, TopicSpec{}) {
+		got := ""
+		for _, e := range tc.ConfigEntries {
+			if e.ConfigName == "max.message.bytes" {
+				got = e.ConfigValue
+			}
+		}
+		if got != strconv.Itoa(TopicMaxMessageBytes) {
+			t.Errorf("topic %s: max.message.bytes %q, want %d", tc.Topic, got, TopicMaxMessageBytes)
+		}
+	}
+}
+
+// TestEveryTopicTakesAFullBatch writes, through the exchange's own writer,
+// one message of MaxMessageBytes and a batch of WriterBatchBytes to every
+// topic EnsureTopics made on a broker whose default limit is 1 MiB.
+func TestEveryTopicTakesAFullBatch(t *testing.T) {
+	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := Config{Brokers: cl.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Writer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	big := make([]byte, MaxMessageBytes-1024)
+	for _, tc := range Topics(c.Names, []string{"household"}, TopicSpec{Partitions: 1}) {
+		if err := w.WriteMessages(ctx, kafka.Message{Topic: tc.Topic, Key: []byte("k"), Value: big}); err != nil {
+			t.Errorf("one message of %d bytes to %s: %v", len(big), tc.Topic, err)
+		}
+		var batch []kafka.Message
+		for size := 0; size+len(big)+1024 <= WriterBatchBytes; size += len(big) + 1024 {
+			batch = append(batch, kafka.Message{Topic: tc.Topic, Key: []byte("k"), Value: big})
+		}
+		if err := w.WriteMessages(ctx, batch...); err != nil {
+			t.Errorf("a batch of %d such messages to %s: %v", len(batch), tc.Topic, err)
+		}
+	}
+}
