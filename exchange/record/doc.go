@@ -26,9 +26,9 @@
 //
 //	iss      string    publisher client id; must own the kid           required
 //	dataset  string    dataset name                                    required
-//	schema   string    schema id and version, e.g. "household/v1"      required
-//	jti      string    record id, the idempotency key                  required
-//	iat      number    NumericDate the record was made                 required
+//	schema   string    a version of dataset's schema, "household/v1"   required
+//	jti      string    record id, unique per (iss, dataset)            required
+//	iat      number    NumericDate made; at most 5 min in the future   required
 //	op       string    "upsert" or "delete"                            required
 //	_sd      [string]  digests of the disclosures, sorted; may hold    required when
 //	                   decoys (digests with no disclosure)             fields are present
