@@ -226,21 +226,27 @@ func (v *View) Len() int {
 }
 
 // idSet is a bounded set: past its capacity the oldest id is forgotten.
+// It holds each Key as one string (see flat), so its ring costs a string
+// header per slot, as when it held bare record ids.
 type idSet struct {
-	ids  map[Key]struct{}
-	ring []Key
+	ids  map[string]struct{}
+	ring []string
 	next int
 }
 
-func newIDSet(n int) *idSet { return &idSet{ids: make(map[Key]struct{}), ring: make([]Key, n)} }
+// flat joins a Key with NUL, which no issuer, dataset or record id holds.
+func (k Key) flat() string { return k.Issuer + "\x00" + k.Dataset + "\x00" + k.ID }
 
-func (s *idSet) has(id Key) bool { _, ok := s.ids[id]; return ok }
+func newIDSet(n int) *idSet { return &idSet{ids: make(map[string]struct{}), ring: make([]string, n)} }
 
-func (s *idSet) add(id Key) {
-	if s.has(id) {
+func (s *idSet) has(k Key) bool { _, ok := s.ids[k.flat()]; return ok }
+
+func (s *idSet) add(k Key) {
+	id := k.flat()
+	if _, ok := s.ids[id]; ok {
 		return
 	}
-	if old := s.ring[s.next]; old != (Key{}) {
+	if old := s.ring[s.next]; old != "" {
 		delete(s.ids, old)
 	}
 	s.ring[s.next] = id
