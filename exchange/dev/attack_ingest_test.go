@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/record"
 )
@@ -434,4 +436,34 @@ func TestAttackIngestDedupAcrossPublishers(t *testing.T) {
 	}
 	waitServed(t, env, token(t, env, "school-enrolment"), "household", samples.GuardianResidentID, "school_enrolment", "SE-2026-0001", id)
 	waitServed(t, env, token(t, env, "property-transfer"), "tax", samples.GuardianResidentID, "property_transfer", "PT-2026-0001", id)
+}
+
+// TestDevStartDoesNotWaitForSamples (class 3): dev start used to wait
+// until the exchange had processed every sample record, so anything that
+// held ingest up (junk ahead of the samples, here a node whose key grace
+// has run out, so ingest fails closed) kept `onevisit dev` from starting
+// ("sample household record … not accepted within 30s"). Start returns
+// once the samples are written to the ingest topics.
+func TestDevStartDoesNotWaitForSamples(t *testing.T) {
+	dir := t.TempDir()
+	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(dir, "keys"), Grace: time.Nanosecond}
+	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", DataDir: dir, Ephemeral: true, Keys: &kc}
+	if c, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-dev-start", time.Now().UnixNano())); ok {
+		o.Kafka, o.Topics = c, spec
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	env, err := dev.Start(ctx, o)
+	if err != nil {
+		t.Fatalf("dev start with ingest held up: %v", err)
+	}
+	defer env.Close()
+	for _, ds := range []string{"household", "tax", "property"} {
+		if got, want := len(readAll(t, env, env.Kafka.Names.Ingest(ds))), len(sampleRows(t, env, ds)); got != want {
+			t.Errorf("%s ingest topic holds %d messages after start, want the %d sample records", ds, got, want)
+		}
+	}
+	if n := env.Node.View().Len(); n != 0 {
+		t.Errorf("the view holds %d records although ingest fails closed", n)
+	}
 }
