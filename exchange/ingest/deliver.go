@@ -9,12 +9,11 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
-	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/codes"
 )
 
-// WriteAttempts is how often Deliver tries a batch whose outcome fails to
-// be written with an error that is not an outage before it splits it.
+// WriteAttempts is how often Deliver tries a batch whose outcome a broker
+// refuses for what it holds (see contentError) before it splits it.
 const WriteAttempts = 4
 
 // attemptTimeout bounds one Process call, so a batch stuck below min ISR
@@ -24,14 +23,18 @@ const attemptTimeout = 20 * time.Second
 
 // Deliver runs subs through Process until the outcome of every one of
 // them is durably written, and reports false only when ctx ends first
-// (then the caller must not commit the batch). An outage (bus.Retriable,
-// or the key versions too stale to trust) is waited out, never skipped:
-// splitting would not help and no record may be dead-lettered for it. Any
-// other write error is tried WriteAttempts times; then the batch is split
-// in halves, each delivered on its own, and a single submission whose
-// outcome still cannot be written is dead-lettered without its body (code
-// unwritable, counted in onevisit_ingest_unwritable_total), so one
-// message can never stop ingest.
+// (then the caller must not commit the batch).
+//
+// A write the broker refuses for what the batch holds (a message or batch
+// too large, a corrupt or invalid record, a topic policy: contentError) is
+// tried WriteAttempts times; then the batch is split in halves, each
+// delivered on its own, and a single submission whose outcome still
+// cannot be written is dead-lettered without its body (code unwritable,
+// counted in onevisit_ingest_unwritable_total), so one message can never
+// stop ingest. Every other error is an outage (brokers, leaders or
+// replicas away, timeouts, authorisation, the key versions too stale to
+// trust): it is waited out, never split, and no record is dead-lettered
+// for it, since the same batch will be written once the cluster is back.
 func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logger) bool {
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
@@ -48,9 +51,9 @@ func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logg
 			return false
 		}
 		last = err
-		outage := outage(err)
-		lg.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "outage", outage, "err", err)
-		if !outage && attempt+1 >= WriteAttempts {
+		content := contentError(err)
+		lg.Warn("ingest batch not written; retrying", "records", len(subs), "attempt", attempt, "refused_for_content", content, "err", err)
+		if content && attempt+1 >= WriteAttempts {
 			break
 		}
 		if !sleep(ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)) {
@@ -74,9 +77,37 @@ func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logg
 	}
 }
 
-// outage reports whether a Process error is one that waiting cures.
-func outage(err error) bool {
-	return bus.Retriable(err) || errors.Is(err, codes.ErrKeysStale)
+// contentError reports whether a write failed because of what it carried,
+// which no wait cures: a Kafka error that names the message or batch
+// (too large, corrupt, invalid, refused by a topic policy), or kafka-go's
+// refusal of a message larger than the writer's batch bytes. A batch of
+// per-partition errors is such an error when any of them is.
+func contentError(err error) bool {
+	if err == nil || errors.Is(err, codes.ErrKeysStale) {
+		return false
+	}
+	var we kafka.WriteErrors
+	if errors.As(err, &we) {
+		for _, e := range we {
+			if e != nil && contentError(e) {
+				return true
+			}
+		}
+		return false
+	}
+	var mt kafka.MessageTooLargeError
+	if errors.As(err, &mt) {
+		return true
+	}
+	var ke kafka.Error
+	if errors.As(err, &ke) {
+		switch ke {
+		case kafka.InvalidMessage, kafka.InvalidMessageSize, kafka.MessageSizeTooLarge, kafka.RecordListTooLarge,
+			kafka.InvalidTimestamp, kafka.PolicyViolation, kafka.InvalidRecord:
+			return true
+		}
+	}
+	return false
 }
 
 func sleep(ctx context.Context, d time.Duration) bool {

@@ -30,14 +30,14 @@
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
 //
-// Deliver is the retry loop of a consumer: it retries a batch whose
-// outcome cannot be written while the error is an outage (the broker or
-// the key service away: Deliver waits, never skips); a batch that still
-// fails with any other error after WriteAttempts is split in halves, and a
-// single submission whose outcome cannot be written even alone is
-// dead-lettered without its body (code unwritable) and audited, so ingest
-// always moves on. Each such record counts in
-// onevisit_ingest_unwritable_total: alert on any increase.
+// Deliver is the retry loop of a consumer. A batch whose outcome a broker
+// refuses for what it holds (too large, corrupt, invalid) is split after
+// WriteAttempts, and a single submission whose outcome cannot be written
+// even alone is dead-lettered without its body (code unwritable) and
+// audited, so ingest always moves on; each such record counts in
+// onevisit_ingest_unwritable_total: alert on any increase. Any other
+// failure is an outage (brokers, replicas, the key service away): Deliver
+// waits it out and never skips or dead-letters a record for it.
 //
 // Metrics (on the registry passed in):
 //
