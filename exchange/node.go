@@ -583,7 +583,9 @@ func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
 // and commit its offsets only after the outcome is durably written. Two
 // batches are in flight at once, so one is verified while the other is
 // written; offsets are committed strictly in fetch order. A failed write
-// is retried with backoff, never skipped.
+// is retried with backoff and never skipped; only a batch the brokers
+// refuse for its content is split, down to the one record whose outcome
+// is dead-lettered without its body (ingest.Pipeline.Deliver).
 func (n *Node) consume(ctx context.Context, datasets []string) error {
 	topics := make([]string, len(datasets))
 	for i, d := range datasets {
