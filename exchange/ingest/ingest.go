@@ -22,13 +22,17 @@
 // Accepted records go to the dataset's compacted accepted topic keyed by
 // the subject's pseudonym (a keyed HMAC, never the identity number);
 // rejected ones go to the dead-letter topic with a stable code; every
-// decision goes to the audit topic. A dead letter never carries more than
-// DeadLetterHead bytes of what was submitted: it keeps the submission's
-// size, its SHA-256 and its first bytes, so junk of any size cannot make
-// the dead letter itself too large to write. Process returns only when all of that
+// decision goes to the audit topic. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
+//
+// A dead letter is the JSON of the Result plus dataset, publisher (HTTP
+// only), received_at, and of the submission: record_bytes (its size),
+// record_sha256 (hex), record (its first DeadLetterHead bytes, 4 KiB) and
+// record_truncated (true when record is not all of it). It never carries
+// more, so junk of any size cannot make the dead letter itself too large
+// to write; the digest matches it to the department's copy.
 //
 // Deliver is the retry loop of a consumer. A batch whose outcome a broker
 // refuses for what it holds (too large, corrupt, invalid) is split after
