@@ -84,3 +84,61 @@ func TestEveryTopicTakesAFullBatch(t *testing.T) {
 		}
 	}
 }
+
+// TestEnsureTopicsRaisesTheMessageLimit: topics made before the size
+// chain (with the broker's 1 MiB default) get max.message.bytes raised
+// to TopicMaxMessageBytes; a topic already allowing more keeps its value.
+func TestEnsureTopicsRaisesTheMessageLimit(t *testing.T) {
+	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	c := Config{Brokers: cl.ListenAddrs()}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	admin, err := c.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{}
+	var old []kafka.TopicConfig
+	for _, tc := range Topics(c.Names, []string{"household"}, TopicSpec{}) {
+		tc.ConfigEntries = nil // as an older version made them
+		want[tc.Topic] = strconv.Itoa(TopicMaxMessageBytes)
+		if tc.Topic == c.Names.Audit() {
+			tc.ConfigEntries = []kafka.ConfigEntry{{ConfigName: "max.message.bytes", ConfigValue: "8388608"}}
+			want[tc.Topic] = "8388608"
+		}
+		old = append(old, tc)
+	}
+	if _, err := admin.CreateTopics(ctx, &kafka.CreateTopicsRequest{Topics: old}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{}); err != nil {
+			t.Fatalf("EnsureTopics run %d: %v", i+1, err)
+		}
+	}
+	req := &kafka.DescribeConfigsRequest{}
+	for topic := range want {
+		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"max.message.bytes"}})
+	}
+	res, err := admin.DescribeConfigs(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, r := range res.Resources {
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName == "max.message.bytes" {
+				got[r.ResourceName] = e.ConfigValue
+			}
+		}
+	}
+	for topic, v := range want {
+		if got[topic] != v {
+			t.Errorf("%s: max.message.bytes %q, want %s", topic, got[topic], v)
+		}
+	}
+}

@@ -93,7 +93,10 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 }
 
 // EnsureTopics creates the missing topics and checks that existing ones
-// have the partition count the exchange relies on. Running it twice
+// have the partition count the exchange relies on. An existing topic whose
+// max.message.bytes is below TopicMaxMessageBytes (made by an older
+// version, or by hand) has it raised, never lowered: otherwise a valid
+// outcome could be refused for its size and stop ingest. Running it twice
 // changes nothing.
 func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSpec) error {
 	cl, err := c.Client()
@@ -116,6 +119,7 @@ func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSp
 		}
 	}
 	var missing []kafka.TopicConfig
+	var existing []string
 	for _, t := range want {
 		n, ok := have[t.Topic]
 		switch {
@@ -123,7 +127,12 @@ func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSp
 			missing = append(missing, t)
 		case n != t.NumPartitions:
 			return fmt.Errorf("ensure topics: %s has %d partitions, want %d", t.Topic, n, t.NumPartitions)
+		default:
+			existing = append(existing, t.Topic)
 		}
+	}
+	if err := raiseMessageLimit(ctx, cl, existing); err != nil {
+		return fmt.Errorf("ensure topics: %w", err)
 	}
 	if len(missing) == 0 {
 		return nil
@@ -135,6 +144,57 @@ func EnsureTopics(ctx context.Context, c Config, datasets []string, spec TopicSp
 	for name, e := range res.Errors {
 		if e != nil && !errors.Is(e, kafka.TopicAlreadyExists) {
 			return fmt.Errorf("ensure topics: create %s: %w", name, e)
+		}
+	}
+	return nil
+}
+
+// raiseMessageLimit sets max.message.bytes of every topic in topics whose
+// value is below TopicMaxMessageBytes to TopicMaxMessageBytes.
+func raiseMessageLimit(ctx context.Context, cl *kafka.Client, topics []string) error {
+	if len(topics) == 0 {
+		return nil
+	}
+	req := &kafka.DescribeConfigsRequest{}
+	for _, t := range topics {
+		req.Resources = append(req.Resources, kafka.DescribeConfigRequestResource{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: t, ConfigNames: []string{"max.message.bytes"},
+		})
+	}
+	res, err := cl.DescribeConfigs(ctx, req)
+	if err != nil {
+		return fmt.Errorf("describe max.message.bytes: %w", err)
+	}
+	var low []kafka.IncrementalAlterConfigsRequestResource
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			return fmt.Errorf("describe max.message.bytes of %s: %w", r.ResourceName, r.Error)
+		}
+		for _, e := range r.ConfigEntries {
+			if e.ConfigName != "max.message.bytes" {
+				continue
+			}
+			if v, err := strconv.Atoi(e.ConfigValue); err == nil && v >= TopicMaxMessageBytes {
+				continue
+			}
+			low = append(low, kafka.IncrementalAlterConfigsRequestResource{
+				ResourceType: kafka.ResourceTypeTopic, ResourceName: r.ResourceName,
+				Configs: []kafka.IncrementalAlterConfigsRequestConfig{{
+					Name: "max.message.bytes", Value: strconv.Itoa(TopicMaxMessageBytes), ConfigOperation: kafka.ConfigOperationSet,
+				}},
+			})
+		}
+	}
+	if len(low) == 0 {
+		return nil
+	}
+	ares, err := cl.IncrementalAlterConfigs(ctx, &kafka.IncrementalAlterConfigsRequest{Resources: low})
+	if err != nil {
+		return fmt.Errorf("raise max.message.bytes: %w", err)
+	}
+	for _, r := range ares.Resources {
+		if r.Error != nil {
+			return fmt.Errorf("raise max.message.bytes of %s: %w", r.ResourceName, r.Error)
 		}
 	}
 	return nil
