@@ -19,8 +19,9 @@
 //   - sizes are one chain (see MaxMessageBytes): a record of
 //     record.MaxSize with its key and headers fits one message, writers
 //     batch at most WriterBatchBytes per partition, and every topic
-//     EnsureTopics creates takes max.message.bytes TopicMaxMessageBytes,
-//     above a whole batch, so no valid outcome is refused for its size.
+//     EnsureTopics creates (or finds with less) takes max.message.bytes
+//     TopicMaxMessageBytes, above a whole batch, so no valid outcome is
+//     refused for its size.
 //
 // Topic layout, per dataset D, in namespace N (Config.Names, default
 // "onevisit"; several exchanges or test runs can share a cluster):
