@@ -197,16 +197,25 @@ func TestAttackIngestJunkDoesNotStopIngest(t *testing.T) {
 	produce(t, w, junks...)
 
 	rows := sampleRows(t, env, "household")
-	var child map[string]any
+	var child, guardian map[string]any
 	for _, r := range rows {
-		if r.Fields["resident_id"] == samples.ChildResidentID {
+		switch r.Fields["resident_id"] {
+		case samples.ChildResidentID:
 			child = r.Fields
+		case samples.GuardianResidentID:
+			guardian = r.Fields
 		}
 	}
+	tok := token(t, env, "school-enrolment")
 	valid := signed(t, env, "public-security", record.Claims{Dataset: "household", Schema: "household/v1", ID: "after-junk-1", IssuedAt: time.Now()}, child)
 	produce(t, w, []byte(valid))
-
-	waitServed(t, env, token(t, env, "school-enrolment"), "household", samples.ChildResidentID, "school_enrolment", "SE-2026-0001", "after-junk-1")
+	waitServed(t, env, tok, "household", samples.ChildResidentID, "school_enrolment", "SE-2026-0001", "after-junk-1")
+	// Ingest has moved on: a record produced after that one, which the
+	// consumer can only fetch once the junk's batch is committed, is
+	// accepted and served too.
+	later := signed(t, env, "public-security", record.Claims{Dataset: "household", Schema: "household/v1", ID: "after-junk-2", IssuedAt: time.Now()}, guardian)
+	produce(t, w, []byte(later))
+	waitServed(t, env, tok, "household", samples.GuardianResidentID, "school_enrolment", "SE-2026-0001", "after-junk-2")
 
 	// Every piece of junk is in the dead-letter topic, capped.
 	want := map[string]int{}
