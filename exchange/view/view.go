@@ -173,8 +173,9 @@ func New(maxIDs int) *View {
 func (v *View) Apply(subject string, e *Entry) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	applied := v.seen.has(e.Key())
-	v.seen.add(e.Key())
+	id := e.Key().flat()
+	applied := v.seen.has(id)
+	v.seen.add(id)
 	k := key{e.Dataset, subject}
 	old, ok := v.entries[k]
 	if ok && !e.replaces(old, applied) {
@@ -215,7 +216,7 @@ func (v *View) Current(dataset, subject string) (*Entry, bool) {
 func (v *View) Seen(issuer, dataset, id string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	return v.seen.has(Key{issuer, dataset, id})
+	return v.seen.has(Key{issuer, dataset, id}.flat())
 }
 
 // Len is the number of live records.
@@ -239,11 +240,10 @@ func (k Key) flat() string { return k.Issuer + "\x00" + k.Dataset + "\x00" + k.I
 
 func newIDSet(n int) *idSet { return &idSet{ids: make(map[string]struct{}), ring: make([]string, n)} }
 
-func (s *idSet) has(k Key) bool { _, ok := s.ids[k.flat()]; return ok }
+func (s *idSet) has(id string) bool { _, ok := s.ids[id]; return ok }
 
-func (s *idSet) add(k Key) {
-	id := k.flat()
-	if _, ok := s.ids[id]; ok {
+func (s *idSet) add(id string) {
+	if s.has(id) {
 		return
 	}
 	if old := s.ring[s.next]; old != "" {
