@@ -85,6 +85,8 @@ type Node struct {
 	cpMu             sync.Mutex
 	cpCache          string
 	cpSize           uint64
+	applied          *applied                     // offsets each tail has applied
+	client           atomic.Pointer[kafka.Client] // set by Run before the tails start
 }
 
 // New builds a node; it does no I/O.
@@ -98,7 +100,7 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1)}
+	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
 	n.metrics.MustRegister(n.keyRefreshErrors)
@@ -223,6 +225,52 @@ func (n *Node) Checkpoint(ctx context.Context) (string, error) {
 // BySubject lists the audit entries about one pseudonym (api.AuditLog).
 func (n *Node) BySubject(p string) []audit.IndexedEntry { return n.log.BySubject(p) }
 
+// catchUpLimit bounds how long a request waits for this node's copy of
+// the audit log to reach what was durably written before it.
+const catchUpLimit = 5 * time.Second
+
+// CatchUp waits until this node has applied every audit entry that was
+// durably written before the call (api.AuditLog): it reads the audit
+// topic's end offsets (an acknowledged acks=all write lies below them)
+// and waits for the tails to reach them. It fails with
+// codes.ErrUnavailable after catchUpLimit, or if the node has not
+// started its tails.
+func (n *Node) CatchUp(ctx context.Context) error {
+	cl := n.client.Load()
+	if cl == nil {
+		return fmt.Errorf("audit catch-up: node not started: %w", codes.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpLimit)
+	defer cancel()
+	topic := n.p.Kafka.Names.Audit()
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		if err == nil && len(meta.Topics) == 1 {
+			err = meta.Topics[0].Error
+		}
+		return fmt.Errorf("audit catch-up: metadata of %s: %v: %w", topic, err, codes.ErrUnavailable)
+	}
+	req := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
+	for _, p := range meta.Topics[0].Partitions {
+		req = append(req, kafka.LastOffsetOf(p.ID))
+	}
+	offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		return fmt.Errorf("audit catch-up: end offsets of %s: %v: %w", topic, err, codes.ErrUnavailable)
+	}
+	ends := map[int]int64{}
+	for _, po := range offs.Topics[topic] {
+		if po.Error != nil {
+			return fmt.Errorf("audit catch-up: end offset of %s/%d: %v: %w", topic, po.Partition, po.Error, codes.ErrUnavailable)
+		}
+		ends[po.Partition] = po.LastOffset
+	}
+	if len(ends) != len(req) {
+		return fmt.Errorf("audit catch-up: %d of %d end offsets of %s: %w", len(ends), len(req), topic, codes.ErrUnavailable)
+	}
+	return n.applied.wait(ctx, topic, ends)
+}
+
 // Run starts the node and blocks until ctx ends. It reads the accepted
 // and audit topics to the end before it consumes ingest topics, so its
 // duplicate checks see every record accepted before it started.
@@ -312,6 +360,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	if err != nil {
 		return nil, err
 	}
+	n.client.Store(cl)
 	names := n.p.Kafka.Names
 	topics := []string{names.Audit(), names.Keys()}
 	for _, d := range datasets {
@@ -354,6 +403,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 							attempt = 0
 							apply(m)
 							next = m.Offset + 1
+							n.applied.advance(topic, partition, next)
 							if next >= end {
 								done()
 							}

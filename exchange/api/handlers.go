@@ -361,6 +361,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}); err != nil {
 		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrUnavailable)
 	}
+	// Read your writes: list only once this node's copy of the log holds
+	// every entry written before this lookup, its own entry included.
+	if err := s.d.AuditLog.CatchUp(ctx); err != nil {
+		return fmt.Errorf("audit subject: %w", err)
+	}
 	type item struct {
 		Index uint64          `json:"index"`
 		Entry json.RawMessage `json:"entry"`

@@ -47,6 +47,9 @@ type Auditor interface {
 type AuditLog interface {
 	Checkpoint(ctx context.Context) (string, error)
 	BySubject(pseudonym string) []audit.IndexedEntry
+	// CatchUp waits (bounded) until the node's copy holds every entry
+	// durably written before the call, or fails with codes.ErrUnavailable.
+	CatchUp(ctx context.Context) error
 }
 
 // Deps are the parts the server is built from.
