@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -45,10 +46,36 @@ func keyEventRefusal(err error) string {
 
 var errUnknownOwner = errors.New("key owner is not a registered client")
 
+// maxKeyRefusalAudits bounds the audit entries written for refused key
+// events per minute, so junk produced to the keys topic cannot grow the
+// audit log without limit; past it refusals are only counted and logged.
+const maxKeyRefusalAudits = 60
+
+// refusalBudget is a fixed one-minute window of audit entries.
+type refusalBudget struct {
+	mu     sync.Mutex
+	window time.Time
+	used   int
+}
+
+func (b *refusalBudget) take(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if now.Sub(b.window) >= time.Minute {
+		b.window, b.used = now, 0
+	}
+	if b.used >= maxKeyRefusalAudits {
+		return false
+	}
+	b.used++
+	return true
+}
+
 // applyKeyEvent verifies and applies one message of the keys topic. A
 // message that does not verify or would move a status backwards is
 // skipped and counted; when auditRefusal is set (the node read it live,
-// not while catching up at start), the refusal is also audited.
+// not while catching up at start), the refusal is also audited, up to
+// maxKeyRefusalAudits entries a minute.
 func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
 	e, _, err := keys.ParseEvent(string(m.Value), n.dir)
 	if err == nil {
@@ -64,10 +91,14 @@ func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
 	}
 	reason := keyEventRefusal(err)
 	n.keyEventsRefused.WithLabelValues(reason).Inc()
-	// The message's bytes are an outsider's: log where it is, never what
-	// it says.
-	n.p.Logger.Warn("key event refused", "partition", m.Partition, "offset", m.Offset, "reason", reason, "err", err)
+	// The message's bytes are an outsider's: log where it is and why it
+	// was refused, never what it says (the error quotes its kid).
+	n.p.Logger.Warn("key event refused", "partition", m.Partition, "offset", m.Offset, "reason", reason)
 	if !auditRefusal {
+		return
+	}
+	if !n.keyRefusalAudits.take(time.Now()) {
+		n.p.Logger.Warn("key event refusal not audited: over the budget of refusal audits per minute", "partition", m.Partition, "offset", m.Offset, "budget", maxKeyRefusalAudits)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -80,6 +80,7 @@ type Node struct {
 	lag              prometheus.Gauge
 	keyRefreshErrors prometheus.Counter
 	keyEventsRefused *prometheus.CounterVec
+	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh

@@ -111,7 +111,8 @@
 // the node that reads it live writes an audit entry: kind "key_change",
 // decision "deny", code "key_event_refused:<reason>", record_id
 // "keys:<partition>:<offset>" (the event's own bytes are never copied
-// into logs or the audit log). The reasons: malformed (not a JWS of this
+// into logs or the audit log; at most 60 such entries a minute per node,
+// the rest only counted). The reasons: malformed (not a JWS of this
 // profile, or bad claims), bad_signature, unknown_signer (a kid that is
 // not an exchange audit key), revoked_signer, exchange_key, conflict,
 // backwards, unknown_client (the owner is not in the client registry).
