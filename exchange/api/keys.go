@@ -128,6 +128,8 @@ func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Princ
 		switch {
 		case errors.Is(err, keys.ErrExchangeKey), errors.Is(err, keys.ErrBadKID):
 			return fmt.Errorf("change keys: %w", err)
+		case errors.Is(err, keys.ErrBadEvent): // e.g. a reason too long for an event
+			return fmt.Errorf("change keys: %v: %w", err, codes.ErrBadRequest)
 		case err != nil:
 			return fmt.Errorf("change keys: %v: %w", err, codes.ErrUnavailable)
 		}
