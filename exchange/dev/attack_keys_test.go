@@ -262,11 +262,11 @@ func TestAttackKeysPublisherKeyFromTopic(t *testing.T) {
 		if countAccepted(t, env, "forged-key-1") > 0 {
 			return true
 		}
-		for _, m := range readAll(t, env, env.Kafka.Names.Rejected("household")) {
-			if bytes.Contains(m.Value, []byte("forged-key-1")) {
-				dead = m.Value
-				return true
-			}
+		// Nothing else is published in this test: the one dead letter is
+		// the forged record's (its format may omit an unverified id).
+		if ms := readAll(t, env, env.Kafka.Names.Rejected("household")); len(ms) > 0 {
+			dead = ms[0].Value
+			return true
 		}
 		return false
 	})
