@@ -247,7 +247,7 @@ func TestAttackKeysPublisherKeyFromTopic(t *testing.T) {
 		return listed || (refusedEvents(t, env, "malformed") >= 1 && refusedEvents(t, env, "bad_signature") >= 1)
 	})
 	if st, ok := listedKeys(t, env)[kid]; ok {
-		t.Fatalf("/v1/keys lists the attacker's %s (%s)", kid, st)
+		t.Errorf("/v1/keys lists the attacker's %s (%s)", kid, st)
 	}
 
 	row := household(1, 8100)[0]
@@ -271,9 +271,8 @@ func TestAttackKeysPublisherKeyFromTopic(t *testing.T) {
 		return false
 	})
 	if n := countAccepted(t, env, "forged-key-1"); n != 0 {
-		t.Fatalf("the record signed with the attacker's key was accepted (%d times)", n)
-	}
-	if !bytes.Contains(dead, []byte(`"unknown_key"`)) {
+		t.Errorf("the record signed with the attacker's key was accepted (%d times)", n)
+	} else if !bytes.Contains(dead, []byte(`"unknown_key"`)) {
 		t.Errorf("dead letter of the forged record does not say unknown_key: %.300s", dead)
 	}
 
