@@ -79,6 +79,8 @@ type Node struct {
 	ready            atomic.Bool
 	lag              prometheus.Gauge
 	keyRefreshErrors prometheus.Counter
+	keyEventsRefused *prometheus.CounterVec
+	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
@@ -104,6 +106,8 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
 	n.metrics.MustRegister(n.keyRefreshErrors)
+	n.keyEventsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_keys_events_refused_total", Help: "Key events in the keys topic that were skipped: unsigned, badly signed, naming an exchange key, or moving a status backwards."}, []string{"reason"})
+	n.metrics.MustRegister(n.keyEventsRefused)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
 		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
 	}))
@@ -117,6 +121,11 @@ func New(p Parts) (*Node, error) {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
 		}
 	}
+	// The exchange signs only with versions its directory lists as active.
+	p.TokenSigner = activeOnly(p.TokenSigner, n.dir)
+	p.ReceiptSigner = activeOnly(p.ReceiptSigner, n.dir)
+	p.AuditSigner = activeOnly(p.AuditSigner, n.dir)
+	n.p = p
 	w, err := p.Kafka.Writer()
 	if err != nil {
 		return nil, err
@@ -386,7 +395,9 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 			case names.Audit():
 				apply = n.applyAudit
 			case names.Keys():
-				apply = n.applyKey
+				// Refusals of events the node read before it started were
+				// audited when they were first read.
+				apply = func(m kafka.Message) { n.applyKeyEvent(m, m.Offset >= end) }
 			}
 			goRun("tail "+topic, func(ctx context.Context) error {
 				// A tail outlives broker failures: on an error it reopens
@@ -494,11 +505,7 @@ func (n *Node) refreshKeys(ctx context.Context) error {
 			n.p.Logger.Warn("key refresh failed; verifying with cached versions", "err", err, "grace", n.p.KeyGrace)
 			continue
 		}
-		for _, k := range ks {
-			if _, err := n.dir.PublicKey(k.KID); err != nil {
-				n.installKey(k)
-			}
-		}
+		n.applyBackendKeys(ks, time.Now())
 		n.keysOK.Store(time.Now().UnixNano())
 	}
 }
@@ -567,54 +574,6 @@ func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string
 		}
 	}
 	return nil, last
-}
-
-// applyKey installs one key directory change from the keys topic.
-func (n *Node) applyKey(m kafka.Message) {
-	ks, err := keys.ParseJWKS(m.Value)
-	if err != nil {
-		n.p.Logger.Error("unparseable key event", "offset", m.Offset, "err", err)
-		return
-	}
-	for _, k := range ks {
-		n.installKey(k)
-	}
-}
-
-func (n *Node) installKey(k keys.PublicKey) {
-	old, err := n.dir.PublicKey(k.KID)
-	switch {
-	case err != nil:
-		err = n.dir.Add(k)
-	case !old.Key.Equal(k.Key) || old.Owner != k.Owner || old.Use != k.Use:
-		err = fmt.Errorf("key event for %s changes its key material or owner: refused", k.KID)
-	case old.Status != k.Status || !old.RevokedAt.Equal(k.RevokedAt):
-		err = n.dir.SetStatus(k.KID, k.Status, k.RevokedAt)
-	}
-	if err != nil {
-		n.p.Logger.Error("key event not applied", "kid", k.KID, "err", err)
-	}
-}
-
-// PublishKeys durably writes key directory changes to the keys topic and
-// applies them on this node; other nodes apply them as they tail the
-// topic.
-func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
-	msgs := make([]kafka.Message, len(ks))
-	for i, k := range ks {
-		b, err := keys.MarshalJWKS([]keys.PublicKey{k})
-		if err != nil {
-			return err
-		}
-		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Keys(), Key: []byte(k.KID), Value: b}
-	}
-	if err := n.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("publish keys: %w", err)
-	}
-	for _, k := range ks {
-		n.installKey(k)
-	}
-	return nil
 }
 
 // consume is the ingest loop: fetch a batch, run it through the pipeline,

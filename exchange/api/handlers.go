@@ -49,7 +49,7 @@ func (s *Server) table() []route {
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
 		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
-		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a key version from a moment on", s.revokeKey},
+		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},

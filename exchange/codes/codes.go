@@ -131,6 +131,11 @@ var catalogue = []entry{
 	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
+
+	// Key directory changes.
+	{keys.ErrExchangeKey, Code{"exchange_key", 403, "the exchange's own keys are managed in the key backend only (break-glass procedure)", false}},
+	{keys.ErrBadKID, Code{"bad_kid", 400, "jwk.kid must be <client>-<name>#<version>: letters, digits and . _ - only", false}},
+	{keys.ErrKeyInUse, Code{"key_in_use", 409, "this public key is already registered to another client", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.

@@ -138,6 +138,9 @@ var sentinels = []struct {
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
+	{keys.ErrExchangeKey, "exchange_key"},
+	{keys.ErrBadKID, "bad_kid"},
+	{keys.ErrKeyInUse, "key_in_use"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {
