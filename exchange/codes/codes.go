@@ -131,6 +131,9 @@ var catalogue = []entry{
 	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
+
+	// Added later; kept at the end so the catalogue only grows.
+	{record.ErrNoSubjectBinding, Code{"no_subject_binding", 422, "the record's sub_field claim must name the dataset's subject field, disclosed", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.

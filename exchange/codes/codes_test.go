@@ -138,6 +138,7 @@ var sentinels = []struct {
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
+	{record.ErrNoSubjectBinding, "no_subject_binding"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -242,11 +242,21 @@ func signWith(t *testing.T, env *dev.Env, keyOf, iss, dataset string, fields map
 		t.Fatal(err)
 	}
 	ds, _ := env.Schemas.Dataset(dataset)
-	rec, err := record.Sign(context.Background(), s, record.Claims{Issuer: iss, Dataset: dataset, Schema: ds.Latest, ID: id, IssuedAt: time.Now(), Op: record.Upsert}, fields)
+	rec, err := record.Sign(context.Background(), s, record.Claims{Issuer: iss, Dataset: dataset, Schema: ds.Latest, ID: id, IssuedAt: time.Now(), Op: record.Upsert, SubjectField: boundTo(fields, ds.Subject)}, fields)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// boundTo is the sub_field a publisher would write for fields: the
+// subject field, when fields has it as a non-empty string (record.Sign
+// refuses a binding to nothing; ingest then says what is missing).
+func boundTo(fields map[string]any, subject string) string {
+	if v, _ := fields[subject].(string); v != "" {
+		return subject
+	}
+	return ""
 }
 
 func clone(m map[string]any) map[string]any {
