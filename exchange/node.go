@@ -79,6 +79,7 @@ type Node struct {
 	ready            atomic.Bool
 	lag              prometheus.Gauge
 	keyRefreshErrors prometheus.Counter
+	viewRefused      *prometheus.CounterVec
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
@@ -105,6 +106,8 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
 		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
 	}))
+	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
+	n.metrics.MustRegister(n.viewRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
 	n.metrics.MustRegister(n.lag)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
@@ -332,7 +335,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 				done()
 			}
 			partition := po.Partition
-			apply := n.applyAccepted
+			apply := func(m kafka.Message) { n.applyAccepted(ctx, m) }
 			switch topic {
 			case names.Audit():
 				apply = n.applyAudit
@@ -375,38 +378,91 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	return caught, nil
 }
 
-func (n *Node) applyAccepted(m kafka.Message) {
-	if m.Value == nil {
+// applyAccepted verifies a record read back from an accepted topic and
+// installs it in the view. Anyone with a broker credential can write to
+// that topic, so nothing in the message is trusted but what verifies: the
+// record's signature with a record key its issuer owns (as of the
+// acceptance time the message states), its dataset against the topic,
+// the issuer's publisher grant, and its subject binding. The view is keyed
+// by the pseudonym of the subject the verified record names, never by the
+// message key. A record that fails is skipped, counted in
+// onevisit_view_records_refused_total and logged by position and code
+// only (its contents may carry identity numbers).
+func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
+	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
+	if !ok || m.Value == nil {
 		return
 	}
-	// A record this node accepted itself is in its view already, or
-	// about to be: skip parsing it again.
-	if ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic); ok {
-		for _, h := range m.Headers {
-			if h.Key != "onevisit-record-id" {
-				continue
-			}
-			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == string(h.Value) {
-				return
-			}
-			if e, ok := n.pipeline.Writing(string(h.Value)); ok {
-				n.view.Apply(string(m.Key), e)
-				return
-			}
-		}
-	}
-	rec, err := record.Parse(string(m.Value))
-	if err != nil {
-		n.p.Logger.Error("unparseable record in accepted topic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-		return
-	}
+	raw := string(m.Value)
+	var id string
 	var at int64
 	for _, h := range m.Headers {
-		if h.Key == "onevisit-accepted-at" {
+		switch h.Key {
+		case "onevisit-record-id":
+			id = string(h.Value)
+		case "onevisit-accepted-at":
 			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
 		}
 	}
-	n.view.Apply(string(m.Key), view.FromRecord(rec, at))
+	// The view already holds exactly this record under this key: it was
+	// verified when it went in (by this tail or this node's pipeline).
+	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
+		return
+	}
+	refuse := func(err error) {
+		c := codes.Of(err).Name
+		n.viewRefused.WithLabelValues(ds, c).Inc()
+		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
+	}
+	if at <= 0 {
+		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
+		return
+	}
+	var rec *record.Record
+	var err error
+	if e, ok := n.pipeline.Writing(id); ok && e.Same(raw) {
+		// This node's pipeline verified these very bytes and is writing
+		// them now: the syntax is all that is left to read.
+		rec, err = record.Parse(raw)
+	} else {
+		rec, err = record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+	}
+	if err != nil {
+		refuse(err)
+		return
+	}
+	sd, _ := n.p.Schemas.Dataset(ds)
+	switch {
+	case rec.Dataset != ds:
+		err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+	case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+		err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+	case rec.SubjectField == "" || rec.SubjectField != sd.Subject:
+		err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+	}
+	if err != nil {
+		refuse(err)
+		return
+	}
+	_, subject, err := rec.Subject()
+	if err != nil {
+		refuse(err)
+		return
+	}
+	// The pseudonym key may be unreachable for a while: the record waits
+	// (and the tail with it); it is never keyed otherwise.
+	var pseud string
+	for attempt := 0; ; attempt++ {
+		if pseud, err = n.pseud.Of(ctx, subject); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		backoff(ctx, attempt)
+	}
+	n.view.Apply(pseud, view.FromRecord(rec, at))
 }
 
 func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }

@@ -125,8 +125,10 @@ func TestEndToEnd(t *testing.T) {
 		dataset, subject string
 		wantFields       []string
 	}{
-		{"household", samples.ChildResidentID, []string{"address", "birth_date", "household_id", "name", "relation_to_head"}},
-		{"property", samples.GuardianResidentID, []string{"address", "owner_name", "unit_number"}},
+		// The policy's fields and the subject field, always released to
+		// the requester that named it (subject binding, exchange/record).
+		{"household", samples.ChildResidentID, []string{"address", "birth_date", "household_id", "name", "relation_to_head", "resident_id"}},
+		{"property", samples.GuardianResidentID, []string{"address", "owner_name", "resident_id", "unit_number"}},
 	}
 	for _, tt := range tests {
 		t.Run("query "+tt.dataset, func(t *testing.T) {
