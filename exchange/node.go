@@ -79,13 +79,21 @@ type Node struct {
 	ready            atomic.Bool
 	lag              prometheus.Gauge
 	keyRefreshErrors prometheus.Counter
-	viewRefused      *prometheus.CounterVec
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
 	cpMu             sync.Mutex
 	cpCache          string
 	cpSize           uint64
+
+	viewRefused  *prometheus.CounterVec
+	auditRefused prometheus.Counter
+	// sealer MACs every audit entry this node writes and checks those it
+	// reads back; set in Run, before any read or write of the audit topic.
+	sealer atomic.Pointer[audit.Sealer]
+	// out is the writer for everything but key events: it seals audit
+	// entries on their way out.
+	out *sealingWriter
 }
 
 // New builds a node; it does no I/O.
@@ -108,6 +116,8 @@ func New(p Parts) (*Node, error) {
 	}))
 	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
 	n.metrics.MustRegister(n.viewRefused)
+	n.auditRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_entries_refused_total", Help: "Messages in the audit topic without a valid node MAC, kept out of the audit log."})
+	n.metrics.MustRegister(n.auditRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
 	n.metrics.MustRegister(n.lag)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
@@ -123,12 +133,13 @@ func New(p Parts) (*Node, error) {
 		return nil, err
 	}
 	n.writer = w
+	n.out = &sealingWriter{w: w, topic: p.Kafka.Names.Audit(), sealer: &n.sealer}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
 	n.pseud = pseud
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
-		Writer: w, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
+		Writer: n.out, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
 	})
 	if err != nil {
 		return nil, err
@@ -196,13 +207,38 @@ func (n *Node) readyErr() error {
 	return nil
 }
 
-// Write durably appends audit entries (api.Auditor).
+// Write durably appends audit entries (api.Auditor), each with this
+// node's MAC.
 func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
 	msgs := make([]kafka.Message, len(entries))
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Audit(), Value: e.MarshalCanonical()}
 	}
-	return n.writer.WriteMessages(ctx, msgs...)
+	return n.out.WriteMessages(ctx, msgs...)
+}
+
+// sealingWriter adds the node's MAC (audit.MACHeader) to every message
+// bound for the audit topic, whoever in the node writes it (the API, the
+// ingest pipeline). With no sealer yet it writes nothing.
+type sealingWriter struct {
+	w      ingest.Writer
+	topic  string
+	sealer *atomic.Pointer[audit.Sealer]
+}
+
+func (s *sealingWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
+	sealer := s.sealer.Load()
+	out := make([]kafka.Message, len(msgs))
+	for i, m := range msgs {
+		if m.Topic == s.topic {
+			if sealer == nil {
+				return fmt.Errorf("exchange: audit MAC key not derived yet: %w", codes.ErrUnavailable)
+			}
+			m.Headers = append(m.Headers[:len(m.Headers):len(m.Headers)], kafka.Header{Key: audit.MACHeader, Value: sealer.Seal(m.Value)})
+		}
+		out[i] = m
+	}
+	return s.w.WriteMessages(ctx, out...)
 }
 
 // Checkpoint signs the audit log's current tree head (api.AuditLog). A
@@ -238,6 +274,12 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The audit MAC key, before the audit topic is read or written.
+	sealer, err := audit.NewSealer(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	n.sealer.Store(sealer)
 	ln := n.p.Listener
 	if ln == nil {
 		var err error
@@ -465,7 +507,25 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	n.view.Apply(pseud, view.FromRecord(rec, at))
 }
 
-func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+// applyAudit appends an audit-topic message to the log if an exchange
+// node wrote it: its MAC header must match its bytes. Anything else (a
+// forged or altered entry produced with a broker credential) never becomes
+// a leaf; it is counted in onevisit_audit_entries_refused_total and logged
+// by position only.
+func (n *Node) applyAudit(m kafka.Message) {
+	var mac []byte
+	for _, h := range m.Headers {
+		if h.Key == audit.MACHeader {
+			mac = h.Value
+		}
+	}
+	if err := n.sealer.Load().Check(m.Value, mac); err != nil {
+		n.auditRefused.Inc()
+		n.p.Logger.Warn("message in the audit topic not written by an exchange node; not in the log", "partition", m.Partition, "offset", m.Offset, "err", err)
+		return
+	}
+	n.log.Append(m.Value)
+}
 
 // keysFresh fails closed once the key backend has been unreachable for
 // longer than the grace period.
