@@ -278,6 +278,34 @@ func TestAttackAcceptedTopic(t *testing.T) {
 			t.Fatalf("query for the father: %d %v, want his record father-moves-1", status, ans)
 		}
 	})
+
+	t.Run("forged record squatting a record id", func(t *testing.T) {
+		// A forged record takes the id the department will use next; the
+		// department's genuine record with that id must still be accepted,
+		// not answered "duplicate" and dropped.
+		before := refused("bad_signature")
+		forged := recForge(t, string(orig.Value), "squat-1", time.Now().Add(-20*time.Minute))
+		recProduce(t, env, kafka.Message{Topic: orig.Topic, Key: orig.Key, Value: []byte(forged), Headers: recHeaders("squat-1")})
+		waitFor(t, "the squatting record to be read", func() bool {
+			return refused("bad_signature") > before || env.Node.View().Seen("squat-1")
+		})
+		p, done, err := env.Publisher("public-security", "household", "http")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer done()
+		var row map[string]any
+		for _, it := range sampleRows(t, env, "household") {
+			if it.Fields["resident_id"] == father {
+				row = maps.Clone(it.Fields)
+			}
+		}
+		row["address"] = "浙江省杭州市西湖区文二路2号"
+		_, results, err := p.Publish(ctx, []connectors.Item{{ID: "squat-1", Fields: row}})
+		if err != nil || len(results) != 1 || results[0].Status != "accepted" {
+			t.Fatalf("the department's record squat-1: %v %+v, want accepted", err, results)
+		}
+	})
 }
 
 // recSwapSubject is a man in the middle (or a dishonest exchange): it
