@@ -9,20 +9,38 @@
 // then), and consumes ingest topics only after that, so its duplicate and
 // staleness checks see everything accepted before it.
 //
-// A node trusts nothing it reads from a topic that it cannot verify
-// (anyone with a broker credential can write to any topic): a record read
-// back from an accepted topic enters the view only if it verifies
-// (signature with a record key its issuer owns, dataset, publisher grant,
-// subject binding) and is keyed by the pseudonym of its verified subject,
-// never by the message key; an audit-topic message becomes a leaf of the
-// audit log only if it carries a valid node MAC (exchange/audit, "Who
-// wrote an entry").
+// # What a node believes of its own topics
+//
+// Nothing it cannot verify: anyone with a broker credential can write to
+// any topic. Every message a node writes to an accepted topic or to the
+// audit topic carries the node's MAC in a header, made with a key derived
+// once, at start, from the exchange's HMAC key in the key backend (the
+// one behind subject pseudonyms, under its own domain), so every node of
+// the exchange can check what the others wrote:
+//
+//	onevisit-accepted-mac  base64url(HMAC-SHA256(K, "onevisit/accepted-record/v1" 0x00 ||
+//	                       len(topic) topic || len(key) key || len(at) at || len(value) value))
+//	                       K = HMAC(exchange HMAC key, "onevisit/accepted-mac-key/v1" 0x00),
+//	                       at = the onevisit-accepted-at header, len = 8 bytes big-endian
+//	onevisit-audit-mac     see exchange/audit, "Who wrote an entry"
+//
+// A record read back from an accepted topic enters the view only if its
+// MAC checks (so neither a record produced with a broker credential, nor a
+// genuine one replayed under another key or with a back-dated acceptance
+// time, gets in) and it verifies again: signature with a record key its
+// issuer owns as of its acceptance time, dataset against the topic,
+// publisher grant, subject binding (exchange/record). It is keyed by the
+// pseudonym of the subject the verified record names, never by the
+// message key. An audit-topic message becomes a leaf only if its MAC
+// checks. What fails is skipped, counted and logged by topic, partition,
+// offset and code, never with its contents.
 //
 // Metrics of the node itself (the ingest and API packages list theirs):
 //
 //	onevisit_view_records_refused_total{dataset,code}  records read back from an accepted
-//	                                                   topic that did not verify; code is
-//	                                                   the error code (exchange/codes)
+//	                                                   topic and kept out of the view; code
+//	                                                   is no_node_mac or the error code
+//	                                                   (exchange/codes) of the failed check
 //	onevisit_audit_entries_refused_total               audit-topic messages without a valid
 //	                                                   node MAC, kept out of the audit log
 package exchange

@@ -91,8 +91,10 @@ type Node struct {
 	// sealer MACs every audit entry this node writes and checks those it
 	// reads back; set in Run, before any read or write of the audit topic.
 	sealer atomic.Pointer[audit.Sealer]
-	// out is the writer for everything but key events: it seals audit
-	// entries on their way out.
+	// acceptedMAC does the same for accepted-topic messages.
+	acceptedMAC atomic.Pointer[recordMAC]
+	// out is the writer for everything but key events: it adds those MACs
+	// on the way out.
 	out *sealingWriter
 }
 
@@ -133,7 +135,7 @@ func New(p Parts) (*Node, error) {
 		return nil, err
 	}
 	n.writer = w
-	n.out = &sealingWriter{w: w, topic: p.Kafka.Names.Audit(), sealer: &n.sealer}
+	n.out = &sealingWriter{w: w, names: p.Kafka.Names, audit: &n.sealer, accepted: &n.acceptedMAC}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
 	n.pseud = pseud
@@ -217,30 +219,6 @@ func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
 	return n.out.WriteMessages(ctx, msgs...)
 }
 
-// sealingWriter adds the node's MAC (audit.MACHeader) to every message
-// bound for the audit topic, whoever in the node writes it (the API, the
-// ingest pipeline). With no sealer yet it writes nothing.
-type sealingWriter struct {
-	w      ingest.Writer
-	topic  string
-	sealer *atomic.Pointer[audit.Sealer]
-}
-
-func (s *sealingWriter) WriteMessages(ctx context.Context, msgs ...kafka.Message) error {
-	sealer := s.sealer.Load()
-	out := make([]kafka.Message, len(msgs))
-	for i, m := range msgs {
-		if m.Topic == s.topic {
-			if sealer == nil {
-				return fmt.Errorf("exchange: audit MAC key not derived yet: %w", codes.ErrUnavailable)
-			}
-			m.Headers = append(m.Headers[:len(m.Headers):len(m.Headers)], kafka.Header{Key: audit.MACHeader, Value: sealer.Seal(m.Value)})
-		}
-		out[i] = m
-	}
-	return s.w.WriteMessages(ctx, out...)
-}
-
 // Checkpoint signs the audit log's current tree head (api.AuditLog). A
 // head is signed once per size.
 func (n *Node) Checkpoint(ctx context.Context) (string, error) {
@@ -274,12 +252,18 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	// The audit MAC key, before the audit topic is read or written.
+	// The MAC keys, before the audit and accepted topics are read or
+	// written.
 	sealer, err := audit.NewSealer(ctx, n.p.Pseudonyms)
 	if err != nil {
 		return fmt.Errorf("exchange: %w", err)
 	}
 	n.sealer.Store(sealer)
+	am, err := newRecordMAC(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return err
+	}
+	n.acceptedMAC.Store(am)
 	ln := n.p.Listener
 	if ln == nil {
 		var err error
@@ -423,29 +407,22 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 // applyAccepted verifies a record read back from an accepted topic and
 // installs it in the view. Anyone with a broker credential can write to
 // that topic, so nothing in the message is trusted but what verifies: the
-// record's signature with a record key its issuer owns (as of the
-// acceptance time the message states), its dataset against the topic,
-// the issuer's publisher grant, and its subject binding. The view is keyed
-// by the pseudonym of the subject the verified record names, never by the
-// message key. A record that fails is skipped, counted in
-// onevisit_view_records_refused_total and logged by position and code
-// only (its contents may carry identity numbers).
+// node MAC over topic, key, acceptance time and record; the record's
+// signature with a record key its issuer owns (as of that acceptance
+// time); its dataset against the topic; the issuer's publisher grant; and
+// its subject binding. The view is keyed by the pseudonym of the subject
+// the verified record names, never by the message key. A record that fails
+// is skipped, counted in onevisit_view_records_refused_total and logged by
+// position and code only (its contents may carry identity numbers).
 func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
 	if !ok || m.Value == nil {
 		return
 	}
 	raw := string(m.Value)
-	var id string
-	var at int64
-	for _, h := range m.Headers {
-		switch h.Key {
-		case "onevisit-record-id":
-			id = string(h.Value)
-		case "onevisit-accepted-at":
-			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
-		}
-	}
+	id := string(header(m, "onevisit-record-id"))
+	// The value the node MAC covers (the last such header).
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
 	// The view already holds exactly this record under this key: it was
 	// verified when it went in (by this tail or this node's pipeline).
 	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
@@ -453,8 +430,19 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	}
 	refuse := func(err error) {
 		c := codes.Of(err).Name
+		if err == errNoNodeMAC {
+			c = "no_node_mac"
+		}
 		n.viewRefused.WithLabelValues(ds, c).Inc()
 		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
+	}
+	// Only a node writes accepted topics: its MAC covers the topic, the
+	// key, the acceptance time and the record, so nothing produced with a
+	// broker credential alone, nor a genuine record replayed under another
+	// key or with a back-dated acceptance time, gets further.
+	if !n.acceptedMAC.Load().check(m) {
+		refuse(errNoNodeMAC)
+		return
 	}
 	if at <= 0 {
 		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
@@ -513,13 +501,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 // a leaf; it is counted in onevisit_audit_entries_refused_total and logged
 // by position only.
 func (n *Node) applyAudit(m kafka.Message) {
-	var mac []byte
-	for _, h := range m.Headers {
-		if h.Key == audit.MACHeader {
-			mac = h.Value
-		}
-	}
-	if err := n.sealer.Load().Check(m.Value, mac); err != nil {
+	if err := n.sealer.Load().Check(m.Value, header(m, audit.MACHeader)); err != nil {
 		n.auditRefused.Inc()
 		n.p.Logger.Warn("message in the audit topic not written by an exchange node; not in the log", "partition", m.Partition, "offset", m.Offset, "err", err)
 		return

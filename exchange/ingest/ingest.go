@@ -16,7 +16,8 @@
 //     view holds for the subject.
 //
 // Accepted records go to the dataset's compacted accepted topic keyed by
-// the subject's pseudonym (a keyed HMAC, never the identity number);
+// the subject's pseudonym (a keyed HMAC, never the identity number; the
+// node's writer adds its MAC, see package exchange);
 // rejected ones go to the dead-letter topic with a stable code; every
 // decision goes to the audit topic. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
