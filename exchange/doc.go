@@ -35,6 +35,12 @@
 // checks. What fails is skipped, counted and logged by topic, partition,
 // offset and code, never with its contents.
 //
+// Upgrading from a version without these MACs and without subject
+// binding: the records and audit entries it wrote carry neither, so a node
+// now skips them (counted as no_node_mac, or in the audit counter).
+// Publishers republish their data (dev mode republishes its samples at
+// start); the audit log starts again from the first authenticated entry.
+//
 // Metrics of the node itself (the ingest and API packages list theirs):
 //
 //	onevisit_view_records_refused_total{dataset,code}  records read back from an accepted
