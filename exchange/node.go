@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -448,43 +450,41 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
 		return
 	}
-	var rec *record.Record
-	var err error
-	if e, ok := n.pipeline.Writing(id); ok && e.Same(raw) {
-		// This node's pipeline verified these very bytes and is writing
-		// them now: the syntax is all that is left to read.
-		rec, err = record.Parse(raw)
-	} else {
-		rec, err = record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
-	}
-	if err != nil {
-		refuse(err)
-		return
-	}
 	sd, _ := n.p.Schemas.Dataset(ds)
-	switch {
-	case rec.Dataset != ds:
-		err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
-	case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
-		err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
-	case rec.SubjectField == "" || rec.SubjectField != sd.Subject:
-		err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+	var entry *view.Entry
+	var subject string
+	if e, ok := n.pipeline.Writing(id); ok && e.Same(raw) {
+		// This node's pipeline verified these very bytes (signature,
+		// dataset, grant, binding) and is writing them now: the subject is
+		// in its verified subject disclosure.
+		entry, subject = e, entrySubject(e, sd.Subject)
 	}
-	if err != nil {
-		refuse(err)
-		return
-	}
-	_, subject, err := rec.Subject()
-	if err != nil {
-		refuse(err)
-		return
+	if subject == "" {
+		rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+		switch {
+		case err != nil:
+		case rec.Dataset != ds:
+			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+		case rec.SubjectField != sd.Subject:
+			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+		default:
+			_, subject, err = rec.Subject()
+		}
+		if err != nil {
+			refuse(err)
+			return
+		}
+		entry = view.FromRecord(rec, at)
 	}
 	// The pseudonym key may be unreachable for a while: the record waits
 	// (and the tail with it); it is never keyed otherwise.
-	var pseud string
 	for attempt := 0; ; attempt++ {
-		if pseud, err = n.pseud.Of(ctx, subject); err == nil {
-			break
+		pseud, err := n.pseud.Of(ctx, subject)
+		if err == nil {
+			n.view.Apply(pseud, entry)
+			return
 		}
 		if ctx.Err() != nil {
 			return
@@ -492,7 +492,24 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		backoff(ctx, attempt)
 	}
-	n.view.Apply(pseud, view.FromRecord(rec, at))
+}
+
+// entrySubject is the identifier in the disclosure of field, of an entry
+// this node verified; "" if there is none.
+func entrySubject(e *view.Entry, field string) string {
+	for _, d := range e.Disclosure {
+		if d.Name != field {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(d.Encoded)
+		var arr []any
+		if err != nil || json.Unmarshal(b, &arr) != nil || len(arr) != 3 {
+			return ""
+		}
+		id, _ := arr[2].(string)
+		return id
+	}
+	return ""
 }
 
 // applyAudit appends an audit-topic message to the log if an exchange
