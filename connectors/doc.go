@@ -3,9 +3,11 @@
 //
 //   - A Publisher signs records with a keys.Signer it is given (a file key
 //     or the department's own Vault; the SDK never asks for a raw private
-//     key) and sends them to a Sink: straight to the dataset's ingest
-//     topic on Kafka (KafkaSink) or through the exchange's HTTP API
-//     (HTTPSink), which answers per record.
+//     key), each naming the dataset's subject field in its signed
+//     sub_field claim (Publisher.SubjectField, required: the binding
+//     requesters check), and sends them to a Sink: straight to the
+//     dataset's ingest topic on Kafka (KafkaSink) or through the
+//     exchange's HTTP API (HTTPSink), which answers per record.
 //   - A Requester gets access tokens with a signed client assertion, asks
 //     for one subject's record for a purpose and case, and verifies the
 //     answer itself: the record's signature against the publisher's key
