@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -89,6 +91,17 @@ type Node struct {
 	cpSize           uint64
 	applied          *applied                     // offsets each tail has applied
 	client           atomic.Pointer[kafka.Client] // set by Run before the tails start
+
+	viewRefused  *prometheus.CounterVec
+	auditRefused prometheus.Counter
+	// sealer MACs every audit entry this node writes and checks those it
+	// reads back; set in Run, before any read or write of the audit topic.
+	sealer atomic.Pointer[audit.Sealer]
+	// acceptedMAC does the same for accepted-topic messages.
+	acceptedMAC atomic.Pointer[recordMAC]
+	// out is the writer for everything but key events: it adds those MACs
+	// on the way out.
+	out *sealingWriter
 }
 
 // New builds a node; it does no I/O.
@@ -111,6 +124,10 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
 		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
 	}))
+	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
+	n.metrics.MustRegister(n.viewRefused)
+	n.auditRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_entries_refused_total", Help: "Messages in the audit topic without a valid node MAC, kept out of the audit log."})
+	n.metrics.MustRegister(n.auditRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
 	n.metrics.MustRegister(n.lag)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
@@ -131,12 +148,13 @@ func New(p Parts) (*Node, error) {
 		return nil, err
 	}
 	n.writer = w
+	n.out = &sealingWriter{w: w, names: p.Kafka.Names, audit: &n.sealer, accepted: &n.acceptedMAC}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
 	n.pseud = pseud
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
-		Writer: w, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
+		Writer: n.out, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
 	})
 	if err != nil {
 		return nil, err
@@ -204,13 +222,14 @@ func (n *Node) readyErr() error {
 	return nil
 }
 
-// Write durably appends audit entries (api.Auditor).
+// Write durably appends audit entries (api.Auditor), each with this
+// node's MAC.
 func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
 	msgs := make([]kafka.Message, len(entries))
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Audit(), Value: e.MarshalCanonical()}
 	}
-	return n.writer.WriteMessages(ctx, msgs...)
+	return n.out.WriteMessages(ctx, msgs...)
 }
 
 // Checkpoint signs the audit log's current tree head (api.AuditLog). A
@@ -292,6 +311,18 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The MAC keys, before the audit and accepted topics are read or
+	// written.
+	sealer, err := audit.NewSealer(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	n.sealer.Store(sealer)
+	am, err := newRecordMAC(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return err
+	}
+	n.acceptedMAC.Store(am)
 	ln := n.p.Listener
 	if ln == nil {
 		var err error
@@ -390,7 +421,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 				done()
 			}
 			partition := po.Partition
-			apply := n.applyAccepted
+			apply := func(m kafka.Message) { n.applyAccepted(ctx, m) }
 			switch topic {
 			case names.Audit():
 				apply = n.applyAudit
@@ -436,41 +467,125 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	return caught, nil
 }
 
-func (n *Node) applyAccepted(m kafka.Message) {
-	if m.Value == nil {
+// applyAccepted verifies a record read back from an accepted topic and
+// installs it in the view. Anyone with a broker credential can write to
+// that topic, so nothing in the message is trusted but what verifies: the
+// node MAC over topic, key, acceptance time and record; the record's
+// signature with a record key its issuer owns (as of that acceptance
+// time); its dataset against the topic; the issuer's publisher grant; and
+// its subject binding. The view is keyed by the pseudonym of the subject
+// the verified record names, never by the message key. A record that fails
+// is skipped, counted in onevisit_view_records_refused_total and logged by
+// position and code only (its contents may carry identity numbers).
+func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
+	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
+	if !ok || m.Value == nil {
 		return
 	}
-	// A record this node accepted itself is in its view already, or
-	// about to be: skip parsing it again.
-	if ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic); ok {
-		for _, h := range m.Headers {
-			if h.Key != "onevisit-record-id" {
-				continue
-			}
-			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == string(h.Value) {
-				return
-			}
-			if e, ok := n.pipeline.Writing(string(h.Value)); ok {
-				n.view.Apply(string(m.Key), e)
-				return
-			}
-		}
-	}
-	rec, err := record.Parse(string(m.Value))
-	if err != nil {
-		n.p.Logger.Error("unparseable record in accepted topic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+	raw := string(m.Value)
+	id := string(header(m, "onevisit-record-id"))
+	// The value the node MAC covers (the last such header).
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
+	// The view already holds exactly this record under this key: it was
+	// verified when it went in (by this tail or this node's pipeline).
+	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
 		return
 	}
-	var at int64
-	for _, h := range m.Headers {
-		if h.Key == "onevisit-accepted-at" {
-			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
+	refuse := func(err error) {
+		c := codes.Of(err).Name
+		if err == errNoNodeMAC {
+			c = "no_node_mac"
 		}
+		n.viewRefused.WithLabelValues(ds, c).Inc()
+		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 	}
-	n.view.Apply(string(m.Key), view.FromRecord(rec, at))
+	// Only a node writes accepted topics: its MAC covers the topic, the
+	// key, the acceptance time and the record, so nothing produced with a
+	// broker credential alone, nor a genuine record replayed under another
+	// key or with a back-dated acceptance time, gets further.
+	if !n.acceptedMAC.Load().check(m) {
+		refuse(errNoNodeMAC)
+		return
+	}
+	if at <= 0 {
+		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
+		return
+	}
+	sd, _ := n.p.Schemas.Dataset(ds)
+	var entry *view.Entry
+	var subject string
+	if e, ok := n.pipeline.Writing(id); ok && e.Same(raw) {
+		// This node's pipeline verified these very bytes (signature,
+		// dataset, grant, binding) and is writing them now: the subject is
+		// in its verified subject disclosure.
+		entry, subject = e, entrySubject(e, sd.Subject)
+	}
+	if subject == "" {
+		rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+		switch {
+		case err != nil:
+		case rec.Dataset != ds:
+			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+		case rec.SubjectField != sd.Subject:
+			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+		default:
+			_, subject, err = rec.Subject()
+		}
+		if err != nil {
+			refuse(err)
+			return
+		}
+		entry = view.FromRecord(rec, at)
+	}
+	// The pseudonym key may be unreachable for a while: the record waits
+	// (and the tail with it); it is never keyed otherwise.
+	for attempt := 0; ; attempt++ {
+		pseud, err := n.pseud.Of(ctx, subject)
+		if err == nil {
+			n.view.Apply(pseud, entry)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		backoff(ctx, attempt)
+	}
 }
 
-func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+// entrySubject is the identifier in the disclosure of field, of an entry
+// this node verified; "" if there is none.
+func entrySubject(e *view.Entry, field string) string {
+	for _, d := range e.Disclosure {
+		if d.Name != field {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(d.Encoded)
+		var arr []any
+		if err != nil || json.Unmarshal(b, &arr) != nil || len(arr) != 3 {
+			return ""
+		}
+		id, _ := arr[2].(string)
+		return id
+	}
+	return ""
+}
+
+// applyAudit appends an audit-topic message to the log if an exchange
+// node wrote it: its MAC header must match its bytes. Anything else (a
+// forged or altered entry produced with a broker credential) never becomes
+// a leaf; it is counted in onevisit_audit_entries_refused_total and logged
+// by position only.
+func (n *Node) applyAudit(m kafka.Message) {
+	if err := n.sealer.Load().Check(m.Value, header(m, audit.MACHeader)); err != nil {
+		n.auditRefused.Inc()
+		n.p.Logger.Warn("message in the audit topic not written by an exchange node; not in the log", "partition", m.Partition, "offset", m.Offset, "err", err)
+		return
+	}
+	n.log.Append(m.Value)
+}
 
 // keysFresh fails closed once the key backend has been unreachable for
 // longer than the grace period.

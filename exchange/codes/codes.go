@@ -136,6 +136,8 @@ var catalogue = []entry{
 	{keys.ErrExchangeKey, Code{"exchange_key", 403, "the exchange's own keys are managed in the key backend only (break-glass procedure)", false}},
 	{keys.ErrBadKID, Code{"bad_kid", 400, "jwk.kid must be <client>-<name>#<version>: letters, digits and . _ - only", false}},
 	{keys.ErrKeyInUse, Code{"key_in_use", 409, "this public key is already registered to another client", false}},
+	// Added later; kept at the end so the catalogue only grows.
+	{record.ErrNoSubjectBinding, Code{"no_subject_binding", 422, "the record's sub_field claim must name the dataset's subject field, disclosed", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.

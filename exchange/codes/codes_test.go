@@ -141,6 +141,7 @@ var sentinels = []struct {
 	{keys.ErrExchangeKey, "exchange_key"},
 	{keys.ErrBadKID, "bad_kid"},
 	{keys.ErrKeyInUse, "key_in_use"},
+	{record.ErrNoSubjectBinding, "no_subject_binding"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

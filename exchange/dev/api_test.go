@@ -663,7 +663,7 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	want := []summary{
-		{"school-enrolment", "household", "school_enrolment", "SE-7", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head"},
+		{"school-enrolment", "household", "school_enrolment", "SE-7", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head,resident_id"},
 		{"school-enrolment", "household", "tax_audit", "SE-7", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {

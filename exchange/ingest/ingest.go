@@ -9,13 +9,15 @@
 //  4. a PublisherGrant lets the issuer publish the dataset;
 //  5. its record id is a plain token (letters, digits, . _ : -; at most
 //     128; never an identity number), and its fields validate against the
-//     schema version it names; a delete discloses exactly the subject
-//     field;
+//     schema version it names; its sub_field claim names the dataset's
+//     subject field (the subject binding); a delete discloses exactly the
+//     subject field;
 //  6. it is not a replay (same record id) and not older than what the
 //     view holds for the subject.
 //
 // Accepted records go to the dataset's compacted accepted topic keyed by
-// the subject's pseudonym (a keyed HMAC, never the identity number);
+// the subject's pseudonym (a keyed HMAC, never the identity number; the
+// node's writer adds its MAC, see package exchange);
 // rejected ones go to the dead-letter topic with a stable code; every
 // decision goes to the audit topic. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
@@ -345,6 +347,11 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	}
 	if subj == "" {
 		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, codes.ErrNoSubject)
+		return out
+	}
+	if rec.SubjectField != ds.Subject {
+		// The binding the requester checks (see record's package doc).
+		out.err = fmt.Errorf("ingest: sub_field %q is not the subject field %s: %w", rec.SubjectField, ds.Subject, record.ErrNoSubjectBinding)
 		return out
 	}
 	out.subject, out.err = p.d.Pseudonym.Of(ctx, subj)
