@@ -3,14 +3,19 @@
 //
 //   - A Publisher signs records with a keys.Signer it is given (a file key
 //     or the department's own Vault; the SDK never asks for a raw private
-//     key) and sends them to a Sink: straight to the dataset's ingest
-//     topic on Kafka (KafkaSink) or through the exchange's HTTP API
-//     (HTTPSink), which answers per record.
+//     key), each naming the dataset's subject field in its signed
+//     sub_field claim (Publisher.SubjectField, required: the binding
+//     requesters check), and sends them to a Sink: straight to the
+//     dataset's ingest topic on Kafka (KafkaSink) or through the
+//     exchange's HTTP API (HTTPSink), which answers per record.
 //   - A Requester gets access tokens with a signed client assertion, asks
 //     for one subject's record for a purpose and case, and verifies the
 //     answer itself: the record's signature against the publisher's key
 //     from the exchange's key directory, every returned field against the
-//     signed digests, and the exchange's receipt against the record.
+//     signed digests, the exchange's receipt against the record, and that
+//     both are about the subject it asked for: the record's signed
+//     sub_field disclosure holds exactly that identifier and the receipt's
+//     subject_sd commits to it (ErrWrongSubject otherwise).
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

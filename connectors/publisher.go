@@ -40,8 +40,13 @@ type Publisher struct {
 	Issuer  string // the publisher's client id
 	Dataset string
 	Schema  string // e.g. "household/v1"
-	Signer  keys.Signer
-	Sink    Sink
+	// SubjectField is the dataset's subject field (schemas.Dataset.Subject,
+	// e.g. "resident_id"): every record names it in its signed sub_field
+	// claim, which binds the record to its subject (see exchange/record).
+	// Required.
+	SubjectField string
+	Signer       keys.Signer
+	Sink         Sink
 	// Now stamps iat; default time.Now.
 	Now func() time.Time
 }
@@ -50,6 +55,9 @@ type Publisher struct {
 // sends them in chunks of at most 500. It returns the record ids, in
 // order, and the sink's results.
 func (p *Publisher) Publish(ctx context.Context, items []Item) ([]string, []ingest.Result, error) {
+	if p.SubjectField == "" {
+		return nil, nil, fmt.Errorf("publish: no subject field: %w", record.ErrNoSubjectBinding)
+	}
 	now := time.Now
 	if p.Now != nil {
 		now = p.Now
@@ -67,7 +75,7 @@ func (p *Publisher) Publish(ctx context.Context, items []Item) ([]string, []inge
 		}
 		ids[i] = id
 		unsigned[i] = record.Unsigned{
-			Claims: record.Claims{Issuer: p.Issuer, Dataset: p.Dataset, Schema: p.Schema, ID: id, IssuedAt: now(), Op: op},
+			Claims: record.Claims{Issuer: p.Issuer, Dataset: p.Dataset, Schema: p.Schema, ID: id, IssuedAt: now(), Op: op, SubjectField: p.SubjectField},
 			Fields: it.Fields,
 		}
 	}

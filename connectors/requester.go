@@ -35,6 +35,14 @@ type Answer struct {
 // Treat it as not received and report it.
 var ErrUnverified = errors.New("answer does not verify")
 
+// ErrWrongSubject: the answer is not provably about the subject asked
+// for: the record has no subject binding, its subject disclosure holds
+// another identifier, or the receipt commits to another disclosure (see
+// "Subject binding" in exchange/record). The exchange, or someone writing
+// to its topics, served another subject's record: treat it as not
+// received and report it. Errors with it wrap ErrUnverified too.
+var ErrWrongSubject = errors.New("answer is about another subject")
+
 // Requester asks the exchange for records and verifies what it gets.
 type Requester struct {
 	Client *Client
@@ -78,7 +86,8 @@ func (r *Requester) directory(ctx context.Context, refresh bool) (*keys.Director
 // Query asks for a record and verifies the answer: the record against the
 // publisher's key in the exchange's key directory (fetched once, and again
 // when a kid is unknown), each disclosed field against the signed
-// digests, the decoded data against the disclosures, and the receipt.
+// digests, the decoded data against the disclosures, the receipt, and
+// that record and receipt are about q.Subject (ErrWrongSubject).
 func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 	var resp struct {
 		Record    string         `json:"record"`
@@ -116,6 +125,19 @@ func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 	}
 	if rec.Dataset != q.Dataset || rc.RecordID != rec.ID {
 		return nil, fmt.Errorf("query: got record %s of %s for a %s query, receipt names %s: %w", rec.ID, rec.Dataset, q.Dataset, rc.RecordID, ErrUnverified)
+	}
+	// The subject binding: the signed record's subject disclosure holds
+	// exactly the identifier asked about, and the receipt commits to that
+	// disclosure.
+	subj, id, err := rec.Subject()
+	if err != nil {
+		return nil, fmt.Errorf("query: %v: %w: %w", err, ErrWrongSubject, ErrUnverified)
+	}
+	if id != q.Subject {
+		return nil, fmt.Errorf("query: record %s is about another subject than the one asked for: %w: %w", rec.ID, ErrWrongSubject, ErrUnverified)
+	}
+	if rc.SubjectSD != subj.Digest {
+		return nil, fmt.Errorf("query: the receipt names another subject than the record: %w: %w", ErrWrongSubject, ErrUnverified)
 	}
 	fields := rec.Fields()
 	if len(fields) != len(resp.Data) {

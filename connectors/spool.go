@@ -234,6 +234,8 @@ func NewSpool(p *Publisher, cfg SpoolConfig, reg prometheus.Registerer, logger *
 		return nil, fmt.Errorf("new spool: %w", &SpoolConfigError{Field: "Publisher.Sink", Reason: "is nil"})
 	case p.Dataset == "":
 		return nil, fmt.Errorf("new spool: %w", &SpoolConfigError{Field: "Publisher.Dataset", Reason: "is empty"})
+	case p.SubjectField == "":
+		return nil, fmt.Errorf("new spool: %w", &SpoolConfigError{Field: "Publisher.SubjectField", Reason: "is empty; records must name their subject field"})
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("new spool: %w", err)

@@ -167,7 +167,7 @@ func (f *flakySigner) callTimes() []time.Time {
 }
 
 func testPublisher(signer keys.Signer, sink Sink) *Publisher {
-	return &Publisher{Issuer: "public-security", Dataset: "household", Schema: "household/v1", Signer: signer, Sink: sink}
+	return &Publisher{Issuer: "public-security", Dataset: "household", Schema: "household/v1", SubjectField: "name", Signer: signer, Sink: sink}
 }
 
 // testItems are n items numbered from first; their ids are derived.

@@ -327,7 +327,8 @@ func VaultKeys(ctx context.Context, c KeysConfig, lg *slog.Logger) (KeyBackend, 
 	return kb, nil
 }
 
-// FileKeys opens the file keystore backend.
+// FileKeys opens the file keystore backend. Its Refresh re-reads the
+// keystore folder.
 func FileKeys(c KeysConfig) (KeyBackend, error) {
 	store := keys.OpenFileStore(c.Dir)
 	var kb KeyBackend
@@ -346,6 +347,12 @@ func FileKeys(c KeysConfig) (KeyBackend, error) {
 	}
 	kb.Public, err = store.PublicKeys()
 	kb.Close = func() {}
+	// Re-reading the folder picks up a rotation or revocation another
+	// process made there (the break-glass procedure, deploy/README.md).
+	kb.Refresh = func(context.Context) ([]keys.PublicKey, error) {
+		store.Reload()
+		return store.PublicKeys()
+	}
 	return kb, err
 }
 

@@ -8,4 +8,63 @@
 // the offsets they had when it started (/healthz says "starting" until
 // then), and consumes ingest topics only after that, so its duplicate and
 // staleness checks see everything accepted before it.
+//
+// # Keys
+//
+// The node's key directory holds the client registry's keys, the
+// exchange's own key versions from the key backend (re-read every
+// keys.refresh: new versions join, statuses move forward, and a version
+// the backend no longer lists is revoked) and the client key changes of
+// the keys topic, applied only when the exchange signed them
+// (exchange/keys/doc.go, "Key directory events"). The node signs tokens,
+// receipts, checkpoints and key events only with versions its directory
+// lists as active.
+//
+// # What a node believes of its own topics
+//
+// Nothing it cannot verify: anyone with a broker credential can write to
+// any topic. Every message a node writes to an accepted topic or to the
+// audit topic carries the node's MAC in a header, made with a key derived
+// once, at start, from the exchange's HMAC key in the key backend (the
+// one behind subject pseudonyms, under its own domain), so every node of
+// the exchange can check what the others wrote:
+//
+//	onevisit-accepted-mac  base64url(HMAC-SHA256(K, "onevisit/accepted-record/v1" 0x00 ||
+//	                       len(topic) topic || len(key) key || len(at) at || len(value) value))
+//	                       K = HMAC(exchange HMAC key, "onevisit/accepted-mac-key/v1" 0x00),
+//	                       at = the onevisit-accepted-at header, len = 8 bytes big-endian
+//	onevisit-audit-mac     see exchange/audit, "Who wrote an entry"
+//
+// A record read back from an accepted topic enters the view only if its
+// MAC checks (so neither a record produced with a broker credential, nor a
+// genuine one replayed under another key or with a back-dated acceptance
+// time, gets in) and it verifies again: signature with a record key its
+// issuer owns as of its acceptance time, dataset against the topic,
+// publisher grant, subject binding (exchange/record). It is keyed by the
+// pseudonym of the subject the verified record names, never by the
+// message key. An audit-topic message becomes a leaf only if its MAC
+// checks. What fails is skipped, counted and logged by topic, partition,
+// offset and code, never with its contents.
+//
+// Upgrading from a version without these MACs and without subject
+// binding: the records and audit entries it wrote carry neither, so a node
+// now skips them (counted as no_node_mac, or in the audit counter).
+// Publishers republish their data (dev mode republishes its samples at
+// start); the audit log starts again from the first authenticated entry.
+//
+// # Metrics
+//
+// Metrics of the node itself (the ingest and API packages list theirs):
+//
+//	onevisit_keys_refresh_errors_total        failed refreshes of the exchange's key versions
+//	onevisit_keys_refresh_age_seconds         seconds since the last successful refresh
+//	onevisit_keys_events_refused_total{reason} key events skipped (reason: malformed,
+//	                                          bad_signature, unknown_signer, revoked_signer,
+//	                                          exchange_key, conflict, backwards, unknown_client)
+//	onevisit_view_records_refused_total{dataset,code}  records read back from an accepted
+//	                                                   topic and kept out of the view; code
+//	                                                   is no_node_mac or the error code
+//	                                                   (exchange/codes) of the failed check
+//	onevisit_audit_entries_refused_total               audit-topic messages without a valid
+//	                                                   node MAC, kept out of the audit log
 package exchange

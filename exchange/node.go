@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -82,12 +84,27 @@ type Node struct {
 	ready            atomic.Bool
 	lag              prometheus.Gauge
 	keyRefreshErrors prometheus.Counter
+	keyEventsRefused *prometheus.CounterVec
+	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
 	cpMu             sync.Mutex
 	cpCache          string
 	cpSize           uint64
+	applied          *applied                     // offsets each tail has applied
+	client           atomic.Pointer[kafka.Client] // set by Run before the tails start
+
+	viewRefused  *prometheus.CounterVec
+	auditRefused prometheus.Counter
+	// sealer MACs every audit entry this node writes and checks those it
+	// reads back; set in Run, before any read or write of the audit topic.
+	sealer atomic.Pointer[audit.Sealer]
+	// acceptedMAC does the same for accepted-topic messages.
+	acceptedMAC atomic.Pointer[recordMAC]
+	// out is the writer for everything but key events: it adds those MACs
+	// on the way out.
+	out *sealingWriter
 }
 
 // New builds a node; it does no I/O.
@@ -101,13 +118,19 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1)}
+	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
 	n.metrics.MustRegister(n.keyRefreshErrors)
+	n.keyEventsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_keys_events_refused_total", Help: "Key events in the keys topic that were skipped: unsigned, badly signed, naming an exchange key, or moving a status backwards."}, []string{"reason"})
+	n.metrics.MustRegister(n.keyEventsRefused)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
 		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
 	}))
+	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
+	n.metrics.MustRegister(n.viewRefused)
+	n.auditRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_entries_refused_total", Help: "Messages in the audit topic without a valid node MAC, kept out of the audit log."})
+	n.metrics.MustRegister(n.auditRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
 	n.metrics.MustRegister(n.lag)
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
@@ -118,17 +141,23 @@ func New(p Parts) (*Node, error) {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
 		}
 	}
+	// The exchange signs only with versions its directory lists as active.
+	p.TokenSigner = activeOnly(p.TokenSigner, n.dir)
+	p.ReceiptSigner = activeOnly(p.ReceiptSigner, n.dir)
+	p.AuditSigner = activeOnly(p.AuditSigner, n.dir)
+	n.p = p
 	w, err := p.Kafka.Writer()
 	if err != nil {
 		return nil, err
 	}
 	n.writer = w
+	n.out = &sealingWriter{w: w, names: p.Kafka.Names, audit: &n.sealer, accepted: &n.acceptedMAC}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
 	n.pseud = pseud
 	n.pipeline, err = ingest.New(ingest.Deps{
 		Keys: n.dir, Schemas: p.Schemas, Policy: n.policy.Load, Pseudonym: pseud, View: n.view,
-		Writer: w, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
+		Writer: n.out, Names: p.Kafka.Names, Node: p.Node, Registry: n.metrics, Fresh: n.keysFresh,
 		FutureSkew: p.FutureSkew,
 	})
 	if err != nil {
@@ -197,13 +226,14 @@ func (n *Node) readyErr() error {
 	return nil
 }
 
-// Write durably appends audit entries (api.Auditor).
+// Write durably appends audit entries (api.Auditor), each with this
+// node's MAC.
 func (n *Node) Write(ctx context.Context, entries ...audit.Entry) error {
 	msgs := make([]kafka.Message, len(entries))
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Audit(), Value: e.MarshalCanonical()}
 	}
-	return n.writer.WriteMessages(ctx, msgs...)
+	return n.out.WriteMessages(ctx, msgs...)
 }
 
 // Checkpoint signs the audit log's current tree head (api.AuditLog). A
@@ -227,6 +257,52 @@ func (n *Node) Checkpoint(ctx context.Context) (string, error) {
 // BySubject lists the audit entries about one pseudonym (api.AuditLog).
 func (n *Node) BySubject(p string) []audit.IndexedEntry { return n.log.BySubject(p) }
 
+// catchUpLimit bounds how long a request waits for this node's copy of
+// the audit log to reach what was durably written before it.
+const catchUpLimit = 5 * time.Second
+
+// CatchUp waits until this node has applied every audit entry that was
+// durably written before the call (api.AuditLog): it reads the audit
+// topic's end offsets (an acknowledged acks=all write lies below them)
+// and waits for the tails to reach them. It fails with
+// codes.ErrUnavailable after catchUpLimit, or if the node has not
+// started its tails.
+func (n *Node) CatchUp(ctx context.Context) error {
+	cl := n.client.Load()
+	if cl == nil {
+		return fmt.Errorf("audit catch-up: node not started: %w", codes.ErrUnavailable)
+	}
+	ctx, cancel := context.WithTimeout(ctx, catchUpLimit)
+	defer cancel()
+	topic := n.p.Kafka.Names.Audit()
+	meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil || len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		if err == nil && len(meta.Topics) == 1 {
+			err = meta.Topics[0].Error
+		}
+		return fmt.Errorf("audit catch-up: metadata of %s: %v: %w", topic, err, codes.ErrUnavailable)
+	}
+	req := make([]kafka.OffsetRequest, 0, len(meta.Topics[0].Partitions))
+	for _, p := range meta.Topics[0].Partitions {
+		req = append(req, kafka.LastOffsetOf(p.ID))
+	}
+	offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		return fmt.Errorf("audit catch-up: end offsets of %s: %v: %w", topic, err, codes.ErrUnavailable)
+	}
+	ends := map[int]int64{}
+	for _, po := range offs.Topics[topic] {
+		if po.Error != nil {
+			return fmt.Errorf("audit catch-up: end offset of %s/%d: %v: %w", topic, po.Partition, po.Error, codes.ErrUnavailable)
+		}
+		ends[po.Partition] = po.LastOffset
+	}
+	if len(ends) != len(req) {
+		return fmt.Errorf("audit catch-up: %d of %d end offsets of %s: %w", len(ends), len(req), topic, codes.ErrUnavailable)
+	}
+	return n.applied.wait(ctx, topic, ends)
+}
+
 // Run starts the node and blocks until ctx ends. It reads the accepted
 // and audit topics to the end before it consumes ingest topics, so its
 // duplicate checks see every record accepted before it started.
@@ -239,6 +315,18 @@ func (n *Node) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// The MAC keys, before the audit and accepted topics are read or
+	// written.
+	sealer, err := audit.NewSealer(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	n.sealer.Store(sealer)
+	am, err := newRecordMAC(ctx, n.p.Pseudonyms)
+	if err != nil {
+		return err
+	}
+	n.acceptedMAC.Store(am)
 	ln := n.p.Listener
 	if ln == nil {
 		var err error
@@ -316,6 +404,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	if err != nil {
 		return nil, err
 	}
+	n.client.Store(cl)
 	names := n.p.Kafka.Names
 	topics := []string{names.Audit(), names.Keys()}
 	for _, d := range datasets {
@@ -336,12 +425,14 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 				done()
 			}
 			partition := po.Partition
-			apply := n.applyAccepted
+			apply := func(m kafka.Message) { n.applyAccepted(ctx, m) }
 			switch topic {
 			case names.Audit():
 				apply = n.applyAudit
 			case names.Keys():
-				apply = n.applyKey
+				// Refusals of events the node read before it started were
+				// audited when they were first read.
+				apply = func(m kafka.Message) { n.applyKeyEvent(m, m.Offset >= end) }
 			}
 			goRun("tail "+topic, func(ctx context.Context) error {
 				// A tail outlives broker failures: on an error it reopens
@@ -358,6 +449,7 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 							attempt = 0
 							apply(m)
 							next = m.Offset + 1
+							n.applied.advance(topic, partition, next)
 							if next >= end {
 								done()
 							}
@@ -379,49 +471,130 @@ func (n *Node) startTails(ctx context.Context, datasets []string, goRun func(str
 	return caught, nil
 }
 
-func (n *Node) applyAccepted(m kafka.Message) {
-	if m.Value == nil {
+// applyAccepted verifies a record read back from an accepted topic and
+// installs it in the view. Anyone with a broker credential can write to
+// that topic, so nothing in the message is trusted but what verifies: the
+// node MAC over topic, key, acceptance time and record; the record's
+// signature with a record key its issuer owns (as of that acceptance
+// time); its dataset against the topic; the issuer's publisher grant; and
+// its subject binding. The view is keyed by the pseudonym of the subject
+// the verified record names, never by the message key. A record that fails
+// is skipped, counted in onevisit_view_records_refused_total and logged by
+// position and code only (its contents may carry identity numbers).
+func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
+	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
+	if !ok || m.Value == nil {
 		return
 	}
-	// A record this node accepted itself is in its view already, or
-	// about to be: skip parsing it again, only tell the view where it sits
-	// in the log.
-	if ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic); ok {
-		var id, iss string
-		for _, h := range m.Headers {
-			switch h.Key {
-			case "onevisit-record-id":
-				id = string(h.Value)
-			case "onevisit-issuer":
-				iss = string(h.Value)
-			}
+	raw := string(m.Value)
+	id := string(header(m, "onevisit-record-id"))
+	// The value the node MAC covers (the last such header).
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
+	// The view already holds exactly this record under this key: it was
+	// verified when it went in (by this tail or this node's pipeline). If
+	// it went in as this node's own write, the view learns where it sits
+	// in the log (view.Entry.Pos), which orders same-second updates.
+	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
+		if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
+			n.view.Apply(string(m.Key), cur.At(m.Offset))
 		}
-		if id != "" && iss != "" {
-			if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.Key() == (view.Key{Issuer: iss, Dataset: ds, ID: id}) {
-				n.view.Apply(string(m.Key), cur.At(m.Offset))
-				return
-			}
-			if e, ok := n.pipeline.Writing(iss, ds, id); ok {
-				n.view.Apply(string(m.Key), e.At(m.Offset))
-				return
-			}
-		}
-	}
-	rec, err := record.Parse(string(m.Value))
-	if err != nil {
-		n.p.Logger.Error("unparseable record in accepted topic", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		return
 	}
-	var at int64
-	for _, h := range m.Headers {
-		if h.Key == "onevisit-accepted-at" {
-			at, _ = strconv.ParseInt(string(h.Value), 10, 64)
+	refuse := func(err error) {
+		c := codes.Of(err).Name
+		if err == errNoNodeMAC {
+			c = "no_node_mac"
 		}
+		n.viewRefused.WithLabelValues(ds, c).Inc()
+		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 	}
-	n.view.Apply(string(m.Key), view.FromRecord(rec, at).At(m.Offset))
+	// Only a node writes accepted topics: its MAC covers the topic, the
+	// key, the acceptance time and the record, so nothing produced with a
+	// broker credential alone, nor a genuine record replayed under another
+	// key or with a back-dated acceptance time, gets further.
+	if !n.acceptedMAC.Load().check(m) {
+		refuse(errNoNodeMAC)
+		return
+	}
+	if at <= 0 {
+		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
+		return
+	}
+	sd, _ := n.p.Schemas.Dataset(ds)
+	var entry *view.Entry
+	var subject string
+	if e, ok := n.pipeline.Writing(string(header(m, "onevisit-issuer")), ds, id); ok && e.Same(raw) {
+		// This node's pipeline verified these very bytes (signature,
+		// dataset, grant, binding) and is writing them now: the subject is
+		// in its verified subject disclosure.
+		entry, subject = e.At(m.Offset), entrySubject(e, sd.Subject)
+	}
+	if subject == "" {
+		rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+		switch {
+		case err != nil:
+		case rec.Dataset != ds:
+			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+		case rec.SubjectField != sd.Subject:
+			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+		default:
+			_, subject, err = rec.Subject()
+		}
+		if err != nil {
+			refuse(err)
+			return
+		}
+		entry = view.FromRecord(rec, at).At(m.Offset)
+	}
+	// The pseudonym key may be unreachable for a while: the record waits
+	// (and the tail with it); it is never keyed otherwise.
+	for attempt := 0; ; attempt++ {
+		pseud, err := n.pseud.Of(ctx, subject)
+		if err == nil {
+			n.view.Apply(pseud, entry)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		backoff(ctx, attempt)
+	}
 }
 
-func (n *Node) applyAudit(m kafka.Message) { n.log.Append(m.Value) }
+// entrySubject is the identifier in the disclosure of field, of an entry
+// this node verified; "" if there is none.
+func entrySubject(e *view.Entry, field string) string {
+	for _, d := range e.Disclosure {
+		if d.Name != field {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(d.Encoded)
+		var arr []any
+		if err != nil || json.Unmarshal(b, &arr) != nil || len(arr) != 3 {
+			return ""
+		}
+		id, _ := arr[2].(string)
+		return id
+	}
+	return ""
+}
+
+// applyAudit appends an audit-topic message to the log if an exchange
+// node wrote it: its MAC header must match its bytes. Anything else (a
+// forged or altered entry produced with a broker credential) never becomes
+// a leaf; it is counted in onevisit_audit_entries_refused_total and logged
+// by position only.
+func (n *Node) applyAudit(m kafka.Message) {
+	if err := n.sealer.Load().Check(m.Value, header(m, audit.MACHeader)); err != nil {
+		n.auditRefused.Inc()
+		n.p.Logger.Warn("message in the audit topic not written by an exchange node; not in the log", "partition", m.Partition, "offset", m.Offset, "err", err)
+		return
+	}
+	n.log.Append(m.Value)
+}
 
 // keysFresh fails closed once the key backend has been unreachable for
 // longer than the grace period.
@@ -456,11 +629,7 @@ func (n *Node) refreshKeys(ctx context.Context) error {
 			n.p.Logger.Warn("key refresh failed; verifying with cached versions", "err", err, "grace", n.p.KeyGrace)
 			continue
 		}
-		for _, k := range ks {
-			if _, err := n.dir.PublicKey(k.KID); err != nil {
-				n.installKey(k)
-			}
-		}
+		n.applyBackendKeys(ks, time.Now())
 		n.keysOK.Store(time.Now().UnixNano())
 	}
 }
@@ -529,54 +698,6 @@ func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string
 		}
 	}
 	return nil, last
-}
-
-// applyKey installs one key directory change from the keys topic.
-func (n *Node) applyKey(m kafka.Message) {
-	ks, err := keys.ParseJWKS(m.Value)
-	if err != nil {
-		n.p.Logger.Error("unparseable key event", "offset", m.Offset, "err", err)
-		return
-	}
-	for _, k := range ks {
-		n.installKey(k)
-	}
-}
-
-func (n *Node) installKey(k keys.PublicKey) {
-	old, err := n.dir.PublicKey(k.KID)
-	switch {
-	case err != nil:
-		err = n.dir.Add(k)
-	case !old.Key.Equal(k.Key) || old.Owner != k.Owner || old.Use != k.Use:
-		err = fmt.Errorf("key event for %s changes its key material or owner: refused", k.KID)
-	case old.Status != k.Status || !old.RevokedAt.Equal(k.RevokedAt):
-		err = n.dir.SetStatus(k.KID, k.Status, k.RevokedAt)
-	}
-	if err != nil {
-		n.p.Logger.Error("key event not applied", "kid", k.KID, "err", err)
-	}
-}
-
-// PublishKeys durably writes key directory changes to the keys topic and
-// applies them on this node; other nodes apply them as they tail the
-// topic.
-func (n *Node) PublishKeys(ctx context.Context, ks ...keys.PublicKey) error {
-	msgs := make([]kafka.Message, len(ks))
-	for i, k := range ks {
-		b, err := keys.MarshalJWKS([]keys.PublicKey{k})
-		if err != nil {
-			return err
-		}
-		msgs[i] = kafka.Message{Topic: n.p.Kafka.Names.Keys(), Key: []byte(k.KID), Value: b}
-	}
-	if err := n.writer.WriteMessages(ctx, msgs...); err != nil {
-		return fmt.Errorf("publish keys: %w", err)
-	}
-	for _, k := range ks {
-		n.installKey(k)
-	}
-	return nil
 }
 
 // consume is the ingest loop: fetch a batch, run it through the pipeline,

@@ -289,14 +289,26 @@ func TestAdminProducesWithAcksAllAndConsumes(t *testing.T) {
 			t.Errorf("partition %d has replicas %v, want %d", p.ID, brokerIDs(p.Replicas), factor)
 		}
 	}
-	cfg, err := admin.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
-		ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"min.insync.replicas"},
-	}}})
+	// DescribeConfigs may be answered by a broker that has not applied the
+	// new topic from the metadata log yet (UNKNOWN_TOPIC_OR_PARTITION for
+	// the resource, no entries): wait for a broker that knows the topic,
+	// then its value must be right the first time.
+	var isr string
+	err = eventually(ctx, 30*time.Second, func(ctx context.Context) error {
+		cfg, err := admin.DescribeConfigs(ctx, &kafka.DescribeConfigsRequest{Resources: []kafka.DescribeConfigRequestResource{{
+			ResourceType: kafka.ResourceTypeTopic, ResourceName: topic, ConfigNames: []string{"min.insync.replicas"},
+		}}})
+		if err != nil {
+			return fmt.Errorf("describe configs of %s: %w", topic, err)
+		}
+		isr, err = topicConfig(cfg, "min.insync.replicas")
+		return err
+	})
 	if err != nil {
-		t.Fatalf("describe configs of %s: %v", topic, err)
+		t.Fatal(err)
 	}
-	if got := topicConfig(cfg, "min.insync.replicas"); got != strconv.Itoa(minISR) {
-		t.Errorf("min.insync.replicas of %s = %q, want %d", topic, got, minISR)
+	if isr != strconv.Itoa(minISR) {
+		t.Errorf("min.insync.replicas of %s = %q, want %d", topic, isr, minISR)
 	}
 
 	want := messages("smoke", 30)
@@ -309,15 +321,20 @@ func TestAdminProducesWithAcksAllAndConsumes(t *testing.T) {
 	}
 }
 
-func topicConfig(resp *kafka.DescribeConfigsResponse, name string) string {
+// topicConfig returns the value of config name in a DescribeConfigs
+// answer for one topic, or the error the broker gave for the resource.
+func topicConfig(resp *kafka.DescribeConfigsResponse, name string) (string, error) {
 	for _, r := range resp.Resources {
+		if r.Error != nil {
+			return "", fmt.Errorf("describe configs of %s: %w", r.ResourceName, r.Error)
+		}
 		for _, e := range r.ConfigEntries {
 			if e.ConfigName == name {
-				return e.ConfigValue
+				return e.ConfigValue, nil
 			}
 		}
 	}
-	return ""
+	return "", fmt.Errorf("describe configs: no %s in the answer", name)
 }
 
 // upsertScramUser creates user with a SCRAM-SHA-512 credential, salted here as the broker expects

@@ -592,7 +592,7 @@ func (w *world) publisher(client, dataset string, sink connectors.Sink) *connect
 	if !ok {
 		w.t.Fatalf("no dataset %s", dataset)
 	}
-	return &connectors.Publisher{Issuer: client, Dataset: dataset, Schema: ds.Latest, Signer: s, Sink: sink}
+	return &connectors.Publisher{Issuer: client, Dataset: dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: s, Sink: sink}
 }
 
 // kafkaPublisher publishes through the dataset's ingest topic with the publisher's own SCRAM user and the

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -49,7 +50,7 @@ func (s *Server) table() []route {
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
 		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
-		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a key version from a moment on", s.revokeKey},
+		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
@@ -182,26 +183,47 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if k, err := keys.AcceptedBefore(s.d.Keys, time.UnixMilli(e.AcceptedAt)).PublicKey(e.KID); err == nil && k.Status == keys.Revoked {
 		return refuse(fmt.Errorf("query: record %s signed with %s, revoked before acceptance: %w", e.ID, e.KID, keys.ErrRevoked))
 	}
-	projected := e.Project(dec.Fields)
+	// The subject field is always released on top of the policy's: the
+	// requester sent that identifier, and it is how the requester checks
+	// the answer is about it (subject binding, exchange/record).
+	released := withSubject(dec.Fields, s.d.Schemas, q.Dataset)
+	projected := e.Project(released)
 	rec, err := record.Parse(projected)
 	if err != nil {
 		return fmt.Errorf("query: re-parse held record %s: %w", e.ID, err)
 	}
+	subj, _, err := rec.Subject()
+	if err != nil {
+		return refuse(fmt.Errorf("query: held record %s: %w", e.ID, err))
+	}
 	rcpt, err := receipt.Sign(ctx, s.d.Receipts, receipt.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: p.ClientID, ID: entry.RequestID, IssuedAt: jwt.NewNumericDate(s.d.Now())},
 		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID,
-		Fields: dec.Fields, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt,
+		Fields: released, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt,
+		SubjectSD: subj.Digest,
 	})
 	if err != nil {
 		return fmt.Errorf("query: %w", err)
 	}
-	entry.Decision, entry.Fields = audit.DecisionPermit, dec.Fields
+	entry.Decision, entry.Fields = audit.DecisionPermit, released
 	if err := s.d.Audit.Write(auditCtx, entry); err != nil {
 		return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 	}
 	outcome = "permit"
 	writeJSON(w, http.StatusOK, queryResponse{Record: projected, Data: rec.Fields(), Receipt: rcpt, RequestID: entry.RequestID})
 	return nil
+}
+
+// withSubject returns fields with the dataset's subject field added, in
+// sorted order (a new slice; fields is the policy's and stays as it is).
+func withSubject(fields []string, reg *schemas.Registry, dataset string) []string {
+	ds, ok := reg.Dataset(dataset)
+	if !ok || slices.Contains(fields, ds.Subject) {
+		return fields
+	}
+	out := append(slices.Clip(fields), ds.Subject)
+	slices.Sort(out)
+	return out
 }
 
 type publishRequest struct {
@@ -360,6 +382,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 		Subject: pseud, Decision: audit.DecisionPermit, RequestID: requestID(ctx), Node: s.d.Node, Code: "audit_read",
 	}); err != nil {
 		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrUnavailable)
+	}
+	// Read your writes: list only once this node's copy of the log holds
+	// every entry written before this lookup, its own entry included.
+	if err := s.d.AuditLog.CatchUp(ctx); err != nil {
+		return fmt.Errorf("audit subject: %w", err)
 	}
 	type item struct {
 		Index uint64          `json:"index"`

@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -46,11 +47,19 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err != nil {
 		return fmt.Errorf("register key: %v: %w", err, codes.ErrBadRequest)
 	}
-	if !strings.HasPrefix(kid, q.ClientID+"-") || !strings.Contains(kid, "#") {
-		return fmt.Errorf("register key: kid %q must be \"%s-<name>#<version>\": %w", kid, q.ClientID, codes.ErrBadRequest)
+	if err := keys.ValidKID(kid); err != nil {
+		return fmt.Errorf("register key: jwk.kid: %w", err)
+	}
+	if !strings.HasPrefix(kid, q.ClientID+"-") {
+		return fmt.Errorf("register key: jwk.kid %q must be \"%s-<name>#<version>\": %w", kid, q.ClientID, keys.ErrBadKID)
 	}
 	if _, err := s.d.Keys.PublicKey(kid); err == nil {
 		return fmt.Errorf("register key: kid %s already listed (kids are never reused): %w", kid, codes.ErrBadRequest)
+	}
+	for _, k := range s.d.Keys.All() {
+		if k.Key.Equal(pub) && k.Owner != q.ClientID {
+			return fmt.Errorf("register key: jwk.x is %s's key %s: %w", k.Owner, k.KID, keys.ErrKeyInUse)
+		}
 	}
 	now := s.d.Now().UTC()
 	changes := []keys.PublicKey{{KID: kid, Owner: q.ClientID, Use: use, Key: pub, Status: keys.Active, Created: now}}
@@ -60,7 +69,7 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 			changes = append(changes, k)
 		}
 	}
-	return s.changeKeys(w, r, p, changes, "key_registered")
+	return s.changeKeys(w, r, p, changes, keys.ChangeRegistered, q.Reason)
 }
 
 type revokeKeyRequest struct {
@@ -83,6 +92,12 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err != nil {
 		return fmt.Errorf("revoke key: %v: %w", err, codes.ErrNotFound)
 	}
+	if err := keys.ClientKeyChange(k); errors.Is(err, keys.ErrExchangeKey) {
+		// Revoking an exchange key would end every token, receipt or
+		// checkpoint at once: that is the break-glass procedure, through
+		// the key backend only (deploy/README.md).
+		return fmt.Errorf("revoke key: %w", err)
+	}
 	if k.Status == keys.Revoked {
 		return fmt.Errorf("revoke key: %s is already revoked: %w", q.KID, codes.ErrBadRequest)
 	}
@@ -90,11 +105,12 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		q.RevokedAt = s.d.Now()
 	}
 	k.Status, k.RevokedAt = keys.Revoked, q.RevokedAt.UTC()
-	return s.changeKeys(w, r, p, []keys.PublicKey{k}, "key_revoked")
+	return s.changeKeys(w, r, p, []keys.PublicKey{k}, keys.ChangeRevoked, q.Reason)
 }
 
-// changeKeys audits, publishes and answers a key directory change.
-func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Principal, ks []keys.PublicKey, code string) error {
+// changeKeys audits, publishes (one signed event per key version, naming
+// the officer and the reason) and answers a key directory change.
+func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Principal, ks []keys.PublicKey, code, reason string) error {
 	ctx := r.Context()
 	entries := make([]audit.Entry, len(ks))
 	for i, k := range ks {
@@ -107,8 +123,16 @@ func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Princ
 	if err := s.d.Audit.Write(ctx, entries...); err != nil {
 		return fmt.Errorf("change keys: audit: %v: %w", err, codes.ErrUnavailable)
 	}
-	if err := s.d.KeyLog.PublishKeys(ctx, ks...); err != nil {
-		return fmt.Errorf("change keys: %v: %w", err, codes.ErrUnavailable)
+	for _, k := range ks {
+		err := s.d.KeyLog.PublishKeyEvent(ctx, keys.Event{Actor: p.ClientID, Reason: reason, Change: code, Key: k})
+		switch {
+		case errors.Is(err, keys.ErrExchangeKey), errors.Is(err, keys.ErrBadKID):
+			return fmt.Errorf("change keys: %w", err)
+		case errors.Is(err, keys.ErrBadEvent): // e.g. a reason too long for an event
+			return fmt.Errorf("change keys: %v: %w", err, codes.ErrBadRequest)
+		case err != nil:
+			return fmt.Errorf("change keys: %v: %w", err, codes.ErrUnavailable)
+		}
 	}
 	b, err := keys.MarshalJWKS(ks)
 	if err != nil {

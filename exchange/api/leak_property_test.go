@@ -329,11 +329,13 @@ type leakStats struct {
 // TestNoAnswerLeaks is the property-based leak test of issue 7: for
 // generated (policy set, record, request) cases, run through the API as
 // a consumer would call it, every answer discloses exactly the fields the
-// policy model allows of the fields the record holds (so never one
-// outside the policy), the record in it verifies against its publisher's
-// key and its receipt against the exchange's receipt key and that record,
-// the audit entry names what was released, and every refusal carries a
-// stable code (never internal) and is a refusal the model predicts.
+// policy model allows of the fields the record holds, plus the subject
+// field the requester sent (so never one outside the policy), the record
+// in it verifies against its publisher's key and is bound to the subject
+// asked about, its receipt verifies against the exchange's receipt key
+// and that record and commits to that subject, the audit entry names
+// what was released, and every refusal carries a stable code (never
+// internal) and is a refusal the model predicts.
 func TestNoAnswerLeaks(t *testing.T) {
 	seed := *leakSeed
 	if seed == 0 {
@@ -413,6 +415,7 @@ func (n *leakNode) runCase(rng *mrand.Rand, st *leakStats) error {
 	issuer := leakIssuers[ds]
 	raw, err := record.Sign(context.Background(), w.records[issuer], record.Claims{
 		Issuer: issuer, Dataset: ds, Schema: d.Latest, ID: fmt.Sprintf("leak-%d", n.nextIAT), IssuedAt: time.Unix(n.nextIAT, 0), Op: record.Upsert,
+		SubjectField: d.Subject,
 	}, fields)
 	if err != nil {
 		return err
@@ -486,6 +489,14 @@ func (n *leakNode) runCase(rng *mrand.Rand, st *leakStats) error {
 	if !isHeld {
 		return fmt.Errorf("answered for a subject with no %s record", qds)
 	}
+	// The answer releases the allowed fields and, always, the subject
+	// field: the requester sent that identifier, and checks the answer is
+	// about it through it (subject binding, exchange/record).
+	qd, _ := w.reg.Dataset(qds)
+	release := map[string]bool{qd.Subject: true}
+	for f := range want {
+		release[f] = true
+	}
 	var a struct {
 		Record  string         `json:"record"`
 		Data    map[string]any `json:"data"`
@@ -504,17 +515,17 @@ func (n *leakNode) runCase(rng *mrand.Rand, st *leakStats) error {
 	if got.ID != held.ID || got.Issuer != leakIssuers[qds] || got.Dataset != qds {
 		return fmt.Errorf("answered record %s/%s/%s, want %s of %s", got.Issuer, got.Dataset, got.ID, held.ID, qds)
 	}
-	// ...discloses exactly the allowed fields the record holds...
+	// ...discloses exactly the released fields the record holds...
 	var wantFields []string
 	for _, d := range held.Disclosure {
-		if want[d.Name] {
+		if release[d.Name] {
 			wantFields = append(wantFields, d.Name)
 		}
 	}
 	sort.Strings(wantFields)
 	disclosed := keysOfAny(got.Fields())
 	if !slices.Equal(disclosed, wantFields) {
-		return fmt.Errorf("record discloses %v, the policy model allows %v of the held %v\n%s", disclosed, wantFields, heldNames(held), doc.String())
+		return fmt.Errorf("record discloses %v, the policy model releases %v of the held %v\n%s", disclosed, wantFields, heldNames(held), doc.String())
 	}
 	if data := keysOfAny(a.Data); !slices.Equal(data, wantFields) {
 		return fmt.Errorf("data carries %v, want %v", data, wantFields)
@@ -524,23 +535,32 @@ func (n *leakNode) runCase(rng *mrand.Rand, st *leakStats) error {
 			return fmt.Errorf("data %s = %v, the signed disclosure says %v", f, a.Data[f], got.Fields()[f])
 		}
 	}
+	// ...is about the subject asked about...
+	sd, id, err := got.Subject()
+	if err != nil || id != qsubject {
+		return fmt.Errorf("answered record's subject binding: %v (is it the subject asked about: %v)", err, id == qsubject)
+	}
 	// ...and its receipt verifies against the exchange's key and that
-	// record, naming no field outside the policy.
+	// record, commits to that subject, and names no field outside the
+	// policy.
 	rc, err := receipt.Verify(a.Receipt, w.dir, a.Record, consumer)
 	if err != nil {
 		return fmt.Errorf("receipt does not verify: %v", err)
 	}
+	if rc.SubjectSD != sd.Digest {
+		return fmt.Errorf("receipt commits to subject disclosure %q, the record's is %q", rc.SubjectSD, sd.Digest)
+	}
 	if rc.RecordID != held.ID || rc.Dataset != qds || rc.Purpose != purpose {
 		return fmt.Errorf("receipt names %s/%s/%s", rc.RecordID, rc.Dataset, rc.Purpose)
 	}
-	if !slices.Equal(sortedCopy(rc.Fields), keysOf(want)) {
-		return fmt.Errorf("receipt names fields %v, the policy model allows %v", rc.Fields, keysOf(want))
+	if !slices.Equal(sortedCopy(rc.Fields), keysOf(release)) {
+		return fmt.Errorf("receipt names fields %v, the policy model releases %v", rc.Fields, keysOf(release))
 	}
 	n.audit.mu.Lock()
 	last := n.audit.last
 	n.audit.mu.Unlock()
-	if last.Decision != audit.DecisionPermit || last.RecordID != held.ID || !slices.Equal(sortedCopy(last.Fields), keysOf(want)) {
-		return fmt.Errorf("audit entry %+v does not name the release of %v", last, keysOf(want))
+	if last.Decision != audit.DecisionPermit || last.RecordID != held.ID || !slices.Equal(sortedCopy(last.Fields), keysOf(release)) {
+		return fmt.Errorf("audit entry %+v does not name the release of %v", last, keysOf(release))
 	}
 	st.permits.Add(1)
 	st.disclosed.Add(int64(len(disclosed)))

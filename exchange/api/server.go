@@ -47,6 +47,9 @@ type Auditor interface {
 type AuditLog interface {
 	Checkpoint(ctx context.Context) (string, error)
 	BySubject(pseudonym string) []audit.IndexedEntry
+	// CatchUp waits (bounded) until the node's copy holds every entry
+	// durably written before the call, or fails with codes.ErrUnavailable.
+	CatchUp(ctx context.Context) error
 }
 
 // Deps are the parts the server is built from.
@@ -61,9 +64,10 @@ type Deps struct {
 	AuditLog  AuditLog // optional
 	Receipts  keys.Signer
 	Keys      *keys.Directory
-	// KeyLog durably publishes key directory changes to every node.
+	// KeyLog durably publishes key directory changes to every node, as
+	// events the exchange signs (see exchange/keys/doc.go).
 	KeyLog interface {
-		PublishKeys(ctx context.Context, ks ...keys.PublicKey) error
+		PublishKeyEvent(ctx context.Context, e keys.Event) error
 	}
 	// Clients knows the registered clients and their roles.
 	Clients interface {

@@ -302,7 +302,7 @@ func signHousehold(ctx context.Context, env *dev.Env, subjects []string) ([]stri
 	for i, id := range subjects {
 		f := householdFields(id, i)
 		items[i] = record.Unsigned{Claims: record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1",
-			ID: connectors.DeriveID("public-security", "household", record.Upsert, f), IssuedAt: now, Op: record.Upsert}, Fields: f}
+			ID: connectors.DeriveID("public-security", "household", record.Upsert, f), IssuedAt: now, Op: record.Upsert, SubjectField: "resident_id"}, Fields: f}
 	}
 	recs, errs, err := record.SignMany(ctx, s, items)
 	if err != nil {

@@ -40,9 +40,10 @@ func (n Names) Rejected(dataset string) string { return n.ns() + ".rejected." + 
 // tree has one order that every node computes alike.
 func (n Names) Audit() string { return n.ns() + ".audit" }
 
-// Keys is the key directory's change log, compacted by kid: every node
-// tails it, so a registration or revocation reaches every node within its
-// tail latency.
+// Keys is the key directory's change log of signed events (key: kid),
+// kept forever and never compacted, so no produced message can erase a
+// revocation: every node tails it, so a registration or revocation
+// reaches every node within its tail latency.
 func (n Names) Keys() string { return n.ns() + ".keys" }
 
 // Group is the consumer group exchange nodes share ingest partitions in.

@@ -30,5 +30,5 @@
 //	N.accepted.D   verified records, compacted, key = subject pseudonym
 //	N.rejected.D   dead letters with a reason code
 //	N.audit        every decision, one partition (one total order)
-//	N.keys         key directory changes, compacted by kid
+//	N.keys         signed key directory events (key: kid), kept forever, never compacted
 package bus

@@ -87,7 +87,9 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	}
 	out = append(out,
 		mk(n.Audit(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
-		mk(n.Keys(), 1, kafka.ConfigEntry{ConfigName: "cleanup.policy", ConfigValue: "compact"}),
+		// Not compacted: anyone who can produce could otherwise erase a
+		// revocation by producing junk under its kid.
+		mk(n.Keys(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
 	)
 	return out
 }

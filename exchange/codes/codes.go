@@ -141,7 +141,12 @@ var catalogue = []entry{
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
 
-	// Added for issue 7 (kept at the end so the catalogue order is stable).
+	// Key directory changes.
+	{keys.ErrExchangeKey, Code{"exchange_key", 403, "the exchange's own keys are managed in the key backend only (break-glass procedure)", false}},
+	{keys.ErrBadKID, Code{"bad_kid", 400, "jwk.kid must be <client>-<name>#<version>: letters, digits and . _ - only", false}},
+	{keys.ErrKeyInUse, Code{"key_in_use", 409, "this public key is already registered to another client", false}},
+	// Added later; kept at the end so the catalogue only grows.
+	{record.ErrNoSubjectBinding, Code{"no_subject_binding", 422, "the record's sub_field claim must name the dataset's subject field, disclosed", false}},
 	{ErrIATInFuture, Code{"iat_in_future", 422, "the record's iat is further in the future than the allowed clock skew", false}},
 	{ErrSchemaNotOfDataset, Code{"schema_not_of_dataset", 422, "the record's schema is not a version of its dataset", false}},
 	{ErrUnwritable, Code{"unwritable", 422, "the record's outcome could not be written; it was dead-lettered without its body", false}},

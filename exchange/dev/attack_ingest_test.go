@@ -165,6 +165,11 @@ func signed(t *testing.T, env *dev.Env, publisher string, c record.Claims, field
 	if c.Op == "" {
 		c.Op = record.Upsert
 	}
+	if c.SubjectField == "" {
+		// The subject binding every publisher's record carries.
+		ds, _ := env.Schemas.Dataset(c.Dataset)
+		c.SubjectField = ds.Subject
+	}
 	raw, err := record.Sign(context.Background(), s, c, fields)
 	if err != nil {
 		t.Fatal(err)

@@ -334,7 +334,7 @@ func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, fun
 	if !ok {
 		return nil, nil, fmt.Errorf("dev: unknown dataset %q", dataset)
 	}
-	p := &connectors.Publisher{Issuer: c.ClientID, Dataset: dataset, Schema: ds.Latest, Signer: s}
+	p := &connectors.Publisher{Issuer: c.ClientID, Dataset: dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: s}
 	switch via {
 	case "kafka":
 		w, err := e.Kafka.Writer()

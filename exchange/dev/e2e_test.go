@@ -125,8 +125,10 @@ func TestEndToEnd(t *testing.T) {
 		dataset, subject string
 		wantFields       []string
 	}{
-		{"household", samples.ChildResidentID, []string{"address", "birth_date", "household_id", "name", "relation_to_head"}},
-		{"property", samples.GuardianResidentID, []string{"address", "owner_name", "unit_number"}},
+		// The policy's fields and the subject field, always released to
+		// the requester that named it (subject binding, exchange/record).
+		{"household", samples.ChildResidentID, []string{"address", "birth_date", "household_id", "name", "relation_to_head", "resident_id"}},
+		{"property", samples.GuardianResidentID, []string{"address", "owner_name", "resident_id", "unit_number"}},
 	}
 	for _, tt := range tests {
 		t.Run("query "+tt.dataset, func(t *testing.T) {
@@ -242,11 +244,21 @@ func signWith(t *testing.T, env *dev.Env, keyOf, iss, dataset string, fields map
 		t.Fatal(err)
 	}
 	ds, _ := env.Schemas.Dataset(dataset)
-	rec, err := record.Sign(context.Background(), s, record.Claims{Issuer: iss, Dataset: dataset, Schema: ds.Latest, ID: id, IssuedAt: time.Now(), Op: record.Upsert}, fields)
+	rec, err := record.Sign(context.Background(), s, record.Claims{Issuer: iss, Dataset: dataset, Schema: ds.Latest, ID: id, IssuedAt: time.Now(), Op: record.Upsert, SubjectField: boundTo(fields, ds.Subject)}, fields)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return rec
+}
+
+// boundTo is the sub_field a publisher would write for fields: the
+// subject field, when fields has it as a non-empty string (record.Sign
+// refuses a binding to nothing; ingest then says what is missing).
+func boundTo(fields map[string]any, subject string) string {
+	if v, _ := fields[subject].(string); v != "" {
+		return subject
+	}
+	return ""
 }
 
 func clone(m map[string]any) map[string]any {

@@ -83,7 +83,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &connectors.Publisher{Issuer: "public-security", Dataset: "household", Schema: "household/v1", Signer: sw, Sink: connectors.HTTPSink{Client: pubClient}}
+	p := &connectors.Publisher{Issuer: "public-security", Dataset: "household", Schema: "household/v1", SubjectField: "resident_id", Signer: sw, Sink: connectors.HTTPSink{Client: pubClient}}
 
 	// Publish 40 batches of 10 while the key rotates after batch 20.
 	const batches, per = 40, 10
@@ -174,7 +174,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 		t.Fatalf("record accepted before the revocation: %v", err)
 	}
 	late := household(1, 5000)[0]
-	rec, err := record.Sign(ctx, v1, record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: "after-revocation", IssuedAt: time.Now(), Op: record.Upsert}, late)
+	rec, err := record.Sign(ctx, v1, record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: "after-revocation", IssuedAt: time.Now(), Op: record.Upsert, SubjectField: "resident_id"}, late)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestDeleteAndStale(t *testing.T) {
 	cred, _ := env.Credentials("public-security")
 	s, _ := cred.RecordSigner()
 	sign := func(rid string, at time.Time, op record.Op, f map[string]any) string {
-		rec, err := record.Sign(ctx, s, record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: rid, IssuedAt: at, Op: op}, f)
+		rec, err := record.Sign(ctx, s, record.Claims{Issuer: "public-security", Dataset: "household", Schema: "household/v1", ID: rid, IssuedAt: at, Op: op, SubjectField: "resident_id"}, f)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -12,7 +12,9 @@
 //     (default 5 minutes) ahead of the exchange's clock (iat_in_future),
 //     the schema it names is a version of its dataset
 //     (schema_not_of_dataset), and its fields validate against that
-//     schema version; a delete discloses exactly the subject field;
+//     schema version; its sub_field claim names the dataset's subject
+//     field (the subject binding); a delete discloses exactly the subject
+//     field;
 //  6. it is not a replay (the same issuer, dataset and record id: record
 //     ids are the publisher's own, so another department's record with
 //     the same id is another record) and not issued in an earlier second
@@ -20,7 +22,8 @@
 //     the same second, the later one in the log wins (see package view).
 //
 // Accepted records go to the dataset's compacted accepted topic keyed by
-// the subject's pseudonym (a keyed HMAC, never the identity number);
+// the subject's pseudonym (a keyed HMAC, never the identity number; the
+// node's writer adds its MAC, see package exchange);
 // rejected ones go to the dead-letter topic with a stable code; every
 // decision goes to the audit topic. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
@@ -399,6 +402,11 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	}
 	if subj == "" {
 		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, codes.ErrNoSubject)
+		return out
+	}
+	if rec.SubjectField != ds.Subject {
+		// The binding the requester checks (see record's package doc).
+		out.err = fmt.Errorf("ingest: sub_field %q is not the subject field %s: %w", rec.SubjectField, ds.Subject, record.ErrNoSubjectBinding)
 		return out
 	}
 	out.subject, out.err = p.d.Pseudonym.Of(ctx, subj)

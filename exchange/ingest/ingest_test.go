@@ -152,12 +152,21 @@ func household(t *testing.T, residentID string) map[string]any {
 func (c *cluster) sign(t *testing.T, issuer, ds, schema, id string, iat time.Time, op record.Op, fields map[string]any) string {
 	t.Helper()
 	r, err := record.Sign(context.Background(), c.signers[issuer], record.Claims{
-		Issuer: issuer, Dataset: ds, Schema: schema, ID: id, IssuedAt: iat, Op: op,
+		Issuer: issuer, Dataset: ds, Schema: schema, ID: id, IssuedAt: iat, Op: op, SubjectField: boundTo(fields),
 	}, fields)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// boundTo is the sub_field a publisher writes: resident_id, the subject
+// field of every dataset here, when fields has it as a non-empty string.
+func boundTo(fields map[string]any) string {
+	if v, _ := fields["resident_id"].(string); v != "" {
+		return "resident_id"
+	}
+	return ""
 }
 
 func (c *cluster) hh(t *testing.T, issuer, id string, iat time.Time, subject string) string {

@@ -77,6 +77,59 @@ func (d *Directory) SetStatus(kid string, s Status, revokedAt time.Time) error {
 	return nil
 }
 
+var (
+	// ErrStatusBackwards: a change would move a version's status
+	// backwards (retired to active, revoked to anything) or move a
+	// revocation time. Status only moves active → retired → revoked, so
+	// an old key event produced again later never undoes a newer one.
+	// Skip the change.
+	ErrStatusBackwards = errors.New("key status change goes backwards")
+	// ErrKeyConflict: a change names a listed kid with other key
+	// material, owner or use. Kids are never reused: skip the change.
+	ErrKeyConflict = errors.New("kid listed with other key material, owner or use")
+)
+
+// statusRank orders statuses along the only way they may move.
+func statusRank(s Status) int {
+	switch s {
+	case Active:
+		return 0
+	case Retired:
+		return 1
+	}
+	return 2
+}
+
+// Apply lists k if its kid is new, or moves a listed version forward to
+// k's status. It reports whether the directory changed. The listed key
+// material, owner and use must match (ErrKeyConflict); the status may
+// only move forward, and a revocation time never changes
+// (ErrStatusBackwards). Applying the same change twice is a no-op.
+func (d *Directory) Apply(k PublicKey) (bool, error) {
+	if err := validPublicKey(k); err != nil {
+		return false, fmt.Errorf("apply key: %w", err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old, ok := d.keys[k.KID]
+	switch {
+	case !ok:
+		k.Key = slices.Clone(k.Key)
+		k.RevokedAt = k.RevokedAt.UTC()
+		d.keys[k.KID] = k
+		return true, nil
+	case !old.Key.Equal(k.Key) || old.Owner != k.Owner || old.Use != k.Use:
+		return false, fmt.Errorf("apply key: %w: %q", ErrKeyConflict, k.KID)
+	case old.Status == k.Status && old.RevokedAt.Equal(k.RevokedAt):
+		return false, nil
+	case statusRank(k.Status) <= statusRank(old.Status):
+		return false, fmt.Errorf("apply key: %w: %q is %s, change says %s", ErrStatusBackwards, k.KID, old.Status, k.Status)
+	}
+	old.Status, old.RevokedAt = k.Status, k.RevokedAt.UTC()
+	d.keys[k.KID] = old
+	return true, nil
+}
+
 // PublicKey returns the version kid names, or ErrUnknownKey.
 func (d *Directory) PublicKey(kid string) (PublicKey, error) {
 	d.mu.RLock()

@@ -62,11 +62,11 @@ func OpenFileStore(dir string) *FileStore {
 
 // Signer returns a Signer for the Ed25519 key name, making version 1
 // (owner, use, active) if the key does not exist. An existing key must
-// have the same owner and use (ErrKeyMismatch). The Signer signs with the
-// version the kid passed to Sign names, retired ones included, so
-// material whose header was built just before a rotation still signs and
-// verifies; revoked versions are refused with ErrRevoked. It implements
-// BatchSigner.
+// have the same owner and use (ErrKeyMismatch). KeyID names the newest
+// active version, and Sign signs only with an active version: a retired
+// one is refused with ErrRetired (rotation really retires: the old
+// version verifies what it signed, but signs nothing new), a revoked one
+// with ErrRevoked. It implements BatchSigner.
 func (s *FileStore) Signer(name, owner string, use Use) (Signer, error) {
 	if err := validKeyName(name); err != nil {
 		return nil, fmt.Errorf("file store signer: %w", err)
@@ -170,6 +170,16 @@ func (s *FileStore) Revoke(kid string, at time.Time) error {
 		return fmt.Errorf("revoke key %q: %w", kid, err)
 	}
 	return nil
+}
+
+// Reload forgets what the store has read, so the next use re-reads every
+// key from disk: a rotation or revocation made by another process (the
+// break-glass procedure in deploy/README.md) takes effect without a
+// restart. Signers from this store stay valid.
+func (s *FileStore) Reload() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.keys)
 }
 
 // Versions lists every version of the signing key name, oldest first.
@@ -454,7 +464,11 @@ var (
 func (f *fileSigner) KeyID() string {
 	f.store.mu.Lock()
 	defer f.store.mu.Unlock()
-	return f.store.keys[f.name].activeKID()
+	k, err := f.store.loadLocked(f.name)
+	if err != nil {
+		return ""
+	}
+	return k.activeKID()
 }
 
 // key returns the private key of the version kid names.
@@ -468,12 +482,18 @@ func (f *fileSigner) key(kid string) (ed25519.PrivateKey, error) {
 	}
 	f.store.mu.Lock()
 	defer f.store.mu.Unlock()
-	k := f.store.keys[f.name]
+	k, err := f.store.loadLocked(f.name)
+	if err != nil {
+		return nil, err
+	}
 	if n > len(k.versions) {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownKey, kid)
 	}
-	if v := k.versions[n-1]; v.status == Revoked {
+	switch k.versions[n-1].status {
+	case Revoked:
 		return nil, fmt.Errorf("%w: %q", ErrRevoked, kid)
+	case Retired:
+		return nil, fmt.Errorf("%w: %q (newest active: %q)", ErrRetired, kid, k.activeKID())
 	}
 	return k.versions[n-1].priv, nil
 }

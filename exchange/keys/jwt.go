@@ -49,7 +49,9 @@ var (
 // SignJWT builds a compact JWS the one way OneVisit builds them: header
 // {"alg":"EdDSA","kid":s.KeyID(),"typ":typ}, the signing input from
 // jwt/v5's Token.SigningString, the signature from s.Sign with the same
-// kid, assembled with Token.EncodeSegment.
+// kid, assembled with Token.EncodeSegment. When a rotation lands between
+// KeyID and Sign (ErrRetired), it builds the header again once with the
+// new KeyID: a retired version never signs.
 func SignJWT(ctx context.Context, s Signer, typ string, claims jwt.Claims) (string, error) {
 	kid := s.KeyID()
 	input, tok, err := signingInput(kid, typ, claims)
@@ -57,6 +59,14 @@ func SignJWT(ctx context.Context, s Signer, typ string, claims jwt.Claims) (stri
 		return "", fmt.Errorf("sign jwt: %w", err)
 	}
 	sig, err := s.Sign(ctx, kid, []byte(input))
+	if errors.Is(err, ErrRetired) {
+		if next := s.KeyID(); next != kid {
+			if input, tok, err = signingInput(next, typ, claims); err != nil {
+				return "", fmt.Errorf("sign jwt: %w", err)
+			}
+			sig, err = s.Sign(ctx, next, []byte(input))
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("sign jwt: %w", err)
 	}
@@ -72,6 +82,18 @@ func SignJWT(ctx context.Context, s Signer, typ string, claims jwt.Claims) (stri
 // nothing was signed.
 func SignJWTBatch(ctx context.Context, s Signer, typ string, claims []jwt.Claims) (tokens []string, errs []error, err error) {
 	kid := s.KeyID()
+	tokens, errs, err = signJWTBatch(ctx, s, kid, typ, claims)
+	if errors.Is(err, ErrRetired) {
+		// A rotation landed between KeyID and the signature: build every
+		// header again with the new version, once.
+		if next := s.KeyID(); next != kid {
+			return signJWTBatch(ctx, s, next, typ, claims)
+		}
+	}
+	return tokens, errs, err
+}
+
+func signJWTBatch(ctx context.Context, s Signer, kid, typ string, claims []jwt.Claims) (tokens []string, errs []error, err error) {
 	tokens = make([]string, len(claims))
 	errs = make([]error, len(claims))
 	inputs := make([]string, len(claims))
@@ -105,6 +127,9 @@ func SignJWTBatch(ctx context.Context, s Signer, typ string, claims []jwt.Claims
 		sigs, sigErrs = make([][]byte, len(msgs)), make([]error, len(msgs))
 		for j, m := range msgs {
 			sigs[j], sigErrs[j] = s.Sign(ctx, kid, m)
+			if j == 0 && errors.Is(sigErrs[j], ErrRetired) {
+				return nil, nil, fmt.Errorf("sign jwt batch: %w", sigErrs[j])
+			}
 		}
 	}
 	for j, i := range idx {

@@ -10,12 +10,14 @@ import (
 // Signer signs with one named Ed25519 key whose private half it never
 // hands out. A file keystore and Vault's transit engine implement it.
 type Signer interface {
-	// KeyID is the kid, "<key>#<version>", of the version Sign uses now.
-	// It goes into a JWS header before the signing input is built.
+	// KeyID is the kid, "<key>#<version>", of the version Sign uses now:
+	// the newest active version. It goes into a JWS header before the
+	// signing input is built.
 	KeyID() string
 	// Sign returns the raw 64-byte Ed25519 signature of msg made with the
 	// key version named by kid. It fails with ErrUnknownKey for a kid this
-	// signer does not hold, and ErrRevoked for a revoked version.
+	// signer does not hold, ErrRevoked for a revoked version and
+	// ErrRetired for any version but the newest active one.
 	Sign(ctx context.Context, kid string, msg []byte) ([]byte, error)
 }
 
@@ -85,4 +87,9 @@ var (
 	// ErrUnavailable: the key backend (Vault) cannot be reached or is
 	// sealed. Callers retry with backoff; they never fall back to unsigned.
 	ErrUnavailable = errors.New("key backend unavailable")
+	// ErrRetired: a signer was asked to sign with a version that is no
+	// longer its newest active one. Retired versions verify, never sign:
+	// take KeyID again and sign with the version it names (SignJWT and
+	// SignJWTBatch do this once by themselves).
+	ErrRetired = errors.New("key version retired: it verifies but no longer signs")
 )

@@ -221,20 +221,21 @@ func TestFileStore(t *testing.T) {
 		t.Fatalf("path traversal name = %v, want ErrUnknownKey", err)
 	}
 
-	// Build a header with v1, rotate, then sign: the v1 signature must
-	// verify with v1's public key.
+	// Sign with v1, rotate: v1's signature still verifies with v1, but v1
+	// signs nothing new (ErrRetired), and SignJWT, whose header named v1
+	// just before the rotation, signs with v2 instead.
 	kid1 := s.KeyID()
 	msg := []byte("signing input")
+	sig1, err := s.Sign(ctx, kid1, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	pub, err := st.Rotate("tax-record")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if pub.KID != "tax-record#2" || pub.Status != Active || s.KeyID() != "tax-record#2" {
 		t.Fatalf("after Rotate: %+v, KeyID %q", pub, s.KeyID())
-	}
-	sig1, err := s.Sign(ctx, kid1, msg)
-	if err != nil {
-		t.Fatal(err)
 	}
 	vs, err := st.Versions("tax-record")
 	if err != nil {
@@ -244,7 +245,29 @@ func TestFileStore(t *testing.T) {
 		t.Fatalf("Versions = %+v", vs)
 	}
 	if !ed25519.Verify(vs[0].Key, msg, sig1) {
-		t.Fatal("signature with the retired kid does not verify with that version")
+		t.Fatal("a signature made by v1 before the rotation does not verify with v1")
+	}
+	if sig, err := s.Sign(ctx, kid1, msg); !errors.Is(err, ErrRetired) {
+		t.Fatalf("Sign with the retired %s = %x, %v; want ErrRetired", kid1, sig, err)
+	}
+	if _, _, err := s.(BatchSigner).SignBatch(ctx, kid1, [][]byte{msg}); !errors.Is(err, ErrRetired) {
+		t.Fatalf("SignBatch with the retired %s = %v; want ErrRetired", kid1, err)
+	}
+	stale := &staleKID{Signer: s, kid: kid1}
+	tok, err := SignJWT(ctx, stale, "test+jwt", jwt.MapClaims{"x": 1})
+	if err != nil {
+		t.Fatalf("SignJWT across a rotation: %v", err)
+	}
+	if h, _ := DecodeHeader(tok); h.Kid != "tax-record#2" {
+		t.Fatalf("SignJWT across a rotation signed with %q, want tax-record#2", h.Kid)
+	}
+	stale = &staleKID{Signer: s, kid: kid1}
+	toks, errs, err := SignJWTBatch(ctx, stale, "test+jwt", []jwt.Claims{jwt.MapClaims{"x": 1}})
+	if err != nil || errs[0] != nil {
+		t.Fatalf("SignJWTBatch across a rotation: %v %v", err, errs)
+	}
+	if h, _ := DecodeHeader(toks[0]); h.Kid != "tax-record#2" {
+		t.Fatalf("SignJWTBatch across a rotation signed with %q, want tax-record#2", h.Kid)
 	}
 
 	// Batch signing through the BatchSigner capability.
@@ -487,4 +510,20 @@ func TestAcceptedBefore(t *testing.T) {
 			}
 		})
 	}
+}
+
+// staleKID is a Signer whose first KeyID answer is a kid taken just
+// before a rotation, as a caller racing the rotation sees it.
+type staleKID struct {
+	Signer
+	kid  string
+	used bool
+}
+
+func (s *staleKID) KeyID() string {
+	if !s.used {
+		s.used = true
+		return s.kid
+	}
+	return s.Signer.KeyID()
 }

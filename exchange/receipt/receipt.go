@@ -1,8 +1,9 @@
 // Package receipt is the exchange's signed answer to a query: a JWS (typ
 // onevisit-receipt+jwt, EdDSA, signed with the exchange's receipt key)
 // naming who asked, for which purpose and case, which record and which
-// fields were released, and the SHA-256 of the exact record string the
-// answer carried. A procedure service keeps it as proof of what it was
+// fields were released, the subject it answered about (as the digest of
+// the record's subject disclosure, subject_sd), and the SHA-256 of the
+// exact record string the answer carried. A procedure service keeps it as proof of what it was
 // given; an officer can match it to the audit entry with the same
 // request id (jti).
 package receipt
@@ -42,6 +43,13 @@ type Claims struct {
 	RecordAcceptedAt int64 `json:"record_accepted_at"`
 	// RecordSHA256 is base64url(sha256(record)) of the answer's record.
 	RecordSHA256 string `json:"record_sha256"`
+	// SubjectSD names the subject the answer is about by a commitment:
+	// the digest (as in the record's _sd) of the record's subject
+	// disclosure, which the answer always carries. The requester checks
+	// that this disclosure holds exactly the identifier it asked about
+	// (see "Subject binding" in exchange/record). Salted, so the receipt
+	// reveals no identity number to whoever else holds it.
+	SubjectSD string `json:"subject_sd,omitempty"`
 }
 
 // ErrMismatch: the receipt is genuine but does not describe the record it

@@ -30,6 +30,8 @@
 //	jti      string    record id, unique per (iss, dataset)            required
 //	iat      number    NumericDate made; at most 5 min in the future   required
 //	op       string    "upsert" or "delete"                            required
+//	sub_field string   name of the disclosure holding the subject's    required by
+//	                   identifier (see Subject binding)                ingest
 //	_sd      [string]  digests of the disclosures, sorted; may hold    required when
 //	                   decoys (digests with no disclosure)             fields are present
 //	_sd_alg  string    "sha-256"; absent means sha-256                 optional
@@ -57,6 +59,46 @@
 // All JSON (header, payload, disclosures) is decoded strictly
 // (exchange/internal/jsonstrict): a duplicate or case-variant key, invalid
 // UTF-8 or excessive nesting is refused. base64url must be canonical.
+//
+// # Subject binding
+//
+// An answer must be provably about the subject the requester asked for:
+// otherwise the exchange (or anyone who can write to an accepted topic)
+// could serve resident B's genuine record as resident A's, and it would
+// verify. The record does not name its subject in clear (a subscriber may
+// not be allowed to see the identifier), and a plain hash of an 18-digit
+// resident ID is no protection: there are few enough valid ones to try
+// them all. A keyed hash (the exchange's pseudonym) is safe but the
+// requester cannot recompute it, so it cannot check it.
+//
+// So the binding is a disclosure, like every field: the subject's
+// identifier is the dataset's subject field (the schema's
+// x-onevisit-subject, e.g. resident_id; a unified social credit code for a
+// company subject) carried as an ordinary salted disclosure, and the
+// signed payload names that field in sub_field. The salt makes the digest
+// in _sd a hiding commitment nobody can brute-force; the signature makes
+// sub_field and the digest unforgeable by the exchange.
+//
+//   - A publisher sets sub_field to the dataset's subject field and
+//     discloses that field (Sign refuses a sub_field that names no
+//     non-empty string field).
+//   - Ingest refuses a record whose sub_field is absent or is not the
+//     dataset's subject field (ErrNoSubjectBinding), and keys the record
+//     by the pseudonym of that disclosure's value, never by anything
+//     else. A node reading the accepted topics back checks the same.
+//   - The exchange always discloses the subject field to a requester, on
+//     top of the fields its policy allows: the requester sent that very
+//     identifier, so it learns nothing new. The receipt names the subject
+//     by a commitment the requester can check: subject_sd, the digest of
+//     the subject's disclosure.
+//   - The requester (connectors.Requester) refuses an answer whose
+//     record has no binding, whose sub_field disclosure is not exactly the
+//     identifier it asked about, or whose receipt commits to another
+//     disclosure (connectors.ErrWrongSubject).
+//   - A delete discloses exactly its subject field, so a delete is bound
+//     the same way.
+//
+// Record.Subject returns the binding of a parsed record.
 //
 // # Verifying and withholding
 //

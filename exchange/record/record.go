@@ -75,6 +75,11 @@ var (
 	// ErrNotValidNow: the record carries exp or nbf and now is outside
 	// that window. Reject; the publisher must send a fresh record.
 	ErrNotValidNow = errors.New("record outside its validity window")
+	// ErrNoSubjectBinding: the record has no sub_field claim, or the field
+	// it names is not disclosed with a non-empty string value, so it cannot
+	// be tied to a subject. Ingest rejects it; a requester treats the
+	// answer as not received (see "Subject binding" in the package doc).
+	ErrNoSubjectBinding = errors.New("record not bound to a subject")
 )
 
 // Claims are a record's always-visible claims.
@@ -85,6 +90,10 @@ type Claims struct {
 	ID       string    // jti: the record id, the idempotency key
 	IssuedAt time.Time // iat, whole seconds
 	Op       Op        // op
+	// SubjectField is sub_field: the name of the disclosure that holds the
+	// subject's identifier (the dataset's subject field, e.g.
+	// "resident_id"). Publishers always set it; see "Subject binding".
+	SubjectField string
 	// Expires and NotBefore are exp and nbf; zero when absent. Sign
 	// writes them when set; OneVisit publishers normally leave them zero.
 	Expires, NotBefore time.Time
@@ -118,7 +127,7 @@ type Unsigned struct {
 // and the SD-JWT markers.
 var reserved = map[string]bool{
 	"iss": true, "dataset": true, "schema": true, "jti": true, "iat": true, "op": true,
-	"exp": true, "nbf": true, "_sd": true, "_sd_alg": true, "...": true,
+	"exp": true, "nbf": true, "_sd": true, "_sd_alg": true, "...": true, "sub_field": true,
 }
 
 var b64 = base64.RawURLEncoding.Strict()
@@ -131,6 +140,7 @@ type payload struct {
 	Jti     string           `json:"jti"`
 	Iat     *jwt.NumericDate `json:"iat"`
 	Op      Op               `json:"op"`
+	SubF    string           `json:"sub_field,omitempty"`
 	SD      []string         `json:"_sd"`
 	SDAlg   string           `json:"_sd_alg,omitempty"`
 	Exp     *jwt.NumericDate `json:"exp,omitempty"`
@@ -171,6 +181,11 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 			err = keys.StringClaim(v, &p.Jti)
 		case "op":
 			err = keys.StringClaim(v, (*string)(&p.Op))
+		case "sub_field":
+			err = keys.StringClaim(v, &p.SubF)
+			if err == nil && (p.SubF == "" || reserved[p.SubF]) {
+				err = errors.New("empty or a reserved name")
+			}
 		case "_sd_alg":
 			err = keys.StringClaim(v, &p.SDAlg)
 			if err == nil && p.SDAlg == "" {
@@ -199,7 +214,7 @@ func (p *payload) UnmarshalJSON(data []byte) error {
 }
 
 func (p *payload) claims() Claims {
-	c := Claims{Issuer: p.Iss, Dataset: p.Dataset, Schema: p.Schema, ID: p.Jti, Op: p.Op}
+	c := Claims{Issuer: p.Iss, Dataset: p.Dataset, Schema: p.Schema, ID: p.Jti, Op: p.Op, SubjectField: p.SubF}
 	if p.Iat != nil {
 		c.IssuedAt = p.Iat.Time.UTC()
 	}
@@ -570,6 +585,26 @@ func (r *Record) Field(name string) (any, bool) {
 	return nil, false
 }
 
+// Subject returns the record's subject binding: the disclosure that
+// sub_field names and its identifier. It fails with ErrNoSubjectBinding
+// when the record has no sub_field, or that field is not disclosed (in
+// this copy) with a non-empty string value.
+func (r *Record) Subject() (Disclosure, string, error) {
+	if r.SubjectField == "" {
+		return Disclosure{}, "", fmt.Errorf("%w: no sub_field claim", ErrNoSubjectBinding)
+	}
+	for _, d := range r.Disclosures {
+		if d.Name == r.SubjectField {
+			id, ok := d.Value.(string)
+			if !ok || id == "" {
+				return Disclosure{}, "", fmt.Errorf("%w: field %q is not a non-empty string", ErrNoSubjectBinding, d.Name)
+			}
+			return d, id, nil
+		}
+	}
+	return Disclosure{}, "", fmt.Errorf("%w: field %q is not disclosed", ErrNoSubjectBinding, r.SubjectField)
+}
+
 // Project returns the record with only the disclosures whose field is in
 // allowed: the same issuer-signed JWT, the kept disclosures in their
 // original encoding and order, and the trailing ~. The result verifies
@@ -612,6 +647,11 @@ func prepare(c Claims, fields map[string]any) (*prepared, error) {
 		}
 		names = append(names, name)
 	}
+	if c.SubjectField != "" {
+		if v, ok := fields[c.SubjectField].(string); !ok || v == "" {
+			return nil, fmt.Errorf("%w: sub_field names %q, which is not a non-empty string field", ErrNoSubjectBinding, c.SubjectField)
+		}
+	}
 	sort.Strings(names)
 	salts := make([]byte, SaltSize*len(names))
 	if _, err := rand.Read(salts); err != nil {
@@ -620,7 +660,7 @@ func prepare(c Claims, fields map[string]any) (*prepared, error) {
 	pr := &prepared{
 		payload: payload{
 			Iss: c.Issuer, Dataset: c.Dataset, Schema: c.Schema, Jti: c.ID,
-			Iat: jwt.NewNumericDate(c.IssuedAt), Op: c.Op, SD: make([]string, 0, len(names)), SDAlg: HashAlg,
+			Iat: jwt.NewNumericDate(c.IssuedAt), Op: c.Op, SubF: c.SubjectField, SD: make([]string, 0, len(names)), SDAlg: HashAlg,
 		},
 		disclosures: make([]string, 0, len(names)),
 	}

@@ -118,6 +118,22 @@ func (e *Entry) Project(allowed []string) string {
 	return b.String()
 }
 
+// Same reports whether raw is exactly the compact record e was built
+// from (its JWT and every disclosure, in order), so a record the view
+// already holds need not be verified again.
+func (e *Entry) Same(raw string) bool {
+	rest, ok := strings.CutPrefix(raw, e.JWT)
+	for _, d := range e.Disclosure {
+		if !ok {
+			return false
+		}
+		if rest, ok = strings.CutPrefix(rest, "~"); ok {
+			rest, ok = strings.CutPrefix(rest, d.Encoded)
+		}
+	}
+	return ok && rest == "~"
+}
+
 // FromRecord builds an entry from a parsed record. Field names are
 // interned so a million records share one copy of each name.
 func FromRecord(r *record.Record, acceptedAtMillis int64) *Entry {

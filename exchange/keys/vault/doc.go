@@ -16,8 +16,10 @@
 // One Signer serves one transit key. Signing keys are non-derived
 // ed25519 keys; a kid is "<key>#<version>". KeyID returns the latest
 // version Vault reported, and Sign pins key_version to the version the
-// kid names, so a JWS header written before a rotation still matches its
-// signature after it. Vault's "vault:v<N>:<base64>" answers are checked
+// kid names, which must be that latest version: an older one is retired
+// and refused with keys.ErrRetired (it still verifies, never signs), so
+// a caller whose header named a version just before a rotation takes
+// KeyID again (keys.SignJWT does this once). Vault's "vault:v<N>:<base64>" answers are checked
 // (N must be the version asked for, the length must be 64 bytes for a
 // signature and 32 for an HMAC) and only the raw bytes are returned.
 //
@@ -43,6 +45,8 @@
 //   - keys.ErrUnknownKey: the kid is not "<key>#<version>" of this key,
 //     names a version Vault does not hold or no longer lets sign, or the
 //     key does not exist.
+//   - keys.ErrRetired: the kid names a version older than the latest.
+//     Take KeyID again and sign with it.
 //   - ErrKeyType, ErrRejected, ErrItemRejected, ErrBadResponse,
 //     ErrNotStarted, ErrInvalidConfig: see each one's doc.
 //

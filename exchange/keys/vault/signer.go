@@ -156,8 +156,9 @@ func (s *Signer) KeyID() string {
 
 // signVersion checks kid against the cached versions, re-reading them
 // once when kid names a version newer than the cache (a rotation by
-// another process). Any version Vault still lets sign is accepted, so a
-// kid taken just before a rotation still signs with the version it names.
+// another process). Only the latest version signs: an older one is
+// retired (keys.ErrRetired), so a rotation really retires; callers that
+// raced a rotation take KeyID again (keys.SignJWT does).
 func (s *Signer) signVersion(ctx context.Context, kid string) (int, *keyState, error) {
 	st, err := s.ready()
 	if err != nil {
@@ -178,6 +179,9 @@ func (s *Signer) signVersion(ctx context.Context, kid string) (int, *keyState, e
 	if !st.canSign(v) {
 		return 0, nil, fmt.Errorf("%w: version %d of %q does not sign (latest %d, min_encryption_version %d)",
 			keys.ErrUnknownKey, v, s.cfg.Key, st.latest, st.minEnc)
+	}
+	if v < st.latest {
+		return 0, nil, fmt.Errorf("%w: version %d of %q (latest %d)", keys.ErrRetired, v, s.cfg.Key, st.latest)
 	}
 	return v, st, nil
 }

@@ -38,7 +38,7 @@ func init() {
 		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
 		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent)", runKafka},
-		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers)", runKeys},
+		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian)", runKeys},
 	}
 }
 

@@ -156,7 +156,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	} else if signer, err = creds.RecordSigner(); err != nil {
 		return err
 	}
-	p := &connectors.Publisher{Issuer: creds.ClientID, Dataset: *dataset, Schema: ds.Latest, Signer: signer}
+	p := &connectors.Publisher{Issuer: creds.ClientID, Dataset: *dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: signer}
 	switch *via {
 	case "http":
 		p.Sink = connectors.HTTPSink{Client: client}

@@ -19,9 +19,11 @@ import (
 
 func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want `keys list|rotate|revoke`")
+		return usagef("want `keys list|rotate|revoke|break-glass`")
 	}
 	switch args[0] {
+	case "break-glass":
+		return keysBreakGlass(e, args[1:])
 	case "list":
 		return keysList(ctx, e, args[1:])
 	case "rotate":
@@ -203,5 +205,61 @@ func keysRevoke(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	fmt.Fprintf(e.out, "revoked %s; records it signed that are accepted from then on are refused\n", *kid)
+	return nil
+}
+
+// keysBreakGlass revokes a version of one of the exchange's own keys in
+// the file keystore, the break-glass procedure of deploy/README.md: the
+// exchange's keys are never revoked through the API. When the version is
+// the active one it first makes a new active version. Running nodes pick
+// the change up on their next key refresh (keys.refresh).
+func keysBreakGlass(e *env, args []string) error {
+	fs := flags(e, "keys break-glass")
+	dir := fs.String("keys-dir", "", "the exchange's file keystore: keys.dir of the node's config (required)")
+	kid := fs.String("kid", "", "the exchange key version to revoke, e.g. exchange-token#1 (required)")
+	at := fs.String("at", "", "when the compromise began, RFC 3339 (default now): material the exchange accepted from then on is refused")
+	reason := fs.String("reason", "", "why (required; printed for the incident record)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" || *kid == "" || *reason == "" {
+		return usagef("--keys-dir, --kid and --reason are required")
+	}
+	when := time.Now()
+	if *at != "" {
+		t, err := time.Parse(time.RFC3339, *at)
+		if err != nil {
+			return usagef("--at: %v", err)
+		}
+		when = t
+	}
+	name, _, _ := strings.Cut(*kid, "#")
+	st := keys.OpenFileStore(*dir)
+	vs, err := st.Versions(name)
+	if err != nil {
+		return err
+	}
+	var target *keys.PublicKey
+	for i := range vs {
+		if vs[i].KID == *kid {
+			target = &vs[i]
+		}
+	}
+	switch {
+	case target == nil:
+		return fmt.Errorf("break-glass: %s is not in %s", *kid, *dir)
+	case target.Owner != keys.OwnerExchange:
+		return fmt.Errorf("break-glass: %s belongs to %s; client keys are revoked with `keys revoke`", *kid, target.Owner)
+	case target.Status == keys.Active:
+		k, err := st.Rotate(name)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.out, "made %s the active version of %s\n", k.KID, name)
+	}
+	if err := st.Revoke(*kid, when); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "revoked %s as of %s (reason: %s); nodes apply it at their next key refresh\n", *kid, when.UTC().Format(time.RFC3339), *reason)
 	return nil
 }
