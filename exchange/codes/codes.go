@@ -62,7 +62,42 @@ var (
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
+	// ErrMissingField: a required request field is absent or empty. Wrap
+	// it in a *FieldError naming the field.
+	ErrMissingField = errors.New("missing field")
+	// ErrBadCheckCharacter: a resident identity number whose last
+	// character is not the check character of its first 17 digits.
+	ErrBadCheckCharacter = errors.New("wrong check character")
+	// ErrLowercaseX: a resident identity number ending in a lowercase x
+	// that would be valid with an uppercase X. Send it with X.
+	ErrLowercaseX = errors.New("check character x must be uppercase")
+	// ErrUnknownPurpose: no policy declares the stated purpose (a typo, or
+	// text that is not a purpose at all): not a denial.
+	ErrUnknownPurpose = errors.New("unknown purpose")
+	// ErrBadCaseID: the case id is not a plain token of at most
+	// MaxCaseID characters, or carries an identity number.
+	ErrBadCaseID = errors.New("bad case id")
 )
+
+// MaxCaseID and MaxPurpose bound the free-text fields of a request; they
+// reach the permanent audit log.
+const (
+	MaxCaseID  = 64
+	MaxPurpose = 64
+)
+
+// FieldError names the request field an error is about, as a JSON
+// pointer ("/reason"). Pointer returns it; the HTTP layer puts it in the
+// error body.
+type FieldError struct {
+	Pointer string
+	Err     error
+}
+
+func (e *FieldError) Error() string { return e.Pointer + ": " + e.Err.Error() }
+
+// Unwrap returns the cause, so Of finds its code.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Code is what a client sees of an error.
 type Code struct {
@@ -131,6 +166,13 @@ var catalogue = []entry{
 	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
+
+	// Request fields (the error's pointer names the field).
+	{ErrMissingField, Code{"missing_field", 400, "a required field is missing or empty (see pointer)", false}},
+	{ErrBadCheckCharacter, Code{"bad_check_character", 400, "the last character of the resident identity number is not its check character", false}},
+	{ErrLowercaseX, Code{"lowercase_check_character", 400, "the check character of a resident identity number must be an uppercase X, not x", false}},
+	{ErrUnknownPurpose, Code{"unknown_purpose", 400, "no policy declares this purpose; check its spelling (lower snake case, e.g. school_enrolment)", false}},
+	{ErrBadCaseID, Code{"bad_case_id", 400, "the case id must be 1 to 64 letters, digits and . _ : / -, and not contain an identity number", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.
@@ -146,8 +188,13 @@ func Of(err error) Code {
 	return Internal
 }
 
-// Pointer returns the JSON pointer a schema violation names, or "".
+// Pointer returns the JSON pointer a field error or a schema violation
+// names, or "".
 func Pointer(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Pointer
+	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {
 		return ve.Pointer

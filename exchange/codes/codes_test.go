@@ -138,6 +138,11 @@ var sentinels = []struct {
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
+	{codes.ErrMissingField, "missing_field"},
+	{codes.ErrBadCheckCharacter, "bad_check_character"},
+	{codes.ErrLowercaseX, "lowercase_check_character"},
+	{codes.ErrUnknownPurpose, "unknown_purpose"},
+	{codes.ErrBadCaseID, "bad_case_id"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {
