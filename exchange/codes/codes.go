@@ -77,6 +77,11 @@ var (
 	// ErrBadCaseID: the case id is not a plain token of at most
 	// MaxCaseID characters, or carries an identity number.
 	ErrBadCaseID = errors.New("bad case id")
+	// ErrMethodNotAllowed: the path exists, but not for this method; the
+	// Allow header lists the methods it takes.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrNoRoute: no route has this path.
+	ErrNoRoute = errors.New("no such path")
 )
 
 // MaxCaseID and MaxPurpose bound the free-text fields of a request; they
@@ -173,6 +178,8 @@ var catalogue = []entry{
 	{ErrLowercaseX, Code{"lowercase_check_character", 400, "the check character of a resident identity number must be an uppercase X, not x", false}},
 	{ErrUnknownPurpose, Code{"unknown_purpose", 400, "no policy declares this purpose; check its spelling (lower snake case, e.g. school_enrolment)", false}},
 	{ErrBadCaseID, Code{"bad_case_id", 400, "the case id must be 1 to 64 letters, digits and . _ : / -, and not contain an identity number", false}},
+	{ErrMethodNotAllowed, Code{"method_not_allowed", 405, "this path does not take this method (see the Allow header)", false}},
+	{ErrNoRoute, Code{"no_route", 404, "no such path; GET /openapi.json lists the API", false}},
 }
 
 // Internal is the code of an error the catalogue does not know.
