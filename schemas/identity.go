@@ -51,3 +51,24 @@ func creditShape(w string) bool {
 	}
 	return true
 }
+
+// RedactIdentities returns s with every 18-character window that
+// ContainsIdentity would find replaced by "[identity]", for error details
+// that quote client input (a field name, a client id) on their way to a
+// log.
+func RedactIdentities(s string) string {
+	if !ContainsIdentity(s) {
+		return s
+	}
+	var b []byte
+	for i := 0; i < len(s); {
+		if i+18 <= len(s) && (residentShape(s[i:i+18]) || creditShape(s[i:i+18])) {
+			b = append(b, "[identity]"...)
+			i += 18
+			continue
+		}
+		b = append(b, s[i])
+		i++
+	}
+	return string(b)
+}

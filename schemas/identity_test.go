@@ -33,3 +33,24 @@ func TestContainsIdentity(t *testing.T) {
 		})
 	}
 }
+
+func TestRedactIdentities(t *testing.T) {
+	tests := []struct{ name, in, want string }{
+		{"nothing to redact", `unknown field "fields"`, `unknown field "fields"`},
+		{"quoted field name", `unknown field "330106202003080153"`, `unknown field "[identity]"`},
+		{"two of them", `iss "330106202003080153" and sub "91330106MA2CFXXX1X"`, `iss "[identity]" and sub "[identity]"`},
+		{"inside a token", `kid "id:11010519491231002x#1"`, `kid "id:[identity]#1"`},
+		{"twenty digits", "12345678901234567890", "[identity]90"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := RedactIdentities(tt.in)
+			if got != tt.want {
+				t.Errorf("RedactIdentities(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+			if ContainsIdentity(got) {
+				t.Errorf("RedactIdentities(%q) = %q still contains an identity", tt.in, got)
+			}
+		})
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // Body limits.
@@ -83,7 +84,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 // returns nil so the generic error body is not written too.
 func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) error {
 	c := codes.Of(err)
-	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", err.Error())
+	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
 	status := http.StatusBadRequest
 	switch {
 	case c.Status == http.StatusUnauthorized:

@@ -270,7 +270,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c codes.Code
 	if c.Status >= 500 {
 		level = slog.LevelError
 	}
-	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", err.Error())
+	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
 	if c.Retryable {
 		w.Header().Set("Retry-After", "1")
 	}
