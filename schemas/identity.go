@@ -1,55 +1,33 @@
 package schemas
 
 // ContainsIdentity reports whether s has, anywhere inside it, 18
-// consecutive characters shaped like a resident identity number or a
-// unified social credit code, valid check character or not, in upper or
-// lower case:
+// consecutive characters shaped like a resident identity number (check
+// character valid or not) or a unified social credit code:
 //
-//   - resident identity number: 17 digits, then a digit or X (x);
-//   - unified social credit code: two characters of the code alphabet,
-//     six digits (the administrative division), then ten characters of
-//     the code alphabet (0-9 A-H J-N P-R T U W-Y, either case).
+//   - resident identity number: 17 digits, then a digit, X or x; the
+//     first two a province-level code (as ValidResidentID checks them)
+//     and digits 7-14 a date of 1900-2099 with month 01-12 and day 01-31.
+//     The check character is not checked: a number with a typo in it is
+//     still a person's number;
+//   - unified social credit code: characters 1 and 2 in 1-9 A-H N Y
+//     (registration authority, category), characters 3-8 digits starting
+//     with a province-level code, characters 9-17 in the code alphabet,
+//     and character 18 its valid check character, except inside a run of
+//     32 or more lowercase hex digits (a digest such as a derived record
+//     id, where 18 digits in a row occur by chance).
 //
-// Strings that travel where identity numbers never go (record ids, case
-// ids: message keys, headers, the permanent audit log) are refused when
-// this is true. It errs on the side of refusing: a 20-digit counter is an
-// identity shape too.
+// The structure keeps random text (hex digests, request ids) from
+// matching by chance while any real number, wherever it is embedded
+// (an "id:" prefix, a longer token), is found. Strings that travel where
+// identity numbers never go (record ids, case ids: message keys, headers,
+// the permanent audit log) are refused when this is true.
 func ContainsIdentity(s string) bool {
 	for i := 0; i+18 <= len(s); i++ {
-		if residentShape(s[i:i+18]) || creditShape(s[i:i+18]) {
+		if identityAt(s, i) {
 			return true
 		}
 	}
 	return false
-}
-
-func residentShape(w string) bool {
-	for i := 0; i < 17; i++ {
-		if w[i] < '0' || w[i] > '9' {
-			return false
-		}
-	}
-	c := w[17]
-	return c >= '0' && c <= '9' || c == 'X' || c == 'x'
-}
-
-func creditShape(w string) bool {
-	for i := 0; i < 18; i++ {
-		c := w[i]
-		if c >= 'a' && c <= 'z' {
-			c -= 'a' - 'A'
-		}
-		if i >= 2 && i < 8 {
-			if c < '0' || c > '9' {
-				return false
-			}
-			continue
-		}
-		if creditValue[c] < 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // RedactIdentities returns s with every 18-character window that
@@ -62,7 +40,7 @@ func RedactIdentities(s string) string {
 	}
 	var b []byte
 	for i := 0; i < len(s); {
-		if i+18 <= len(s) && (residentShape(s[i:i+18]) || creditShape(s[i:i+18])) {
+		if i+18 <= len(s) && identityAt(s, i) {
 			b = append(b, "[identity]"...)
 			i += 18
 			continue
@@ -71,4 +49,60 @@ func RedactIdentities(s string) string {
 		i++
 	}
 	return string(b)
+}
+
+func identityAt(s string, i int) bool {
+	w := s[i : i+18]
+	return residentShape(w) || creditShape(w) && !inHexRun(s, i)
+}
+
+func residentShape(w string) bool {
+	for i := 0; i < 17; i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	if c := w[17]; (c < '0' || c > '9') && c != 'X' && c != 'x' {
+		return false
+	}
+	y, m, d := atoi(w[6:10]), atoi(w[10:12]), atoi(w[12:14])
+	return provinces[w[0:2]] && y >= 1900 && y <= 2099 && m >= 1 && m <= 12 && d >= 1 && d <= 31
+}
+
+// creditHead is what characters 1 and 2 of a credit code may be.
+const creditHead = "123456789ABCDEFGHNY"
+
+func creditShape(w string) bool {
+	if !containsByte(creditHead, w[0]) || !containsByte(creditHead, w[1]) {
+		return false
+	}
+	for i := 2; i < 8; i++ {
+		if w[i] < '0' || w[i] > '9' {
+			return false
+		}
+	}
+	return provinces[w[2:4]] && CreditCodeCheck(w[:17]) == w[17] && w[17] != 0
+}
+
+// inHexRun: the window at i lies in a run of 32 or more lowercase hex
+// digits.
+func inHexRun(s string, i int) bool {
+	hex := func(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' }
+	lo, hi := i, i
+	for lo > 0 && hex(s[lo-1]) {
+		lo--
+	}
+	for hi < len(s) && hex(s[hi]) {
+		hi++
+	}
+	return hi >= i+18 && hi-lo >= 32
+}
+
+func containsByte(s string, c byte) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] == c {
+			return true
+		}
+	}
+	return false
 }

@@ -1,6 +1,10 @@
 package schemas
 
-import "testing"
+import (
+	"encoding/hex"
+	"math/rand/v2"
+	"testing"
+)
 
 func TestContainsIdentity(t *testing.T) {
 	tests := []struct {
@@ -14,16 +18,21 @@ func TestContainsIdentity(t *testing.T) {
 		{"resident id, wrong check digit", "330106202003080150", true},
 		{"resident id, lowercase x", "11010519491231002x", true},
 		{"resident id inside an id: prefix", "id:330106202003080153", true},
-		{"resident id inside a longer token", "hh-330106202003080153-v2", true},
-		{"twenty digits", "12345678901234567890", true},
-		{"seventeen digits", "12345678901234567", false},
-		{"valid credit code", "91330106MA2CFXXX1X", true},
-		{"credit code lower case", "91330106ma2cfxxx1x", true},
-		{"credit code inside", "co.91330106MA2CFXXX1X.2026", true},
+		{"resident id inside a longer token", "hh330106202003080153v2", true},
+		{"resident id inside a hex digest", "rec-0123456789abcdef330106202003080153", true},
+		{"eighteen digits, no province", "991234567890123456", false},
+		{"eighteen digits, no date", "330106000000000000", false},
+		{"seventeen digits", "33010620200308015", false},
+		{"valid credit code", "91330100MA2H1K3L0B", true},
+		{"all-digit credit code", "12330000470051726F", true},
+		{"credit code inside", "co.91330100MA2H1K3L0B.2026", true},
+		{"credit code, wrong check character", "91330100MA2H1K3L0C", false},
+		{"credit code in lower case", "91330100ma2h1k3l0b", false},
 		{"letters without a division code", "ABCDEFGHJKLMNPQRTU", false},
-		{"credit alphabet with I", "91330106MA2CFIII1X", false},
 		{"dashed resident id", "330106-20200308-0153", false},
 		{"sample case id", "SE-2026-0001", false},
+		{"derived record id", "rec-5a4f0c9d3e2b1a0912345678901234ab", false},
+		{"request id", "c71594ea6018ce094ad5e67bba53ba86", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,13 +43,33 @@ func TestContainsIdentity(t *testing.T) {
 	}
 }
 
+// TestContainsIdentityRandomHex: derived record ids (rec- and 32 hex
+// digits) and request ids must essentially never look like identities.
+func TestContainsIdentityRandomHex(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 200000
+	hits := 0
+	for i := 0; i < n; i++ {
+		var b [16]byte
+		for j := range b {
+			b[j] = byte(r.Uint32())
+		}
+		if ContainsIdentity("rec-" + hex.EncodeToString(b[:])) {
+			hits++
+		}
+	}
+	if hits > 2 {
+		t.Fatalf("%d of %d random derived ids look like identity numbers", hits, n)
+	}
+}
+
 func TestRedactIdentities(t *testing.T) {
 	tests := []struct{ name, in, want string }{
 		{"nothing to redact", `unknown field "fields"`, `unknown field "fields"`},
 		{"quoted field name", `unknown field "330106202003080153"`, `unknown field "[identity]"`},
-		{"two of them", `iss "330106202003080153" and sub "91330106MA2CFXXX1X"`, `iss "[identity]" and sub "[identity]"`},
+		{"two of them", `iss "330106202003080153" and sub "91330100MA2H1K3L0B"`, `iss "[identity]" and sub "[identity]"`},
 		{"inside a token", `kid "id:11010519491231002x#1"`, `kid "id:[identity]#1"`},
-		{"twenty digits", "12345678901234567890", "[identity]90"},
+		{"inside digits", "9330106202003080153", "9[identity]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -401,6 +401,9 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Me
 	if len(raw) > record.MaxSize {
 		raw = "" // never re-publish an oversized body
 	}
+	// Junk that was never a record is copied as it came: mask identity
+	// numbers in clear (a signed record's base64 has none).
+	raw = schemas.RedactIdentities(raw)
 	v, _ := json.Marshal(struct {
 		Result
 		Dataset    string `json:"dataset"`

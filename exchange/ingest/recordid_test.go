@@ -27,8 +27,8 @@ func TestRecordIDCarriesNoIdentity(t *testing.T) {
 		{"resident id, lowercase x", "11010519491231002x", ingest.Rejected, "bad_record_id"},
 		{"id: prefix", "id:330106198503120415", ingest.Rejected, "bad_record_id"},
 		{"inside a token", "hh.330106198503120415.v2", ingest.Rejected, "bad_record_id"},
-		{"credit code", "91330106MA2CFXXX1X", ingest.Rejected, "bad_record_id"},
-		{"credit code inside", "co:91330106MA2CFXXX1X", ingest.Rejected, "bad_record_id"},
+		{"credit code", "91330100MA2H1K3L0B", ingest.Rejected, "bad_record_id"},
+		{"credit code inside", "co:91330100MA2H1K3L0B", ingest.Rejected, "bad_record_id"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
