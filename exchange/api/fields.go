@@ -77,3 +77,12 @@ func checkCaseID(op, caseID string) error {
 	}
 	return nil
 }
+
+// checkKID refuses a key id with an identity number or credit code inside:
+// kids reach the keys topic, the key directory and the audit log.
+func checkKID(op, kid string) error {
+	if schemas.ContainsIdentity(kid) {
+		return &codes.FieldError{Pointer: "/jwk/kid", Err: fmt.Errorf("%s: the kid carries an identity number: %w", op, codes.ErrBadRequest)}
+	}
+	return nil
+}

@@ -1,6 +1,9 @@
 package dev_test
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
@@ -42,6 +45,15 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 	child := samples.ChildResidentID
 	wrongCheck := child[:17] + "0" // the child's check character is 3
 	q := func(fields map[string]string) []byte { b, _ := json.Marshal(fields); return b }
+	jwk := func(kid string) json.RawMessage {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		b, _ := json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub), "kid": kid})
+		return b
+	}
+	register := func(kid, reason string) []byte {
+		b, _ := json.Marshal(map[string]any{"client_id": "public-security", "use": "record", "jwk": jwk(kid), "reason": reason})
+		return b
+	}
 	tests := []struct {
 		name, path, authz string
 		body              []byte
@@ -66,6 +78,9 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		{"audit lookup without reason", "/v1/audit/subject", officer, q(map[string]string{"subject": child}), 400, "missing_field", "/reason"},
 		{"audit lookup without subject", "/v1/audit/subject", officer, q(map[string]string{"reason": "citizen request 2026-118"}), 400, "missing_field", "/subject"},
 		{"audit lookup, wrong check character", "/v1/audit/subject", officer, q(map[string]string{"subject": wrongCheck, "reason": "citizen request 2026-118"}), 400, "bad_check_character", "/subject"},
+		{"key registration without reason", "/v1/keys", officer, register("public-security-record#7", ""), 400, "missing_field", "/reason"},
+		{"key registration, kid carries an identity number", "/v1/keys", officer, register("public-security-"+child+"#7", "annual rotation"), 400, "bad_request", "/jwk/kid"},
+		{"revocation without reason", "/v1/keys/revoke", officer, q(map[string]string{"kid": "public-security-record#1"}), 400, "missing_field", "/reason"},
 		{"explain without purpose", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household"}), 400, "missing_field", "/purpose"},
 		{"explain, purpose typo", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrollment"}), 400, "unknown_purpose", "/purpose"},
 		{"explain, unknown dataset", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "marriage", "purpose": "school_enrolment"}), 404, "unknown_dataset", "/dataset"},

@@ -3,6 +3,9 @@ package dev_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -362,6 +365,22 @@ func TestLeakScan(t *testing.T) {
 	if n < 9 { // at least: Kafka delivery is at least once
 		t.Errorf("%d bad_record_id dead letters, want 9 (5 over HTTP, 4 over Kafka)", n)
 	}
+
+	// Key registrations and revocations (last: they retire the key the
+	// records above were signed with): a kid and reasons carrying identity
+	// numbers (officers write reasons; a citizen's number is the first
+	// thing they would type).
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kid := range []string{"public-security-" + guardian + "#2", "public-security-record#9"} {
+		jwk, _ := json.Marshal(map[string]string{"kty": "OKP", "crv": "Ed25519", "x": base64.RawURLEncoding.EncodeToString(pub), "kid": kid})
+		body, _ := json.Marshal(map[string]any{"client_id": "public-security", "use": "record", "jwk": json.RawMessage(jwk), "reason": "request of citizen " + guardian})
+		call(t, "POST", env.BaseURL+"/v1/keys", "Bearer "+officerTok, body, nil)
+	}
+	call(t, "POST", env.BaseURL+"/v1/keys/revoke", "Bearer "+officerTok, []byte(`{"kid":"public-security-record#9","reason":"lost laptop of `+child+`"}`), nil)
+	post(t, env.BaseURL+"/v1/audit/subject", officerTok, []byte(`{"subject":"`+guardian+`","reason":"citizen `+guardian+` asked who read the record"}`))
 
 	scanForIdentities(t, env, logs)
 }
