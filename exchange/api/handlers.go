@@ -144,6 +144,14 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		return cause
 	}
+	pol := s.d.Policy()
+	purposeErr, caseErr := checkPurpose("query", pol, q.Purpose), checkCaseID("query", q.CaseID)
+	if purposeErr == nil {
+		entry.Purpose = q.Purpose
+	}
+	if caseErr == nil {
+		entry.CaseID = q.CaseID
+	}
 	if err := required("query", "/dataset", q.Dataset, "/subject", q.Subject, "/purpose", q.Purpose); err != nil {
 		return refuse(err)
 	}
@@ -157,15 +165,12 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
 		return err
 	}
-	pol := s.d.Policy()
-	if err := checkPurpose("query", pol, q.Purpose); err != nil {
-		return refuse(err)
+	if purposeErr != nil {
+		return refuse(purposeErr)
 	}
-	entry.Purpose = q.Purpose
-	if err := checkCaseID("query", q.CaseID); err != nil {
-		return refuse(err)
+	if caseErr != nil {
+		return refuse(caseErr)
 	}
-	entry.CaseID = q.CaseID
 	dec := pol.Decide(policy.Request{Consumer: p.ClientID, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
 	entry.Policy, entry.PolicyVersion = dec.Policy, pol.Version()
 	if !dec.Allowed {

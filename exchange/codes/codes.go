@@ -41,7 +41,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnknownDataset: the dataset is not in the catalogue.
 	ErrUnknownDataset = errors.New("unknown dataset")
-	// ErrBadSubject: the subject is not a well-formed identity number.
+	// ErrBadSubject: the subject is not a well-formed identity number
+	// (length, characters, area code or birth date; a wrong check
+	// character is ErrBadCheckCharacter).
 	ErrBadSubject = errors.New("subject is not a valid resident identity number")
 	// ErrForbidden: the caller's role may not use this endpoint.
 	ErrForbidden = errors.New("role not allowed")
@@ -138,7 +140,7 @@ var catalogue = []entry{
 	{jsonstrict.ErrInvalidUTF8, Code{"invalid_utf8", 400, "the JSON is not valid UTF-8", false}},
 	{jsonstrict.ErrTooDeep, Code{"too_deep", 400, "the JSON is nested too deeply", false}},
 	{jsonstrict.ErrSyntax, Code{"malformed_json", 400, "the body is not valid JSON", false}},
-	{ErrBadSubject, Code{"invalid_subject", 400, "subject must be an 18-character resident identity number", false}},
+	{ErrBadSubject, Code{"invalid_subject", 400, "subject is not a resident identity number: 17 digits (area code, birth date, sequence) and a check character", false}},
 	{ErrBadRequest, Code{"bad_request", 400, "the request is malformed", false}},
 	{ErrUnknownDataset, Code{"unknown_dataset", 404, "no such dataset", false}},
 	{ErrNotFound, Code{"not_found", 404, "no record found", false}},
