@@ -240,7 +240,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return err
 	}
 	if len(req.Records) == 0 || len(req.Records) > MaxBatch {
-		return fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)
+		return &codes.FieldError{Pointer: "/records", Err: fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)}
 	}
 	subs := make([]ingest.Submission, len(req.Records))
 	for i, raw := range req.Records {

@@ -42,6 +42,7 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 	env := startDev(t)
 	consumer := "Bearer " + token(t, env, "school-enrolment")
 	officer := "Bearer " + token(t, env, "security-officer")
+	publisher := "Bearer " + token(t, env, "public-security")
 	child := samples.ChildResidentID
 	wrongCheck := child[:17] + "0" // the child's check character is 3
 	q := func(fields map[string]string) []byte { b, _ := json.Marshal(fields); return b }
@@ -81,6 +82,7 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		{"key registration without reason", "/v1/keys", officer, register("public-security-record#7", ""), 400, "missing_field", "/reason"},
 		{"key registration, kid carries an identity number", "/v1/keys", officer, register("public-security-"+child+"#7", "annual rotation"), 400, "bad_request", "/jwk/kid"},
 		{"revocation without reason", "/v1/keys/revoke", officer, q(map[string]string{"kid": "public-security-record#1"}), 400, "missing_field", "/reason"},
+		{"publish, no records", "/v1/datasets/household/records", publisher, []byte(`{"records":[]}`), 400, "bad_request", "/records"},
 		{"explain without purpose", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household"}), 400, "missing_field", "/purpose"},
 		{"explain, purpose typo", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrollment"}), 400, "unknown_purpose", "/purpose"},
 		{"explain, unknown dataset", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "marriage", "purpose": "school_enrolment"}), 404, "unknown_dataset", "/dataset"},
