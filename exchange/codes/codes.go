@@ -197,12 +197,16 @@ func Of(err error) Code {
 	return Internal
 }
 
-// Pointer returns the JSON pointer a field error or a schema violation
-// names, or "".
+// Pointer returns the JSON pointer a field error, an unknown JSON member or
+// a schema violation names, or "".
 func Pointer(err error) string {
 	var fe *FieldError
 	if errors.As(err, &fe) {
 		return fe.Pointer
+	}
+	var ue *jsonstrict.UnknownFieldError
+	if errors.As(err, &ue) {
+		return ue.Pointer
 	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {

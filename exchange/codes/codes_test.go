@@ -258,7 +258,7 @@ func TestOfOrder(t *testing.T) {
 		{"strict JSON: bad UTF-8", jsonstrict.Decode([]byte("\"\xff\""), new(any)), "invalid_utf8", ""},
 		{"strict JSON: unknown field", jsonstrict.Decode([]byte(`{"b":1}`), &struct {
 			A int `json:"a"`
-		}{}), "unknown_field", ""},
+		}{}), "unknown_field", "/b"},
 		{"strict JSON: syntax", jsonstrict.Decode([]byte(`{`), new(any)), "malformed_json", ""},
 	}
 	for _, tt := range tests {

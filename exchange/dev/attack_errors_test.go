@@ -82,6 +82,7 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		{"key registration without reason", "/v1/keys", officer, register("public-security-record#7", ""), 400, "missing_field", "/reason"},
 		{"key registration, kid carries an identity number", "/v1/keys", officer, register("public-security-"+child+"#7", "annual rotation"), 400, "bad_request", "/jwk/kid"},
 		{"revocation without reason", "/v1/keys/revoke", officer, q(map[string]string{"kid": "public-security-record#1"}), 400, "missing_field", "/reason"},
+		{"query, a field the query does not take", "/v1/query", consumer, []byte(`{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-1","fields":["ethnicity"]}`), 400, "unknown_field", "/fields"},
 		{"publish, no records", "/v1/datasets/household/records", publisher, []byte(`{"records":[]}`), 400, "bad_request", "/records"},
 		{"explain without purpose", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household"}), 400, "missing_field", "/purpose"},
 		{"explain, purpose typo", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrollment"}), 400, "unknown_purpose", "/purpose"},
