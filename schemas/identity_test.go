@@ -83,3 +83,23 @@ func TestRedactIdentities(t *testing.T) {
 		})
 	}
 }
+
+// FuzzContainsIdentity: any input, no panic; what RedactIdentities returns
+// holds no resident-ID shape, and text without identities is unchanged.
+func FuzzContainsIdentity(f *testing.F) {
+	for _, s := range []string{"", "330106202003080153", "id:11010519491231002x", "co.91330100MA2H1K3L0B.2026",
+		"rec-5a4f0c9d3e2b1a0912345678901234ab", "\xff\xfe330106202003080153\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r := RedactIdentities(s)
+		if !ContainsIdentity(s) && r != s {
+			t.Fatalf("RedactIdentities(%q) = %q changed text without identities", s, r)
+		}
+		for i := 0; i+18 <= len(r); i++ {
+			if residentShape(r[i : i+18]) {
+				t.Fatalf("RedactIdentities(%q) = %q keeps a resident ID at %d", s, r, i)
+			}
+		}
+	})
+}
