@@ -350,17 +350,22 @@ type explainResponse struct {
 	Conditions []string
 }
 
+// MarshalJSON is the decision's own JSON object with "conditions" added
+// as its last member.
 func (e explainResponse) MarshalJSON() ([]byte, error) {
 	b, err := json.Marshal(e.Decision)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
+	c, err := json.Marshal(e.Conditions)
+	if err != nil {
 		return nil, err
 	}
-	m["conditions"] = e.Conditions
-	return json.Marshal(m)
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("explain: decision JSON %q is not an object", b)
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"conditions":`...)
+	return append(append(out, c...), '}'), nil
 }
 
 func (s *Server) keys(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
