@@ -29,7 +29,7 @@ var ErrEncoding = errors.New("wrong text encoding")
 // Rows the exchange refuses carry the exchange's codes.
 const (
 	CodeSchemaViolation = "schema_violation" // the cell does not fit the schema; Pointer names the field
-	CodeMojibake        = "mojibake"         // the cell holds U+FFFD, a control character or 锟斤拷: text decoded wrongly somewhere
+	CodeMojibake        = "mojibake"         // the cell holds U+FFFD, a control character, 锟斤拷 or Latin-1 runs: text decoded wrongly somewhere
 	CodeBadRow          = "bad_row"          // the row is not well-formed CSV (quotes, number of cells)
 )
 
@@ -196,9 +196,17 @@ func mojibake(s string) string {
 	case strings.Contains(s, "锟斤拷"):
 		return "锟斤拷 (UTF-8 replacement characters read as GBK)"
 	}
+	latin := 0 // consecutive Latin-1 letters and signs, as GBK bytes read as Latin-1 become
 	for _, r := range s {
 		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r >= 0x7f && r <= 0x9f {
 			return fmt.Sprintf("control character U+%04X", r)
+		}
+		if r >= 0xa0 && r <= 0xff && r != 0xb7 { // U+00B7 · separates the parts of a name
+			if latin++; latin == 2 {
+				return "Latin-1 characters in a row (GBK text read as Latin-1 or Windows-1252)"
+			}
+		} else {
+			latin = 0
 		}
 	}
 	return ""

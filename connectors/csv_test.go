@@ -85,8 +85,8 @@ func TestParseCSVRowReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got.Items) != 1 || got.Rows[0].Row != 6 || got.Rows[0].Line != 7 {
-		t.Fatalf("good rows: %d items, rows %+v; want row 6 on line 7", len(got.Items), got.Rows)
+	if len(got.Items) != 1 || got.Rows[0].Row != 7 || got.Rows[0].Line != 8 {
+		t.Fatalf("good rows: %d items, rows %+v; want row 7 on line 8", len(got.Items), got.Rows)
 	}
 	b, err := json.MarshalIndent(got.Invalid, "", "  ")
 	if err != nil {

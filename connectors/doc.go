@@ -21,8 +21,9 @@
 //   - ParseCSV turns a CSV file whose header names the dataset's fields into
 //     items, typed by the dataset's schema, and reports every row that does
 //     not fit (row, line, code, JSON pointer, reason: schema_violation,
-//     bad_row, or mojibake for a cell with U+FFFD, a control character or
-//     锟斤拷). The file must be valid UTF-8 (a BOM is skipped) unless read
+//     bad_row, or mojibake for a cell with U+FFFD, a control character,
+//     锟斤拷 or Latin-1 characters in a row, as GBK read as Latin-1 gives).
+//     The file must be valid UTF-8 (a BOM is skipped) unless read
 //     as GB18030 (GBK, as Excel and older department systems write it),
 //     which is converted; a file in the wrong encoding, or UTF-8 read as
 //     GB18030, is refused whole (ErrEncoding), so garbled text is never

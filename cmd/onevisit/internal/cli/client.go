@@ -120,6 +120,9 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	if *dataset == "" || *file == "" || *cred == "" {
 		return usagef("--dataset, --file and --credentials are required")
 	}
+	if *reportFile != "" && *vaultKey != "" {
+		return usagef("--report does not work with --vault-key yet (the spool reports records, not rows)")
+	}
 	creds, client, err := loadClient(*cred, *url)
 	if err != nil && *via == "http" {
 		return err
