@@ -85,7 +85,9 @@
 // the case id), ErrPurposeNotAllowed, ErrOutsideValidity (an officer must
 // renew the policy) or ErrForbidden. When several policies failed
 // differently, the most specific cause wins: case id, then validity, then
-// purpose.
+// purpose. KnownPurpose says whether any AccessPolicy declares a purpose at
+// all; the API refuses an undeclared one (a typo) before deciding, as
+// unknown_purpose rather than a denial.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping

@@ -85,7 +85,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 // returns nil so the generic error body is not written too.
 func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) error {
 	c := codes.Of(err)
-	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", err.Error())
+	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
 	status := http.StatusBadRequest
 	switch {
 	case c.Status == http.StatusUnauthorized:
@@ -129,10 +129,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
+	// Purpose and case id enter the entry only once they are known to be
+	// a declared purpose and a plain case id: the audit log is permanent.
 	entry := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role,
-		Purpose: q.Purpose, CaseID: q.CaseID, RequestID: requestID(ctx), Node: s.d.Node,
-		Decision: audit.DecisionDeny,
+		RequestID: requestID(ctx), Node: s.d.Node, Decision: audit.DecisionDeny,
 	}
 	// Every outcome, refusals included, is audited before the answer.
 	auditCtx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -144,20 +145,33 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		}
 		return cause
 	}
-	if q.Dataset == "" || q.Subject == "" || q.Purpose == "" {
-		return refuse(fmt.Errorf("query: dataset, subject and purpose are required: %w", codes.ErrBadRequest))
+	pol := s.d.Policy()
+	purposeErr, caseErr := checkPurpose("query", pol, q.Purpose), checkCaseID("query", q.CaseID)
+	if purposeErr == nil {
+		entry.Purpose = q.Purpose
 	}
-	if _, ok := s.d.Schemas.Dataset(q.Dataset); !ok {
-		return refuse(fmt.Errorf("query: %w", codes.ErrUnknownDataset))
+	if caseErr == nil {
+		entry.CaseID = q.CaseID
+	}
+	if err := required("query", "/dataset", q.Dataset, "/subject", q.Subject, "/purpose", q.Purpose); err != nil {
+		return refuse(err)
+	}
+	if err := checkDataset("query", s.d.Schemas, q.Dataset); err != nil {
+		return refuse(err)
 	}
 	entry.Dataset = q.Dataset
-	if err := schemas.ValidResidentID(q.Subject); err != nil {
-		return refuse(fmt.Errorf("query: %v: %w", err, codes.ErrBadSubject))
+	if err := checkSubject("query", q.Subject); err != nil {
+		return refuse(err)
 	}
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
 		return err
 	}
-	pol := s.d.Policy()
+	if purposeErr != nil {
+		return refuse(purposeErr)
+	}
+	if caseErr != nil {
+		return refuse(caseErr)
+	}
 	dec := pol.Decide(policy.Request{Consumer: p.ClientID, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
 	entry.Policy, entry.PolicyVersion = dec.Policy, pol.Version()
 	if !dec.Allowed {
@@ -248,7 +262,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 		return err
 	}
 	if len(req.Records) == 0 || len(req.Records) > MaxBatch {
-		return fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)
+		return &codes.FieldError{Pointer: "/records", Err: fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)}
 	}
 	subs := make([]ingest.Submission, len(req.Records))
 	for i, raw := range req.Records {
@@ -314,18 +328,66 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Consumer == "" || q.Dataset == "" || q.Purpose == "" {
-		return fmt.Errorf("explain: consumer, dataset and purpose are required: %w", codes.ErrBadRequest)
+	if err := required("explain", "/consumer", q.Consumer, "/dataset", q.Dataset, "/purpose", q.Purpose); err != nil {
+		return err
 	}
 	if p.Role != RoleOfficer && q.Consumer != p.ClientID {
 		return fmt.Errorf("explain: %s asked about %s: %w", p.ClientID, q.Consumer, codes.ErrForbidden)
 	}
-	if q.CaseID == "" {
-		q.CaseID = explainCaseID
+	// The checks a query makes before its policy decision, so explain
+	// never permits what the query then refuses.
+	if err := checkDataset("explain", s.d.Schemas, q.Dataset); err != nil {
+		return err
 	}
-	d := s.d.Policy().Decide(policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
-	writeJSON(w, http.StatusOK, d)
+	pol := s.d.Policy()
+	if err := checkPurpose("explain", pol, q.Purpose); err != nil {
+		return err
+	}
+	if err := checkCaseID("explain", q.CaseID); err != nil {
+		return err
+	}
+	req := policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()}
+	conditions := []string{}
+	if q.CaseID == "" {
+		// Explain what a query with a case id would get, and say that a
+		// query without one is refused.
+		bare := pol.Decide(req)
+		req.CaseID = explainCaseID
+		if d := pol.Decide(req); d.Allowed && errors.Is(bare.Err(), policy.ErrCaseIDRequired) {
+			conditions = append(conditions, codes.Of(policy.ErrCaseIDRequired).Name)
+		}
+	}
+	d := pol.Decide(req)
+	for _, c := range conditions {
+		d.Reasons = append(d.Reasons, "condition: "+c+": a query without a case_id is refused")
+	}
+	writeJSON(w, http.StatusOK, explainResponse{d, conditions})
 	return nil
+}
+
+// explainResponse is a policy decision and the conditions a query must
+// meet on top of it (codes of the refusals it would otherwise get).
+type explainResponse struct {
+	policy.Decision
+	Conditions []string
+}
+
+// MarshalJSON is the decision's own JSON object with "conditions" added
+// as its last member.
+func (e explainResponse) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(e.Decision)
+	if err != nil {
+		return nil, err
+	}
+	c, err := json.Marshal(e.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("explain: decision JSON %q is not an object", b)
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"conditions":`...)
+	return append(append(out, c...), '}'), nil
 }
 
 func (s *Server) keys(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
@@ -367,11 +429,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("audit subject: a reason is required: %w", codes.ErrBadRequest)
+	if err := required("audit subject", "/subject", q.Subject, "/reason", q.Reason); err != nil {
+		return err
 	}
-	if err := schemas.ValidResidentID(q.Subject); err != nil {
-		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrBadSubject)
+	if err := checkSubject("audit subject", q.Subject); err != nil {
+		return err
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -139,7 +140,54 @@ func New(d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.handleUnmatched()
 	return s, nil
+}
+
+// handleUnmatched answers requests no route takes in the JSON error shape,
+// counted like every other answer: 405 method_not_allowed (with Allow)
+// when the path exists for other methods, else 404 not_found. The route
+// label is the path's pattern, or "unmatched": never the raw path.
+func (s *Server) handleUnmatched() {
+	methods := map[string][]string{}
+	var order []string
+	for _, rt := range s.routes {
+		if methods[rt.pattern] == nil {
+			order = append(order, rt.pattern)
+		}
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+	}
+	if s.d.Metrics != nil { // served by Handler
+		order = append(order, "/metrics")
+		methods["/metrics"] = append(methods["/metrics"], "GET")
+	}
+	paths := http.NewServeMux()
+	for _, p := range order {
+		paths.Handle(p, http.NotFoundHandler())
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newID())
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		r = r.WithContext(context.WithValue(r.Context(), reqIDKey{}, w.Header().Get("X-Request-Id")))
+		route, err := "unmatched", fmt.Errorf("api: no route for this path: %w", codes.ErrNoRoute)
+		if _, pattern := paths.Handler(r); pattern != "" && !allows(methods[pattern], r.Method) {
+			route = pattern
+			err = fmt.Errorf("api: %s not allowed on %s: %w", r.Method, pattern, codes.ErrMethodNotAllowed)
+			allow := methods[pattern]
+			if slices.Contains(allow, "GET") {
+				allow = append(slices.Clone(allow), "HEAD")
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+		}
+		c := codes.Of(err)
+		s.writeError(w, r, c, err)
+		s.requests.WithLabelValues(route, c.Name).Inc()
+	})
+}
+
+func allows(methods []string, m string) bool {
+	return slices.Contains(methods, m) || m == "HEAD" && slices.Contains(methods, "GET")
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -226,7 +274,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c codes.Code
 	if c.Status >= 500 {
 		level = slog.LevelError
 	}
-	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", err.Error())
+	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
 	if c.Retryable {
 		w.Header().Set("Retry-After", "1")
 	}

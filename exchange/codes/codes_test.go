@@ -142,6 +142,13 @@ var sentinels = []struct {
 	{keys.ErrBadKID, "bad_kid"},
 	{keys.ErrKeyInUse, "key_in_use"},
 	{record.ErrNoSubjectBinding, "no_subject_binding"},
+	{codes.ErrMissingField, "missing_field"},
+	{codes.ErrBadCheckCharacter, "bad_check_character"},
+	{codes.ErrLowercaseX, "lowercase_check_character"},
+	{codes.ErrUnknownPurpose, "unknown_purpose"},
+	{codes.ErrBadCaseID, "bad_case_id"},
+	{codes.ErrMethodNotAllowed, "method_not_allowed"},
+	{codes.ErrNoRoute, "no_route"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {
@@ -255,7 +262,7 @@ func TestOfOrder(t *testing.T) {
 		{"strict JSON: bad UTF-8", jsonstrict.Decode([]byte("\"\xff\""), new(any)), "invalid_utf8", ""},
 		{"strict JSON: unknown field", jsonstrict.Decode([]byte(`{"b":1}`), &struct {
 			A int `json:"a"`
-		}{}), "unknown_field", ""},
+		}{}), "unknown_field", "/b"},
 		{"strict JSON: syntax", jsonstrict.Decode([]byte(`{`), new(any)), "malformed_json", ""},
 	}
 	for _, tt := range tests {

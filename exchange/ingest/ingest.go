@@ -8,10 +8,12 @@
 //     authenticated HTTP publisher is its issuer;
 //  4. a PublisherGrant lets the issuer publish the dataset;
 //  5. its record id is a plain token (letters, digits, . _ : -; at most
-//     128; never an identity number), and its fields validate against the
-//     schema version it names; its sub_field claim names the dataset's
-//     subject field (the subject binding); a delete discloses exactly the
-//     subject field;
+//     128; no identity number or credit code anywhere inside, valid check
+//     character or not: schemas.ContainsIdentity; a refused id is never
+//     echoed in the result, dead letter or audit entry), and its fields
+//     validate against the schema version it names; its sub_field claim
+//     names the dataset's subject field (the subject binding); a delete
+//     discloses exactly the subject field;
 //  6. it is not a replay (same record id) and not older than what the
 //     view holds for the subject.
 //
@@ -202,8 +204,8 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	nowMillis := now.UnixMilli()
 	for i, c := range checks {
 		res := Result{Index: i}
-		if c.rec != nil {
-			res.RecordID = c.rec.ID
+		if c.rec != nil && plainRecordID(c.rec.ID) {
+			res.RecordID = c.rec.ID // never a bad id: it would reach keys and the audit log
 		}
 		err := c.err
 		var entry *view.Entry
@@ -265,10 +267,15 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 
 var errDuplicate = fmt.Errorf("duplicate record")
 
-// recordID is what a record id may look like. An id that is a resident
-// identity number is refused too: ids travel in message keys, headers and
-// audit entries, where identity numbers never go.
+// recordID is what a record id may look like. An id that is or contains
+// an identity number or credit code (schemas.ContainsIdentity) is refused
+// too: ids travel in message keys, headers and audit entries, where
+// identity numbers never go.
 var recordID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func plainRecordID(id string) bool {
+	return recordID.MatchString(id) && !schemas.ContainsIdentity(id)
+}
 
 // order applies the checks that depend on what was accepted before: in
 // this batch and in the view. A record must be newer, by the view's own
@@ -325,7 +332,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		out.err = fmt.Errorf("ingest: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
 		return out
 	}
-	if !recordID.MatchString(rec.ID) || schemas.ValidResidentID(rec.ID) == nil {
+	if !plainRecordID(rec.ID) {
 		out.err = fmt.Errorf("ingest: record id: %w", codes.ErrBadRecordID)
 		return out
 	}
@@ -401,6 +408,9 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Me
 	if len(raw) > record.MaxSize {
 		raw = "" // never re-publish an oversized body
 	}
+	// Junk that was never a record is copied as it came: mask identity
+	// numbers in clear (a signed record's base64 has none).
+	raw = schemas.RedactIdentities(raw)
 	v, _ := json.Marshal(struct {
 		Result
 		Dataset    string `json:"dataset"`
