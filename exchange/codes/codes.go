@@ -62,6 +62,10 @@ var (
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
+	// ErrRateLimited: the caller is over a rate limit or daily quota its
+	// policy declares, or the node has too many publish bytes in flight.
+	// Retry after the Retry-After header's seconds, not sooner.
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // Code is what a client sees of an error.
@@ -131,6 +135,10 @@ var catalogue = []entry{
 	{ErrKeysStale, Code{"keys_stale", 503, "the exchange cannot confirm its keys now; retry later", true}},
 	{keys.ErrUnavailable, Code{"keys_unavailable", 503, "the key service is unavailable; retry later", true}},
 	{ErrUnavailable, Code{"unavailable", 503, "the exchange cannot write durably now; retry later", true}},
+
+	// Abuse limits.
+	{ErrRateLimited, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
+	{auth.ErrTooManyAssertions, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
 }
 
 // Internal is the code of an error the catalogue does not know.

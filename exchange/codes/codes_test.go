@@ -76,8 +76,8 @@ func TestAllIsWellFormed(t *testing.T) {
 		if http.StatusText(c.Status) == "" || c.Status < 400 {
 			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
 		}
-		if c.Retryable != (c.Status == http.StatusServiceUnavailable) {
-			t.Errorf("%s: retryable %v with status %d: only 503s are retryable", c.Name, c.Retryable, c.Status)
+		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests) {
+			t.Errorf("%s: retryable %v with status %d: only 503s and 429s are retryable", c.Name, c.Retryable, c.Status)
 		}
 		if c.Message == "" {
 			t.Errorf("%s: empty message", c.Name)
@@ -138,6 +138,8 @@ var sentinels = []struct {
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
+	{codes.ErrRateLimited, "rate_limited"},
+	{auth.ErrTooManyAssertions, "rate_limited"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {
