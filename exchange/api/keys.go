@@ -39,8 +39,8 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	default:
 		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher: %w", q.Use, role, codes.ErrBadRequest)
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("register key: a reason is required: %w", codes.ErrBadRequest)
+	if err := checkReason("register key", q.Reason); err != nil {
+		return err
 	}
 	kid, pub, err := keys.ParsePublicJWK(q.JWK)
 	if err != nil {
@@ -60,7 +60,7 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 			changes = append(changes, k)
 		}
 	}
-	return s.changeKeys(w, r, p, changes, "key_registered")
+	return s.changeKeys(w, r, p, changes, "key_registered", q.Reason)
 }
 
 type revokeKeyRequest struct {
@@ -76,8 +76,8 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("revoke key: a reason is required: %w", codes.ErrBadRequest)
+	if err := checkReason("revoke key", q.Reason); err != nil {
+		return err
 	}
 	k, err := s.d.Keys.PublicKey(q.KID)
 	if err != nil {
@@ -90,16 +90,17 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 		q.RevokedAt = s.d.Now()
 	}
 	k.Status, k.RevokedAt = keys.Revoked, q.RevokedAt.UTC()
-	return s.changeKeys(w, r, p, []keys.PublicKey{k}, "key_revoked")
+	return s.changeKeys(w, r, p, []keys.PublicKey{k}, "key_revoked", q.Reason)
 }
 
-// changeKeys audits, publishes and answers a key directory change.
-func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Principal, ks []keys.PublicKey, code string) error {
+// changeKeys audits (with the officer's reason), publishes and answers a
+// key directory change.
+func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Principal, ks []keys.PublicKey, code, reason string) error {
 	ctx := r.Context()
 	entries := make([]audit.Entry, len(ks))
 	for i, k := range ks {
 		entries[i] = audit.Entry{
-			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role,
+			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role, Reason: reason,
 			RecordID: k.KID, Decision: audit.DecisionPermit, Code: code + ":" + string(k.Status),
 			RequestID: requestID(ctx), Node: s.d.Node,
 		}

@@ -16,7 +16,7 @@ var completenessEntries = []struct {
 }{
 	{"token_issued", Entry{
 		Time: t0, Kind: KindToken, Actor: "school-enrolment", Role: "consumer", Route: "POST /v1/token",
-		Decision: DecisionPermit, Code: "ok", RequestID: "req-t1", Node: "node-a",
+		Decision: DecisionPermit, RequestID: "req-t1", Node: "node-a",
 	}},
 	{"token_refused_unauthenticated", Entry{
 		Time: t0, Kind: KindToken, Route: "POST /v1/token", Decision: DecisionDeny, Code: "invalid_client",

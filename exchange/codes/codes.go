@@ -63,8 +63,8 @@ var (
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
 	// ErrRateLimited: the caller is over a rate limit or daily quota its
-	// policy declares, or the node has too many publish bytes in flight.
-	// Retry after the Retry-After header's seconds, not sooner.
+	// policy declares. Retry after the Retry-After header's seconds, not
+	// sooner.
 	ErrRateLimited = errors.New("rate limited")
 )
 
