@@ -39,6 +39,9 @@ const (
 	MaxTTL     = 15 * time.Minute
 	// Leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway = 5 * time.Second
+	// DefaultReplayCacheSize is the default number of live assertion jtis
+	// remembered per client (IssuerConfig.ReplayCacheSize).
+	DefaultReplayCacheSize = 1 << 10
 	// maxJTI bounds the jti length kept in the replay cache.
 	maxJTI = 256
 )
@@ -153,7 +156,7 @@ type IssuerConfig struct {
 	Clients  Clients
 	Now      func() time.Time // nil means time.Now
 	// ReplayCacheSize bounds the live assertion jtis remembered per
-	// client (default 4096). When a client's share is full of live
+	// client (default 1024). When a client's share is full of live
 	// entries, that client's token requests are refused
 	// (ErrTooManyAssertions) until some expire; other clients are not
 	// affected.
@@ -239,7 +242,7 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.ReplayCacheSize == 0 {
-		cfg.ReplayCacheSize = 1 << 12
+		cfg.ReplayCacheSize = DefaultReplayCacheSize
 	}
 	if cfg.TokenCacheSize == 0 {
 		cfg.TokenCacheSize = 1 << 14
