@@ -67,10 +67,11 @@
 //	key_change     a key version listed, retired or revoked, with the reason
 //	policy_change  a policy approved, changed or removed
 //
-// Refusals that cost the caller nothing to repeat (429 rate_limited, and
-// token refusals of unauthenticated requests) are audited at most once a
-// second per client, or per route when unauthenticated; the metric
-// onevisit_api_audit_suppressed_total counts the rest. Strings that come
+// Refusals that cost the caller nothing to repeat (deny entries, token
+// refusals, and queries refused 429 rate_limited) are audited at most once
+// a second per client (or per unauthenticated sender as a whole), route
+// and code; the metric onevisit_api_audit_suppressed_total counts the
+// rest. A query refused by policy is audited every time. Strings that come
 // from a request (purpose, case_id, reason) are written only when they
 // fit their documented shape and length; otherwise they are left out and
 // the code says why. Members with an empty value (empty string, no
