@@ -81,7 +81,8 @@
 //
 // # Limits
 //
-// An access policy may bound how often its consumer queries: rate is
+// An access policy may bound how often its consumer queries (explain calls
+// count as queries): rate is
 // "<n>/s", "<n>/m" or "<n>/h" (a token bucket refilled at that rate),
 // burst the bucket's size (default: the rate per second rounded up, at
 // least 1), daily the most queries per UTC day; at least one of rate and

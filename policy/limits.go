@@ -20,7 +20,8 @@ var rateRE = regexp.MustCompile(`^([1-9][0-9]{0,6})/(s|m|h)$`)
 // Limits bound how often a consumer may query for a purpose: a token
 // bucket of PerSecond tokens a second holding at most Burst, and at most
 // Daily queries per UTC day. A zero PerSecond means no rate limit, a zero
-// Daily no quota. Every query counts, refused ones included.
+// Daily no quota. Every query counts, refused ones included, and so does
+// every explain call of the consumer.
 type Limits struct {
 	Rate      string  `json:"rate,omitempty"` // as written: "<n>/s", "<n>/m" or "<n>/h"
 	PerSecond float64 `json:"-"`

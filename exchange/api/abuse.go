@@ -99,20 +99,21 @@ func retryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10))
 }
 
-// checkLimits counts a query against its consumer's limits. Over a limit
-// it sets Retry-After, counts the refusal by client, and returns an
-// ErrRateLimited error: passed through refuse (which audits it) at most
-// once a second per consumer, and otherwise marked audited without an
-// entry, so a flood of refused queries cannot grow the audit log.
-func (s *Server) checkLimits(w http.ResponseWriter, pol *policy.Set, consumer, purpose string, refuse func(error) error) error {
+// checkLimits counts a query or explain call (route) against its
+// consumer's limits. Over a limit it sets Retry-After, counts the refusal
+// by client, and returns an ErrRateLimited error: passed through refuse
+// (which audits it) at most once a second per consumer and route, and
+// otherwise marked audited without an entry, so a flood of refused
+// requests cannot grow the audit log.
+func (s *Server) checkLimits(w http.ResponseWriter, pol *policy.Set, consumer, purpose, route string, refuse func(error) error) error {
 	wait, ok := s.limits.allow(pol, consumer, purpose, s.d.Now())
 	if ok {
 		return nil
 	}
 	retryAfter(w, wait)
 	s.rateLimited.WithLabelValues(consumer).Inc()
-	cause := fmt.Errorf("query: %s over its policy limits, retry in %v: %w", consumer, wait.Round(time.Millisecond), codes.ErrRateLimited)
-	if s.sampler.take(consumer, "POST /v1/query", "rate_limited", s.d.Now()) {
+	cause := fmt.Errorf("%s: %s over its policy limits, retry in %v: %w", route, consumer, wait.Round(time.Millisecond), codes.ErrRateLimited)
+	if s.sampler.take(consumer, route, "rate_limited", s.d.Now()) {
 		return refuse(cause)
 	}
 	s.auditSuppressed.WithLabelValues("rate_limited").Inc()

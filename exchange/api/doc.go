@@ -26,7 +26,8 @@
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
-//     (policy.Set.Limits) on every query, refused ones included: 429
+//     (policy.Set.Limits) on every query, refused ones included, and on
+//     every explain call of a consumer: 429
 //     rate_limited with Retry-After (seconds until a token is free, or
 //     until the next UTC day for a quota);
 //   - body limits per route (16 KiB for token, query, explain, keys and

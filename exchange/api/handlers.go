@@ -183,7 +183,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		return auditDone{cause}
 	}
 	pol := s.d.Policy()
-	if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, refuse); err != nil {
+	if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, "POST /v1/query", refuse); err != nil {
 		return err
 	}
 	if q.Dataset == "" || q.Subject == "" || q.Purpose == "" {
@@ -368,6 +368,20 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 		q.CaseID = explainCaseID
 	}
 	pol := s.d.Policy()
+	// A consumer's explain calls count against its limits as its queries
+	// do: each is an audit entry.
+	if p.Role == RoleConsumer {
+		const route = "POST /v1/policy/explain"
+		refuse := func(cause error) error {
+			if err := s.writeDeny(r, p, route, codes.Of(cause).Name); err != nil {
+				return err
+			}
+			return auditDone{cause}
+		}
+		if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, route, refuse); err != nil {
+			return err
+		}
+	}
 	d := pol.Decide(policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
 	if err := s.auditExplain(r, p, q, caseID, pol.Version(), d); err != nil {
 		return err

@@ -108,13 +108,21 @@ func (s *Server) auditRefusal(r *http.Request, rt route, p auth.Principal, err e
 		s.auditSuppressed.WithLabelValues(string(audit.KindDeny)).Inc()
 		return err
 	}
-	ctx := r.Context()
-	e := audit.Entry{
-		Time: now.UTC(), Kind: audit.KindDeny, Actor: p.ClientID, Role: p.Role, Route: name,
-		Decision: audit.DecisionDeny, Code: c.Name, RequestID: requestID(ctx), Node: s.d.Node,
-	}
-	if werr := s.d.Audit.Write(ctx, e); werr != nil {
-		return fmt.Errorf("%s: audit refusal %s: %v: %w", name, c.Name, werr, codes.ErrUnavailable)
+	if werr := s.writeDeny(r, p, name, c.Name); werr != nil {
+		return werr
 	}
 	return err
+}
+
+// writeDeny durably writes the deny entry of a refused request of p.
+func (s *Server) writeDeny(r *http.Request, p auth.Principal, route, code string) error {
+	ctx := r.Context()
+	e := audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindDeny, Actor: p.ClientID, Role: p.Role, Route: route,
+		Decision: audit.DecisionDeny, Code: code, RequestID: requestID(ctx), Node: s.d.Node,
+	}
+	if err := s.d.Audit.Write(ctx, e); err != nil {
+		return fmt.Errorf("%s: audit refusal %s: %v: %w", route, code, err, codes.ErrUnavailable)
+	}
+	return nil
 }

@@ -287,6 +287,30 @@ func TestAttackQueryFloodIsRateLimited(t *testing.T) {
 	}
 }
 
+// Explain calls count against the consumer's limits too: each is an
+// audit entry. At 393bfce nothing was limited.
+func TestAttackExplainFloodIsRateLimited(t *testing.T) {
+	env := startDev(t)
+	flooder := token(t, env, "property-transfer")
+	const n = 500
+	var answered, limited atomic.Int64
+	abuseParallel(n, 8, func(i int) {
+		body := []byte(`{"consumer":"property-transfer","dataset":"tax","purpose":"property_transfer"}`)
+		resp, b := call(t, "POST", env.BaseURL+"/v1/policy/explain", "Bearer "+flooder, body, nil)
+		switch {
+		case resp.StatusCode == 200:
+			answered.Add(1)
+		case resp.StatusCode == 429 && codeOf(b) == "rate_limited" && resp.Header.Get("Retry-After") != "":
+			limited.Add(1)
+		default:
+			t.Errorf("explain %d: %d %s", i, resp.StatusCode, b)
+		}
+	})
+	if limited.Load() == 0 || answered.Load() < 200 {
+		t.Fatalf("%d explain calls: %d answered, %d rate limited; want the burst of 200 answered and the rest limited", n, answered.Load(), limited.Load())
+	}
+}
+
 // abuseCountingReader yields n bytes of 'a' (after prefix) and counts what
 // was read from it.
 type abuseCountingReader struct {
