@@ -113,7 +113,9 @@ func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) er
 	if s.d.Audit != nil && c.Status < 500 {
 		if s.sampler.take(client, "POST /v1/token", c.Name, s.d.Now()) {
 			role, _ := s.clientRole(client)
-			if werr := s.d.Audit.Write(r.Context(), s.tokenEntry(r, client, role, audit.DecisionDeny, c.Name)); werr != nil {
+			ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+			defer cancel()
+			if werr := s.d.Audit.Write(ctx, s.tokenEntry(r, client, role, audit.DecisionDeny, c.Name)); werr != nil {
 				s.d.Logger.Error("token refusal not audited", "request_id", requestID(r.Context()), "code", c.Name, "detail", werr.Error())
 			}
 		} else {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -116,7 +117,8 @@ func (s *Server) auditRefusal(r *http.Request, rt route, p auth.Principal, err e
 
 // writeDeny durably writes the deny entry of a refused request of p.
 func (s *Server) writeDeny(r *http.Request, p auth.Principal, route, code string) error {
-	ctx := r.Context()
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
 	e := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindDeny, Actor: p.ClientID, Role: p.Role, Route: route,
 		Decision: audit.DecisionDeny, Code: code, RequestID: requestID(ctx), Node: s.d.Node,
