@@ -21,6 +21,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/segmentio/kafka-go"
+
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
@@ -203,7 +205,18 @@ func TestAttackTokenFloodLocksOutOnlyItself(t *testing.T) {
 	// Every token is audited; the refusals, which cost the flooder
 	// nothing, at most once a second.
 	var tokens, refusals int
-	for _, e := range abuseAuditEntries(t, env) {
+	var entries []audit.Entry
+	waitFor(t, "every token's audit entry", func() bool {
+		entries = abuseAuditEntries(t, env)
+		n := 0
+		for _, e := range entries {
+			if e.Kind == audit.KindToken && e.Actor == flooder && e.Decision == audit.DecisionPermit {
+				n++
+			}
+		}
+		return n >= share
+	})
+	for _, e := range entries {
 		if e.Kind != audit.KindToken || e.Actor != flooder {
 			continue
 		}
@@ -272,7 +285,17 @@ func TestAttackQueryFloodIsRateLimited(t *testing.T) {
 	refusals := 0
 	want := audit.Entry{Kind: audit.KindQuery, Actor: "property-transfer", Role: "consumer", Purpose: "property_transfer",
 		CaseID: "PT-1", Decision: audit.DecisionDeny, Code: "rate_limited", Node: "dev-1"}
-	for _, e := range abuseAuditEntries(t, env) {
+	var entries []audit.Entry
+	waitFor(t, "a rate_limited audit entry", func() bool {
+		entries = abuseAuditEntries(t, env)
+		for _, e := range entries {
+			if e.Code == "rate_limited" {
+				return true
+			}
+		}
+		return false
+	})
+	for _, e := range entries {
 		if e.Code != "rate_limited" {
 			continue
 		}
@@ -444,10 +467,11 @@ func TestAttackRefusedQueriesKeepAuditBounded(t *testing.T) {
 			t.Fatalf("refused query %d: %d %s, want a 4xx", i, resp.StatusCode, b)
 		}
 	}
-	raw := readAll(t, env, env.Kafka.Names.Audit())
-	if len(raw)-before < 20 {
-		t.Fatalf("%d new audit entries for 20 refused queries", len(raw)-before)
-	}
+	var raw []kafka.Message
+	waitFor(t, "the refusals' audit entries", func() bool {
+		raw = readAll(t, env, env.Kafka.Names.Audit())
+		return len(raw)-before >= 20
+	})
 	for _, m := range raw[before:] {
 		if len(m.Value) > 1024 {
 			t.Errorf("audit entry of %d bytes: %.200s…", len(m.Value), m.Value)
