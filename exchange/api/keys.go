@@ -43,6 +43,9 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	if err := required("register key", "/reason", q.Reason); err != nil {
 		return err
 	}
+	if err := checkReason("register key", q.Reason); err != nil {
+		return err
+	}
 	kid, pub, err := keys.ParsePublicJWK(q.JWK)
 	if err != nil {
 		return fmt.Errorf("register key: %v: %w", err, codes.ErrBadRequest)
@@ -91,6 +94,9 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := required("revoke key", "/reason", q.Reason); err != nil {
 		return err
 	}
+	if err := checkReason("revoke key", q.Reason); err != nil {
+		return err
+	}
 	k, err := s.d.Keys.PublicKey(q.KID)
 	if err != nil {
 		return fmt.Errorf("revoke key: %v: %w", err, codes.ErrNotFound)
@@ -118,7 +124,7 @@ func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Princ
 	entries := make([]audit.Entry, len(ks))
 	for i, k := range ks {
 		entries[i] = audit.Entry{
-			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role,
+			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role, Reason: reason,
 			RecordID: k.KID, Decision: audit.DecisionPermit, Code: code + ":" + string(k.Status),
 			RequestID: requestID(ctx), Node: s.d.Node,
 		}

@@ -84,6 +84,10 @@ var (
 	ErrMethodNotAllowed = errors.New("method not allowed")
 	// ErrNoRoute: no route has this path.
 	ErrNoRoute = errors.New("no such path")
+	// ErrRateLimited: the caller is over a rate limit or daily quota its
+	// policy declares. Retry after the Retry-After header's seconds, not
+	// sooner.
+	ErrRateLimited = errors.New("rate limited")
 )
 
 // MaxCaseID and MaxPurpose bound the free-text fields of a request; they
@@ -188,6 +192,9 @@ var catalogue = []entry{
 	{ErrBadCaseID, Code{"bad_case_id", 400, "the case id must be 1 to 64 letters, digits and . _ : / -, and not contain an identity number", false}},
 	{ErrMethodNotAllowed, Code{"method_not_allowed", 405, "this path does not take this method (see the Allow header)", false}},
 	{ErrNoRoute, Code{"no_route", 404, "no such path; GET /openapi.json lists the API", false}},
+	// Abuse limits.
+	{ErrRateLimited, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
+	{auth.ErrTooManyAssertions, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
 }
 
 // Internal is the code of an error the catalogue does not know.

@@ -76,8 +76,8 @@ func TestAllIsWellFormed(t *testing.T) {
 		if http.StatusText(c.Status) == "" || c.Status < 400 {
 			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
 		}
-		if c.Retryable != (c.Status == http.StatusServiceUnavailable) {
-			t.Errorf("%s: retryable %v with status %d: only 503s are retryable", c.Name, c.Retryable, c.Status)
+		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests) {
+			t.Errorf("%s: retryable %v with status %d: only 503s and 429s are retryable", c.Name, c.Retryable, c.Status)
 		}
 		if c.Message == "" {
 			t.Errorf("%s: empty message", c.Name)
@@ -149,6 +149,8 @@ var sentinels = []struct {
 	{codes.ErrBadCaseID, "bad_case_id"},
 	{codes.ErrMethodNotAllowed, "method_not_allowed"},
 	{codes.ErrNoRoute, "no_route"},
+	{codes.ErrRateLimited, "rate_limited"},
+	{auth.ErrTooManyAssertions, "rate_limited"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -21,7 +21,10 @@
 // the subject's pseudonym (a keyed HMAC, never the identity number; the
 // node's writer adds its MAC, see package exchange);
 // rejected ones go to the dead-letter topic with a stable code; every
-// decision goes to the audit topic. Process returns only when all of that
+// decision goes to the audit topic, under the party that authenticated
+// (the HTTP publisher, or the issuer whose signature verified): input
+// whose signature does not verify is audited with no actor and no record
+// id, never under the issuer it claims. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
@@ -169,9 +172,10 @@ func New(d Deps) (*Pipeline, error) {
 
 // checked is one submission after the order-independent checks.
 type checked struct {
-	rec     *record.Record
-	subject string // pseudonym
-	err     error
+	rec      *record.Record
+	verified bool   // rec's signature verified with a key its issuer owns
+	subject  string // pseudonym
+	err      error
 }
 
 // Process runs every submission through the pipeline and writes the
@@ -314,7 +318,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	if err != nil {
 		return checked{rec: partial(s.Raw), err: err}
 	}
-	out := checked{rec: rec}
+	out := checked{rec: rec, verified: true}
 	if rec.Dataset != s.Dataset {
 		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, codes.ErrDatasetMismatch)
 		return out
@@ -421,21 +425,31 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time) (kafka.Me
 	return kafka.Message{Topic: p.d.Names.Rejected(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
 }
 
+// auditMessage is the audit entry of one decision. Its actor is who
+// authenticated: the HTTP publisher whose token verified, or the issuer
+// whose signature verified. Input from a topic whose signature did not
+// verify is unauthenticated: no actor and no role, and no record id, since
+// the issuer and id it claims are the sender's word (and an id could hold
+// an identity number).
 func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Time) kafka.Message {
 	e := audit.Entry{
 		Time:     now.UTC(),
 		Kind:     audit.KindAccept,
 		Actor:    s.Publisher,
-		Role:     "publisher",
 		Dataset:  s.Dataset,
 		Subject:  c.subject,
-		RecordID: res.RecordID,
 		Decision: audit.Decision(res.Status),
 		Code:     res.Code,
 		Node:     p.d.Node,
 	}
-	if c.rec != nil && e.Actor == "" {
-		e.Actor = c.rec.Issuer
+	if c.verified {
+		e.RecordID = res.RecordID
+		if e.Actor == "" {
+			e.Actor = c.rec.Issuer
+		}
+	}
+	if e.Actor != "" {
+		e.Role = "publisher"
 	}
 	if res.Status == Rejected {
 		e.Kind = audit.KindReject
