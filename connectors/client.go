@@ -41,6 +41,9 @@ type APIError struct {
 }
 
 func (e *APIError) Error() string {
+	if e.Pointer != "" {
+		return fmt.Sprintf("exchange answered %d %s at %s: %s (request %s)", e.Status, e.Code, e.Pointer, e.Message, e.RequestID)
+	}
 	return fmt.Sprintf("exchange answered %d %s: %s (request %s)", e.Status, e.Code, e.Message, e.RequestID)
 }
 

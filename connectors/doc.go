@@ -23,8 +23,19 @@
 //     metrics (onevisit_connector_buffered_records,
 //     onevisit_connector_signer_up, onevisit_connector_publish_attempts_total),
 //     and never sends a record it could not sign.
-//   - ReadCSV turns a CSV file whose header names the dataset's fields into
-//     items, typed by the dataset's schema.
+//   - ParseCSV turns a CSV file whose header names the dataset's fields into
+//     items, typed by the dataset's schema, and reports every row that does
+//     not fit (row, line, code, JSON pointer, reason: schema_violation,
+//     bad_row, or mojibake for a cell with U+FFFD, a control character,
+//     锟斤拷 or Latin-1 characters in a row, as GBK read as Latin-1 gives).
+//     The file must be valid UTF-8 (a BOM is skipped) unless read
+//     as GB18030 (GBK, as Excel and older department systems write it),
+//     which is converted; a file in the wrong encoding, or UTF-8 read as
+//     GB18030, is refused whole (ErrEncoding), so garbled text is never
+//     signed. ReadCSV is the all-or-nothing form for UTF-8 files. The
+//     `onevisit connector csv` command signs and sends nothing from a file
+//     with an invalid row, prints a per-row report (--report FILE writes
+//     it as JSON) and exits non-zero when any row is invalid or rejected.
 //
 // Record ids are derived from the issuer, dataset and field values when a
 // connector gives none, so loading the same file twice is idempotent: the

@@ -25,6 +25,7 @@
 //	  requireCaseId: true             # optional, default false
 //	  validFrom: 2026-01-01T00:00:00Z # optional, RFC 3339 with zone, inclusive
 //	  validUntil: 2027-12-31T23:59:59Z # optional, inclusive, not before validFrom
+//	  limits: {rate: 50/s, burst: 100, daily: 100000} # optional, see Limits
 //
 //	kind: Forbid
 //	metadata: {name: never-share-ethnicity}
@@ -78,6 +79,23 @@
 // publish grants) between two sets, for the second officer who approves
 // a change.
 //
+// # Limits
+//
+// An access policy may bound how often its consumer queries (explain calls
+// count as queries): rate is
+// "<n>/s", "<n>/m" or "<n>/h" (a token bucket refilled at that rate),
+// burst the bucket's size (default: the rate per second rounded up, at
+// least 1), daily the most queries per UTC day; at least one of rate and
+// daily. Limits count per consumer and purpose, across datasets; where
+// several policies limit the same consumer and purpose, the stricter of
+// each number applies. A query whose purpose no limited policy of the
+// consumer lists (an unknown or mistyped purpose included) counts against
+// one shared bucket per consumer with the strictest limits that consumer
+// has, so refused queries are bounded too. A consumer none of whose
+// policies declares limits is not limited. Set.Limits answers which
+// bucket a query counts against; the exchange enforces it (429
+// rate_limited with Retry-After) on each node separately.
+//
 // # Errors
 //
 // Decision.Err returns nil for a permit, otherwise a *DenyError wrapping
@@ -85,7 +103,9 @@
 // the case id), ErrPurposeNotAllowed, ErrOutsideValidity (an officer must
 // renew the policy) or ErrForbidden. When several policies failed
 // differently, the most specific cause wins: case id, then validity, then
-// purpose.
+// purpose. KnownPurpose says whether any AccessPolicy declares a purpose at
+// all; the API refuses an undeclared one (a typo) before deciding, as
+// unknown_purpose rather than a denial.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping

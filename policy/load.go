@@ -398,7 +398,7 @@ func (p *parser) grantSpec(at, n *yaml.Node, pol *Policy) {
 
 func (p *parser) accessSpec(at, n *yaml.Node, pol *Policy) {
 	sp, ok := p.mapping(at, n, "AccessPolicy spec", "consumer", "dataset", "purposes", "fields",
-		"requireCaseId", "validFrom", "validUntil")
+		"requireCaseId", "validFrom", "validUntil", "limits")
 	if !ok {
 		return
 	}
@@ -430,6 +430,7 @@ func (p *parser) accessSpec(at, n *yaml.Node, pol *Policy) {
 		p.errf(un, ErrBadValidity, "validUntil %s is before validFrom %s",
 			pol.ValidUntil.Format(time.RFC3339), pol.ValidFrom.Format(time.RFC3339))
 	}
+	p.limitsSpec(sp, pol)
 }
 
 func (p *parser) forbidSpec(at, n *yaml.Node, pol *Policy) {

@@ -43,7 +43,7 @@ const Wildcard = "*"
 // set depends on Kind:
 //
 //	PublisherGrant: Publisher, Datasets
-//	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil
+//	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
@@ -61,6 +61,7 @@ type Policy struct {
 	RequireCaseID bool      `json:"requireCaseId,omitempty"`
 	ValidFrom     time.Time `json:"validFrom,omitzero"`
 	ValidUntil    time.Time `json:"validUntil,omitzero"`
+	Limits        Limits    `json:"limits,omitzero"` // AccessPolicy only; zero when none
 }
 
 func (p Policy) clone() Policy {

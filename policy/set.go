@@ -18,6 +18,7 @@ type Set struct {
 	docs    []Policy          // sorted by kind, then name
 	entries map[pair]*entry   // consumer+dataset pairs with at least one permit
 	grants  map[pair]Decision // publisher+dataset pairs with at least one grant
+	limits  map[limitKey]Limits
 	version string
 }
 
@@ -153,6 +154,7 @@ func newSet(docs []Policy) *Set {
 			e.forbids = append(e.forbids, f)
 		}
 	}
+	s.limits = compileLimits(docs)
 	s.version = version(docs)
 	return s
 }
@@ -197,6 +199,9 @@ func version(docs []Policy) string {
 		fmt.Fprintf(h, "%q %q %q %q %q %q %q %q %q %t %s %s\n",
 			d.Kind, d.Name, d.Description, d.Publisher, d.Datasets, d.Consumer, d.Dataset,
 			d.Purposes, d.Fields, d.RequireCaseID, t(d.ValidFrom), t(d.ValidUntil))
+		if !d.Limits.IsZero() { // a line of its own, so sets without limits keep their versions
+			fmt.Fprintf(h, "limits %q %d %d\n", d.Limits.Rate, d.Limits.Burst, d.Limits.Daily)
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

@@ -136,6 +136,13 @@
 // date: exactly YYYY-MM-DD in ASCII digits, a real Gregorian date, year
 // 0001-9999 (reason "date").
 //
+// ContainsIdentity finds an identity number or credit code anywhere inside
+// a string (a resident ID with a wrong or lowercase check character too),
+// for values that must never carry one (record ids, case ids, key ids);
+// RedactIdentities masks them in text bound for a log. Their shapes have
+// enough structure (province, date, credit-code check character) that hex
+// digests and request ids do not match by chance.
+//
 // # Compatibility
 //
 // Check compares each version with the one before it (not transitively),

@@ -4,18 +4,71 @@
 // (deny by default). /openapi.json describes exactly these routes, and a
 // test keeps the two in step.
 //
-// Errors reach clients as {"error":{"code","message","request_id"}} with
-// the status of exchange/codes; the detail goes to the log under the same
-// request id. Identity numbers, tokens and record contents are never
-// logged.
+// Errors reach clients as {"error":{"code","message","pointer","request_id"}}
+// with the status of exchange/codes; pointer is the JSON pointer of the
+// request field at fault ("/subject", "/case_id"), when one is. The detail
+// goes to the log under the same request id, with anything shaped like an
+// identity number or credit code redacted (details quote client input:
+// field names, client ids). Identity numbers, tokens and record contents
+// are never logged. A path no route serves is 404 no_route, a method the
+// path does not take 405 method_not_allowed with Allow, both in the same
+// shape and counted (route label: the path's pattern, or "unmatched").
+//
+// Request fields are checked before any policy decision, in this order,
+// each refusal naming its field: dataset, subject and purpose present
+// (missing_field); dataset in the catalogue (unknown_dataset); subject a
+// resident identity number (bad_check_character, lowercase_check_character,
+// invalid_subject); purpose declared by some policy (unknown_purpose; a
+// typo is not a denial); case id, if given, 1-64 letters, digits and
+// . _ : / - with no identity number or credit code inside (bad_case_id).
+// A query's audit entry records the purpose and case id only once they
+// pass. Explain makes the same checks and lists in "conditions" the codes
+// of refusals its decision does not show (case_id_required when asked
+// without a case id).
 //
 // A query's audit entry is durably written (acks from all in-sync
 // replicas of the audit topic) before its answer is sent; if it cannot be,
-// the caller gets 503 and no data.
+// the caller gets 503 and no data. The same holds for an access token, an
+// explain answer and an officer's subject lookup or key change (with the
+// officer's reason, which must be at most MaxReason characters, without
+// control characters and without an identity number). A 4xx refusal of a
+// caller whose token verified (403 for its role, 401 for a token no longer
+// good, a malformed body) is audited as a deny entry naming the route and
+// code, nothing of the body. Token refusals are audited under the client
+// whose assertion verified, or with no actor. Those deny entries, token
+// refusals and 429 answers, which a caller can repeat at no cost, are
+// audited at most once a second per client, route and code (a query
+// refused by policy is audited every time); the rest are counted in
+// onevisit_api_audit_suppressed_total. See exchange/audit for the entries.
+//
+// Abuse bounds, per node:
+//   - rate limits and daily quotas of the consumer's access policies
+//     (policy.Set.Limits) on every query, refused ones included, and on
+//     every explain call of a consumer: 429
+//     rate_limited with Retry-After (seconds until a token is free, or
+//     until the next UTC day for a quota);
+//   - body limits per route (16 KiB for token, query, explain, keys and
+//     audit; 64 MiB for publish); a body that declares more is refused
+//     413 before any of it is read;
+//   - PublishBytesInFlight (default 64 MiB) of publish bodies admitted at
+//     once, by declared size (the route limit for a body of unknown
+//     length); a publish waits up to 5 s for room, then gets 503 with
+//     Retry-After;
+//   - a client whose live client assertions fill its replay share gets
+//     429 slow_down at the token endpoint (exchange/auth).
 //
 // Metrics (on the registry passed in):
 //
 //	onevisit_api_requests_total{route,code}
 //	onevisit_query_seconds{decision}            permit|deny|not_found|error
 //	onevisit_policy_decisions_total{dataset,decision}
+//	onevisit_api_rate_limited_total{client}     429 answers (queries and token requests)
+//	onevisit_api_audit_suppressed_total{kind}   refusals not audited (see above)
+//	onevisit_api_publish_bytes_in_flight        bytes of publish bodies admitted now
+//	onevisit_query_distinct_subjects_total{consumer}
+//	    subjects a consumer asked about (after the policy permitted) for the
+//	    first time in the current UTC hour; at most 65,536 remembered per
+//	    consumer and hour (8 bytes each), past that every subject counts.
+//	    Its rate is the scraping signal: deploy/prometheus/rules.yaml
+//	    alerts on it. No subject ever becomes a label.
 package api

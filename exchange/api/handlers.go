@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -64,6 +65,9 @@ type oauthError struct{ error }
 func (e oauthError) Unwrap() error { return e.error }
 
 func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	if r.ContentLength > tokenBodyLimit {
+		return s.oauthFail(w, r, fmt.Errorf("token: body of %d bytes: %w", r.ContentLength, auth.ErrInvalidRequest))
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, tokenBodyLimit))
 	if err != nil {
 		return s.oauthFail(w, r, fmt.Errorf("token: read body: %w", auth.ErrInvalidRequest))
@@ -76,18 +80,55 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	if err != nil {
 		return s.oauthFail(w, r, err)
 	}
+	// The token is audited before it is handed out, as a query is.
+	if s.d.Audit != nil {
+		ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+		defer cancel()
+		if err := s.d.Audit.Write(ctx, s.tokenEntry(r, resp.Client, resp.Role, audit.DecisionPermit, "")); err != nil {
+			return s.oauthFail(w, r, fmt.Errorf("token: audit: %v: %w", err, codes.ErrUnavailable))
+		}
+	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 
+// tokenEntry is the audit entry of a token decision. client is the
+// client whose signature verified, "" when none did.
+func (s *Server) tokenEntry(r *http.Request, client, role string, d audit.Decision, code string) audit.Entry {
+	return audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindToken, Actor: client, Role: role, Route: "POST /v1/token",
+		Decision: d, Code: code, RequestID: requestID(r.Context()), Node: s.d.Node,
+	}
+}
+
 // oauthFail answers {"error","error_description"} as RFC 6749 asks and
-// returns nil so the generic error body is not written too.
+// returns nil so the generic error body is not written too. The refusal
+// is audited (under the client whose signature verified, if any) at most
+// once a second per client and code: anyone can send junk to the token
+// endpoint, and it must not grow the audit log at the sender's pace.
 func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) error {
 	c := codes.Of(err)
-	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", err.Error())
+	client, _ := auth.Authenticated(err)
+	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
+	if s.d.Audit != nil && c.Status < 500 {
+		if s.sampler.take(client, "POST /v1/token", c.Name, s.d.Now()) {
+			role, _ := s.clientRole(client)
+			ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+			defer cancel()
+			if werr := s.d.Audit.Write(ctx, s.tokenEntry(r, client, role, audit.DecisionDeny, c.Name)); werr != nil {
+				s.d.Logger.Error("token refusal not audited", "request_id", requestID(r.Context()), "code", c.Name, "detail", werr.Error())
+			}
+		} else {
+			s.auditSuppressed.WithLabelValues(string(audit.KindToken)).Inc()
+		}
+	}
 	status := http.StatusBadRequest
 	switch {
+	case c.Status == http.StatusTooManyRequests:
+		status = c.Status // this client's own assertions fill its replay share
+		w.Header().Set("Retry-After", strconv.Itoa(int(auth.AssertionLifetime/time.Second)))
+		s.rateLimited.WithLabelValues(client).Inc()
 	case c.Status == http.StatusUnauthorized:
 		status = http.StatusUnauthorized
 	case c.Status >= 500:
@@ -129,10 +170,11 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
+	// Purpose and case id enter the entry only once they are known to be
+	// a declared purpose and a plain case id: the audit log is permanent.
 	entry := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role,
-		Purpose: q.Purpose, CaseID: q.CaseID, RequestID: requestID(ctx), Node: s.d.Node,
-		Decision: audit.DecisionDeny,
+		RequestID: requestID(ctx), Node: s.d.Node, Decision: audit.DecisionDeny,
 	}
 	// Every outcome, refusals included, is audited before the answer.
 	auditCtx, cancel := context.WithTimeout(ctx, writeTimeout)
@@ -142,22 +184,38 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		if err := s.d.Audit.Write(auditCtx, entry); err != nil {
 			return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 		}
-		return cause
+		return auditDone{cause}
 	}
-	if q.Dataset == "" || q.Subject == "" || q.Purpose == "" {
-		return refuse(fmt.Errorf("query: dataset, subject and purpose are required: %w", codes.ErrBadRequest))
+	pol := s.d.Policy()
+	purposeErr, caseErr := checkPurpose("query", pol, q.Purpose), checkCaseID("query", q.CaseID)
+	if purposeErr == nil {
+		entry.Purpose = q.Purpose
 	}
-	if _, ok := s.d.Schemas.Dataset(q.Dataset); !ok {
-		return refuse(fmt.Errorf("query: %w", codes.ErrUnknownDataset))
+	if caseErr == nil {
+		entry.CaseID = q.CaseID
+	}
+	if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, "POST /v1/query", refuse); err != nil {
+		return err
+	}
+	if err := required("query", "/dataset", q.Dataset, "/subject", q.Subject, "/purpose", q.Purpose); err != nil {
+		return refuse(err)
+	}
+	if err := checkDataset("query", s.d.Schemas, q.Dataset); err != nil {
+		return refuse(err)
 	}
 	entry.Dataset = q.Dataset
-	if err := schemas.ValidResidentID(q.Subject); err != nil {
-		return refuse(fmt.Errorf("query: %v: %w", err, codes.ErrBadSubject))
+	if err := checkSubject("query", q.Subject); err != nil {
+		return refuse(err)
 	}
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
 		return err
 	}
-	pol := s.d.Policy()
+	if purposeErr != nil {
+		return refuse(purposeErr)
+	}
+	if caseErr != nil {
+		return refuse(caseErr)
+	}
 	dec := pol.Decide(policy.Request{Consumer: p.ClientID, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
 	entry.Policy, entry.PolicyVersion = dec.Policy, pol.Version()
 	if !dec.Allowed {
@@ -171,6 +229,9 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	}
 	if err := s.d.Fresh(); err != nil {
 		return refuse(err)
+	}
+	if s.distinct.first(p.ClientID, entry.Subject, s.d.Now()) {
+		s.distinctN.WithLabelValues(p.ClientID).Inc()
 	}
 	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
 	if !ok {
@@ -243,12 +304,32 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if _, ok := s.d.Schemas.Dataset(dataset); !ok {
 		return fmt.Errorf("publish: %w", codes.ErrUnknownDataset)
 	}
+	if r.ContentLength > publishBodyLimit {
+		return fmt.Errorf("publish: declared %d bytes, over %d: %w", r.ContentLength, publishBodyLimit, codes.ErrTooLarge)
+	}
+	// Bound the publish bodies read at once, node-wide: a body of unknown
+	// length holds room for the largest allowed.
+	want := r.ContentLength
+	if want <= 0 {
+		want = publishBodyLimit
+	}
+	waitCtx, cancelWait := context.WithTimeout(r.Context(), publishWait)
+	held, err := s.publishGate.acquire(waitCtx, want)
+	cancelWait()
+	if err != nil {
+		return fmt.Errorf("publish: no room for %d more bytes of publish bodies in flight: %v: %w", want, err, codes.ErrUnavailable)
+	}
+	s.publishInFlight.Add(float64(held))
+	defer func() {
+		s.publishGate.release(held)
+		s.publishInFlight.Sub(float64(held))
+	}()
 	var req publishRequest
 	if err := decodeBody(r, publishBodyLimit, &req); err != nil {
 		return err
 	}
 	if len(req.Records) == 0 || len(req.Records) > MaxBatch {
-		return fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)
+		return &codes.FieldError{Pointer: "/records", Err: fmt.Errorf("publish: %d records, want 1 to %d: %w", len(req.Records), MaxBatch, codes.ErrBadRequest)}
 	}
 	subs := make([]ingest.Submission, len(req.Records))
 	for i, raw := range req.Records {
@@ -314,18 +395,123 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Consumer == "" || q.Dataset == "" || q.Purpose == "" {
-		return fmt.Errorf("explain: consumer, dataset and purpose are required: %w", codes.ErrBadRequest)
+	if err := required("explain", "/consumer", q.Consumer, "/dataset", q.Dataset, "/purpose", q.Purpose); err != nil {
+		return err
 	}
 	if p.Role != RoleOfficer && q.Consumer != p.ClientID {
 		return fmt.Errorf("explain: %s asked about %s: %w", p.ClientID, q.Consumer, codes.ErrForbidden)
 	}
-	if q.CaseID == "" {
-		q.CaseID = explainCaseID
+	// The checks a query makes before its policy decision, so explain
+	// never permits what the query then refuses.
+	if err := checkDataset("explain", s.d.Schemas, q.Dataset); err != nil {
+		return err
 	}
-	d := s.d.Policy().Decide(policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
-	writeJSON(w, http.StatusOK, d)
+	pol := s.d.Policy()
+	if err := checkPurpose("explain", pol, q.Purpose); err != nil {
+		return err
+	}
+	if err := checkCaseID("explain", q.CaseID); err != nil {
+		return err
+	}
+	// A consumer's explain calls count against its limits as its queries
+	// do: each is an audit entry.
+	if p.Role == RoleConsumer {
+		const route = "POST /v1/policy/explain"
+		refuse := func(cause error) error {
+			if err := s.writeDeny(r, p, route, codes.Of(cause).Name); err != nil {
+				return err
+			}
+			return auditDone{cause}
+		}
+		if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, route, refuse); err != nil {
+			return err
+		}
+	}
+	caseID := q.CaseID
+	req := policy.Request{Consumer: q.Consumer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()}
+	conditions := []string{}
+	if q.CaseID == "" {
+		// Explain what a query with a case id would get, and say that a
+		// query without one is refused.
+		bare := pol.Decide(req)
+		req.CaseID = explainCaseID
+		if d := pol.Decide(req); d.Allowed && errors.Is(bare.Err(), policy.ErrCaseIDRequired) {
+			conditions = append(conditions, codes.Of(policy.ErrCaseIDRequired).Name)
+		}
+	}
+	d := pol.Decide(req)
+	if err := s.auditExplain(r, p, q, caseID, pol.Version(), d); err != nil {
+		return err
+	}
+	for _, c := range conditions {
+		d.Reasons = append(d.Reasons, "condition: "+c+": a query without a case_id is refused")
+	}
+	writeJSON(w, http.StatusOK, explainResponse{d, conditions})
 	return nil
+}
+
+// explainResponse is a policy decision and the conditions a query must
+// meet on top of it (codes of the refusals it would otherwise get).
+type explainResponse struct {
+	policy.Decision
+	Conditions []string
+}
+
+// MarshalJSON is the decision's own JSON object with "conditions" added
+// as its last member.
+func (e explainResponse) MarshalJSON() ([]byte, error) {
+	b, err := json.Marshal(e.Decision)
+	if err != nil {
+		return nil, err
+	}
+	c, err := json.Marshal(e.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	if len(b) < 2 || b[len(b)-1] != '}' {
+		return nil, fmt.Errorf("explain: decision JSON %q is not an object", b)
+	}
+	out := append(b[:len(b)-1:len(b)-1], `,"conditions":`...)
+	return append(append(out, c...), '}'), nil
+}
+
+// auditExplain writes the entry of an explain call: who asked, about
+// which consumer (when not themselves), dataset and purpose, and the
+// decision explained. Request strings go in only when they name a known
+// client or dataset, or have a purpose's or case id's shape.
+func (s *Server) auditExplain(r *http.Request, p auth.Principal, q explainRequest, caseID, version string, d policy.Decision) error {
+	e := audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindExplain, Actor: p.ClientID, Role: p.Role,
+		Purpose: auditPurpose(q.Purpose), CaseID: auditCaseID(caseID), Fields: d.Fields,
+		Decision: audit.DecisionDeny, Policy: d.Policy, PolicyVersion: version,
+		RequestID: requestID(r.Context()), Node: s.d.Node,
+	}
+	if _, ok := s.clientRole(q.Consumer); ok && q.Consumer != p.ClientID {
+		e.Consumer = q.Consumer
+	}
+	if _, ok := s.d.Schemas.Dataset(q.Dataset); ok {
+		e.Dataset = q.Dataset
+	}
+	if d.Allowed {
+		e.Decision = audit.DecisionPermit
+	} else {
+		e.Code = codes.Of(d.Err()).Name
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.d.Audit.Write(ctx, e); err != nil {
+		return fmt.Errorf("explain: audit: %v: %w", err, codes.ErrUnavailable)
+	}
+	return nil
+}
+
+// clientRole is the role of a registered client; ok is false for "" and
+// for clients the registry does not know.
+func (s *Server) clientRole(client string) (string, bool) {
+	if client == "" || s.d.Clients == nil {
+		return "", false
+	}
+	return s.d.Clients.Role(client)
 }
 
 func (s *Server) keys(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
@@ -367,11 +553,14 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("audit subject: a reason is required: %w", codes.ErrBadRequest)
+	if err := required("audit subject", "/subject", q.Subject, "/reason", q.Reason); err != nil {
+		return err
 	}
-	if err := schemas.ValidResidentID(q.Subject); err != nil {
-		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrBadSubject)
+	if err := checkReason("audit subject", q.Reason); err != nil {
+		return err
+	}
+	if err := checkSubject("audit subject", q.Subject); err != nil {
+		return err
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {
@@ -379,7 +568,7 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	}
 	if err := s.d.Audit.Write(ctx, audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role, Purpose: "audit_investigation",
-		Subject: pseud, Decision: audit.DecisionPermit, RequestID: requestID(ctx), Node: s.d.Node, Code: "audit_read",
+		Reason: q.Reason, Subject: pseud, Decision: audit.DecisionPermit, RequestID: requestID(ctx), Node: s.d.Node, Code: "audit_read",
 	}); err != nil {
 		return fmt.Errorf("audit subject: %v: %w", err, codes.ErrUnavailable)
 	}

@@ -40,8 +40,11 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	default:
 		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher: %w", q.Use, role, codes.ErrBadRequest)
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("register key: a reason is required: %w", codes.ErrBadRequest)
+	if err := required("register key", "/reason", q.Reason); err != nil {
+		return err
+	}
+	if err := checkReason("register key", q.Reason); err != nil {
+		return err
 	}
 	kid, pub, err := keys.ParsePublicJWK(q.JWK)
 	if err != nil {
@@ -52,6 +55,9 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	}
 	if !strings.HasPrefix(kid, q.ClientID+"-") {
 		return fmt.Errorf("register key: jwk.kid %q must be \"%s-<name>#<version>\": %w", kid, q.ClientID, keys.ErrBadKID)
+	}
+	if err := checkKID("register key", kid); err != nil {
+		return err
 	}
 	if _, err := s.d.Keys.PublicKey(kid); err == nil {
 		return fmt.Errorf("register key: kid %s already listed (kids are never reused): %w", kid, codes.ErrBadRequest)
@@ -85,8 +91,11 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if q.Reason == "" {
-		return fmt.Errorf("revoke key: a reason is required: %w", codes.ErrBadRequest)
+	if err := required("revoke key", "/reason", q.Reason); err != nil {
+		return err
+	}
+	if err := checkReason("revoke key", q.Reason); err != nil {
+		return err
 	}
 	k, err := s.d.Keys.PublicKey(q.KID)
 	if err != nil {
@@ -115,7 +124,7 @@ func (s *Server) changeKeys(w http.ResponseWriter, r *http.Request, p auth.Princ
 	entries := make([]audit.Entry, len(ks))
 	for i, k := range ks {
 		entries[i] = audit.Entry{
-			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role,
+			Time: s.d.Now().UTC(), Kind: audit.KindKeyChange, Actor: p.ClientID, Role: p.Role, Reason: reason,
 			RecordID: k.KID, Decision: audit.DecisionPermit, Code: code + ":" + string(k.Status),
 			RequestID: requestID(ctx), Node: s.d.Node,
 		}

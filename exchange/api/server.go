@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -83,6 +84,10 @@ type Deps struct {
 	// answer with (nil when always).
 	Fresh func() error
 	Now   func() time.Time
+	// PublishBytesInFlight bounds the publish bodies the node reads at
+	// once, in bytes (0: DefaultPublishBytesInFlight). A publish waits up
+	// to 5 s for room, then gets 503 with Retry-After.
+	PublishBytesInFlight int64
 }
 
 // Server is an http.Handler.
@@ -93,6 +98,15 @@ type Server struct {
 	requests *prometheus.CounterVec
 	queryDur *prometheus.HistogramVec
 	policyN  *prometheus.CounterVec
+
+	limits          limiter
+	sampler         sampler
+	distinct        distinct
+	publishGate     *byteGate
+	rateLimited     *prometheus.CounterVec
+	auditSuppressed *prometheus.CounterVec
+	distinctN       *prometheus.CounterVec
+	publishInFlight prometheus.Gauge
 }
 
 type route struct {
@@ -116,7 +130,10 @@ func New(d Deps) (*Server, error) {
 	if d.Fresh == nil {
 		d.Fresh = func() error { return nil }
 	}
-	s := &Server{d: d, mux: http.NewServeMux()}
+	if d.PublishBytesInFlight <= 0 {
+		d.PublishBytesInFlight = DefaultPublishBytesInFlight
+	}
+	s := &Server{d: d, mux: http.NewServeMux(), publishGate: newByteGate(d.PublishBytesInFlight)}
 	s.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_api_requests_total", Help: "HTTP requests by route and result code.",
 	}, []string{"route", "code"})
@@ -127,8 +144,20 @@ func New(d Deps) (*Server, error) {
 	s.policyN = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_policy_decisions_total", Help: "Policy decisions by dataset and decision.",
 	}, []string{"dataset", "decision"})
+	s.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onevisit_api_rate_limited_total", Help: "Requests refused with 429 rate_limited, by client.",
+	}, []string{"client"})
+	s.auditSuppressed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onevisit_api_audit_suppressed_total", Help: "Repeated refusals not audited (one entry a second per client, route and code is), by entry kind.",
+	}, []string{"kind"})
+	s.distinctN = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "onevisit_query_distinct_subjects_total", Help: "Subjects a consumer asked about for the first time in the current hour, by consumer.",
+	}, []string{"consumer"})
+	s.publishInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "onevisit_api_publish_bytes_in_flight", Help: "Bytes of publish bodies admitted and not yet answered.",
+	})
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.policyN} {
+		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.policyN, s.rateLimited, s.auditSuppressed, s.distinctN, s.publishInFlight} {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("api: %w", err)
 			}
@@ -139,7 +168,54 @@ func New(d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.handleUnmatched()
 	return s, nil
+}
+
+// handleUnmatched answers requests no route takes in the JSON error shape,
+// counted like every other answer: 405 method_not_allowed (with Allow)
+// when the path exists for other methods, else 404 not_found. The route
+// label is the path's pattern, or "unmatched": never the raw path.
+func (s *Server) handleUnmatched() {
+	methods := map[string][]string{}
+	var order []string
+	for _, rt := range s.routes {
+		if methods[rt.pattern] == nil {
+			order = append(order, rt.pattern)
+		}
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+	}
+	if s.d.Metrics != nil { // served by Handler
+		order = append(order, "/metrics")
+		methods["/metrics"] = append(methods["/metrics"], "GET")
+	}
+	paths := http.NewServeMux()
+	for _, p := range order {
+		paths.Handle(p, http.NotFoundHandler())
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Request-Id", newID())
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("X-Content-Type-Options", "nosniff")
+		r = r.WithContext(context.WithValue(r.Context(), reqIDKey{}, w.Header().Get("X-Request-Id")))
+		route, err := "unmatched", fmt.Errorf("api: no route for this path: %w", codes.ErrNoRoute)
+		if _, pattern := paths.Handler(r); pattern != "" && !allows(methods[pattern], r.Method) {
+			route = pattern
+			err = fmt.Errorf("api: %s not allowed on %s: %w", r.Method, pattern, codes.ErrMethodNotAllowed)
+			allow := methods[pattern]
+			if slices.Contains(allow, "GET") {
+				allow = append(slices.Clone(allow), "HEAD")
+			}
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+		}
+		c := codes.Of(err)
+		s.writeError(w, r, c, err)
+		s.requests.WithLabelValues(route, c.Name).Inc()
+	})
+}
+
+func allows(methods []string, m string) bool {
+	return slices.Contains(methods, m) || m == "HEAD" && slices.Contains(methods, "GET")
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
@@ -172,6 +248,7 @@ func (s *Server) handle(rt route) error {
 		}
 		code := "ok"
 		if err != nil {
+			err = s.auditRefusal(r, rt, p, err)
 			c := codes.Of(err)
 			code = c.Name
 			s.writeError(w, r, c, err)
@@ -185,7 +262,10 @@ type reqIDKey struct{}
 
 func requestID(ctx context.Context) string { v, _ := ctx.Value(reqIDKey{}).(string); return v }
 
-// authorize checks the bearer token against the route's roles.
+// authorize checks the bearer token against the route's roles. On a
+// refusal the principal names the caller when its token verified (a 403,
+// or a 401 for a token that is no longer good), so the refusal can be
+// audited under it; it is never used to serve the request.
 func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 	for _, role := range rt.roles {
 		if role == rolePublic {
@@ -199,14 +279,15 @@ func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 	}
 	p, err := s.d.Auth.Verify(tok)
 	if err != nil {
-		return auth.Principal{}, err
+		client, _ := auth.Authenticated(err)
+		return auth.Principal{ClientID: client}, err
 	}
 	for _, role := range rt.roles {
 		if role == p.Role {
 			return p, nil
 		}
 	}
-	return auth.Principal{}, fmt.Errorf("api: %s is a %s: %w", p.ClientID, p.Role, codes.ErrForbidden)
+	return p, fmt.Errorf("api: %s is a %s: %w", p.ClientID, p.Role, codes.ErrForbidden)
 }
 
 type errorBody struct {
@@ -226,8 +307,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c codes.Code
 	if c.Status >= 500 {
 		level = slog.LevelError
 	}
-	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", err.Error())
-	if c.Retryable {
+	s.d.Logger.Log(r.Context(), level, "request failed", "request_id", b.Error.RequestID, "route", r.Pattern, "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
+	if c.Retryable && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", "1")
 	}
 	if c.Status == http.StatusUnauthorized {
@@ -244,8 +325,12 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decodeBody reads at most limit bytes and decodes them strictly.
+// decodeBody reads at most limit bytes and decodes them strictly. A body
+// that declares more than limit is refused before a byte of it is read.
 func decodeBody(r *http.Request, limit int64, v any) error {
+	if r.ContentLength > limit {
+		return fmt.Errorf("read body: declared %d bytes, over %d: %w", r.ContentLength, limit, codes.ErrTooLarge)
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError

@@ -1,6 +1,6 @@
 // Package audit is OneVisit's tamper-evident audit log: every query,
-// acceptance, rejection, denial, policy change, key change and token
-// decision becomes an Entry, entries are leaves of an append-only Merkle
+// acceptance, rejection, denial, policy change, key change, token
+// decision and policy explanation becomes an Entry, entries are leaves of an append-only Merkle
 // tree (RFC 6962 / RFC 9162, as in Certificate Transparency), and the
 // exchange signs tree heads (checkpoints) so that anyone holding one can
 // check that an entry is in the log and that the log only ever grew.
@@ -24,12 +24,19 @@
 //	                          "Z", fractional seconds only if non-zero and without
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
-//	                          policy_change | key_change | token
+//	                          policy_change | key_change | token | explain
 //	actor           string    client id of the caller (a department, a service, an officer)
+//	                          whose signature or token verified; absent when nobody
+//	                          authenticated (see below)
 //	role            string    the caller's role
+//	route           string    the API route called, "METHOD /pattern" (deny, token)
+//	consumer        string    the consumer a request is about, when not the actor
+//	                          (an officer's explain call)
 //	dataset         string    dataset name
 //	purpose         string    declared purpose of a query
 //	case_id         string    the procedure's case id
+//	reason          string    the reason an officer gave (subject lookups, key
+//	                          registrations, rotations, revocations)
 //	subject         string    pseudonym of the data subject: 64 lowercase hex digits of a
 //	                          keyed HMAC-SHA256 (keys.HMACer). The raw identity number
 //	                          never appears in an entry, and the format cannot hold one.
@@ -43,7 +50,33 @@
 //	node            string    exchange node that decided
 //
 // Which members a kind carries is the writer's business; the format only
-// requires time and kind. Members with an empty value (empty string, no
+// requires time and kind. The exchange writes:
+//
+//	query          every query answered or refused after its body parsed
+//	               (decision permit or deny, code), and an officer's subject
+//	               lookup (purpose audit_investigation, code audit_read, reason)
+//	accept, reject every ingested record; an input whose signature did not
+//	               verify has no actor and no record_id: a claimed issuer or
+//	               id is the sender's word, not a fact
+//	deny           a request refused before any data was read: 401 and 403
+//	               of a caller whose token verified, and malformed requests
+//	               of authenticated callers (route, code; nothing of the body)
+//	token          an access token issued (decision permit) or refused
+//	               (decision deny, code); actor only when the assertion's
+//	               signature verified
+//	explain        a policy explanation (consumer when not the actor,
+//	               dataset, purpose, the decision explained, its fields)
+//	key_change     a key version listed, retired or revoked, with the reason
+//	policy_change  a policy approved, changed or removed
+//
+// Refusals that cost the caller nothing to repeat (deny entries, token
+// refusals, and queries refused 429 rate_limited) are audited at most once
+// a second per client (or per unauthenticated sender as a whole), route
+// and code; the metric onevisit_api_audit_suppressed_total counts the
+// rest. A query refused by policy is audited every time. Strings that come
+// from a request (purpose, case_id, reason) are written only when they
+// fit their documented shape and length; otherwise they are left out and
+// the code says why. Members with an empty value (empty string, no
 // fields) are left out, never written as "" or [] or null.
 //
 // Canonical encoding, which is what is hashed: the members above in that

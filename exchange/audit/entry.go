@@ -23,6 +23,7 @@ const (
 	KindPolicyChange Kind = "policy_change" // a policy was approved, changed or removed
 	KindKeyChange    Kind = "key_change"    // a key version was made, retired or revoked
 	KindToken        Kind = "token"         // an access token was issued or refused
+	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
 )
 
 // Decision is the outcome recorded with an entry.
@@ -48,9 +49,12 @@ type Entry struct {
 	Kind          Kind
 	Actor         string   // client id of the caller
 	Role          string   // the caller's role
+	Route         string   // the API route called, "METHOD /pattern"
+	Consumer      string   // the consumer a request is about, when not the actor
 	Dataset       string   // dataset name
 	Purpose       string   // declared purpose
 	CaseID        string   // the procedure's case id
+	Reason        string   // the reason an officer gave
 	Subject       string   // pseudonym: lowercase hex HMAC-SHA256, never an identity number
 	RecordID      string   // record id
 	Fields        []string // fields released, or asked for when denied
@@ -90,7 +94,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}
@@ -139,9 +143,12 @@ func (e Entry) stringFields() []namedString {
 	return []namedString{
 		{"actor", e.Actor},
 		{"role", e.Role},
+		{"route", e.Route},
+		{"consumer", e.Consumer},
 		{"dataset", e.Dataset},
 		{"purpose", e.Purpose},
 		{"case_id", e.CaseID},
+		{"reason", e.Reason},
 		{"subject", e.Subject},
 		{"record_id", e.RecordID},
 		// fields goes here in the encoding
@@ -225,9 +232,12 @@ type wireEntry struct {
 	Kind          string   `json:"kind"`
 	Actor         string   `json:"actor"`
 	Role          string   `json:"role"`
+	Route         string   `json:"route"`
+	Consumer      string   `json:"consumer"`
 	Dataset       string   `json:"dataset"`
 	Purpose       string   `json:"purpose"`
 	CaseID        string   `json:"case_id"`
+	Reason        string   `json:"reason"`
 	Subject       string   `json:"subject"`
 	RecordID      string   `json:"record_id"`
 	Fields        []string `json:"fields"`
@@ -260,8 +270,8 @@ func ParseEntry(b []byte) (Entry, error) {
 		return Entry{}, fmt.Errorf("parse entry: %w: time %q is not RFC 3339 UTC", ErrBadEntry, w.Time)
 	}
 	e := Entry{
-		Time: t.UTC(), Kind: Kind(w.Kind), Actor: w.Actor, Role: w.Role, Dataset: w.Dataset,
-		Purpose: w.Purpose, CaseID: w.CaseID, Subject: w.Subject, RecordID: w.RecordID,
+		Time: t.UTC(), Kind: Kind(w.Kind), Actor: w.Actor, Role: w.Role, Route: w.Route, Consumer: w.Consumer,
+		Dataset: w.Dataset, Purpose: w.Purpose, CaseID: w.CaseID, Reason: w.Reason, Subject: w.Subject, RecordID: w.RecordID,
 		Fields: w.Fields, Decision: Decision(w.Decision), Code: w.Code, Policy: w.Policy,
 		PolicyVersion: w.PolicyVersion, RequestID: w.RequestID, Node: w.Node,
 	}

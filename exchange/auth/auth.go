@@ -39,6 +39,9 @@ const (
 	MaxTTL     = 15 * time.Minute
 	// Leeway is the clock skew allowed on exp, nbf and iat.
 	Leeway = 5 * time.Second
+	// DefaultReplayCacheSize is the default number of live assertion jtis
+	// remembered per client (IssuerConfig.ReplayCacheSize).
+	DefaultReplayCacheSize = 1 << 10
 	// maxJTI bounds the jti length kept in the replay cache.
 	maxJTI = 256
 )
@@ -58,13 +61,42 @@ var (
 	// "invalid_token", HTTP 401). The client gets a new token; the wrapped
 	// reason is for the log only.
 	ErrInvalidToken = errors.New("invalid access token")
+	// ErrTooManyAssertions: the client holds ReplayCacheSize live
+	// assertions already (HTTP 429). It waits for them to expire (at
+	// most MaxAssertionLifetime) and sends fewer; other clients are not
+	// affected.
+	ErrTooManyAssertions = errors.New("too many live assertions for this client")
 )
+
+// authenticatedError marks an error returned after the caller's signature
+// verified: the refusal is then attributable to that client.
+type authenticatedError struct {
+	client string
+	err    error
+}
+
+func (e *authenticatedError) Error() string { return e.err.Error() }
+func (e *authenticatedError) Unwrap() error { return e.err }
+
+// Authenticated returns the client whose signature verified before Token
+// or Verify refused it (a replayed assertion, a revoked or unregistered
+// client, a role change), so the refusal can be audited under that
+// client. ok is false when nothing verified: the request is
+// unauthenticated and any client id it names is only a claim.
+func Authenticated(err error) (client string, ok bool) {
+	var ae *authenticatedError
+	if errors.As(err, &ae) && ae.client != "" {
+		return ae.client, true
+	}
+	return "", false
+}
 
 // OAuthError returns the RFC 6749 / RFC 6750 error code for err, the only
 // thing the HTTP layer shows the client: "invalid_request",
 // "unsupported_grant_type", "invalid_client", "invalid_token", or
-// "server_error" for anything else (a signer outage, a full replay
-// cache). It returns "" for nil.
+// "slow_down" (ErrTooManyAssertions, as RFC 8628 §3.5 names it), or
+// "server_error" for anything else (a signer outage). It returns "" for
+// nil.
 func OAuthError(err error) string {
 	switch {
 	case err == nil:
@@ -75,6 +107,8 @@ func OAuthError(err error) string {
 		return "unsupported_grant_type"
 	case errors.Is(err, ErrInvalidClient):
 		return "invalid_client"
+	case errors.Is(err, ErrTooManyAssertions):
+		return "slow_down"
 	case errors.Is(err, ErrInvalidToken):
 		return "invalid_token"
 	default:
@@ -121,8 +155,11 @@ type IssuerConfig struct {
 	Keys     keys.Resolver // client auth keys and the exchange token keys
 	Clients  Clients
 	Now      func() time.Time // nil means time.Now
-	// ReplayCacheSize bounds the remembered assertion jtis (default
-	// 65536). When full of live entries, token requests fail closed.
+	// ReplayCacheSize bounds the live assertion jtis remembered per
+	// client (default 1024). When a client's share is full of live
+	// entries, that client's token requests are refused
+	// (ErrTooManyAssertions) until some expire; other clients are not
+	// affected.
 	ReplayCacheSize int
 	// TokenCacheSize bounds the verified-token cache (default 16384).
 	TokenCacheSize int
@@ -157,6 +194,10 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
 	Scope       string `json:"scope,omitempty"`
+	// Client and Role name who got the token, for the audit trail; they
+	// are not part of the response body.
+	Client string `json:"-"`
+	Role   string `json:"-"`
 }
 
 // Principal is the verified caller of one request.
@@ -179,7 +220,7 @@ type Issuer struct {
 	cfg IssuerConfig
 
 	mu        sync.Mutex
-	replay    map[string]time.Time // iss "\x00" jti -> assertion exp
+	replay    map[string]map[string]time.Time // client -> jti -> assertion exp
 	tokens    map[[sha256.Size]byte]cachedToken
 	lastSweep time.Time
 }
@@ -201,12 +242,12 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.ReplayCacheSize == 0 {
-		cfg.ReplayCacheSize = 1 << 16
+		cfg.ReplayCacheSize = DefaultReplayCacheSize
 	}
 	if cfg.TokenCacheSize == 0 {
 		cfg.TokenCacheSize = 1 << 14
 	}
-	return &Issuer{cfg: cfg, replay: make(map[string]time.Time), tokens: make(map[[sha256.Size]byte]cachedToken)}, nil
+	return &Issuer{cfg: cfg, replay: make(map[string]map[string]time.Time), tokens: make(map[[sha256.Size]byte]cachedToken)}, nil
 }
 
 // formValue returns the single value of name; repeated parameters are
@@ -263,6 +304,17 @@ func (is *Issuer) Token(ctx context.Context, form url.Values) (TokenResponse, er
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("token: %w: %w", ErrInvalidClient, err)
 	}
+	// The signature verified: whatever is refused from here on was
+	// asked by the key's owner.
+	resp, err := is.issue(ctx, &c, pk, form, now)
+	if err != nil {
+		return TokenResponse{}, &authenticatedError{client: pk.Owner, err: err}
+	}
+	return resp, nil
+}
+
+// issue finishes Token once the assertion's signature verified.
+func (is *Issuer) issue(ctx context.Context, c *assertionClaims, pk keys.PublicKey, form url.Values, now time.Time) (TokenResponse, error) {
 	client := c.Issuer
 	switch {
 	case client == "" || c.Subject != client:
@@ -301,37 +353,56 @@ func (is *Issuer) Token(ctx context.Context, form url.Values) (TokenResponse, er
 	if err != nil {
 		return TokenResponse{}, fmt.Errorf("token: %w", err)
 	}
-	return TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(is.cfg.TTL / time.Second)}, nil
+	return TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int64(is.cfg.TTL / time.Second), Client: client, Role: role}, nil
 }
 
-// errReplayCacheFull: every slot holds a live jti; fail closed.
-var errReplayCacheFull = errors.New("assertion replay cache full")
-
 // remember records an assertion's jti until its exp, refusing one seen
-// before (ErrInvalidClient).
+// before (ErrInvalidClient). Each client has its own share of
+// ReplayCacheSize live entries: a client that fills it is refused
+// (ErrTooManyAssertions), fail closed, and nobody else is. Only
+// registered clients whose signature verified get here, so the number
+// of shares is bounded by the client registry.
 func (is *Issuer) remember(client, jti string, exp, now time.Time) error {
-	key := client + "\x00" + jti
 	is.mu.Lock()
 	defer is.mu.Unlock()
-	if until, seen := is.replay[key]; seen && now.Before(until.Add(Leeway)) {
+	seen := is.replay[client]
+	if until, ok := seen[jti]; ok && now.Before(until.Add(Leeway)) {
 		return fmt.Errorf("%w: jti replayed", ErrInvalidClient)
 	}
-	if len(is.replay) >= is.cfg.ReplayCacheSize || now.Sub(is.lastSweep) > time.Minute {
+	if now.Sub(is.lastSweep) > time.Minute {
 		is.sweepLocked(now)
+		seen = is.replay[client]
 	}
-	if len(is.replay) >= is.cfg.ReplayCacheSize {
-		return errReplayCacheFull
+	if len(seen) >= is.cfg.ReplayCacheSize {
+		sweepJTIs(seen, now)
 	}
-	is.replay[key] = exp
+	if len(seen) >= is.cfg.ReplayCacheSize {
+		return fmt.Errorf("%w: %d live assertions", ErrTooManyAssertions, len(seen))
+	}
+	if seen == nil {
+		seen = make(map[string]time.Time)
+		is.replay[client] = seen
+	}
+	seen[jti] = exp
 	return nil
+}
+
+// sweepJTIs drops the expired entries of one client's replay share.
+func sweepJTIs(seen map[string]time.Time, now time.Time) {
+	for jti, until := range seen {
+		if !now.Before(until.Add(Leeway)) {
+			delete(seen, jti)
+		}
+	}
 }
 
 // sweepLocked drops expired replay entries and cached tokens.
 func (is *Issuer) sweepLocked(now time.Time) {
 	is.lastSweep = now
-	for k, until := range is.replay {
-		if !now.Before(until.Add(Leeway)) {
-			delete(is.replay, k)
+	for client, seen := range is.replay {
+		sweepJTIs(seen, now)
+		if len(seen) == 0 {
+			delete(is.replay, client)
 		}
 	}
 	for k, t := range is.tokens {
@@ -364,7 +435,7 @@ func (is *Issuer) Verify(token string) (Principal, error) {
 			is.mu.Lock()
 			delete(is.tokens, sum)
 			is.mu.Unlock()
-			return Principal{}, fmt.Errorf("verify token: %w", err)
+			return Principal{}, &authenticatedError{client: hit.p.ClientID, err: fmt.Errorf("verify token: %w", err)}
 		}
 		return hit.p, nil
 	}
@@ -377,19 +448,22 @@ func (is *Issuer) Verify(token string) (Principal, error) {
 	if err != nil {
 		return Principal{}, fmt.Errorf("verify token: %w: %w", ErrInvalidToken, err)
 	}
-	switch {
-	case pk.Owner != keys.OwnerExchange:
+	if pk.Owner != keys.OwnerExchange {
 		return Principal{}, fmt.Errorf("verify token: %w: kid %q is owned by %q, not the exchange", ErrInvalidToken, pk.KID, pk.Owner)
+	}
+	// The exchange signed it: refusals from here on concern its sub.
+	authenticated := func(err error) error { return &authenticatedError{client: c.Subject, err: err} }
+	switch {
 	case c.Subject == "" || c.ClientID != c.Subject:
 		return Principal{}, fmt.Errorf("verify token: %w: sub %q and client_id %q", ErrInvalidToken, c.Subject, c.ClientID)
 	case c.ID == "" || c.IssuedAt == nil:
-		return Principal{}, fmt.Errorf("verify token: %w: jti or iat missing", ErrInvalidToken)
+		return Principal{}, authenticated(fmt.Errorf("verify token: %w: jti or iat missing", ErrInvalidToken))
 	case c.ExpiresAt.Sub(c.IssuedAt.Time) > MaxTTL:
-		return Principal{}, fmt.Errorf("verify token: %w: lifetime over %v", ErrInvalidToken, MaxTTL)
+		return Principal{}, authenticated(fmt.Errorf("verify token: %w: lifetime over %v", ErrInvalidToken, MaxTTL))
 	}
 	entry := cachedToken{p: Principal{ClientID: c.Subject, Role: c.Role, TokenID: c.ID, Expires: c.ExpiresAt.Time}, kid: pk.KID}
 	if err := is.stillValid(entry); err != nil {
-		return Principal{}, fmt.Errorf("verify token: %w", err)
+		return Principal{}, authenticated(fmt.Errorf("verify token: %w", err))
 	}
 	is.mu.Lock()
 	if len(is.tokens) >= is.cfg.TokenCacheSize {

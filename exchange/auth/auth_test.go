@@ -335,11 +335,21 @@ func TestReplay(t *testing.T) {
 	if _, err := f.issuer.Token(ctx, form(b)); err != nil {
 		t.Fatalf("same jti, other client: %v", err)
 	}
-	// Bounded: with room for one live entry, a new jti fails closed.
-	f.issuer.cfg.ReplayCacheSize = 2
+	// Bounded per client: with room for one live entry each, school's
+	// second live jti is refused (429, slow_down) and so is its next, but
+	// tax, whose share is its own, still gets a token.
+	f.issuer.cfg.ReplayCacheSize = 1
 	c := craft(hdr("EdDSA", "school-auth#1", "JWT"), claimsJSON(assertionClaimsAt(t0, "third")), ed(schoolAuth))
-	if _, err := f.issuer.Token(ctx, form(c)); !errors.Is(err, errReplayCacheFull) || OAuthError(err) != "server_error" {
-		t.Fatalf("full cache = %v (%s)", err, OAuthError(err))
+	if _, err := f.issuer.Token(ctx, form(c)); !errors.Is(err, ErrTooManyAssertions) || OAuthError(err) != "slow_down" {
+		t.Fatalf("full share = %v (%s), want ErrTooManyAssertions (slow_down)", err, OAuthError(err))
+	}
+	if client, ok := Authenticated(func() error { _, err := f.issuer.Token(ctx, form(c)); return err }()); !ok || client != school {
+		t.Fatalf("refusal attributed to %q (%v), want %q", client, ok, school)
+	}
+	f.issuer.cfg.ReplayCacheSize = 2
+	e := craft(hdr("EdDSA", "tax-auth#1", "JWT"), claimsJSON(with(assertionClaimsAt(t0, "other"), "iss", tax, "sub", tax)), ed(taxAuth))
+	if _, err := f.issuer.Token(ctx, form(e)); err != nil {
+		t.Fatalf("another client while school's share is full: %v", err)
 	}
 	// Once the remembered assertions expire they are swept.
 	now = t0.Add(2 * time.Minute)
@@ -347,8 +357,34 @@ func TestReplay(t *testing.T) {
 	if _, err := f.issuer.Token(ctx, form(d)); err != nil {
 		t.Fatalf("after expiry: %v", err)
 	}
-	if len(f.issuer.replay) != 1 {
-		t.Fatalf("replay cache holds %d entries, want 1", len(f.issuer.replay))
+	if n := len(f.issuer.replay); n != 1 || len(f.issuer.replay[school]) != 1 {
+		t.Fatalf("replay cache holds %d clients (%d of school's jtis), want 1 client with 1", n, len(f.issuer.replay[school]))
+	}
+}
+
+func TestAuthenticatedRefusals(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, func() time.Time { return t0 })
+	tests := []struct {
+		name       string
+		assertion  string
+		wantClient string
+		wantErr    error
+	}{
+		{"bad signature is unauthenticated", craft(hdr("EdDSA", "school-auth#1", "JWT"), claimsJSON(assertionClaimsAt(t0, "a")), ed(taxAuth)), "", ErrInvalidClient},
+		{"verified signature, iss of another client", craft(hdr("EdDSA", "school-auth#1", "JWT"), claimsJSON(with(assertionClaimsAt(t0, "b"), "iss", tax, "sub", tax)), ed(schoolAuth)), school, ErrInvalidClient},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := f.issuer.Token(ctx, form(tt.assertion))
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("err = %v, want %v", err, tt.wantErr)
+			}
+			client, ok := Authenticated(err)
+			if client != tt.wantClient || ok != (tt.wantClient != "") {
+				t.Fatalf("Authenticated = %q, %v; want %q", client, ok, tt.wantClient)
+			}
+		})
 	}
 }
 

@@ -24,8 +24,13 @@
 //   - an assertion's kid is an auth key owned by the assertion's iss, so
 //     one client cannot speak for another; record keys never authenticate;
 //   - aud, exp, nbf and iat are always checked (5 s leeway); an
-//     assertion's exp is required and at most 5 minutes ahead; its jti is
-//     remembered until exp, in a bounded cache that fails closed when full;
+//     assertion's exp is required and at most 5 minutes ahead, and its
+//     iat (when present) at most 5 minutes old; its jti is remembered
+//     until exp, in a share of the replay cache that belongs to the
+//     client whose signature verified (IssuerConfig.ReplayCacheSize live
+//     jtis each). A client that fills its share is refused with
+//     ErrTooManyAssertions (429, "slow_down") until its assertions
+//     expire; it can lock out only itself, never another client;
 //   - tokens over 8 KiB are refused before parsing;
 //   - all JSON is strict (exchange/internal/jsonstrict), claim names
 //     matched exactly;
@@ -33,7 +38,11 @@
 //     hot path pays one Ed25519 verification per token; a cache hit still
 //     re-checks key revocation and client registration by map reads.
 //
-// Errors are ErrInvalidRequest, ErrUnsupportedGrant, ErrInvalidClient and
-// ErrInvalidToken, each wrapping a precise reason for the log. The HTTP
-// layer shows the client only OAuthError(err), never the reason.
+// Errors are ErrInvalidRequest, ErrUnsupportedGrant, ErrInvalidClient,
+// ErrInvalidToken and ErrTooManyAssertions, each wrapping a precise
+// reason for the log. The HTTP layer shows the client only
+// OAuthError(err), never the reason. Authenticated(err) names the client
+// whose signature verified before a refusal (so the refusal can be
+// audited under that client); a request whose signature did not verify
+// is unauthenticated, whatever client id it claims.
 package auth

@@ -41,7 +41,9 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrUnknownDataset: the dataset is not in the catalogue.
 	ErrUnknownDataset = errors.New("unknown dataset")
-	// ErrBadSubject: the subject is not a well-formed identity number.
+	// ErrBadSubject: the subject is not a well-formed identity number
+	// (length, characters, area code or birth date; a wrong check
+	// character is ErrBadCheckCharacter).
 	ErrBadSubject = errors.New("subject is not a valid resident identity number")
 	// ErrForbidden: the caller's role may not use this endpoint.
 	ErrForbidden = errors.New("role not allowed")
@@ -62,6 +64,30 @@ var (
 	// ErrKeysStale: the node could not refresh its key versions for longer
 	// than its grace period and fails closed. Retry later.
 	ErrKeysStale = errors.New("key versions too stale to trust")
+	// ErrMissingField: a required request field is absent or empty. Wrap
+	// it in a *FieldError naming the field.
+	ErrMissingField = errors.New("missing field")
+	// ErrBadCheckCharacter: a resident identity number whose last
+	// character is not the check character of its first 17 digits.
+	ErrBadCheckCharacter = errors.New("wrong check character")
+	// ErrLowercaseX: a resident identity number ending in a lowercase x
+	// that would be valid with an uppercase X. Send it with X.
+	ErrLowercaseX = errors.New("check character x must be uppercase")
+	// ErrUnknownPurpose: no policy declares the stated purpose (a typo, or
+	// text that is not a purpose at all): not a denial.
+	ErrUnknownPurpose = errors.New("unknown purpose")
+	// ErrBadCaseID: the case id is not a plain token of at most
+	// MaxCaseID characters, or carries an identity number.
+	ErrBadCaseID = errors.New("bad case id")
+	// ErrMethodNotAllowed: the path exists, but not for this method; the
+	// Allow header lists the methods it takes.
+	ErrMethodNotAllowed = errors.New("method not allowed")
+	// ErrNoRoute: no route has this path.
+	ErrNoRoute = errors.New("no such path")
+	// ErrRateLimited: the caller is over a rate limit or daily quota its
+	// policy declares. Retry after the Retry-After header's seconds, not
+	// sooner.
+	ErrRateLimited = errors.New("rate limited")
 	// ErrIATInFuture: the record's iat is further ahead of the exchange's
 	// clock than the allowed skew.
 	ErrIATInFuture = errors.New("record issued in the future")
@@ -72,6 +98,26 @@ var (
 	// even alone; it was dead-lettered without its body.
 	ErrUnwritable = errors.New("outcome could not be written")
 )
+
+// MaxCaseID and MaxPurpose bound the free-text fields of a request; they
+// reach the permanent audit log.
+const (
+	MaxCaseID  = 64
+	MaxPurpose = 64
+)
+
+// FieldError names the request field an error is about, as a JSON
+// pointer ("/reason"). Pointer returns it; the HTTP layer puts it in the
+// error body.
+type FieldError struct {
+	Pointer string
+	Err     error
+}
+
+func (e *FieldError) Error() string { return e.Pointer + ": " + e.Err.Error() }
+
+// Unwrap returns the cause, so Of finds its code.
+func (e *FieldError) Unwrap() error { return e.Err }
 
 // Code is what a client sees of an error.
 type Code struct {
@@ -107,7 +153,7 @@ var catalogue = []entry{
 	{jsonstrict.ErrInvalidUTF8, Code{"invalid_utf8", 400, "the JSON is not valid UTF-8", false}},
 	{jsonstrict.ErrTooDeep, Code{"too_deep", 400, "the JSON is nested too deeply", false}},
 	{jsonstrict.ErrSyntax, Code{"malformed_json", 400, "the body is not valid JSON", false}},
-	{ErrBadSubject, Code{"invalid_subject", 400, "subject must be an 18-character resident identity number", false}},
+	{ErrBadSubject, Code{"invalid_subject", 400, "subject is not a resident identity number: 17 digits (area code, birth date, sequence) and a check character", false}},
 	{ErrBadRequest, Code{"bad_request", 400, "the request is malformed", false}},
 	{ErrUnknownDataset, Code{"unknown_dataset", 404, "no such dataset", false}},
 	{ErrNotFound, Code{"not_found", 404, "no record found", false}},
@@ -147,6 +193,17 @@ var catalogue = []entry{
 	{keys.ErrKeyInUse, Code{"key_in_use", 409, "this public key is already registered to another client", false}},
 	// Added later; kept at the end so the catalogue only grows.
 	{record.ErrNoSubjectBinding, Code{"no_subject_binding", 422, "the record's sub_field claim must name the dataset's subject field, disclosed", false}},
+	// Request fields (the error's pointer names the field).
+	{ErrMissingField, Code{"missing_field", 400, "a required field is missing or empty (see pointer)", false}},
+	{ErrBadCheckCharacter, Code{"bad_check_character", 400, "the last character of the resident identity number is not its check character", false}},
+	{ErrLowercaseX, Code{"lowercase_check_character", 400, "the check character of a resident identity number must be an uppercase X, not x", false}},
+	{ErrUnknownPurpose, Code{"unknown_purpose", 400, "no policy declares this purpose; check its spelling (lower snake case, e.g. school_enrolment)", false}},
+	{ErrBadCaseID, Code{"bad_case_id", 400, "the case id must be 1 to 64 letters, digits and . _ : / -, and not contain an identity number", false}},
+	{ErrMethodNotAllowed, Code{"method_not_allowed", 405, "this path does not take this method (see the Allow header)", false}},
+	{ErrNoRoute, Code{"no_route", 404, "no such path; GET /openapi.json lists the API", false}},
+	// Abuse limits.
+	{ErrRateLimited, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
+	{auth.ErrTooManyAssertions, Code{"rate_limited", 429, "too many requests; retry after the Retry-After header's seconds", true}},
 	{ErrIATInFuture, Code{"iat_in_future", 422, "the record's iat is further in the future than the allowed clock skew", false}},
 	{ErrSchemaNotOfDataset, Code{"schema_not_of_dataset", 422, "the record's schema is not a version of its dataset", false}},
 	{ErrUnwritable, Code{"unwritable", 422, "the record's outcome could not be written; it was dead-lettered without its body", false}},
@@ -165,8 +222,17 @@ func Of(err error) Code {
 	return Internal
 }
 
-// Pointer returns the JSON pointer a schema violation names, or "".
+// Pointer returns the JSON pointer a field error, an unknown JSON member or
+// a schema violation names, or "".
 func Pointer(err error) string {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Pointer
+	}
+	var ue *jsonstrict.UnknownFieldError
+	if errors.As(err, &ue) {
+		return ue.Pointer
+	}
 	var ve *schemas.ValidationError
 	if errors.As(err, &ve) {
 		return ve.Pointer

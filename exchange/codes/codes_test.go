@@ -76,8 +76,8 @@ func TestAllIsWellFormed(t *testing.T) {
 		if http.StatusText(c.Status) == "" || c.Status < 400 {
 			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
 		}
-		if c.Retryable != (c.Status == http.StatusServiceUnavailable) {
-			t.Errorf("%s: retryable %v with status %d: only 503s are retryable", c.Name, c.Retryable, c.Status)
+		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests) {
+			t.Errorf("%s: retryable %v with status %d: only 503s and 429s are retryable", c.Name, c.Retryable, c.Status)
 		}
 		if c.Message == "" {
 			t.Errorf("%s: empty message", c.Name)
@@ -142,6 +142,15 @@ var sentinels = []struct {
 	{keys.ErrBadKID, "bad_kid"},
 	{keys.ErrKeyInUse, "key_in_use"},
 	{record.ErrNoSubjectBinding, "no_subject_binding"},
+	{codes.ErrMissingField, "missing_field"},
+	{codes.ErrBadCheckCharacter, "bad_check_character"},
+	{codes.ErrLowercaseX, "lowercase_check_character"},
+	{codes.ErrUnknownPurpose, "unknown_purpose"},
+	{codes.ErrBadCaseID, "bad_case_id"},
+	{codes.ErrMethodNotAllowed, "method_not_allowed"},
+	{codes.ErrNoRoute, "no_route"},
+	{codes.ErrRateLimited, "rate_limited"},
+	{auth.ErrTooManyAssertions, "rate_limited"},
 	{codes.ErrIATInFuture, "iat_in_future"},
 	{codes.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
 	{codes.ErrUnwritable, "unwritable"},
@@ -258,7 +267,7 @@ func TestOfOrder(t *testing.T) {
 		{"strict JSON: bad UTF-8", jsonstrict.Decode([]byte("\"\xff\""), new(any)), "invalid_utf8", ""},
 		{"strict JSON: unknown field", jsonstrict.Decode([]byte(`{"b":1}`), &struct {
 			A int `json:"a"`
-		}{}), "unknown_field", ""},
+		}{}), "unknown_field", "/b"},
 		{"strict JSON: syntax", jsonstrict.Decode([]byte(`{`), new(any)), "malformed_json", ""},
 	}
 	for _, tt := range tests {

@@ -289,7 +289,7 @@ func TestPolicyExplain(t *testing.T) {
 		{"self-household-permit", consumerTok, "school-enrolment", "household", "school_enrolment", 200, "permit",
 			[]string{"address", "birth_date", "household_id", "name", "relation_to_head"}},
 		{"self-tax-deny", consumerTok, "school-enrolment", "tax", "school_enrolment", 200, "deny", nil},
-		{"self-household-tax-audit-deny", consumerTok, "school-enrolment", "household", "tax_audit", 200, "deny", nil},
+		{"self-household-tax-audit-deny", consumerTok, "school-enrolment", "household", "tax_audit", 400, "", nil}, // no policy declares tax_audit
 		{"other-consumer-forbidden", consumerTok, "property-transfer", "property", "property_transfer", 403, "", nil},
 		{"officer-school-enrolment-household", officerTok, "school-enrolment", "household", "school_enrolment", 200, "permit",
 			[]string{"address", "birth_date", "household_id", "name", "relation_to_head"}},
@@ -626,7 +626,7 @@ func TestAuditTrail(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("permitted query: %d %v", status, permitOut)
 	}
-	denyQ := `{"dataset":"household","subject":"` + subject + `","purpose":"tax_audit","case_id":"SE-7"}`
+	denyQ := `{"dataset":"household","subject":"` + subject + `","purpose":"property_transfer","case_id":"SE-7"}`
 	status, denyOut := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(denyQ))
 	if status != 403 {
 		t.Fatalf("denied query: %d %v", status, denyOut)
@@ -638,8 +638,8 @@ func TestAuditTrail(t *testing.T) {
 	if status, _, raw := auditSubject(t, env, consumerTok, subject, "curious"); status != 403 || codeOf(raw) != "forbidden" {
 		t.Fatalf("consumer audit lookup: %d %s, want 403 forbidden", status, raw)
 	}
-	if status, _, raw := auditSubject(t, env, officerTok, subject, ""); status != 400 || codeOf(raw) != "bad_request" {
-		t.Fatalf("lookup without a reason: %d %s, want 400 bad_request", status, raw)
+	if status, _, raw := auditSubject(t, env, officerTok, subject, ""); status != 400 || codeOf(raw) != "missing_field" {
+		t.Fatalf("lookup without a reason: %d %s, want 400 missing_field", status, raw)
 	}
 
 	status, entries, raw := auditSubject(t, env, officerTok, subject, "citizen asked who read the household record")
@@ -664,7 +664,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	want := []summary{
 		{"school-enrolment", "household", "school_enrolment", "SE-7", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head,resident_id"},
-		{"school-enrolment", "household", "tax_audit", "SE-7", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
+		{"school-enrolment", "household", "property_transfer", "SE-7", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("query entries for the child:\ngot  %+v\nwant %+v", got, want)
@@ -879,7 +879,7 @@ func TestAuditLookupReadsItsWrites(t *testing.T) {
 	officerTok := token(t, env, "security-officer")
 	subject := samples.ChildResidentID
 	for i := range 10 {
-		q := fmt.Sprintf(`{"dataset":"household","subject":"%s","purpose":"tax_audit","case_id":"SE-%d"}`, subject, i)
+		q := fmt.Sprintf(`{"dataset":"household","subject":"%s","purpose":"property_transfer","case_id":"SE-%d"}`, subject, i)
 		status, out := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(q))
 		if status != 403 {
 			t.Fatalf("round %d: denied query: %d %v", i, status, out)

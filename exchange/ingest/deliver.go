@@ -10,7 +10,6 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/exchange/codes"
-	"github.com/onevisit/onevisit/schemas"
 )
 
 // WriteAttempts is how often Deliver tries a batch whose outcome a broker
@@ -131,7 +130,7 @@ func (p *Pipeline) deadLetterUnwritable(ctx context.Context, s Submission, cause
 	now := p.d.Now()
 	res := Result{Status: Rejected}
 	c := checked{}
-	if r := partial(s.Raw); r != nil && recordID.MatchString(r.ID) && schemas.ValidResidentID(r.ID) != nil {
+	if r := partial(s.Raw); r != nil && plainRecordID(r.ID) {
 		res.RecordID = r.ID
 	}
 	code := codes.Of(codes.ErrUnwritable)

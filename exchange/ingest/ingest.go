@@ -8,11 +8,13 @@
 //     authenticated HTTP publisher is its issuer;
 //  4. a PublisherGrant lets the issuer publish the dataset;
 //  5. its record id is a plain token (letters, digits, . _ : -; at most
-//     128; never an identity number), its iat is at most Deps.FutureSkew
-//     (default 5 minutes) ahead of the exchange's clock (iat_in_future),
-//     the schema it names is a version of its dataset
-//     (schema_not_of_dataset), and its fields validate against that
-//     schema version; its sub_field claim names the dataset's subject
+//     128; no identity number or credit code anywhere inside, valid check
+//     character or not: schemas.ContainsIdentity; a refused id is never
+//     echoed in the result, dead letter or audit entry), its iat is at
+//     most Deps.FutureSkew (default 5 minutes) ahead of the exchange's
+//     clock (iat_in_future), the schema it names is a version of its
+//     dataset (schema_not_of_dataset), and its fields validate against
+//     that schema version; its sub_field claim names the dataset's subject
 //     field (the subject binding); a delete discloses exactly the subject
 //     field;
 //  6. it is not a replay (the same issuer, dataset and record id: record
@@ -25,7 +27,10 @@
 // the subject's pseudonym (a keyed HMAC, never the identity number; the
 // node's writer adds its MAC, see package exchange);
 // rejected ones go to the dead-letter topic with a stable code; every
-// decision goes to the audit topic. Process returns only when all of that
+// decision goes to the audit topic, under the party that authenticated
+// (the HTTP publisher, or the issuer whose signature verified): input
+// whose signature does not verify is audited with no actor and no record
+// id, never under the issuer it claims. Process returns only when all of that
 // is durably written (acks from all in-sync replicas), so "accepted" means
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
@@ -211,9 +216,10 @@ func New(d Deps) (*Pipeline, error) {
 
 // checked is one submission after the order-independent checks.
 type checked struct {
-	rec     *record.Record
-	subject string // pseudonym
-	err     error
+	rec      *record.Record
+	verified bool   // rec's signature verified with a key its issuer owns
+	subject  string // pseudonym
+	err      error
 }
 
 // Process runs every submission through the pipeline and writes the
@@ -246,8 +252,8 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	nowMillis := now.UnixMilli()
 	for i, c := range checks {
 		res := Result{Index: i}
-		if c.rec != nil {
-			res.RecordID = c.rec.ID
+		if c.rec != nil && plainRecordID(c.rec.ID) {
+			res.RecordID = c.rec.ID // never a bad id: it would reach keys and the audit log
 		}
 		err := c.err
 		var entry *view.Entry
@@ -310,10 +316,15 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 
 var errDuplicate = fmt.Errorf("duplicate record")
 
-// recordID is what a record id may look like. An id that is a resident
-// identity number is refused too: ids travel in message keys, headers and
-// audit entries, where identity numbers never go.
+// recordID is what a record id may look like. An id that is or contains
+// an identity number or credit code (schemas.ContainsIdentity) is refused
+// too: ids travel in message keys, headers and audit entries, where
+// identity numbers never go.
 var recordID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func plainRecordID(id string) bool {
+	return recordID.MatchString(id) && !schemas.ContainsIdentity(id)
+}
 
 // order applies the checks that depend on what was accepted before: in
 // this batch and in the view. A record must not be older, by the view's
@@ -354,7 +365,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	if err != nil {
 		return checked{rec: partial(s.Raw), err: err}
 	}
-	out := checked{rec: rec}
+	out := checked{rec: rec, verified: true}
 	if rec.Dataset != s.Dataset {
 		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, codes.ErrDatasetMismatch)
 		return out
@@ -372,7 +383,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		out.err = fmt.Errorf("ingest: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
 		return out
 	}
-	if !recordID.MatchString(rec.ID) || schemas.ValidResidentID(rec.ID) == nil {
+	if !plainRecordID(rec.ID) {
 		out.err = fmt.Errorf("ingest: record id: %w", codes.ErrBadRecordID)
 		return out
 	}
@@ -456,7 +467,9 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int)
 		return kafka.Message{}, false // no topic for a dataset that does not exist
 	}
 	sum := sha256.Sum256([]byte(s.Raw))
-	head := s.Raw[:min(len(s.Raw), keep, DeadLetterHead)]
+	// Junk that was never a record is copied as it came: mask identity
+	// numbers in clear (a signed record's base64 has none).
+	head := schemas.RedactIdentities(s.Raw[:min(len(s.Raw), keep, DeadLetterHead)])
 	v, _ := json.Marshal(struct {
 		Result
 		Dataset         string `json:"dataset"`
@@ -470,21 +483,31 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int)
 	return kafka.Message{Topic: p.d.Names.Rejected(s.Dataset), Key: []byte(res.RecordID), Value: v}, true
 }
 
+// auditMessage is the audit entry of one decision. Its actor is who
+// authenticated: the HTTP publisher whose token verified, or the issuer
+// whose signature verified. Input from a topic whose signature did not
+// verify is unauthenticated: no actor and no role, and no record id, since
+// the issuer and id it claims are the sender's word (and an id could hold
+// an identity number).
 func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Time) kafka.Message {
 	e := audit.Entry{
 		Time:     now.UTC(),
 		Kind:     audit.KindAccept,
 		Actor:    s.Publisher,
-		Role:     "publisher",
 		Dataset:  s.Dataset,
 		Subject:  c.subject,
-		RecordID: res.RecordID,
 		Decision: audit.Decision(res.Status),
 		Code:     res.Code,
 		Node:     p.d.Node,
 	}
-	if c.rec != nil && e.Actor == "" {
-		e.Actor = c.rec.Issuer
+	if c.verified {
+		e.RecordID = res.RecordID
+		if e.Actor == "" {
+			e.Actor = c.rec.Issuer
+		}
+	}
+	if e.Actor != "" {
+		e.Role = "publisher"
 	}
 	if res.Status == Rejected {
 		e.Kind = audit.KindReject

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -189,9 +190,31 @@ func decodeValue(data []byte) (any, error) {
 	return v, nil
 }
 
+// UnknownFieldError is ErrUnknownField naming, as a JSON pointer (RFC
+// 6901), the member no struct field takes.
+type UnknownFieldError struct{ Pointer string }
+
+func (e *UnknownFieldError) Error() string { return fmt.Sprintf("%v: %q", ErrUnknownField, e.Pointer) }
+
+// Unwrap makes errors.Is(err, ErrUnknownField) true.
+func (e *UnknownFieldError) Unwrap() error { return ErrUnknownField }
+
+func pointerToken(s string) string {
+	return "/" + strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+// within prefixes the pointer of an *UnknownFieldError with tok.
+func within(err error, tok string) error {
+	var ue *UnknownFieldError
+	if errors.As(err, &ue) {
+		ue.Pointer = tok + ue.Pointer
+	}
+	return err
+}
+
 // exactNames checks that every object member name in data that lands in
 // a struct field of t is spelled exactly as the field's JSON name. data
-// has passed Check.
+// has passed Check. An unknown name is an *UnknownFieldError.
 func exactNames(data []byte, t reflect.Type) error {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -209,10 +232,10 @@ func exactNames(data []byte, t reflect.Type) error {
 		for name, raw := range members {
 			ft, ok := fields[name]
 			if !ok {
-				return fmt.Errorf("%w: %q", ErrUnknownField, name)
+				return &UnknownFieldError{Pointer: pointerToken(name)}
 			}
 			if err := exactNames(raw, ft); err != nil {
-				return err
+				return within(err, pointerToken(name))
 			}
 		}
 	case reflect.Slice, reflect.Array:
@@ -223,9 +246,9 @@ func exactNames(data []byte, t reflect.Type) error {
 		if json.Unmarshal(data, &items) != nil {
 			return nil
 		}
-		for _, raw := range items {
+		for i, raw := range items {
 			if err := exactNames(raw, t.Elem()); err != nil {
-				return err
+				return within(err, "/"+strconv.Itoa(i))
 			}
 		}
 	}

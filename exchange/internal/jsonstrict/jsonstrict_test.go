@@ -95,3 +95,31 @@ func TestDecodeRefusesCaseVariantNames(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownFieldPointer: an unknown member is named by its JSON pointer,
+// nested members and array elements included.
+func TestUnknownFieldPointer(t *testing.T) {
+	type item struct {
+		ClientID string `json:"client_id"`
+	}
+	type doc struct {
+		Dataset string `json:"dataset"`
+		Clients []item `json:"clients"`
+	}
+	tests := []struct{ name, in, want string }{
+		{"top level", `{"dataset":"a","fields":["x"]}`, "/fields"},
+		{"case variant", `{"Dataset":"a"}`, "/Dataset"},
+		{"in an array element", `{"clients":[{"client_id":"a"},{"Client_ID":"x"}]}`, "/clients/1/Client_ID"},
+		{"escaped", `{"a/b~c":1}`, "/a~1b~0c"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var d doc
+			err := Decode([]byte(tt.in), &d)
+			var ue *UnknownFieldError
+			if !errors.Is(err, ErrUnknownField) || !errors.As(err, &ue) || ue.Pointer != tt.want {
+				t.Fatalf("err = %v, want an *UnknownFieldError at %s", err, tt.want)
+			}
+		})
+	}
+}

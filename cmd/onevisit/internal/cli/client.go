@@ -3,9 +3,11 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
+	"sort"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -110,11 +112,16 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	brokers := fs.String("brokers", "", "Kafka brokers for --via kafka, comma separated (default: from the credentials file)")
 	vaultKey := fs.String("vault-key", "", "sign through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) instead of the credentials file's signing_key; records wait in a bounded spool while Vault is unavailable")
 	health := fs.String("health", "", "with --vault-key: serve /healthz and /metrics on this address while running")
+	encoding := fs.String("encoding", connectors.EncodingUTF8, "text encoding of the file: utf-8 (a BOM is skipped) or gb18030 (GBK files from Excel and older department systems)")
+	reportFile := fs.String("report", "", "also write the per-row report as JSON to this file")
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
 	if *dataset == "" || *file == "" || *cred == "" {
 		return usagef("--dataset, --file and --credentials are required")
+	}
+	if *reportFile != "" && *vaultKey != "" {
+		return usagef("--report does not work with --vault-key yet (the spool reports records, not rows)")
 	}
 	creds, client, err := loadClient(*cred, *url)
 	if err != nil && *via == "http" {
@@ -138,10 +145,22 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer f.Close()
-	items, err := connectors.ReadCSV(f, reg, ds.Latest)
+	parsed, err := connectors.ParseCSV(f, reg, ds.Latest, *encoding)
 	if err != nil {
 		return err
 	}
+	rep := &csvReport{File: *file, Dataset: *dataset, Encoding: *encoding, Via: *via}
+	if len(parsed.Invalid) > 0 {
+		// Nothing is signed or sent from a file with invalid rows: fix them
+		// and run again (record ids make the rerun idempotent).
+		rep.Results = append(rep.Results, parsed.Invalid...)
+		for _, r := range parsed.Rows {
+			r.Status = statusUnsent
+			rep.Results = append(rep.Results, r)
+		}
+		return rep.finish(e, *reportFile, fmt.Sprintf("%d of %d rows invalid; nothing was signed or sent", len(parsed.Invalid), len(parsed.Invalid)+len(parsed.Rows)))
+	}
+	items := parsed.Items
 	var signer keys.Signer
 	if *vaultKey != "" {
 		vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: *vaultKey, Owner: creds.ClientID, Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
@@ -185,18 +204,99 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if *via == "kafka" {
-		fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.Names("").Ingest(*dataset))
-		return nil
+	rep.Results = parsed.Rows
+	for i := range rep.Results {
+		rep.Results[i].RecordID = ids[i]
 	}
-	counts := map[string]int{}
+	if *via == "kafka" {
+		for i := range rep.Results {
+			rep.Results[i].Status = connectors.StatusSent
+		}
+		fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.Names("").Ingest(*dataset))
+		return rep.finish(e, *reportFile, "")
+	}
 	for _, r := range results {
-		counts[string(r.Status)]++
-		if r.Code != "" && r.Code != "duplicate" {
-			fmt.Fprintf(e.out, "line %d: %s %s %s %s\n", r.Index+2, r.Status, r.Code, r.Pointer, r.Message)
+		if r.Index < 0 || r.Index >= len(rep.Results) {
+			return fmt.Errorf("the exchange answered for record %d of %d", r.Index, len(rep.Results))
+		}
+		row := &rep.Results[r.Index]
+		row.Status, row.Code, row.Pointer, row.Message = string(r.Status), r.Code, r.Pointer, r.Message
+	}
+	if len(results) != len(rep.Results) {
+		return fmt.Errorf("the exchange answered for %d of %d records", len(results), len(rep.Results))
+	}
+	failed := ""
+	if n := rep.count("rejected"); n > 0 {
+		failed = fmt.Sprintf("%d of %d rows rejected by the exchange", n, len(rep.Results))
+	}
+	return rep.finish(e, *reportFile, failed)
+}
+
+const statusUnsent = "unsent" // valid, but not sent: other rows are invalid
+
+// csvReport is the CSV connector's per-row report: printed (rows that
+// were not accepted, then a summary) and, with --report, written as JSON.
+type csvReport struct {
+	File      string                 `json:"file"`
+	Dataset   string                 `json:"dataset"`
+	Encoding  string                 `json:"encoding"`
+	Via       string                 `json:"via"`
+	Rows      int                    `json:"rows"`
+	Accepted  int                    `json:"accepted"`
+	Duplicate int                    `json:"duplicate"`
+	Rejected  int                    `json:"rejected"`
+	Invalid   int                    `json:"invalid"`
+	Sent      int                    `json:"sent"`
+	Unsent    int                    `json:"unsent"`
+	Results   []connectors.RowResult `json:"results"`
+}
+
+func (r *csvReport) count(status string) int {
+	n := 0
+	for _, x := range r.Results {
+		if x.Status == status {
+			n++
 		}
 	}
-	fmt.Fprintf(e.out, "%d records: %d accepted, %d duplicate, %d rejected\n", len(results), counts["accepted"], counts["duplicate"], counts["rejected"])
+	return n
+}
+
+// finish prints the report, writes it to path (if any) and returns an
+// error (a non-zero exit) when failed says why the run failed.
+func (r *csvReport) finish(e *env, path, failed string) error {
+	sort.SliceStable(r.Results, func(i, j int) bool { return r.Results[i].Row < r.Results[j].Row })
+	r.Rows = len(r.Results)
+	r.Accepted, r.Duplicate, r.Rejected = r.count("accepted"), r.count("duplicate"), r.count("rejected")
+	r.Invalid, r.Sent, r.Unsent = r.count(connectors.StatusInvalid), r.count(connectors.StatusSent), r.count(statusUnsent)
+	for _, x := range r.Results {
+		if x.Status != connectors.StatusInvalid && x.Status != "rejected" {
+			continue
+		}
+		where := x.Code
+		if x.Pointer != "" {
+			where += " " + x.Pointer
+		}
+		fmt.Fprintf(e.out, "row %d (line %d): %s %s: %s\n", x.Row, x.Line, x.Status, where, x.Message)
+	}
+	switch {
+	case r.Via == "kafka" && r.Invalid == 0:
+	case r.Invalid > 0:
+		fmt.Fprintf(e.out, "%d rows: %d invalid, %d not sent\n", r.Rows, r.Invalid, r.Unsent)
+	default:
+		fmt.Fprintf(e.out, "%d rows: %d accepted, %d duplicate, %d rejected\n", r.Rows, r.Accepted, r.Duplicate, r.Rejected)
+	}
+	if path != "" {
+		b, err := json.MarshalIndent(r, "", "  ")
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+	}
+	if failed != "" {
+		return errors.New(failed)
+	}
 	return nil
 }
 
