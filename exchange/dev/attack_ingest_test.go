@@ -55,13 +55,14 @@ func rawWriter(t *testing.T, env *dev.Env, topic string) *kafka.Writer {
 	return w
 }
 
-// produce writes each value as its own message.
+// produce writes each value as its own message, marked as the
+// attacker's input for the identity scan (scanForIdentities).
 func produce(t *testing.T, w *kafka.Writer, values ...[]byte) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	for i, v := range values {
-		if err := w.WriteMessages(ctx, kafka.Message{Value: v}); err != nil {
+		if err := w.WriteMessages(ctx, kafka.Message{Value: v, Headers: []kafka.Header{{Key: attackInputHeader, Value: []byte("1")}}}); err != nil {
 			t.Fatalf("produce message %d (%d bytes) to %s: %v", i, len(v), w.Topic, err)
 		}
 	}
@@ -195,7 +196,7 @@ type deadLetter struct {
 // piece of junk is dead-lettered with its size, its digest and a capped
 // head of its body.
 func TestAttackIngestJunkDoesNotStopIngest(t *testing.T) {
-	env := startDev(t)
+	env, logs := startDevLogged(t)
 	topic := env.Kafka.Names.Ingest("household")
 	w := rawWriter(t, env, topic)
 	junks := [][]byte{junk(t, 1<<20-1000), junk(t, record.MaxSize), junk(t, record.MaxSize+1)}
@@ -262,6 +263,7 @@ func TestAttackIngestJunkDoesNotStopIngest(t *testing.T) {
 				want[dl.SHA256], dl.Code, dl.Bytes, dl.Truncated, len(dl.Record), wantCode, want[dl.SHA256])
 		}
 	}
+	scanForIdentities(t, env, logs)
 }
 
 // TestAttackIngestNearMaxOverHTTP (class 3): a signed record just under
@@ -383,7 +385,7 @@ func TestAttackIngestSameSecondOrder(t *testing.T) {
 // schema_not_of_dataset, over HTTP and through a raw Kafka writer, and
 // nothing of it is served.
 func TestAttackIngestSchemaClaim(t *testing.T) {
-	env := startDev(t)
+	env, logs := startDevLogged(t)
 	var taxRow map[string]any
 	for _, r := range sampleRows(t, env, "tax") {
 		if r.Fields["resident_id"] == samples.GuardianResidentID {
@@ -414,6 +416,7 @@ func TestAttackIngestSchemaClaim(t *testing.T) {
 	if status, rec := servedQuery(t, env, token(t, env, "school-enrolment"), "household", samples.GuardianResidentID, "school_enrolment", "SE-2026-0001"); status != http.StatusNotFound {
 		t.Fatalf("query for the subject: %d %v, want 404: nothing of the false claim is served", status, rec)
 	}
+	scanForIdentities(t, env, logs)
 }
 
 // TestAttackIngestDedupAcrossPublishers (class 8): the tax bureau's
