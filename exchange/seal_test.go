@@ -15,7 +15,7 @@ import (
 )
 
 // recorded keeps what was written (the sealing writer's output), so the
-// test can look at the headers; the attack tests in exchange/dev run the
+// test can look at the headers; the attack tests in cmd/onevisit/dev run the
 // same writer against Kafka.
 type recorded struct{ msgs []kafka.Message }
 

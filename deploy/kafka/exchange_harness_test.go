@@ -29,7 +29,7 @@ import (
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/dev"
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"

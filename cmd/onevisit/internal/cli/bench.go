@@ -7,7 +7,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/bench"
+	"github.com/onevisit/onevisit/cmd/onevisit/bench"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"

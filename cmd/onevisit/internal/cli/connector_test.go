@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/dev"
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 )
 
 // TestConnectorCSV runs `onevisit connector csv --via http` against an

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/onevisit/onevisit/exchange/dev"
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 )
 
 func runDev(ctx context.Context, e *env, args []string) error {

@@ -16,9 +16,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"

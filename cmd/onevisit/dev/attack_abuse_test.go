@@ -23,10 +23,10 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 

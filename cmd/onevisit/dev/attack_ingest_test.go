@@ -24,9 +24,9 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/record"
 )
 

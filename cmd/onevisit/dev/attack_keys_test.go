@@ -24,8 +24,8 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
 )

@@ -8,9 +8,9 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
 	"github.com/onevisit/onevisit/exchange"
-	"github.com/onevisit/onevisit/exchange/dev"
 )
 
 // TestExchangeKeyRotationInVault: the exchange's token key rotated in

@@ -16,11 +16,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/exchange"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 

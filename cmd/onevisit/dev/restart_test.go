@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 

@@ -19,6 +19,12 @@
 //
 // It is not a production deployment: one broker, no replication, keys in
 // files. `onevisit serve` runs a node against a real cluster.
+//
+// Dev mode is a composition root, like the CLI and the benchmark: it sits
+// next to the binary and wires the exchange and the connectors together;
+// nothing in exchange/, connectors/, schemas/ or policy/ imports it. Its
+// tests are the end-to-end and attack suites (on kfake, and against a real
+// cluster when ONEVISIT_KAFKA_BROKERS is set).
 package dev
 
 import (

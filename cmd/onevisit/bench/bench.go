@@ -28,9 +28,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"

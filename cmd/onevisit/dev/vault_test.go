@@ -6,10 +6,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
 	"github.com/onevisit/onevisit/exchange"
-	"github.com/onevisit/onevisit/exchange/dev"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
