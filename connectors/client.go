@@ -15,6 +15,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Client is an authenticated HTTP client of the exchange. It gets access
@@ -135,12 +136,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) error
 		return fmt.Errorf("%s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error struct {
-				Code, Message, Pointer string
-				RequestID              string `json:"request_id"`
-			} `json:"error"`
-		}
+		var e wire.ErrorBody
 		_ = json.Unmarshal(b, &e)
 		return &APIError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message, Pointer: e.Error.Pointer, RequestID: e.Error.RequestID}
 	}

@@ -13,9 +13,9 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Item is one record to publish.
@@ -32,7 +32,7 @@ type Sink interface {
 	// Send delivers records. Results are per record when the sink learns
 	// them (HTTP); a Kafka sink returns nil results: the exchange decides
 	// later and writes rejections to the dead-letter topic.
-	Send(ctx context.Context, dataset string, records []string) ([]ingest.Result, error)
+	Send(ctx context.Context, dataset string, records []string) ([]wire.Result, error)
 }
 
 // Publisher signs and sends the records of one dataset.
@@ -54,7 +54,7 @@ type Publisher struct {
 // Publish signs items (through BatchSigner when the signer has it) and
 // sends them in chunks of at most 500. It returns the record ids, in
 // order, and the sink's results.
-func (p *Publisher) Publish(ctx context.Context, items []Item) ([]string, []ingest.Result, error) {
+func (p *Publisher) Publish(ctx context.Context, items []Item) ([]string, []wire.Result, error) {
 	if p.SubjectField == "" {
 		return nil, nil, fmt.Errorf("publish: no subject field: %w", record.ErrNoSubjectBinding)
 	}
@@ -86,7 +86,7 @@ func (p *Publisher) Publish(ctx context.Context, items []Item) ([]string, []inge
 	if e := errors.Join(errs...); e != nil {
 		return nil, nil, fmt.Errorf("publish: sign: %w", e)
 	}
-	var results []ingest.Result
+	var results []wire.Result
 	const chunk = 500
 	for lo := 0; lo < len(recs); lo += chunk {
 		hi := min(lo+chunk, len(recs))
@@ -128,7 +128,7 @@ type KafkaSink struct {
 }
 
 // Send writes each record keyed by its record id.
-func (k KafkaSink) Send(ctx context.Context, dataset string, records []string) ([]ingest.Result, error) {
+func (k KafkaSink) Send(ctx context.Context, dataset string, records []string) ([]wire.Result, error) {
 	msgs := make([]kafka.Message, len(records))
 	for i, r := range records {
 		var key []byte
@@ -148,11 +148,9 @@ func (k KafkaSink) Send(ctx context.Context, dataset string, records []string) (
 type HTTPSink struct{ Client *Client }
 
 // Send posts one batch.
-func (h HTTPSink) Send(ctx context.Context, dataset string, records []string) ([]ingest.Result, error) {
-	var resp struct {
-		Results []ingest.Result `json:"results"`
-	}
-	if err := h.Client.Do(ctx, "POST", "/v1/datasets/"+dataset+"/records", map[string]any{"records": records}, &resp); err != nil {
+func (h HTTPSink) Send(ctx context.Context, dataset string, records []string) ([]wire.Result, error) {
+	var resp wire.PublishResponse
+	if err := h.Client.Do(ctx, "POST", "/v1/datasets/"+dataset+"/records", wire.PublishRequest{Records: records}, &resp); err != nil {
 		return nil, err
 	}
 	return resp.Results, nil

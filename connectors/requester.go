@@ -11,6 +11,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Query asks for one subject's record.
@@ -89,12 +90,7 @@ func (r *Requester) directory(ctx context.Context, refresh bool) (*keys.Director
 // digests, the decoded data against the disclosures, the receipt, and
 // that record and receipt are about q.Subject (ErrWrongSubject).
 func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
-	var resp struct {
-		Record    string         `json:"record"`
-		Data      map[string]any `json:"data"`
-		Receipt   string         `json:"receipt"`
-		RequestID string         `json:"request_id"`
-	}
+	var resp wire.QueryAnswer
 	if err := r.Client.Do(ctx, "POST", "/v1/query", q, &resp); err != nil {
 		return nil, err
 	}

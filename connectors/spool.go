@@ -16,9 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Spool defaults, filled in by SpoolConfig.withDefaults, the one place
@@ -411,7 +411,7 @@ func (s *Spool) head(n int) []Item {
 // healthy. Records the exchange answered "rejected" (HTTP sinks) are in
 // its dead-letter topic with their reason; they are counted and logged
 // by id here, and not retried.
-func (s *Spool) delivered(batch []Item, results []ingest.Result) {
+func (s *Spool) delivered(batch []Item, results []wire.Result) {
 	s.mu.Lock()
 	s.queue = slices.Delete(s.queue, 0, len(batch))
 	wasDown, since := s.cause != nil, s.since
@@ -422,7 +422,7 @@ func (s *Spool) delivered(batch []Item, results []ingest.Result) {
 	s.m.signerUp.Set(1)
 	s.m.delivered.Add(float64(len(batch)))
 	for _, r := range results {
-		if r.Status == ingest.Rejected {
+		if r.Status == wire.Rejected {
 			s.m.rejected.Inc()
 			s.log.Warn("exchange rejected record", "record_id", r.RecordID, "code", r.Code)
 		}

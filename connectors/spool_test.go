@@ -25,10 +25,10 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // -update rewrites the golden files under testdata/spool. Other test files
@@ -60,7 +60,7 @@ type memSink struct {
 
 var _ Sink = (*memSink)(nil)
 
-func (m *memSink) Send(ctx context.Context, dataset string, records []string) ([]ingest.Result, error) {
+func (m *memSink) Send(ctx context.Context, dataset string, records []string) ([]wire.Result, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.outage {

@@ -29,6 +29,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -501,7 +502,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		return
 	}
 	refuse := func(err error) {
-		c := codes.Of(err).Name
+		c := wire.Of(err).Name
 		if err == errNoNodeMAC {
 			c = "no_node_mac"
 		}
@@ -534,9 +535,9 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		switch {
 		case err != nil:
 		case rec.Dataset != ds:
-			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, ingest.ErrDatasetMismatch)
 		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
-			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, ingest.ErrNoGrant)
 		case rec.SubjectField != sd.Subject:
 			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
 		default:

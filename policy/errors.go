@@ -11,23 +11,23 @@ import (
 var (
 	// ErrDenied: the request is not allowed. The caller must not return
 	// any data; it answers "forbidden" and keeps the reasons for officers.
-	ErrDenied = errors.New("denied by policy")
+	ErrDenied error = &codedError{"denied by policy", "denied"}
 	// ErrCaseIDRequired: a policy would allow the request if it carried a
 	// case id. The caller should ask the client to resend with its case id.
-	ErrCaseIDRequired = errors.New("case id required")
+	ErrCaseIDRequired error = &codedError{"case id required", "case_id_required"}
 	// ErrPurposeNotAllowed: policies exist for this consumer and dataset,
 	// but none for the stated purpose. The caller reports the purpose as
 	// not allowed; retrying with a different purpose is the client's
 	// choice and must be a true statement of why it asks.
-	ErrPurposeNotAllowed = errors.New("purpose not allowed")
+	ErrPurposeNotAllowed error = &codedError{"purpose not allowed", "purpose_not_allowed"}
 	// ErrOutsideValidity: a policy for this purpose exists but is not yet
 	// valid or has expired. The caller reports it; an officer must renew
 	// the policy.
-	ErrOutsideValidity = errors.New("policy outside its validity window")
+	ErrOutsideValidity error = &codedError{"policy outside its validity window", "policy_expired"}
 	// ErrForbidden: permits matched but Forbid documents withheld every
 	// field they granted. Nothing will change until an officer changes
 	// the Forbid.
-	ErrForbidden = errors.New("forbidden by policy")
+	ErrForbidden error = &codedError{"forbidden by policy", "forbidden_by_policy"}
 )
 
 // Load errors. Every error from Load and Parse is (or joins) *LoadError
@@ -110,3 +110,13 @@ var (
 	_ error = (*LoadError)(nil)
 	_ error = (*DenyError)(nil)
 )
+
+// codedError is a sentinel that names the stable error code a client sees
+// of it (see the error catalogue in exchange/wire, which finds it through
+// its Code method; this package imports nothing from the exchange).
+type codedError struct{ msg, code string }
+
+func (e *codedError) Error() string { return e.msg }
+
+// Code is the name of the error's code in the exchange's catalogue.
+func (e *codedError) Code() string { return e.code }

@@ -10,13 +10,13 @@ var (
 	// ErrInvalid: the data does not match the schema (or a value does not
 	// match a domain format). Reject the record; do not retry it unchanged.
 	// The *ValidationError or *FormatError that wraps it says where and why.
-	ErrInvalid = errors.New("data does not match schema")
+	ErrInvalid error = &codedError{"data does not match schema", "schema_violation"}
 
 	// ErrUnknownSchema: the schema id names no loaded schema. Reject the
 	// record (or request); retrying helps only after the registry is
 	// reloaded with the schema. Every error that wraps ErrUnknownDataset
 	// or ErrUnknownVersion also wraps ErrUnknownSchema.
-	ErrUnknownSchema = errors.New("unknown schema")
+	ErrUnknownSchema error = &codedError{"unknown schema", "unknown_schema"}
 
 	// ErrUnknownDataset: no dataset of that name is loaded (or the schema
 	// id is malformed). Also matches ErrUnknownSchema.
@@ -104,3 +104,16 @@ func quote(s string) string {
 	}
 	return strconv.Quote(s)
 }
+
+// codedError is a sentinel that names the stable error code a client sees
+// of it (see the error catalogue in exchange/wire, which finds it through
+// its Code method; this package imports nothing from the exchange).
+type codedError struct{ msg, code string }
+
+func (e *codedError) Error() string { return e.msg }
+
+// Code is the name of the error's code in the exchange's catalogue.
+func (e *codedError) Code() string { return e.code }
+
+// JSONPointer returns Pointer, for the exchange's error answers.
+func (e *ValidationError) JSONPointer() string { return e.Pointer }

@@ -21,7 +21,11 @@
 // the father has a tax record and owns the flat the household lives in.
 package samples
 
-import "embed"
+import (
+	"embed"
+	"encoding/csv"
+	"fmt"
+)
 
 // FS holds household.csv, tax.csv and property.csv.
 //
@@ -43,3 +47,30 @@ const (
 	TaxFile       = "tax.csv"
 	PropertyFile  = "property.csv"
 )
+
+// Rows reads one of the files as rows keyed by its header, as text: the
+// input of schemas.Registry.Coerce. For tests and tools that need the
+// sample data without a connector.
+func Rows(name string) ([]map[string]string, error) {
+	f, err := FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("samples: %s: %w", name, err)
+	}
+	if len(recs) == 0 {
+		return nil, fmt.Errorf("samples: %s: no header row", name)
+	}
+	rows := make([]map[string]string, 0, len(recs)-1)
+	for _, rec := range recs[1:] {
+		row := make(map[string]string, len(rec))
+		for i, h := range recs[0] {
+			row[h] = rec[i]
+		}
+		rows = append(rows, row)
+	}
+	return rows, nil
+}

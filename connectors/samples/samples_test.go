@@ -1,9 +1,6 @@
 package samples
 
 import (
-	"encoding/csv"
-	"errors"
-	"io"
 	"slices"
 	"testing"
 	"time"
@@ -14,30 +11,9 @@ import (
 // readRows parses one sample file into header-keyed rows.
 func readRows(t *testing.T, name string) []map[string]string {
 	t.Helper()
-	f, err := FS.Open(name)
+	rows, err := Rows(name)
 	if err != nil {
 		t.Fatal(err)
-	}
-	defer f.Close()
-	r := csv.NewReader(f)
-	header, err := r.Read()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rows []map[string]string
-	for {
-		rec, err := r.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		row := map[string]string{}
-		for i, h := range header {
-			row[h] = rec[i]
-		}
-		rows = append(rows, row)
 	}
 	return rows
 }

@@ -21,7 +21,7 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // stream publishes signed household records with distinct record ids and subjects, through Kafka (the
@@ -103,7 +103,7 @@ func (s *stream) viaKafka(p *connectors.Publisher) send {
 }
 
 type publishAnswer struct {
-	Results []ingest.Result `json:"results"`
+	Results []wire.Result `json:"results"`
 }
 
 // viaHTTP signs items and posts them to the node's publish endpoint itself, to see the status, the error
@@ -147,7 +147,7 @@ func (s *stream) viaHTTP(signer *connectors.Publisher, cl *connectors.Client, n 
 		var ids []string
 		for _, r := range a.Results {
 			switch r.Status {
-			case ingest.Accepted, ingest.Duplicate:
+			case wire.Accepted, wire.Duplicate:
 				ids = append(ids, r.RecordID)
 			default:
 				return ids, pubErr{err: fmt.Errorf("record %s rejected: %s %s", r.RecordID, r.Code, r.Message), status: 200, code: r.Code}

@@ -14,8 +14,8 @@ import (
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // aclKey renders one binding; sorted lists of them compare whole.
@@ -140,7 +140,7 @@ func signed(ctx context.Context, t *testing.T, w *world, publisher, dataset stri
 // capture is a connectors.Sink that keeps the signed records instead of sending them.
 type capture struct{ records []string }
 
-func (c *capture) Send(_ context.Context, _ string, records []string) ([]ingest.Result, error) {
+func (c *capture) Send(_ context.Context, _ string, records []string) ([]wire.Result, error) {
 	c.records = append(c.records, records...)
 	return nil, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -108,7 +109,7 @@ func (s *Server) tokenEntry(r *http.Request, client, role string, d audit.Decisi
 // once a second per client and code: anyone can send junk to the token
 // endpoint, and it must not grow the audit log at the sender's pace.
 func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) error {
-	c := codes.Of(err)
+	c := wire.Of(err)
 	client, _ := auth.Authenticated(err)
 	s.d.Logger.Info("token refused", "request_id", requestID(r.Context()), "code", c.Name, "detail", schemas.RedactIdentities(err.Error()))
 	if s.d.Audit != nil && c.Status < 500 {
@@ -153,13 +154,6 @@ type queryRequest struct {
 	CaseID  string `json:"case_id"`
 }
 
-type queryResponse struct {
-	Record    string         `json:"record"`
-	Data      map[string]any `json:"data"`
-	Receipt   string         `json:"receipt"`
-	RequestID string         `json:"request_id"`
-}
-
 func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) (err error) {
 	start := time.Now()
 	outcome := "error"
@@ -180,7 +174,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	auditCtx, cancel := context.WithTimeout(ctx, writeTimeout)
 	defer cancel()
 	refuse := func(cause error) error {
-		entry.Code = codes.Of(cause).Name
+		entry.Code = wire.Of(cause).Name
 		if err := s.d.Audit.Write(auditCtx, entry); err != nil {
 			return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 		}
@@ -271,7 +265,7 @@ func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal)
 		return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
 	}
 	outcome = "permit"
-	writeJSON(w, http.StatusOK, queryResponse{Record: projected, Data: rec.Fields(), Receipt: rcpt, RequestID: entry.RequestID})
+	writeJSON(w, http.StatusOK, wire.QueryAnswer{Record: projected, Data: rec.Fields(), Receipt: rcpt, RequestID: entry.RequestID})
 	return nil
 }
 
@@ -285,18 +279,6 @@ func withSubject(fields []string, reg *schemas.Registry, dataset string) []strin
 	out := append(slices.Clip(fields), ds.Subject)
 	slices.Sort(out)
 	return out
-}
-
-type publishRequest struct {
-	Records []string `json:"records"`
-}
-
-type publishResponse struct {
-	Accepted  int             `json:"accepted"`
-	Duplicate int             `json:"duplicate"`
-	Rejected  int             `json:"rejected"`
-	Results   []ingest.Result `json:"results"`
-	RequestID string          `json:"request_id"`
 }
 
 func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
@@ -324,7 +306,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 		s.publishGate.release(held)
 		s.publishInFlight.Sub(float64(held))
 	}()
-	var req publishRequest
+	var req wire.PublishRequest
 	if err := decodeBody(r, publishBodyLimit, &req); err != nil {
 		return err
 	}
@@ -347,12 +329,12 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err != nil {
 		return fmt.Errorf("publish: %v: %w", err, codes.ErrUnavailable)
 	}
-	resp := publishResponse{Results: results, RequestID: requestID(r.Context())}
+	resp := wire.PublishResponse{Results: results, RequestID: requestID(r.Context())}
 	for _, res := range results {
 		switch res.Status {
-		case ingest.Accepted:
+		case wire.Accepted:
 			resp.Accepted++
-		case ingest.Duplicate:
+		case wire.Duplicate:
 			resp.Duplicate++
 		default:
 			resp.Rejected++
@@ -418,7 +400,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if p.Role == RoleConsumer {
 		const route = "POST /v1/policy/explain"
 		refuse := func(cause error) error {
-			if err := s.writeDeny(r, p, route, codes.Of(cause).Name); err != nil {
+			if err := s.writeDeny(r, p, route, wire.Of(cause).Name); err != nil {
 				return err
 			}
 			return auditDone{cause}
@@ -436,7 +418,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 		bare := pol.Decide(req)
 		req.CaseID = explainCaseID
 		if d := pol.Decide(req); d.Allowed && errors.Is(bare.Err(), policy.ErrCaseIDRequired) {
-			conditions = append(conditions, codes.Of(policy.ErrCaseIDRequired).Name)
+			conditions = append(conditions, wire.Of(policy.ErrCaseIDRequired).Name)
 		}
 	}
 	d := pol.Decide(req)
@@ -495,7 +477,7 @@ func (s *Server) auditExplain(r *http.Request, p auth.Principal, q explainReques
 	if d.Allowed {
 		e.Decision = audit.DecisionPermit
 	} else {
-		e.Code = codes.Of(d.Err()).Name
+		e.Code = wire.Of(d.Err()).Name
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()

@@ -22,17 +22,16 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -121,18 +120,17 @@ func newLeakWorld(t *testing.T) *leakWorld {
 		w.roles[p] = "publisher"
 		// A publisher may not query: its requests are refusals too.
 		w.auth[p] = add(p+"-auth#1", p, keys.UseAuth)
-		f, err := samples.FS.Open(ds + ".csv")
+		rows, err := samples.Rows(ds + ".csv")
 		if err != nil {
 			t.Fatal(err)
 		}
 		d, _ := reg.Dataset(ds)
-		items, err := connectors.ReadCSV(f, reg, d.Latest)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, it := range items {
-			w.rows[ds] = append(w.rows[ds], it.Fields)
+		for _, row := range rows {
+			fields, err := reg.Coerce(d.Latest, row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.rows[ds] = append(w.rows[ds], fields)
 		}
 	}
 	return w
@@ -470,7 +468,7 @@ func (n *leakNode) runCase(rng *mrand.Rand, st *leakStats) error {
 		}
 		_ = json.Unmarshal(resp.Body.Bytes(), &e)
 		c := e.Error.Code
-		if c == "" || c == codes.Internal.Name || !knownCode(c) {
+		if c == "" || c == wire.Internal.Name || !knownCode(c) {
 			return fmt.Errorf("refusal %d without a stable code: %s", resp.Code, resp.Body.Bytes())
 		}
 		switch {
@@ -573,7 +571,7 @@ func mustPseud(n *leakNode, subject string) string {
 }
 
 func knownCode(name string) bool {
-	for _, c := range codes.All() {
+	for _, c := range wire.All() {
 		if c.Name == name {
 			return true
 		}

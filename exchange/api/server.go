@@ -25,6 +25,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -208,7 +209,7 @@ func (s *Server) handleUnmatched() {
 			}
 			w.Header().Set("Allow", strings.Join(allow, ", "))
 		}
-		c := codes.Of(err)
+		c := wire.Of(err)
 		s.writeError(w, r, c, err)
 		s.requests.WithLabelValues(route, c.Name).Inc()
 	})
@@ -249,7 +250,7 @@ func (s *Server) handle(rt route) error {
 		code := "ok"
 		if err != nil {
 			err = s.auditRefusal(r, rt, p, err)
-			c := codes.Of(err)
+			c := wire.Of(err)
 			code = c.Name
 			s.writeError(w, r, c, err)
 		}
@@ -290,19 +291,10 @@ func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 	return p, fmt.Errorf("api: %s is a %s: %w", p.ClientID, p.Role, codes.ErrForbidden)
 }
 
-type errorBody struct {
-	Error struct {
-		Code      string `json:"code"`
-		Message   string `json:"message"`
-		Pointer   string `json:"pointer,omitempty"`
-		RequestID string `json:"request_id"`
-	} `json:"error"`
-}
-
-func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c codes.Code, err error) {
-	var b errorBody
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c wire.Code, err error) {
+	var b wire.ErrorBody
 	b.Error.Code, b.Error.Message, b.Error.RequestID = c.Name, c.Message, requestID(r.Context())
-	b.Error.Pointer = codes.Pointer(err)
+	b.Error.Pointer = wire.Pointer(err)
 	level := slog.LevelInfo
 	if c.Status >= 500 {
 		level = slog.LevelError

@@ -12,6 +12,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Shapes a request string must have to be copied into an audit entry.
@@ -99,7 +100,7 @@ func checkReason(op, reason string) error {
 // If the entry cannot be written the caller gets 503, as for a query.
 func (s *Server) auditRefusal(r *http.Request, rt route, p auth.Principal, err error) error {
 	var done auditDone
-	c := codes.Of(err)
+	c := wire.Of(err)
 	if p.ClientID == "" || c.Status >= 500 || errors.As(err, &done) || s.d.Audit == nil {
 		return err
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 const (
@@ -49,23 +50,23 @@ const (
 var (
 	// ErrInvalidRequest: a parameter is missing, repeated or unsupported
 	// (RFC 6749 "invalid_request", HTTP 400). The client fixes its request.
-	ErrInvalidRequest = errors.New("invalid request")
+	ErrInvalidRequest = wire.WithCode("invalid_request", errors.New("invalid request"))
 	// ErrUnsupportedGrant: grant_type is not client_credentials
 	// ("unsupported_grant_type", HTTP 400).
-	ErrUnsupportedGrant = errors.New("unsupported grant type")
+	ErrUnsupportedGrant = wire.WithCode("unsupported_grant_type", errors.New("unsupported grant type"))
 	// ErrInvalidClient: the client assertion is not acceptable (signature,
 	// alg, kid, owner, aud, exp, replay, unknown client...)
 	// ("invalid_client", HTTP 401). The wrapped reason is for the log only.
-	ErrInvalidClient = errors.New("invalid client")
+	ErrInvalidClient = wire.WithCode("invalid_client", errors.New("invalid client"))
 	// ErrInvalidToken: the access token is not acceptable (RFC 6750
 	// "invalid_token", HTTP 401). The client gets a new token; the wrapped
 	// reason is for the log only.
-	ErrInvalidToken = errors.New("invalid access token")
+	ErrInvalidToken = wire.WithCode("invalid_token", errors.New("invalid access token"))
 	// ErrTooManyAssertions: the client holds ReplayCacheSize live
 	// assertions already (HTTP 429). It waits for them to expire (at
 	// most MaxAssertionLifetime) and sends fewer; other clients are not
 	// affected.
-	ErrTooManyAssertions = errors.New("too many live assertions for this client")
+	ErrTooManyAssertions = wire.WithCode("rate_limited", errors.New("too many live assertions for this client"))
 )
 
 // authenticatedError marks an error returned after the caller's signature

@@ -1,89 +1,26 @@
 package codes_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the catalogue (run with -update after review):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-// TestCatalogueGolden pins the public error catalogue: any change of a
-// name, status, retryability or message is a reviewed diff.
-func TestCatalogueGolden(t *testing.T) {
-	var b bytes.Buffer
-	fmt.Fprintf(&b, "# name\tstatus\tretryable\tmessage\n")
-	for _, c := range codes.All() {
-		fmt.Fprintf(&b, "%s\t%d\t%v\t%s\n", c.Name, c.Status, c.Retryable, c.Message)
-	}
-	golden(t, "codes.golden", b.Bytes())
-}
-
-func TestAllIsWellFormed(t *testing.T) {
-	all := codes.All()
-	if len(all) == 0 || all[len(all)-1] != codes.Internal {
-		t.Fatalf("All() does not end with Internal: %v", all)
-	}
-	names := map[string]bool{}
-	for _, c := range all {
-		if names[c.Name] {
-			t.Errorf("All() lists %q twice", c.Name)
-		}
-		names[c.Name] = true
-		if c.Name == "" || strings.ToLower(c.Name) != c.Name || strings.ContainsAny(c.Name, " -") {
-			t.Errorf("code name %q is not snake_case", c.Name)
-		}
-		if http.StatusText(c.Status) == "" || c.Status < 400 {
-			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
-		}
-		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests) {
-			t.Errorf("%s: retryable %v with status %d: only 503s and 429s are retryable", c.Name, c.Retryable, c.Status)
-		}
-		if c.Message == "" {
-			t.Errorf("%s: empty message", c.Name)
-		}
-	}
-}
 
 // sentinels lists every error the catalogue names, with the code a
 // wrapped copy of it must map to. A new catalogue entry needs a case
@@ -126,15 +63,15 @@ var sentinels = []struct {
 	{record.ErrMissingClaim, "missing_claim"},
 	{record.ErrNotValidNow, "record_not_valid_now"},
 	{record.ErrMalformed, "malformed_record"},
-	{codes.ErrDatasetMismatch, "dataset_mismatch"},
-	{codes.ErrIssuerMismatch, "issuer_mismatch"},
-	{codes.ErrNoGrant, "no_grant"},
+	{ingest.ErrDatasetMismatch, "dataset_mismatch"},
+	{ingest.ErrIssuerMismatch, "issuer_mismatch"},
+	{ingest.ErrNoGrant, "no_grant"},
 	{schemas.ErrUnknownSchema, "unknown_schema"},
 	{schemas.ErrInvalid, "schema_violation"},
-	{codes.ErrNoSubject, "no_subject"},
-	{codes.ErrBadRecordID, "bad_record_id"},
-	{codes.ErrBadDelete, "bad_delete"},
-	{codes.ErrStale, "stale"},
+	{ingest.ErrNoSubject, "no_subject"},
+	{ingest.ErrBadRecordID, "bad_record_id"},
+	{ingest.ErrBadDelete, "bad_delete"},
+	{ingest.ErrStale, "stale"},
 	{codes.ErrKeysStale, "keys_stale"},
 	{keys.ErrUnavailable, "keys_unavailable"},
 	{codes.ErrUnavailable, "unavailable"},
@@ -151,9 +88,9 @@ var sentinels = []struct {
 	{codes.ErrNoRoute, "no_route"},
 	{codes.ErrRateLimited, "rate_limited"},
 	{auth.ErrTooManyAssertions, "rate_limited"},
-	{codes.ErrIATInFuture, "iat_in_future"},
-	{codes.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
-	{codes.ErrUnwritable, "unwritable"},
+	{ingest.ErrIATInFuture, "iat_in_future"},
+	{ingest.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
+	{ingest.ErrUnwritable, "unwritable"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {
@@ -165,7 +102,7 @@ func TestOfWrappedSentinels(t *testing.T) {
 				fmt.Errorf("outer: %w", fmt.Errorf("inner: %w", tt.err)),
 				errors.Join(errors.New("unrelated"), tt.err),
 			} {
-				if got := codes.Of(err).Name; got != tt.want {
+				if got := wire.Of(err).Name; got != tt.want {
 					t.Errorf("Of(%q) = %s, want %s", err, got, tt.want)
 				}
 			}
@@ -176,15 +113,15 @@ func TestOfWrappedSentinels(t *testing.T) {
 // TestCodeNamesAreConsistent: two sentinels that share a code name must
 // share its status, message and retryability.
 func TestCodeNamesAreConsistent(t *testing.T) {
-	byName := map[string]codes.Code{}
+	byName := map[string]wire.Code{}
 	for _, tt := range sentinels {
-		c := codes.Of(tt.err)
+		c := wire.Of(tt.err)
 		if prev, ok := byName[c.Name]; ok && prev != c {
 			t.Errorf("code %s: %+v from one sentinel, %+v from %q", c.Name, prev, c, tt.err)
 		}
 		byName[c.Name] = c
 	}
-	for _, c := range codes.All() {
+	for _, c := range wire.All() {
 		if prev, ok := byName[c.Name]; ok && prev != c {
 			t.Errorf("All() lists %+v, Of gives %+v", c, prev)
 		}
@@ -192,11 +129,11 @@ func TestCodeNamesAreConsistent(t *testing.T) {
 }
 
 func TestEveryCodeIsReachable(t *testing.T) {
-	reached := map[string]bool{codes.Internal.Name: true}
+	reached := map[string]bool{wire.Internal.Name: true}
 	for _, tt := range sentinels {
-		reached[codes.Of(tt.err).Name] = true
+		reached[wire.Of(tt.err).Name] = true
 	}
-	for _, c := range codes.All() {
+	for _, c := range wire.All() {
 		if !reached[c.Name] {
 			t.Errorf("code %s is in the catalogue but no case in sentinels reaches it", c.Name)
 		}
@@ -212,12 +149,12 @@ func TestOfUnknownIsInternal(t *testing.T) {
 		fmt.Errorf("x: %w", keys.ErrUnknownKey),
 		nil,
 	} {
-		if got := codes.Of(err); got != codes.Internal {
+		if got := wire.Of(err); got != wire.Internal {
 			t.Errorf("Of(%v) = %+v, want Internal", err, got)
 		}
 	}
-	if codes.Internal.Status != http.StatusInternalServerError || codes.Internal.Name != "internal" {
-		t.Errorf("Internal = %+v", codes.Internal)
+	if wire.Internal.Status != http.StatusInternalServerError || wire.Internal.Name != "internal" {
+		t.Errorf("Internal = %+v", wire.Internal)
 	}
 }
 
@@ -275,10 +212,10 @@ func TestOfOrder(t *testing.T) {
 			if tt.err == nil {
 				t.Fatal("the layer returned no error")
 			}
-			if got := codes.Of(tt.err).Name; got != tt.want {
+			if got := wire.Of(tt.err).Name; got != tt.want {
 				t.Errorf("Of(%q) = %s, want %s", tt.err, got, tt.want)
 			}
-			if got := codes.Pointer(tt.err); got != tt.wantPointer {
+			if got := wire.Pointer(tt.err); got != tt.wantPointer {
 				t.Errorf("Pointer(%q) = %q, want %q", tt.err, got, tt.wantPointer)
 			}
 		})

@@ -5,9 +5,9 @@ import (
 	"testing"
 
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // TestSubjectBindingRequired: ingest accepts a record only when its signed
@@ -30,12 +30,12 @@ func TestSubjectBindingRequired(t *testing.T) {
 	tests := []struct {
 		name     string
 		raw      string
-		want     ingest.Status
+		want     wire.Status
 		wantCode string
 	}{
-		{"no sub_field", sign("bind-1", ""), ingest.Rejected, codes.Of(record.ErrNoSubjectBinding).Name},
-		{"sub_field names another field", sign("bind-2", "name"), ingest.Rejected, "no_subject_binding"},
-		{"bound to the subject field", sign("bind-3", "resident_id"), ingest.Accepted, ""},
+		{"no sub_field", sign("bind-1", ""), wire.Rejected, wire.Of(record.ErrNoSubjectBinding).Name},
+		{"sub_field names another field", sign("bind-2", "name"), wire.Rejected, "no_subject_binding"},
+		{"bound to the subject field", sign("bind-3", "resident_id"), wire.Accepted, ""},
 	}
 	subs := make([]ingest.Submission, len(tests))
 	for i, tt := range tests {

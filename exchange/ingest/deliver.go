@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // WriteAttempts is how often Deliver tries a batch whose outcome a broker
@@ -128,12 +129,12 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // checks would accept it.
 func (p *Pipeline) deadLetterUnwritable(ctx context.Context, s Submission, cause error) error {
 	now := p.d.Now()
-	res := Result{Status: Rejected}
+	res := wire.Result{Status: wire.Rejected}
 	c := checked{}
 	if r := partial(s.Raw); r != nil && plainRecordID(r.ID) {
 		res.RecordID = r.ID
 	}
-	code := codes.Of(codes.ErrUnwritable)
+	code := wire.Of(ErrUnwritable)
 	res.Code, res.Message = code.Name, code.Message
 	var msgs []kafka.Message
 	if m, ok := p.deadLetter(s, res, now, 0); ok {
@@ -146,6 +147,6 @@ func (p *Pipeline) deadLetterUnwritable(ctx context.Context, s Submission, cause
 		return fmt.Errorf("ingest: write dead letter of an unwritable submission (%v): %w", cause, err)
 	}
 	p.unwritable.WithLabelValues(datasetLabel(p.d.Schemas, s.Dataset)).Inc()
-	p.records.WithLabelValues(datasetLabel(p.d.Schemas, s.Dataset), string(Rejected)).Inc()
+	p.records.WithLabelValues(datasetLabel(p.d.Schemas, s.Dataset), string(wire.Rejected)).Inc()
 	return nil
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // failingWriter passes writes to next, except that a write carrying a
@@ -233,7 +234,7 @@ func TestDeadLetterIsCapped(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Process: %v", err)
 			}
-			if res[0].Status != ingest.Rejected || res[0].Code != tt.wantCode {
+			if res[0].Status != wire.Rejected || res[0].Code != tt.wantCode {
 				t.Fatalf("result %+v, want rejected %s", res[0], tt.wantCode)
 			}
 		})

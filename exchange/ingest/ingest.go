@@ -35,7 +35,7 @@
 // written. One bad record never sinks the batch: its result says why and
 // the others go on.
 //
-// A dead letter is the JSON of the Result plus dataset, publisher (HTTP
+// A dead letter is the JSON of the wire.Result plus dataset, publisher (HTTP
 // only), received_at, and of the submission: record_bytes (its size),
 // record_sha256 (hex), record (its first DeadLetterHead bytes, 4 KiB) and
 // record_truncated (true when record is not all of it). It never carries
@@ -75,33 +75,14 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
-
-// Status is the outcome of one submitted record.
-type Status string
-
-const (
-	Accepted  Status = "accepted"  // durably written to the accepted topic
-	Duplicate Status = "duplicate" // already accepted; not delivered twice
-	Rejected  Status = "rejected"  // see Code; written to the dead-letter topic
-)
-
-// Result is the answer for one submitted record.
-type Result struct {
-	Index    int    `json:"index"`
-	RecordID string `json:"record_id,omitempty"`
-	Status   Status `json:"status"`
-	Code     string `json:"code,omitempty"`
-	Message  string `json:"message,omitempty"`
-	Pointer  string `json:"pointer,omitempty"`
-}
 
 // Submission is one raw record and where it came from.
 type Submission struct {
@@ -226,7 +207,7 @@ type checked struct {
 // outcome. Its error is non-nil only when the outcome could not be
 // written durably; then nothing was acknowledged and the caller retries
 // the whole batch (record ids make the retry idempotent).
-func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, error) {
+func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Result, error) {
 	if p.d.Fresh != nil {
 		if err := p.d.Fresh(); err != nil {
 			return nil, fmt.Errorf("ingest: %w", err)
@@ -243,7 +224,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 		return nil, fmt.Errorf("ingest: waiting for the batch before: %w", ctx.Err())
 	}
 	defer func() { <-p.turn }()
-	results := make([]Result, len(subs))
+	results := make([]wire.Result, len(subs))
 	var msgs []kafka.Message
 	var accepted []int
 	var entries []*view.Entry
@@ -251,7 +232,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 	newest := map[[2]string]*view.Entry{} // per (dataset, subject), accepted in this batch
 	nowMillis := now.UnixMilli()
 	for i, c := range checks {
-		res := Result{Index: i}
+		res := wire.Result{Index: i}
 		if c.rec != nil && plainRecordID(c.rec.ID) {
 			res.RecordID = c.rec.ID // never a bad id: it would reach keys and the audit log
 		}
@@ -263,7 +244,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 		}
 		switch {
 		case err == nil:
-			res.Status = Accepted
+			res.Status = wire.Accepted
 			inBatch[entry.Key()] = true
 			newest[[2]string{c.rec.Dataset, c.subject}] = entry
 			accepted = append(accepted, i)
@@ -280,13 +261,13 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]Result, er
 				},
 			})
 		case err == errDuplicate:
-			res.Status = Duplicate
+			res.Status = wire.Duplicate
 			res.Code = "duplicate"
 			res.Message = "record already accepted; not delivered again"
 		default:
-			res.Status = Rejected
-			c := codes.Of(err)
-			res.Code, res.Message, res.Pointer = c.Name, c.Message, codes.Pointer(err)
+			res.Status = wire.Rejected
+			c := wire.Of(err)
+			res.Code, res.Message, res.Pointer = c.Name, c.Message, wire.Pointer(err)
 			if m, ok := p.deadLetter(subs[i], res, now, DeadLetterHead); ok {
 				msgs = append(msgs, m)
 			}
@@ -346,7 +327,7 @@ func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[view.Key]bool, ne
 			return errDuplicate
 		}
 		if e.Older(held) {
-			return fmt.Errorf("ingest: record issued %s is not newer than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), codes.ErrStale)
+			return fmt.Errorf("ingest: record issued %s is not newer than the one held: %w", c.rec.IssuedAt.UTC().Format(time.RFC3339), ErrStale)
 		}
 	}
 	return nil
@@ -367,15 +348,15 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	}
 	out := checked{rec: rec, verified: true}
 	if rec.Dataset != s.Dataset {
-		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, codes.ErrDatasetMismatch)
+		out.err = fmt.Errorf("ingest: record names dataset %q, submitted to %q: %w", rec.Dataset, s.Dataset, ErrDatasetMismatch)
 		return out
 	}
 	if s.Publisher != "" && rec.Issuer != s.Publisher {
-		out.err = fmt.Errorf("ingest: record issued by %q, submitted by %q: %w", rec.Issuer, s.Publisher, codes.ErrIssuerMismatch)
+		out.err = fmt.Errorf("ingest: record issued by %q, submitted by %q: %w", rec.Issuer, s.Publisher, ErrIssuerMismatch)
 		return out
 	}
 	if d := pol.MayPublish(rec.Issuer, rec.Dataset); !d.Allowed {
-		out.err = fmt.Errorf("ingest: %s may not publish %s: %w", rec.Issuer, rec.Dataset, codes.ErrNoGrant)
+		out.err = fmt.Errorf("ingest: %s may not publish %s: %w", rec.Issuer, rec.Dataset, ErrNoGrant)
 		return out
 	}
 	ds, ok := p.d.Schemas.Dataset(rec.Dataset)
@@ -384,15 +365,15 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		return out
 	}
 	if !plainRecordID(rec.ID) {
-		out.err = fmt.Errorf("ingest: record id: %w", codes.ErrBadRecordID)
+		out.err = fmt.Errorf("ingest: record id: %w", ErrBadRecordID)
 		return out
 	}
 	if limit := now.Add(p.d.FutureSkew); rec.IssuedAt.After(limit) {
-		out.err = fmt.Errorf("ingest: iat %s is more than %s ahead of the exchange's clock: %w", rec.IssuedAt.UTC().Format(time.RFC3339), p.d.FutureSkew, codes.ErrIATInFuture)
+		out.err = fmt.Errorf("ingest: iat %s is more than %s ahead of the exchange's clock: %w", rec.IssuedAt.UTC().Format(time.RFC3339), p.d.FutureSkew, ErrIATInFuture)
 		return out
 	}
 	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
-		out.err = fmt.Errorf("ingest: schema %q is not a version of dataset %q: %w", rec.Schema, rec.Dataset, codes.ErrSchemaNotOfDataset)
+		out.err = fmt.Errorf("ingest: schema %q is not a version of dataset %q: %w", rec.Schema, rec.Dataset, ErrSchemaNotOfDataset)
 		return out
 	}
 	fields := rec.Fields()
@@ -400,7 +381,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 	if rec.Op == record.Delete {
 		// A delete carries the subject and nothing else.
 		if len(fields) != 1 || subj == "" {
-			out.err = fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, codes.ErrBadDelete)
+			out.err = fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, ErrBadDelete)
 			return out
 		}
 		if err := schemas.ValidResidentID(subj); err != nil {
@@ -412,7 +393,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		return out
 	}
 	if subj == "" {
-		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, codes.ErrNoSubject)
+		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, ErrNoSubject)
 		return out
 	}
 	if rec.SubjectField != ds.Subject {
@@ -462,7 +443,7 @@ func (p *Pipeline) parallel(n int, fn func(i int)) {
 // DeadLetterHead), so an officer can see what a department sent and match
 // it to the department's copy, while the dead letter stays small whatever
 // was sent.
-func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int) (kafka.Message, bool) {
+func (p *Pipeline) deadLetter(s Submission, res wire.Result, now time.Time, keep int) (kafka.Message, bool) {
 	if _, ok := p.d.Schemas.Dataset(s.Dataset); !ok {
 		return kafka.Message{}, false // no topic for a dataset that does not exist
 	}
@@ -471,7 +452,7 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int)
 	// numbers in clear (a signed record's base64 has none).
 	head := schemas.RedactIdentities(s.Raw[:min(len(s.Raw), keep, DeadLetterHead)])
 	v, _ := json.Marshal(struct {
-		Result
+		wire.Result
 		Dataset         string `json:"dataset"`
 		Publisher       string `json:"publisher,omitempty"`
 		ReceivedAt      string `json:"received_at"`
@@ -489,7 +470,7 @@ func (p *Pipeline) deadLetter(s Submission, res Result, now time.Time, keep int)
 // verify is unauthenticated: no actor and no role, and no record id, since
 // the issuer and id it claims are the sender's word (and an id could hold
 // an identity number).
-func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Time) kafka.Message {
+func (p *Pipeline) auditMessage(s Submission, c checked, res wire.Result, now time.Time) kafka.Message {
 	e := audit.Entry{
 		Time:     now.UTC(),
 		Kind:     audit.KindAccept,
@@ -509,7 +490,7 @@ func (p *Pipeline) auditMessage(s Submission, c checked, res Result, now time.Ti
 	if e.Actor != "" {
 		e.Role = "publisher"
 	}
-	if res.Status == Rejected {
+	if res.Status == wire.Rejected {
 		e.Kind = audit.KindReject
 	}
 	return kafka.Message{Topic: p.d.Names.Audit(), Value: e.MarshalCanonical()}

@@ -23,7 +23,6 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
@@ -33,6 +32,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -130,19 +130,18 @@ func (c *cluster) pipeline(t *testing.T, w ingest.Writer, reg prometheus.Registe
 // household returns the sample household row of a resident.
 func household(t *testing.T, residentID string) map[string]any {
 	t.Helper()
-	f, err := samples.FS.Open(samples.HouseholdFile)
+	rows, err := samples.Rows(samples.HouseholdFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
 	reg, _ := schemas.Default()
-	items, err := connectors.ReadCSV(f, reg, "household/v1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range items {
-		if it.Fields["resident_id"] == residentID {
-			return it.Fields
+	for _, row := range rows {
+		if row["resident_id"] == residentID {
+			fields, err := reg.Coerce("household/v1", row)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return fields
 		}
 	}
 	t.Fatalf("no sample household row for %s", residentID)
@@ -283,7 +282,7 @@ func TestProcessBatch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 1 || res[0].Status != ingest.Accepted {
+	if len(res) != 1 || res[0].Status != wire.Accepted {
 		t.Fatalf("batch 1 = %+v", res)
 	}
 
@@ -308,12 +307,12 @@ func TestProcessBatch(t *testing.T) {
 
 	// Exactly the expected statuses and codes, independent of the golden.
 	want := []struct {
-		status ingest.Status
+		status wire.Status
 		code   string
 	}{
-		{ingest.Accepted, ""}, {ingest.Accepted, ""}, {ingest.Duplicate, "duplicate"}, {ingest.Rejected, "stale"},
-		{ingest.Rejected, "dataset_mismatch"}, {ingest.Rejected, "issuer_mismatch"}, {ingest.Rejected, "no_grant"},
-		{ingest.Rejected, "schema_violation"}, {ingest.Duplicate, "duplicate"},
+		{wire.Accepted, ""}, {wire.Accepted, ""}, {wire.Duplicate, "duplicate"}, {wire.Rejected, "stale"},
+		{wire.Rejected, "dataset_mismatch"}, {wire.Rejected, "issuer_mismatch"}, {wire.Rejected, "no_grant"},
+		{wire.Rejected, "schema_violation"}, {wire.Duplicate, "duplicate"},
 	}
 	if len(res) != len(want) {
 		t.Fatalf("%d results for %d submissions", len(res), len(want))
@@ -434,7 +433,7 @@ func TestProcessBatch(t *testing.T) {
 				t.Errorf("audit entry %d = %s/%s/%s, want result %+v", i, e.Decision, e.RecordID, e.Code, r)
 			}
 			wantKind := audit.KindAccept
-			if r.Status == ingest.Rejected {
+			if r.Status == wire.Rejected {
 				wantKind = audit.KindReject
 			}
 			if e.Kind != wantKind {
@@ -529,7 +528,7 @@ func TestProcessNothingAcceptedWithoutDurableWrite(t *testing.T) {
 	// remembered as seen by the failed attempt.
 	p2, v3 := c.pipeline(t, nil, nil)
 	res, err = p2.Process(context.Background(), []ingest.Submission{{Raw: raw, Dataset: "household"}})
-	if err != nil || len(res) != 1 || res[0].Status != ingest.Accepted {
+	if err != nil || len(res) != 1 || res[0].Status != wire.Accepted {
 		t.Fatalf("retry = %+v, %v", res, err)
 	}
 	if v3.Len() != 1 {
@@ -639,7 +638,7 @@ func TestOrderAgreesWithView(t *testing.T) {
 				return ingest.Submission{Raw: raw, Dataset: "household"}
 			}
 			for _, s := range tt.before {
-				if res, err := p.Process(context.Background(), []ingest.Submission{mk(s)}); err != nil || res[0].Status != ingest.Accepted {
+				if res, err := p.Process(context.Background(), []ingest.Submission{mk(s)}); err != nil || res[0].Status != wire.Accepted {
 					t.Fatalf("setup %s: %+v, %v", s.id, res, err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // TestRecordIDCarriesNoIdentity: a record id that is, or only contains,
@@ -18,17 +19,17 @@ func TestRecordIDCarriesNoIdentity(t *testing.T) {
 	subjects := residentIDs(t)
 	tests := []struct {
 		name, id string
-		want     ingest.Status
+		want     wire.Status
 		wantCode string
 	}{
-		{"plain id", "HH-2026-000001", ingest.Accepted, ""},
-		{"resident id", "330106198503120415", ingest.Rejected, "bad_record_id"},
-		{"resident id, wrong check digit", "330106198503120410", ingest.Rejected, "bad_record_id"},
-		{"resident id, lowercase x", "11010519491231002x", ingest.Rejected, "bad_record_id"},
-		{"id: prefix", "id:330106198503120415", ingest.Rejected, "bad_record_id"},
-		{"inside a token", "hh.330106198503120415.v2", ingest.Rejected, "bad_record_id"},
-		{"credit code", "91330100MA2H1K3L0B", ingest.Rejected, "bad_record_id"},
-		{"credit code inside", "co:91330100MA2H1K3L0B", ingest.Rejected, "bad_record_id"},
+		{"plain id", "HH-2026-000001", wire.Accepted, ""},
+		{"resident id", "330106198503120415", wire.Rejected, "bad_record_id"},
+		{"resident id, wrong check digit", "330106198503120410", wire.Rejected, "bad_record_id"},
+		{"resident id, lowercase x", "11010519491231002x", wire.Rejected, "bad_record_id"},
+		{"id: prefix", "id:330106198503120415", wire.Rejected, "bad_record_id"},
+		{"inside a token", "hh.330106198503120415.v2", wire.Rejected, "bad_record_id"},
+		{"credit code", "91330100MA2H1K3L0B", wire.Rejected, "bad_record_id"},
+		{"credit code inside", "co:91330100MA2H1K3L0B", wire.Rejected, "bad_record_id"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -37,8 +38,8 @@ func TestRecordIDCarriesNoIdentity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := ingest.Result{Index: 0, Status: tt.want, Code: tt.wantCode}
-			if tt.want == ingest.Accepted {
+			want := wire.Result{Index: 0, Status: tt.want, Code: tt.wantCode}
+			if tt.want == wire.Accepted {
 				want.RecordID = tt.id
 			} else {
 				want.Message, want.RecordID = res[0].Message, ""

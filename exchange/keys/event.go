@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // EventType is the JWS typ of a key directory event.
@@ -36,15 +38,15 @@ var (
 	// "exchange", or a token, receipt or audit key). Those come from the
 	// key backend only, never from an event or an API call; see the
 	// break-glass procedure in deploy/README.md. Skip or refuse it.
-	ErrExchangeKey = errors.New("the exchange's own keys are managed in the key backend only")
+	ErrExchangeKey = wire.WithCode("exchange_key", errors.New("the exchange's own keys are managed in the key backend only"))
 	// ErrBadKID: a client kid is not "<name>#<version>" with a name of
 	// ASCII letters, digits, '.', '_' and '-' (at most 128 bytes in all)
 	// and a decimal version: no control characters, spaces or look-alike
 	// runes ever reach a log line or an audit entry. Pick another kid.
-	ErrBadKID = errors.New("bad kid")
+	ErrBadKID = wire.WithCode("bad_kid", errors.New("bad kid"))
 	// ErrKeyInUse: the public key is already listed for another client.
 	// One key pair belongs to one client: make a new one.
-	ErrKeyInUse = errors.New("public key already registered to another client")
+	ErrKeyInUse = wire.WithCode("key_in_use", errors.New("public key already registered to another client"))
 )
 
 // ValidKID checks a client kid's shape (see ErrBadKID).

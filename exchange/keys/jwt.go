@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // AlgEdDSA is the only JWS algorithm OneVisit signs or accepts.
@@ -36,7 +37,7 @@ var (
 	ErrBadType = errors.New("wrong JWS type")
 	// ErrWrongUse: the kid names a key made for another purpose (a record
 	// key offered as an auth key). Reject it.
-	ErrWrongUse = errors.New("key not valid for this use")
+	ErrWrongUse = wire.WithCode("wrong_key_use", errors.New("key not valid for this use"))
 	// ErrBadSignature: the signature does not verify with the key the kid
 	// names. Reject it; the material was altered or forged.
 	ErrBadSignature = errors.New("JWS signature invalid")

@@ -5,6 +5,8 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"time"
+
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Signer signs with one named Ed25519 key whose private half it never
@@ -83,10 +85,10 @@ var (
 	ErrUnknownKey = errors.New("unknown key id")
 	// ErrRevoked: the key version was revoked. Material signed with it and
 	// accepted after the revocation time must be rejected.
-	ErrRevoked = errors.New("key version revoked")
+	ErrRevoked = wire.WithCode("key_revoked", errors.New("key version revoked"))
 	// ErrUnavailable: the key backend (Vault) cannot be reached or is
 	// sealed. Callers retry with backoff; they never fall back to unsigned.
-	ErrUnavailable = errors.New("key backend unavailable")
+	ErrUnavailable = wire.WithCode("keys_unavailable", errors.New("key backend unavailable"))
 	// ErrRetired: a signer was asked to sign with a version that is no
 	// longer its newest active one. Retired versions verify, never sign:
 	// take KeyID again and sign with the version it names (SignJWT and

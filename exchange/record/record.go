@@ -17,6 +17,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 const (
@@ -42,44 +43,44 @@ var (
 	// ErrMalformed: not a record (bad compact form, base64url, JSON, a
 	// claim of the wrong type, a claim outside the allowed set, a key
 	// binding JWT). Reject it to the dead letter; retrying cannot help.
-	ErrMalformed = errors.New("malformed record")
+	ErrMalformed = wire.WithCode("malformed_record", errors.New("malformed record"))
 	// ErrTooLarge: the record exceeds MaxSize. Reject it unread.
-	ErrTooLarge = errors.New("record too large")
+	ErrTooLarge = wire.WithCode("record_too_large", errors.New("record too large"))
 	// ErrBadSignature: the signature does not verify: the record was
 	// altered. Reject it and alert; never deliver it.
-	ErrBadSignature = errors.New("record signature invalid")
+	ErrBadSignature = wire.WithCode("bad_signature", errors.New("record signature invalid"))
 	// ErrAlgorithm: alg is not EdDSA or _sd_alg is not sha-256. Reject.
-	ErrAlgorithm = errors.New("record algorithm not allowed")
+	ErrAlgorithm = wire.WithCode("algorithm_not_allowed", errors.New("record algorithm not allowed"))
 	// ErrType: the JWT typ is not onevisit+sd-jwt (another kind of token
 	// offered as a record). Reject.
-	ErrType = errors.New("not a record token type")
+	ErrType = wire.WithCode("bad_type", errors.New("not a record token type"))
 	// ErrUnknownKey: the kid is not in the key directory (it wraps
 	// keys.ErrUnknownKey). Reject; if the publisher just rotated, the
 	// directory may lag: reject now, the publisher resends.
-	ErrUnknownKey = fmt.Errorf("record key: %w", keys.ErrUnknownKey)
+	ErrUnknownKey = wire.WithCode("unknown_key", fmt.Errorf("record key: %w", keys.ErrUnknownKey))
 	// ErrWrongIssuerKey: the kid names a key that is not a record key of
 	// the department named in iss (signed by another department's key, or
 	// with its auth key). Reject and alert: it is an impersonation
 	// attempt or a misconfigured connector.
-	ErrWrongIssuerKey = errors.New("record signed by a key not the issuer's record key")
+	ErrWrongIssuerKey = wire.WithCode("wrong_issuer_key", errors.New("record signed by a key not the issuer's record key"))
 	// ErrBadDisclosure: a disclosure is not [salt, name, value], is an
 	// array-element disclosure, names a reserved claim, nests _sd or
 	// "...", or its digest is not in _sd. Reject the record.
-	ErrBadDisclosure = errors.New("bad disclosure")
+	ErrBadDisclosure = wire.WithCode("bad_disclosure", errors.New("bad disclosure"))
 	// ErrDuplicateDisclosure: a digest appears twice (in _sd or among the
 	// disclosures) or two disclosures name the same field. Reject.
-	ErrDuplicateDisclosure = errors.New("duplicate disclosure")
+	ErrDuplicateDisclosure = wire.WithCode("duplicate_disclosure", errors.New("duplicate disclosure"))
 	// ErrMissingClaim: iss, dataset, schema, jti, iat or op is absent or
 	// empty, or op is unknown. Reject.
-	ErrMissingClaim = errors.New("record claim missing")
+	ErrMissingClaim = wire.WithCode("missing_claim", errors.New("record claim missing"))
 	// ErrNotValidNow: the record carries exp or nbf and now is outside
 	// that window. Reject; the publisher must send a fresh record.
-	ErrNotValidNow = errors.New("record outside its validity window")
+	ErrNotValidNow = wire.WithCode("record_not_valid_now", errors.New("record outside its validity window"))
 	// ErrNoSubjectBinding: the record has no sub_field claim, or the field
 	// it names is not disclosed with a non-empty string value, so it cannot
 	// be tied to a subject. Ingest rejects it; a requester treats the
 	// answer as not received (see "Subject binding" in the package doc).
-	ErrNoSubjectBinding = errors.New("record not bound to a subject")
+	ErrNoSubjectBinding = wire.WithCode("no_subject_binding", errors.New("record not bound to a subject"))
 )
 
 // Claims are a record's always-visible claims.

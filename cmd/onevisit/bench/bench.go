@@ -34,6 +34,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Options bound a run.
@@ -175,7 +176,7 @@ func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, mea
 				out, err := env.Node.Pipeline().Process(ctx, subs)
 				if err == nil {
 					for _, r := range out {
-						if r.Status != ingest.Accepted {
+						if r.Status != wire.Accepted {
 							err = fmt.Errorf("bench: record %d %s %s", lo+r.Index, r.Status, r.Code)
 							break
 						}

@@ -19,9 +19,9 @@ import (
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // startDev starts dev mode in-process on free loopback ports, with the
@@ -89,7 +89,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("publish %s via %s: %v", ds, first[ds], err)
 		}
 		for _, r := range results {
-			if r.Status != ingest.Accepted {
+			if r.Status != wire.Accepted {
 				t.Fatalf("%s row %d via http: %s %s %s", ds, r.Index, r.Status, r.Code, r.Message)
 			}
 		}
@@ -108,7 +108,7 @@ func TestEndToEnd(t *testing.T) {
 			t.Fatalf("republish %s via %s: %v", ds, again, err)
 		}
 		for _, r := range results {
-			if r.Status != ingest.Duplicate {
+			if r.Status != wire.Duplicate {
 				t.Fatalf("republished %s row %d: %s, want duplicate", ds, r.Index, r.Status)
 			}
 		}

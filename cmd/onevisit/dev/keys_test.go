@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/connectors"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -113,7 +113,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 			t.Fatalf("batch %d: %v", b, err)
 		}
 		for i, r := range res {
-			if r.Status != ingest.Accepted {
+			if r.Status != wire.Accepted {
 				t.Fatalf("batch %d record %d: %s %s", b, i, r.Status, r.Code)
 			}
 		}
@@ -182,7 +182,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res[0].Status != ingest.Rejected || res[0].Code != "key_revoked" {
+	if res[0].Status != wire.Rejected || res[0].Code != "key_revoked" {
 		t.Fatalf("record signed with the revoked key: %s %s, want rejected key_revoked", res[0].Status, res[0].Code)
 	}
 
@@ -227,14 +227,14 @@ func TestDeleteAndStale(t *testing.T) {
 		return rec
 	}
 	t0 := time.Now().Add(-time.Hour)
-	send := func(recs ...string) []ingest.Result {
+	send := func(recs ...string) []wire.Result {
 		res, err := sink.Send(ctx, "household", recs)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return res
 	}
-	if r := send(sign("del-up-1", t0, record.Upsert, row)); r[0].Status != ingest.Accepted {
+	if r := send(sign("del-up-1", t0, record.Upsert, row)); r[0].Status != wire.Accepted {
 		t.Fatalf("upsert: %+v", r[0])
 	}
 	nb, _ := env.Client("newborn-registration")
@@ -258,7 +258,7 @@ func TestDeleteAndStale(t *testing.T) {
 	if _, err := req.Query(ctx, q); !connectors.IsCode(err, "not_found") {
 		t.Fatalf("query after the delete: %v, want not_found", err)
 	}
-	if r := send(sign("del-up-2", t0.Add(4*time.Minute), record.Upsert, row)); r[0].Status != ingest.Accepted {
+	if r := send(sign("del-up-2", t0.Add(4*time.Minute), record.Upsert, row)); r[0].Status != wire.Accepted {
 		t.Fatalf("a newer upsert after the delete: %+v", r[0])
 	}
 	if a, err := req.Query(ctx, q); err != nil || a.Record.ID != "del-up-2" {

@@ -10,8 +10,8 @@ import (
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
 	"github.com/onevisit/onevisit/exchange"
-	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // TestExchangeKeysInVault runs a node whose token, receipt, audit and
@@ -51,10 +51,10 @@ func TestExchangeKeysInVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := connectors.HTTPSink{Client: pub}
-	publish := func(id string, fields map[string]any) ([]ingest.Result, error) {
+	publish := func(id string, fields map[string]any) ([]wire.Result, error) {
 		return sink.Send(ctx, "household", []string{signWith(t, env, "public-security", "public-security", "household", fields, id)})
 	}
-	if res, err := publish("v-1", rows[0].Fields); err != nil || res[0].Status != ingest.Accepted {
+	if res, err := publish("v-1", rows[0].Fields); err != nil || res[0].Status != wire.Accepted {
 		t.Fatalf("publish before the outage: %v %v", res, err)
 	}
 	nb, err := env.Client("newborn-registration")
@@ -84,7 +84,7 @@ func TestExchangeKeysInVault(t *testing.T) {
 	// seen is accepted with the cached keys during the grace period.
 	changed := clone(rows[0].Fields)
 	changed["address"] = "浙江省杭州市拱墅区莫干山路100号"
-	if res, err := publish("v-2", changed); err != nil || res[0].Status != ingest.Accepted {
+	if res, err := publish("v-2", changed); err != nil || res[0].Status != wire.Accepted {
 		t.Fatalf("publish during the grace period: %v %v", res, err)
 	}
 	// A query needs a receipt signature: 503 keys_unavailable.
@@ -102,7 +102,7 @@ func TestExchangeKeysInVault(t *testing.T) {
 	srv.Unseal(t)
 	waitFor(t, "the node to accept records again", func() bool {
 		res, err := publish("v-4", rows[1].Fields)
-		return err == nil && res[0].Status == ingest.Accepted
+		return err == nil && res[0].Status == wire.Accepted
 	})
 	a, err := req.Query(ctx, q)
 	if err != nil {

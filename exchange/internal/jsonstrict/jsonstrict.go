@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // MaxDepth bounds object and array nesting.
@@ -18,17 +20,17 @@ const MaxDepth = 32
 
 var (
 	// ErrSyntax: the input is not JSON. Reject it with a 400.
-	ErrSyntax = errors.New("malformed JSON")
+	ErrSyntax = wire.WithCode("malformed_json", errors.New("malformed JSON"))
 	// ErrDuplicateKey: an object repeats a key, or repeats it with other
 	// letter case. Reject it with a 400; never pick one of the values.
-	ErrDuplicateKey = errors.New("duplicate or case-variant JSON key")
+	ErrDuplicateKey = wire.WithCode("duplicate_key", errors.New("duplicate or case-variant JSON key"))
 	// ErrInvalidUTF8: the input holds bytes that are not UTF-8, a \u
 	// escape of a lone surrogate, or a NUL in a key. Reject it with a 400.
-	ErrInvalidUTF8 = errors.New("invalid UTF-8 in JSON")
+	ErrInvalidUTF8 = wire.WithCode("invalid_utf8", errors.New("invalid UTF-8 in JSON"))
 	// ErrTooDeep: nesting exceeds MaxDepth.
-	ErrTooDeep = errors.New("JSON nested too deeply")
+	ErrTooDeep = wire.WithCode("too_deep", errors.New("JSON nested too deeply"))
 	// ErrUnknownField: a key names no field of the target struct.
-	ErrUnknownField = errors.New("unknown JSON field")
+	ErrUnknownField = wire.WithCode("unknown_field", errors.New("unknown JSON field"))
 )
 
 // Check reports whether data is one strict JSON value (see the package
@@ -198,6 +200,9 @@ func (e *UnknownFieldError) Error() string { return fmt.Sprintf("%v: %q", ErrUnk
 
 // Unwrap makes errors.Is(err, ErrUnknownField) true.
 func (e *UnknownFieldError) Unwrap() error { return ErrUnknownField }
+
+// JSONPointer returns Pointer, for the exchange's error answers.
+func (e *UnknownFieldError) JSONPointer() string { return e.Pointer }
 
 func pointerToken(s string) string {
 	return "/" + strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
