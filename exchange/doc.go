@@ -64,7 +64,7 @@
 //	onevisit_view_records_refused_total{dataset,code}  records read back from an accepted
 //	                                                   topic and kept out of the view; code
 //	                                                   is no_node_mac or the error code
-//	                                                   (exchange/codes) of the failed check
+//	                                                   (exchange/wire) of the failed check
 //	onevisit_audit_entries_refused_total               audit-topic messages without a valid
 //	                                                   node MAC, kept out of the audit log
 package exchange

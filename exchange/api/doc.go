@@ -5,7 +5,8 @@
 // test keeps the two in step.
 //
 // Errors reach clients as {"error":{"code","message","pointer","request_id"}}
-// with the status of exchange/codes; pointer is the JSON pointer of the
+// (exchange/wire.ErrorBody) with the status of the code's kind in
+// exchange/wire's catalogue; pointer is the JSON pointer of the
 // request field at fault ("/subject", "/case_id"), when one is. The detail
 // goes to the log under the same request id, with anything shaped like an
 // identity number or credit code redacted (details quote client input:
