@@ -106,6 +106,10 @@
 // purpose. KnownPurpose says whether any AccessPolicy declares a purpose at
 // all; the API refuses an undeclared one (a typo) before deciding, as
 // unknown_purpose rather than a denial.
+// The five decision sentinels name the stable error code a client sees
+// (denied, case_id_required, purpose_not_allowed, policy_expired,
+// forbidden_by_policy) with a Code method, which the exchange's catalogue
+// (exchange/wire) reads; this package imports nothing from the exchange.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping

@@ -191,6 +191,10 @@
 // ErrInvalid (with *ValidationError or *FormatError), ErrUnknownSchema
 // (with ErrUnknownDataset or ErrUnknownVersion), ErrBadSchema,
 // ErrIncompatible (with *CompatibilityError); each sentinel's comment says
-// what the caller should do. A Registry is immutable and safe for
-// concurrent use.
+// what the caller should do. ErrInvalid and ErrUnknownSchema name the
+// stable error code a client sees (schema_violation, unknown_schema) with
+// a Code method, and *ValidationError its pointer with JSONPointer; the
+// exchange's catalogue (exchange/wire) finds them by those methods, so
+// this package imports nothing from the exchange. A Registry is immutable
+// and safe for concurrent use.
 package schemas
