@@ -20,7 +20,10 @@ import (
 //   - composition roots sit above everything: no package under exchange/,
 //     tests included, reaches connectors or cmd (connectors/samples, the
 //     sample data, is allowed while it imports nothing from this module);
-//   - schemas and policy, tests included, reach nothing under exchange/.
+//   - schemas and policy, tests included, reach nothing under exchange/;
+//   - exchange/wire imports nothing from this module, and the other
+//     wire-side packages (record, receipt, keys) reach no server-side
+//     package.
 //
 // TestLayering checks them on the real graph (go list) and prints each
 // import edge that breaks one, with the path that reaches it.
@@ -87,6 +90,16 @@ var rules = []rule{
 		roots:     func(p string) bool { return under(p, "schemas", "policy") },
 		tests:     true,
 		forbidden: func(p string) bool { return under(p, "exchange") },
+	},
+	{
+		name:      "the wire contract is a leaf: exchange/wire imports nothing from this module",
+		roots:     func(p string) bool { return p == "exchange/wire" },
+		forbidden: func(string) bool { return true },
+	},
+	{
+		name:      "the wire-side packages (record, receipt, keys) reach no server-side package",
+		roots:     func(p string) bool { return under(p, "exchange/record", "exchange/receipt", "exchange/keys") },
+		forbidden: isServerSide,
 	},
 	{
 		name:      "connectors/samples is sample data and imports nothing from this module",
@@ -216,6 +229,7 @@ func TestLayeringRules(t *testing.T) {
 		"exchange/ingest":    {Imports: []string{"exchange/wire", "exchange/record", "schemas", "policy"}},
 		"exchange/record":    {Imports: []string{"exchange/wire"}},
 		"exchange/wire":      {},
+		"exchange/keys":      {Imports: []string{"exchange/wire"}},
 		"policy":             {Imports: []string{"schemas"}},
 		"schemas":            {},
 		"cmd/onevisit":       {Imports: []string{"connectors", "exchange"}},
@@ -240,7 +254,8 @@ func TestLayeringRules(t *testing.T) {
 		{"connectors imports ingest for its result type (main before issue 8)", with("connectors", []string{"exchange/ingest"}, nil),
 			[][]string{{"connectors depends on the wire contract only", "connectors → exchange/ingest (reached by connectors → exchange/ingest)"}}},
 		{"connectors reaches the policy engine through a wire-side package", with("exchange/record", []string{"policy"}, nil),
-			[][]string{{"exchange/record → policy (reached by connectors → exchange/record → policy)"}}},
+			[][]string{{"exchange/record → policy (reached by connectors → exchange/record → policy)"},
+				{"wire-side packages", "exchange/record → policy (reached by exchange/record → policy)"}}},
 		{"connectors' tests are not its imports", with("connectors", nil, []string{"exchange/ingest"}), nil},
 		{"an exchange test imports connectors", with("exchange/ingest", nil, []string{"connectors"}),
 			[][]string{{"nothing under exchange/", "exchange/ingest → connectors (reached by exchange/ingest → connectors)"}}},
@@ -250,6 +265,10 @@ func TestLayeringRules(t *testing.T) {
 			[][]string{{"schemas and policy", "schemas → exchange/wire (reached by policy → schemas → exchange/wire)"}}},
 		{"a policy test imports record", with("policy", nil, []string{"exchange/record"}),
 			[][]string{{"schemas and policy", "policy → exchange/record"}}},
+		{"the wire contract imports record", with("exchange/wire", []string{"exchange/record"}, nil),
+			[][]string{{"exchange/wire imports nothing", "exchange/wire → exchange/record (reached by exchange/wire → exchange/record)"}}},
+		{"keys imports the audit log", with("exchange/keys", []string{"exchange/audit"}, nil),
+			[][]string{{"wire-side packages", "exchange/keys → exchange/audit"}}},
 		{"sample data imports schemas", with("connectors/samples", []string{"schemas"}, nil),
 			[][]string{{"sample data", "connectors/samples → schemas"}}},
 	}
