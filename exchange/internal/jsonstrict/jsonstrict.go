@@ -11,8 +11,6 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // MaxDepth bounds object and array nesting.
@@ -20,17 +18,17 @@ const MaxDepth = 32
 
 var (
 	// ErrSyntax: the input is not JSON. Reject it with a 400.
-	ErrSyntax = wire.WithCode("malformed_json", errors.New("malformed JSON"))
+	ErrSyntax error = &codedError{"malformed JSON", "malformed_json"}
 	// ErrDuplicateKey: an object repeats a key, or repeats it with other
 	// letter case. Reject it with a 400; never pick one of the values.
-	ErrDuplicateKey = wire.WithCode("duplicate_key", errors.New("duplicate or case-variant JSON key"))
+	ErrDuplicateKey error = &codedError{"duplicate or case-variant JSON key", "duplicate_key"}
 	// ErrInvalidUTF8: the input holds bytes that are not UTF-8, a \u
 	// escape of a lone surrogate, or a NUL in a key. Reject it with a 400.
-	ErrInvalidUTF8 = wire.WithCode("invalid_utf8", errors.New("invalid UTF-8 in JSON"))
+	ErrInvalidUTF8 error = &codedError{"invalid UTF-8 in JSON", "invalid_utf8"}
 	// ErrTooDeep: nesting exceeds MaxDepth.
-	ErrTooDeep = wire.WithCode("too_deep", errors.New("JSON nested too deeply"))
+	ErrTooDeep error = &codedError{"JSON nested too deeply", "too_deep"}
 	// ErrUnknownField: a key names no field of the target struct.
-	ErrUnknownField = wire.WithCode("unknown_field", errors.New("unknown JSON field"))
+	ErrUnknownField error = &codedError{"unknown JSON field", "unknown_field"}
 )
 
 // Check reports whether data is one strict JSON value (see the package
@@ -969,3 +967,14 @@ func (s *scanner) stringArray() (a []string, fits bool, err error) {
 		}
 	}
 }
+
+// codedError is a sentinel that names the stable error code a client sees
+// of it (see the error catalogue in exchange/wire, which finds it through
+// its Code method). This package imports nothing from this module, so
+// that schemas may use it.
+type codedError struct{ msg, code string }
+
+func (e *codedError) Error() string { return e.msg }
+
+// Code is the name of the error's code in the exchange's catalogue.
+func (e *codedError) Code() string { return e.code }
