@@ -46,4 +46,17 @@
 // once and slice strings without escapes, numbers and keys out of that
 // copy, so a decoded value never aliases the caller's buffer but keeps
 // the copy alive while any part of it is referenced.
+//
+// # One decoder
+//
+// This is OneVisit's only strict JSON decoder: the exchange's trust
+// boundaries and the schema registry (schemas, which imports nothing from
+// exchange/, decodes schema files with it) read JSON the same way. It
+// lives at the module root for that reason.
+//
+// go-json-experiment/json (encoding/json/v2) was evaluated as a
+// replacement and does not refuse the same inputs: it accepts keys equal
+// only under case folding, NUL in keys and nesting past MaxDepth, and
+// decoding into any it is not faster than the one-pass decoder.
+// TestGoJSONExperimentDifferential pins those differences.
 package jsonstrict
