@@ -76,6 +76,9 @@ func (c *Consumer) Run(ctx context.Context) error {
 	for {
 		first, err := r.FetchMessage(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 		batch := []kafka.Message{first}
