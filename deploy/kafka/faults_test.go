@@ -21,6 +21,7 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/retry"
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
@@ -333,7 +334,7 @@ func kafkaErrClass(err error) string {
 			return c.name
 		}
 	}
-	if bus.Retriable(err) {
+	if retry.Retriable(err) {
 		return "network (retriable)"
 	}
 	return "other: " + err.Error()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // goldenEntries are the canonical-encoding cases kept under

@@ -14,9 +14,9 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/wire"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 const (

@@ -14,12 +14,12 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // sentinels lists every error the catalogue names, with the code a
