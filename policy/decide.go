@@ -34,6 +34,11 @@ type Decision struct {
 	// "permit:", "forbid:" or "deny:". Stable text for golden files and
 	// officers; not for the requesting client.
 	Reasons []string
+	// RequiresConsent is true when a permitting policy has the condition
+	// {consent: required}: the exchange answers only while a consent of
+	// the citizen for the purpose is in force, and otherwise refuses the
+	// whole answer (consent_required). Always false on deny.
+	RequiresConsent bool
 
 	cause error // specific sentinel for Err
 }
@@ -54,12 +59,15 @@ type decisionJSON struct {
 	Fields   []string `json:"fields"`
 	Policy   string   `json:"policy"`
 	Reasons  []string `json:"reasons"`
+	// RequiresConsent is left out when false, so that decisions without
+	// the condition keep their form.
+	RequiresConsent bool `json:"requiresConsent,omitempty"`
 }
 
 // MarshalJSON writes {"decision":"permit"|"deny","fields":[...],
 // "policy":"...","reasons":[...]}; fields and reasons are always arrays.
 func (d Decision) MarshalJSON() ([]byte, error) {
-	j := decisionJSON{Decision: "deny", Fields: d.Fields, Policy: d.Policy, Reasons: d.Reasons}
+	j := decisionJSON{Decision: "deny", Fields: d.Fields, Policy: d.Policy, Reasons: d.Reasons, RequiresConsent: d.RequiresConsent}
 	if d.Allowed {
 		j.Decision = "permit"
 	}
@@ -157,7 +165,7 @@ func (s *Set) Decide(r Request) Decision {
 
 	d := Decision{Allowed: true}
 	if n == 1 {
-		d.Policy = first.name
+		d.Policy, d.RequiresConsent = first.name, first.consent
 		d.Reasons = make([]string, 0, 1+len(forbidReasons))
 		d.Reasons = append(d.Reasons, firstReason)
 	} else {
@@ -165,6 +173,7 @@ func (s *Set) Decide(r Request) Decision {
 		for _, p := range e.permits {
 			if reason, ok := p.allows(r, t); ok {
 				names = append(names, p.name)
+				d.RequiresConsent = d.RequiresConsent || p.consent
 				d.Reasons = append(d.Reasons, reason)
 			}
 		}
@@ -176,7 +185,7 @@ func (s *Set) Decide(r Request) Decision {
 		return d
 	}
 	if acc.empty() {
-		d.Allowed = false
+		d.Allowed, d.RequiresConsent = false, false
 		d.Fields = []string{}
 		d.Policy = strings.Join(forbidNames, ",")
 		d.cause = ErrForbidden
