@@ -62,10 +62,14 @@
 //     time lies in its validity window (both ends inclusive; a zero
 //     Request.Time means now), and, if requireCaseId, the case id is not
 //     empty. A policy with conditions {consent: required} permits the
-//     same way; Decision.RequiresConsent tells the exchange to answer only
-//     while the citizen's consent for the purpose is in force (and to
-//     refuse the whole answer as consent_required otherwise), and its
-//     permit reason ends "if the citizen consents".
+//     same way, but its fields are released only while the citizen's
+//     consent for the purpose is in force: Decision.ConsentFields lists
+//     the fields that no permitting policy without the condition grants
+//     (RequiresConsent when there are any). Without a consent the
+//     exchange releases the other fields, or refuses the query as
+//     consent_required when none is left. The permit reason of such a
+//     policy ends "if the citizen consents". Decide itself consults no
+//     consent store.
 //  3. The fields of all permitting policies are united.
 //  4. Forbid beats permit: every Forbid for the consumer or "*" and the
 //     dataset removes its fields from the union. If nothing is left, the

@@ -98,16 +98,32 @@ func TestDecideReportsConsent(t *testing.T) {
 	set := mustParseFile(t, "testdata/governance/purposes.yaml")
 	d := set.Decide(Request{Consumer: "welfare", Dataset: "household", Purpose: "social_assistance", Time: inWindow})
 	want := Decision{Allowed: true, Fields: []string{"address", "name"}, Policy: "welfare-household,welfare-household-name",
-		RequiresConsent: true, Reasons: []string{
+		RequiresConsent: true, ConsentFields: []string{"address"}, Reasons: []string{
 			"permit: policy welfare-household allows 2 fields of household for purpose social_assistance if the citizen consents",
 			"permit: policy welfare-household-name allows 1 field of household for purpose social_assistance",
 		}}
-	if !d.Allowed || !slices.Equal(d.Fields, want.Fields) || d.Policy != want.Policy || !d.RequiresConsent || !slices.Equal(d.Reasons, want.Reasons) {
+	if !d.Allowed || !slices.Equal(d.Fields, want.Fields) || d.Policy != want.Policy || !d.RequiresConsent ||
+		!slices.Equal(d.ConsentFields, want.ConsentFields) || !slices.Equal(d.Reasons, want.Reasons) {
 		t.Errorf("Decide = %+v\nwant %+v", d, want)
 	}
 	b, err := d.MarshalJSON()
-	if err != nil || !strings.Contains(string(b), `"requiresConsent":true`) {
+	if err != nil || !strings.Contains(string(b), `"requiresConsent":true,"consentFields":["address"]`) {
 		t.Errorf("JSON %s, %v: want requiresConsent true", b, err)
+	}
+	// Only the consent policy applies: every field needs the consent.
+	d = set.Decide(Request{Consumer: "welfare-only", Dataset: "household", Purpose: "social_assistance", Time: inWindow})
+	if !d.Allowed || !slices.Equal(d.ConsentFields, []string{"address", "birth_date"}) || !d.RequiresConsent {
+		t.Errorf("consent-only policy: %+v", d)
+	}
+	// The condition on the second of two policies, the first without it.
+	d = set.Decide(Request{Consumer: "welfare-two", Dataset: "household", Purpose: "social_assistance", Time: inWindow})
+	if !d.Allowed || !slices.Equal(d.Fields, []string{"address", "birth_date", "name"}) || !slices.Equal(d.ConsentFields, []string{"birth_date"}) {
+		t.Errorf("consent on the later policy: %+v", d)
+	}
+	// Forbids withhold consent fields too.
+	d = set.Decide(Request{Consumer: "welfare-forbidden", Dataset: "household", Purpose: "social_assistance", Time: inWindow})
+	if !d.Allowed || !slices.Equal(d.Fields, []string{"name"}) || d.RequiresConsent || d.ConsentFields != nil {
+		t.Errorf("forbidden consent field: %+v", d)
 	}
 	d = set.Decide(Request{Consumer: "school-enrolment", Dataset: "household", Purpose: "school_enrolment", CaseID: "SE-2026-0001", Time: inWindow})
 	if !d.Allowed || d.RequiresConsent {

@@ -45,9 +45,9 @@ type Impact struct {
 	NewlyPermitted int
 	// FieldsChanged: answered both times, with different fields.
 	FieldsChanged int
-	// NeedConsent: answered under the proposal only while the citizen's
-	// consent is in force (Decision.RequiresConsent); the replay cannot
-	// know whether it was.
+	// NeedConsent: answers under the proposal with fields released only
+	// while the citizen's consent is in force (Decision.ConsentFields);
+	// the replay cannot know whether it was, and counts them as released.
 	NeedConsent int
 	Gained      []FieldCount // fields that would appear, by dataset and field
 	Lost        []FieldCount // fields that would disappear, by dataset and field
