@@ -66,7 +66,7 @@ func FuzzParse(f *testing.F) {
 // bad policy files; with -update it rewrites testdata/fuzz/FuzzParse.
 func TestWriteFuzzSeeds(t *testing.T) {
 	var sources []string
-	for _, g := range []string{"examples/*.yaml", "testdata/bad/*.yaml", "testdata/decisions/*.yaml"} {
+	for _, g := range []string{"examples/*.yaml", "testdata/bad/*.yaml", "testdata/decisions/*.yaml", "testdata/governance/*.yaml", "testdata/classify/*.yaml"} {
 		m, _ := filepath.Glob(g)
 		sources = append(sources, m...)
 	}
