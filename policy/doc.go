@@ -212,7 +212,8 @@
 // only events whose signatures it verifies against the client registry:
 // a proposal (and a narrow-now or rollback, which are proposals) by its
 // proposer, over the proposal id, base version, reason, rollback target
-// and the canonical documents of the set (whose hash is Set.Version); an
+// and the canonical documents of the set (Set.YAML: Parse of those bytes
+// gives the same Set.Version on every node, so the event carries them); an
 // approval or rejection by its officer, over the proposal id, the
 // proposal's set version (hash) and the reason. Every signer must be a
 // registered, enabled client with the officer role. An event that is

@@ -14,7 +14,8 @@ import (
 // FuzzParse feeds arbitrary bytes to the loader. It must never panic;
 // a failure must be only *LoadErrors naming the file and a line; a
 // success must be a set whose decisions stay inside what its access
-// policies list for the catalogue. The seed corpus in
+// policies list for the catalogue, and whose canonical form (Set.YAML)
+// parses back to the same version. The seed corpus in
 // testdata/fuzz/FuzzParse is the examples and the bad files (rewrite it
 // with -update).
 func FuzzParse(f *testing.F) {
@@ -37,6 +38,9 @@ func FuzzParse(f *testing.F) {
 		again, err := Parse("other.yaml", data, testCatalog)
 		if err != nil || again.Version() != s.Version() {
 			t.Fatalf("reparse differs: %v", err)
+		}
+		if canon, err := Parse("canonical.yaml", s.YAML(), testCatalog); err != nil || canon.Version() != s.Version() {
+			t.Fatalf("canonical form does not round-trip: %v\n%s", err, s.YAML())
 		}
 		at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 		for _, p := range s.Policies() {
