@@ -126,6 +126,19 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	env := &Env{DataDir: o.DataDir, done: make(chan error, 1)}
+	// Whatever fails below, everything started so far is released: the
+	// node, the listener, the keys, the broker and an ephemeral data
+	// directory (it holds private keys).
+	var ln net.Listener
+	ok := false
+	defer func() {
+		if !ok {
+			if ln != nil && env.Node == nil {
+				ln.Close()
+			}
+			env.Close()
+		}
+	}()
 	if env.DataDir == "" {
 		if !o.Ephemeral {
 			env.DataDir = ".onevisit"
@@ -154,7 +167,6 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
-		env.Cluster.Close()
 		return nil, fmt.Errorf("dev: --http %s: %w", o.HTTPAddr, err)
 	}
 	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(env.DataDir, "keys")}
@@ -164,52 +176,45 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	kc = kc.WithDefaults()
 	kb, err := exchange.OpenKeys(ctx, kc, o.Logger)
 	if err != nil {
-		ln.Close()
-		env.Close()
 		return nil, fmt.Errorf("dev: keys: %w", err)
 	}
 	env.closeKeys = kb.Close
 	parts, err := Parts(env.DataDir, env.Kafka, ln.Addr().String(), kb, o.Logger)
 	if err != nil {
-		ln.Close()
-		env.Close()
 		return nil, err
 	}
 	parts.Listener = ln
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics = o.Topics
 	env.Schemas = parts.Schemas
-	env.Node, err = exchange.New(parts)
+	node, err := exchange.New(parts)
 	if err != nil {
-		env.Cluster.Close()
-		return nil, err
+		return nil, fmt.Errorf("dev: %w", err)
 	}
+	env.Node = node
 	runCtx, cancel := context.WithCancel(context.Background())
 	env.cancel = cancel
 	go func() { env.done <- env.Node.Run(runCtx) }()
 	addr, err := env.Node.Addr(ctx)
 	if err != nil {
-		env.Close()
 		return nil, err
 	}
 	env.BaseURL = "http://" + addr
 	if err := env.waitReady(ctx); err != nil {
-		env.Close()
 		return nil, err
 	}
 	if err := env.writeCredentialsURLs(); err != nil {
-		env.Close()
 		return nil, err
 	}
 	if !o.SkipSamples {
 		if err := env.PublishSamples(ctx); err != nil {
-			env.Close()
 			return nil, err
 		}
 	}
 	if o.Banner != nil {
 		env.banner(o.Banner)
 	}
+	ok = true
 	return env, nil
 }
 
@@ -286,11 +291,7 @@ func (e *Env) Done() <-chan error { return e.done }
 func (e *Env) Close() {
 	if e.cancel != nil {
 		e.cancel()
-		if err := <-e.done; err != nil {
-			e.done <- err
-		} else {
-			e.done <- nil
-		}
+		e.done <- <-e.done // keep the exit error for Done
 		e.cancel = nil
 	}
 	if e.closeKeys != nil {
