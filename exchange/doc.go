@@ -67,4 +67,7 @@
 //	                                                   (exchange/codes) of the failed check
 //	onevisit_audit_entries_refused_total               audit-topic messages without a valid
 //	                                                   node MAC, kept out of the audit log
+//	onevisit_ingest_consumer_lag        messages in the ingest topics not yet fetched by this node
+//	onevisit_view_records               live records held for queries
+//	onevisit_audit_entries              entries in this node's copy of the audit log
 package exchange
