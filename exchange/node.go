@@ -113,7 +113,7 @@ func New(p Parts) (*Node, error) {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	if p.Node == "" {
-		p.Node = "node-1"
+		p.Node = DefaultNode
 	}
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
@@ -613,7 +613,7 @@ func (n *Node) keysFresh() error {
 func (n *Node) refreshKeys(ctx context.Context) error {
 	every := n.p.KeyRefresh
 	if every <= 0 {
-		every = 30 * time.Second
+		every = DefaultKeyRefresh
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()

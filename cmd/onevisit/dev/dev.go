@@ -56,11 +56,19 @@ import (
 	"github.com/onevisit/onevisit/schemas"
 )
 
+// Dev mode's own defaults (the node's are in package exchange).
+const (
+	// DefaultKafkaAddr is where the embedded broker listens (--kafka).
+	DefaultKafkaAddr = "127.0.0.1:9092"
+	// DefaultDataDir keeps the broker's log, keys and credentials (--data).
+	DefaultDataDir = "./.onevisit"
+)
+
 // Options configure dev mode.
 type Options struct {
-	HTTPAddr  string // default 127.0.0.1:8080
-	KafkaAddr string // default 127.0.0.1:9092
-	DataDir   string // default ./.onevisit; "" with Ephemeral keeps nothing on disk
+	HTTPAddr  string // default exchange.DefaultHTTPAddr
+	KafkaAddr string // default DefaultKafkaAddr
+	DataDir   string // default DefaultDataDir; "" with Ephemeral keeps nothing on disk
 	// Ephemeral keeps the broker's log in memory (tests).
 	Ephemeral bool
 	// Kafka, when set, is an outside cluster to use instead of the
@@ -117,10 +125,10 @@ type Env struct {
 // exchange takes them in as it goes; see the rejected topics if not).
 func Start(ctx context.Context, o Options) (*Env, error) {
 	if o.HTTPAddr == "" {
-		o.HTTPAddr = "127.0.0.1:8080"
+		o.HTTPAddr = exchange.DefaultHTTPAddr
 	}
 	if o.KafkaAddr == "" {
-		o.KafkaAddr = "127.0.0.1:9092"
+		o.KafkaAddr = DefaultKafkaAddr
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -141,7 +149,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}()
 	if env.DataDir == "" {
 		if !o.Ephemeral {
-			env.DataDir = ".onevisit"
+			env.DataDir = DefaultDataDir
 		} else {
 			d, err := os.MkdirTemp("", "onevisit-dev-")
 			if err != nil {
@@ -169,7 +177,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev: --http %s: %w", o.HTTPAddr, err)
 	}
-	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(env.DataDir, "keys")}
+	kc := exchange.KeysConfig{Dir: filepath.Join(env.DataDir, "keys")}
 	if o.Keys != nil {
 		kc = *o.Keys
 	}
