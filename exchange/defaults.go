@@ -1,6 +1,11 @@
 package exchange
 
-import "time"
+import (
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/keys/vault"
+)
 
 // The defaults of a node's settings, in one place: the config file
 // (LoadConfig), a node built from Parts (New, Run) and dev mode all fill
@@ -12,7 +17,7 @@ const (
 	// file defaults node to the host name).
 	DefaultNode = "node-1"
 	// DefaultKafkaPasswordEnv is kafka.password_env.
-	DefaultKafkaPasswordEnv = "ONEVISIT_KAFKA_PASSWORD"
+	DefaultKafkaPasswordEnv = bus.EnvPassword
 
 	// DefaultKeyBackend is keys.backend.
 	DefaultKeyBackend = "file"
@@ -29,7 +34,7 @@ const (
 	// backend has no limit).
 	DefaultVaultGrace = 15 * time.Minute
 	// DefaultVaultMount is keys.vault.mount.
-	DefaultVaultMount = "transit"
+	DefaultVaultMount = vault.DefaultMount
 	// DefaultVaultTokenEnv is keys.vault.token_env.
-	DefaultVaultTokenEnv = "VAULT_TOKEN"
+	DefaultVaultTokenEnv = vault.EnvToken
 )

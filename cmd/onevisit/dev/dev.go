@@ -41,7 +41,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -257,23 +256,14 @@ func (e *Env) startBroker(o Options) error {
 // layout for it (replication min(3, brokers)). ok is false when
 // ONEVISIT_KAFKA_BROKERS is unset: use the embedded broker.
 func KafkaFromEnv(ns string) (c *bus.Config, spec bus.TopicSpec, ok bool) {
-	b := os.Getenv("ONEVISIT_KAFKA_BROKERS")
-	if b == "" {
+	brokers := bus.BrokersFromEnv()
+	if len(brokers) == 0 {
 		return nil, spec, false
 	}
-	var brokers []string
-	for _, x := range strings.Split(b, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			brokers = append(brokers, x)
-		}
-	}
-	c = &bus.Config{
-		Brokers: brokers, Names: bus.Names(ns), ClientID: "onevisit-test",
-		SASLMechanism: os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"),
-		User:          os.Getenv("ONEVISIT_KAFKA_USER"), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"),
-	}
+	kc := bus.FromEnv(brokers, "onevisit-test")
+	kc.Names = bus.Names(ns)
 	spec.ReplicationFactor = min(3, len(brokers))
-	return c, spec, true
+	return &kc, spec, true
 }
 
 func (e *Env) waitReady(ctx context.Context) error {

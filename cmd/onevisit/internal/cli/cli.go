@@ -116,10 +116,3 @@ func splitList(s string) []string {
 	}
 	return out
 }
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
-}
