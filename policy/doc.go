@@ -113,6 +113,6 @@
 // ErrMissing, ErrDuplicate, ErrUnknownDataset, ErrUnknownField,
 // ErrBadValue or ErrBadValidity. Keep the previous Set and show the
 // errors to the author of the change. Lines of YAML syntax errors are as
-// gopkg.in/yaml.v3 reports them and may point at the start of the
+// go.yaml.in/yaml/v3 reports them and may point at the start of the
 // enclosing flow collection rather than the offending character.
 package policy
