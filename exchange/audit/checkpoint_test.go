@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -221,7 +222,7 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 // with -update, so they stay valid when the key derivation or the
 // canonical form changes.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !testkit.Update() {
 		t.Skip("run with -update to rewrite testdata/fuzz")
 	}
 	write := func(fuzz, name, value string) {
