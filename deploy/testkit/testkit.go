@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -70,21 +69,22 @@ func GoldenJSON(t testing.TB, path string, v any) {
 
 // SeedFile is the content of a Go fuzz corpus file holding one value, a
 // string or a []byte.
-func SeedFile(v any) []byte {
-	switch x := v.(type) {
+func SeedFile[V string | []byte](v V) []byte {
+	switch x := any(v).(type) {
 	case string:
 		return []byte("go test fuzz v1\nstring(" + strconv.Quote(x) + ")\n")
 	case []byte:
 		return []byte("go test fuzz v1\n[]byte(" + strconv.Quote(string(x)) + ")\n")
 	}
-	panic(fmt.Sprintf("testkit.SeedFile: %T is not string or []byte", v))
+	panic("unreachable")
 }
 
 // SeedCorpus keeps testdata/fuzz/<target> in step with seeds (file name
-// to value, see SeedFile). With -update it writes every seed; otherwise it
-// fails unless the folder holds at least as many files as there are seeds
-// (seeds with random parts cannot be compared byte for byte).
-func SeedCorpus(t testing.TB, target string, seeds map[string]any) {
+// to value, encoded as SeedFile does). With -update it writes every seed;
+// otherwise it fails unless the folder holds at least as many files as
+// there are seeds (seeds with random parts cannot be compared byte for
+// byte).
+func SeedCorpus[V string | []byte](t testing.TB, target string, seeds map[string]V) {
 	t.Helper()
 	dir := filepath.Join("testdata", "fuzz", target)
 	if *update {
