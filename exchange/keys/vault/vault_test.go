@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -334,7 +335,7 @@ func TestHMAC(t *testing.T) {
 func TestAppRole(t *testing.T) {
 	tv := needVault(t)
 	if tv.roleID == "" || tv.secretID == "" {
-		t.Skip("ONEVISIT_VAULT_ROLE_ID and ONEVISIT_VAULT_SECRET_ID are not set (deploy/vault/run.sh start sets them)")
+		testkit.Unavailable(t, "ONEVISIT_VAULT_ROLE_ID and ONEVISIT_VAULT_SECRET_ID are not set (deploy/vault/run.sh start sets them)")
 	}
 	ctx := context.Background()
 	secretFile := t.TempDir() + "/secret-id"
@@ -388,7 +389,7 @@ func TestAppRole(t *testing.T) {
 func TestOfficerRotates(t *testing.T) {
 	tv := needVault(t)
 	if tv.officerRoleID == "" || tv.officerSecretID == "" {
-		t.Skip("ONEVISIT_VAULT_OFFICER_ROLE_ID/SECRET_ID are not set (deploy/vault/run.sh start sets them)")
+		testkit.Unavailable(t, "ONEVISIT_VAULT_OFFICER_ROLE_ID/SECRET_ID are not set (deploy/vault/run.sh start sets them)")
 	}
 	name := tv.newKey(t, "ed25519", false)
 	s := startSigner(t, Config{Address: tv.addr, Key: name, Owner: "exchange", Use: keys.UseAudit,
