@@ -574,8 +574,10 @@ func auditSubject(t *testing.T, env *dev.Env, tok, subject, reason string) (int,
 	return resp.StatusCode, es, raw
 }
 
-func TestAuditTrail(t *testing.T) {
-	env := startDev(t)
+// publishSampleHousehold publishes the sample household records over HTTP
+// as public security, and waits for the answers.
+func publishSampleHousehold(t *testing.T, env *dev.Env) {
+	t.Helper()
 	ctx := context.Background()
 	p, done, err := env.Publisher("public-security", "household", "http")
 	if err != nil {
@@ -585,6 +587,11 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	done()
+}
+
+func TestAuditTrail(t *testing.T) {
+	env := startDev(t)
+	publishSampleHousehold(t, env)
 	consumerTok := token(t, env, "school-enrolment")
 	officerTok := token(t, env, "security-officer")
 	subject := samples.ChildResidentID
@@ -835,15 +842,7 @@ func (aReader) Read(p []byte) (int, error) {
 // missed entries durably written just before it).
 func TestAuditLookupReadsItsWrites(t *testing.T) {
 	env := startDev(t)
-	ctx := context.Background()
-	p, done, err := env.Publisher("public-security", "household", "http")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := p.Publish(ctx, sampleRows(t, env, "household")); err != nil {
-		t.Fatal(err)
-	}
-	done()
+	publishSampleHousehold(t, env)
 	consumerTok := token(t, env, "school-enrolment")
 	officerTok := token(t, env, "security-officer")
 	subject := samples.ChildResidentID
