@@ -28,6 +28,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // ---- the parts the tests run the spool against ----
@@ -382,26 +383,10 @@ func TestRetryable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := retryable(tt.err); got != tt.want {
-				t.Fatalf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
+			if got := retry.Retriable(tt.err); got != tt.want {
+				t.Fatalf("retry.Retriable(%v) = %v, want %v", tt.err, got, tt.want)
 			}
 		})
-	}
-}
-
-func TestEqualJitterBounds(t *testing.T) {
-	for _, d := range []time.Duration{1, 2, 3, 100 * time.Millisecond, 30 * time.Second} {
-		lo, hi := d, time.Duration(0)
-		for range 2000 {
-			w := equalJitter(d)
-			if w < d/2 || w > d {
-				t.Fatalf("equalJitter(%s) = %s, want within [%s, %s]", d, w, d/2, d)
-			}
-			lo, hi = min(lo, w), max(hi, w)
-		}
-		if d >= 100*time.Millisecond && hi-lo < d/4 {
-			t.Fatalf("equalJitter(%s) spread only [%s, %s] over 2000 draws", d, lo, hi)
-		}
 	}
 }
 

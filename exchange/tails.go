@@ -2,7 +2,6 @@ package exchange
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -10,7 +9,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // startTails starts, in g, one reader per partition of every accepted
@@ -95,9 +94,9 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 // errors for a while (no leader yet): those are retried for up to a
 // minute; anything else (a missing topic) fails at once.
 func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string) (map[string][]kafka.PartitionOffsets, error) {
-	// Brokers coming back from a restart also answer UNKNOWN_SERVER_ERROR
-	// for a moment; that is worth waiting out here too.
-	retriable := func(err error) bool { return bus.Retriable(err) || errors.Is(err, kafka.Unknown) }
+	// retry.Retriable also waits out UNKNOWN_SERVER_ERROR, which brokers
+	// coming back from a restart answer for a moment.
+	retriable := retry.Retriable
 	var last error
 	for attempt := 0; attempt < 30; attempt++ {
 		if attempt > 0 {
@@ -156,10 +155,12 @@ func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string
 	return nil, last
 }
 
-// backoff sleeps 200ms, 400ms, ... up to 5s, or until ctx ends.
+// nodeBackoff is the wait of the node's loops (tails, the ingest loop,
+// end offsets, the pseudonym key): 200ms doubling up to 5s, jittered.
+var nodeBackoff = retry.Backoff{Base: 200 * time.Millisecond, Cap: 5 * time.Second, Jitter: true}
+
+// backoff sleeps before retry attempt+1 (attempt counts from 0), or until
+// ctx ends.
 func backoff(ctx context.Context, attempt int) {
-	select {
-	case <-time.After(min(time.Duration(1<<min(attempt, 5))*200*time.Millisecond, 5*time.Second)):
-	case <-ctx.Done():
-	}
+	nodeBackoff.Wait(ctx, attempt+1)
 }

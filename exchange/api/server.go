@@ -21,11 +21,11 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/internal/jsonstrict"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )

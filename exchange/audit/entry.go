@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/internal/jsonstrict"
 )
 
 // Kind says what happened.

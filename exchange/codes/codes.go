@@ -14,9 +14,9 @@ import (
 	"net/http"
 
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/internal/jsonstrict"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
