@@ -9,11 +9,11 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"github.com/onevisit/onevisit/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // TestLoadRefusesWhatJsonstrictRefuses: a schema file is read by the same
-// strict decoder as a record. Before schemas used internal/jsonstrict,
+// strict decoder as a record. Before schemas used schemas/jsonstrict,
 // its own decoder folded keys with strings.ToLower only (so "s" and "ſ",
 // "K" and the Kelvin sign were distinct keys) and let lone surrogate
 // escapes and NUL in keys through.

@@ -25,9 +25,9 @@ import (
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/view"
-	"github.com/onevisit/onevisit/internal/jsonstrict"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // Roles a client can have.

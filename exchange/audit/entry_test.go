@@ -12,7 +12,7 @@ import (
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
 	"github.com/onevisit/onevisit/deploy/testkit"
-	"github.com/onevisit/onevisit/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // goldenEntries are the canonical-encoding cases kept under

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/keys"
-	"github.com/onevisit/onevisit/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 const origin = "onevisit/audit"

@@ -19,7 +19,7 @@ import (
 	"sort"
 
 	"github.com/onevisit/onevisit/exchange/keys"
-	"github.com/onevisit/onevisit/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // Client is one registered client.

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/keys"
-	"github.com/onevisit/onevisit/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // seedKey makes a deterministic Ed25519 key.
