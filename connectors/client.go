@@ -47,6 +47,19 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("exchange answered %d %s: %s (request %s)", e.Status, e.Code, e.Message, e.RequestID)
 }
 
+// Retriable reports whether the same request may succeed later, for
+// retry.Retriable: 502, 503 and 504 (the exchange, or the proxy in front
+// of it, cannot take records now, e.g. Kafka is below its min ISR) and 429
+// (rate limited: slowing down is the point). Any other status (400, 401,
+// 403, 413, 422, 500) refuses the request itself.
+func (e *APIError) Retriable() bool {
+	switch e.Status {
+	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+		return true
+	}
+	return false
+}
+
 func (c *Client) http() *http.Client {
 	if c.HTTP != nil {
 		return c.HTTP

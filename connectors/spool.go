@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	"math/rand/v2"
 	"net/http"
 	"slices"
 	"sync"
@@ -15,10 +14,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // Spool defaults, filled in by SpoolConfig.withDefaults, the one place
@@ -256,7 +255,7 @@ func NewSpool(p *Publisher, cfg SpoolConfig, reg prometheus.Registerer, logger *
 		cfg:     cfg.withDefaults(),
 		log:     logger.With("dataset", p.Dataset),
 		m:       m,
-		jitter:  equalJitter,
+		jitter:  retry.EqualJitter,
 		wake:    make(chan struct{}, 1),
 		resumed: make(chan struct{}, 1),
 	}, nil
@@ -313,7 +312,7 @@ func (s *Spool) Offer(items ...Item) error {
 // Each attempt publishes up to BatchSize items from the head:
 //   - success removes them;
 //   - a retryable failure (the signer is unavailable, the sink or the
-//     exchange is temporarily down: see retryable) keeps them at the head
+//     exchange is temporarily down: see retry.Retriable) keeps them at the head
 //     and waits an exponential backoff with jitter before trying again;
 //   - a permanent failure of several items halves the batch to find the
 //     item at fault; a permanent failure of one item moves it to the
@@ -363,11 +362,11 @@ func (s *Spool) Run(ctx context.Context) error {
 			s.delivered(batch, results)
 			failures = 0
 			limit = min(limit*2, s.cfg.BatchSize)
-		case retryable(err):
+		case retry.Retriable(err):
 			failures++
-			wait := s.jitter(s.backoff(failures))
+			wait := s.jitter(retry.Backoff{Base: s.cfg.MinBackoff, Cap: s.cfg.MaxBackoff}.Step(failures))
 			s.retrying(err, len(batch), failures, wait)
-			if !sleep(ctx, wait) {
+			if !retry.Sleep(ctx, wait) {
 				return s.stopped(ctx)
 			}
 		case len(batch) > 1:
@@ -480,80 +479,10 @@ func (s *Spool) giveUp(it Item, err error) bool {
 	return true
 }
 
-// backoff is the wait before retry number failures (1, 2, ...) before
-// jitter: MinBackoff doubled failures-1 times, capped at MaxBackoff.
-func (s *Spool) backoff(failures int) time.Duration {
-	d := s.cfg.MinBackoff
-	for i := 1; i < failures && d < s.cfg.MaxBackoff; i++ {
-		d *= 2
-	}
-	return min(d, s.cfg.MaxBackoff)
-}
-
-// equalJitter waits between d/2 and d, so connectors that failed together
-// do not retry together, and never longer than the cap.
-func equalJitter(d time.Duration) time.Duration {
-	if d < 2 {
-		return d
-	}
-	return d/2 + rand.N(d/2+1)
-}
-
-// sleep waits d, or less when ctx ends; it reports whether ctx is alive.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
-}
-
 func signal(c chan struct{}) {
 	select {
 	case c <- struct{}{}:
 	default:
-	}
-}
-
-// retryable is the one place that decides whether a failed Publish is
-// tried again with the same items, or is the items' own fault.
-func retryable(err error) bool {
-	var api *APIError
-	switch {
-	case err == nil:
-		return false
-	case errors.Is(err, keys.ErrUnavailable):
-		// The signer's backend (Vault) is sealed, down or too slow. Wait
-		// for it: never fall back to sending unsigned.
-		return true
-	case errors.As(err, &api):
-		switch api.Status {
-		case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-			// The exchange (or the proxy in front of it) cannot take
-			// records now, e.g. Kafka is below its min ISR.
-			return true
-		case http.StatusTooManyRequests:
-			// Rate limited: slowing down is the point.
-			return true
-		default:
-			// 400, 401, 403, 413, 422, 500: the request itself is refused.
-			return false
-		}
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		// A timeout or cancellation inside the signer or the sink while
-		// Run's own context is alive (Run checks that first): the backend
-		// was too slow, which says nothing about the records.
-		return true
-	case bus.Retriable(err):
-		// Kafka's own retriable errors and network failures (refused,
-		// reset, timeouts) of the Kafka or HTTP sink.
-		return true
-	default:
-		// A record the format, the signer or the sink refuses for good.
-		return false
 	}
 }
 

@@ -9,6 +9,19 @@
 // then), and consumes ingest topics only after that, so its duplicate and
 // staleness checks see everything accepted before it.
 //
+// A node's loops (the HTTP server, one tail per partition of the
+// accepted, audit and keys topics, the key refresh, the ingest loop) run
+// in one errgroup: the first that fails stops the others and Run returns
+// its error. Losing the brokers is not such a failure: a tail reopens its
+// reader at its next offset after a backoff, and the ingest loop rejoins
+// its group at the committed offsets. Where each part lives: node.go
+// wiring and Run; tails.go the tails and end offsets; accepted.go the
+// read-back check of accepted records; audittrail.go the audit topic
+// (writes, read-back, checkpoints, lookups, read-your-writes with
+// applied.go); keyevents.go and keyrefresh.go key sync; seal.go the node
+// MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// write) is ingest.Consumer.
+//
 // # Keys
 //
 // The node's key directory holds the client registry's keys, the
@@ -67,4 +80,9 @@
 //	                                                   (exchange/codes) of the failed check
 //	onevisit_audit_entries_refused_total               audit-topic messages without a valid
 //	                                                   node MAC, kept out of the audit log
+//	onevisit_ingest_consumer_lag                       messages in the ingest topics not yet
+//	                                                   fetched by this node (set after every
+//	                                                   commit of the ingest loop)
+//	onevisit_view_records                              live records held for queries
+//	onevisit_audit_entries                             entries in this node's copy of the audit log
 package exchange

@@ -109,7 +109,7 @@ func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
 		RecordID: "keys:" + strconv.Itoa(m.Partition) + ":" + strconv.FormatInt(m.Offset, 10),
 		Node:     n.p.Node,
 	}
-	if err := n.Write(ctx, entry); err != nil {
+	if err := n.trail.Write(ctx, entry); err != nil {
 		n.p.Logger.Error("audit of a refused key event not written", "partition", m.Partition, "offset", m.Offset, "err", err)
 	}
 }

@@ -144,7 +144,7 @@
 // caseIdPattern that is not anchored or not a regular expression) or
 // ErrBadValidity. Keep the previous Set and show the
 // errors to the author of the change. Lines of YAML syntax errors are as
-// gopkg.in/yaml.v3 reports them and may point at the start of the
+// go.yaml.in/yaml/v3 reports them and may point at the start of the
 // enclosing flow collection rather than the offending character.
 //
 // # Governance

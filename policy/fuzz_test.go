@@ -2,13 +2,13 @@ package policy
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // FuzzParse feeds arbitrary bytes to the loader. It must never panic;
@@ -80,7 +80,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := filepath.Base(filepath.Dir(src)) + "-" + filepath.Base(src)
-		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(data)))
-		golden(t, filepath.Join("testdata", "fuzz", "FuzzParse", name), []byte(seed))
+		testkit.Golden(t, filepath.Join("testdata", "fuzz", "FuzzParse", name), testkit.SeedFile(data))
 	}
 }

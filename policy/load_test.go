@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestLoadBad loads each testdata/bad/<name>.yaml alone: it must fail
@@ -74,7 +76,7 @@ func TestLoadBad(t *testing.T) {
 					t.Errorf("error does not name file and line: %#v", e)
 				}
 			}
-			golden(t, filepath.Join("testdata", "bad", tc.file+".golden"), []byte(err.Error()+"\n"))
+			testkit.Golden(t, filepath.Join("testdata", "bad", tc.file+".golden"), []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -185,7 +187,7 @@ func TestPoliciesGolden(t *testing.T) {
 			b.WriteString("  " + p.Consumer + " never reads " + p.Dataset + " [" + strings.Join(p.Fields, ", ") + "]\n")
 		}
 	}
-	golden(t, "testdata/examples.golden", []byte(b.String()))
+	testkit.Golden(t, "testdata/examples.golden", []byte(b.String()))
 
 	// Policies returns copies.
 	ps := s.Policies()

@@ -23,8 +23,10 @@
 //
 // Records are flat: one object of named scalar fields, because each field
 // is disclosed (and withheld) on its own. Load refuses, with ErrBadSchema,
-// any file that is not strict JSON (UTF-8, no repeated or case-variant
-// keys, at most 1 MiB) or that leaves this profile:
+// any file that is not strict JSON as schemas/jsonstrict decodes records
+// (UTF-8 without lone surrogates, no repeated or case-variant keys under
+// Unicode folding, no NUL in keys, nesting at most jsonstrict.MaxDepth, at
+// most 1 MiB) or that leaves this profile:
 //
 //   - root keywords: "$schema" (exactly
 //     https://json-schema.org/draft/2020-12/schema), "$id" (exactly
@@ -51,7 +53,7 @@
 //
 // # Validation
 //
-// Validate checks a record's fields (as exchange/internal/jsonstrict
+// Validate checks a record's fields (as schemas/jsonstrict
 // decodes them) and returns nil or a *ValidationError for the FIRST
 // violation, where violations are ordered by JSON pointer (byte order),
 // then by keyword: value, required, additionalProperties, type, enum,

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // maxSchemaFile bounds the size of one schema file.
@@ -173,8 +175,8 @@ func loadVersion(c *jsonschema.Compiler, fsys fs.FS, dir string, n int, name str
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadSchema, file, err)
 	}
-	doc, err := decodeStrict(data)
-	if err != nil {
+	var doc any
+	if err := jsonstrict.Decode(data, &doc); err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrBadSchema, file, err)
 	}
 	v, err := parseVersion(dir, n, doc)

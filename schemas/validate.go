@@ -13,7 +13,7 @@ import (
 )
 
 // Validate checks one record's fields against the schema schemaID
-// ("household/v1"). Values are what exchange/internal/jsonstrict decodes:
+// ("household/v1"). Values are what schemas/jsonstrict decodes:
 // string, json.Number, bool, nil, map[string]any, []any (Go integer and
 // finite float types are accepted too).
 //

@@ -22,6 +22,7 @@ import (
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // stream publishes signed household records with distinct record ids and subjects, through Kafka (the
@@ -333,7 +334,7 @@ func kafkaErrClass(err error) string {
 			return c.name
 		}
 	}
-	if bus.Retriable(err) {
+	if retry.Retriable(err) {
 		return "network (retriable)"
 	}
 	return "other: " + err.Error()

@@ -2,8 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"net/http"
@@ -24,13 +22,6 @@ const (
 	DefaultPublishBytesInFlight = publishBodyLimit
 	// publishWait is how long a publish waits for room before 503.
 	publishWait = 5 * time.Second
-	// distinctWindow is the window in which a consumer's reads of one
-	// subject count once (onevisit_query_distinct_subjects_total).
-	distinctWindow = time.Hour
-	// distinctCap bounds the subjects remembered per consumer and window;
-	// past it every read counts as a new subject (the alert errs towards
-	// firing, memory stays bounded: 8 bytes a subject).
-	distinctCap = 1 << 16
 	// auditEvery is how often a refusal that costs the caller nothing to
 	// repeat is audited per client, route and code (see auditSampled).
 	auditEvery = time.Second
@@ -99,25 +90,39 @@ func retryAfter(w http.ResponseWriter, d time.Duration) {
 	w.Header().Set("Retry-After", strconv.FormatInt(max(1, int64(math.Ceil(d.Seconds()))), 10))
 }
 
-// checkLimits counts a query or explain call (route) against its
-// consumer's limits. Over a limit it sets Retry-After, counts the refusal
-// by client, and returns an ErrRateLimited error: passed through refuse
-// (which audits it) at most once a second per consumer and route, and
-// otherwise marked audited without an entry, so a flood of refused
-// requests cannot grow the audit log.
+// checkLimits counts an explain call (route) against its consumer's
+// limits; see limit. A refusal is passed through refuse (which audits it)
+// or marked audited without an entry, so a flood of refused requests
+// cannot grow the audit log.
 func (s *Server) checkLimits(w http.ResponseWriter, pol *policy.Set, consumer, purpose, route string, refuse func(error) error) error {
+	auditIt, err := s.limit(w, pol, consumer, purpose, route)
+	switch {
+	case err == nil:
+		return nil
+	case auditIt:
+		return refuse(err)
+	}
+	return auditDone{err}
+}
+
+// limit counts a query or explain call (route) against its consumer's
+// limits. Over a limit it sets Retry-After, counts the refusal by client,
+// and returns an ErrRateLimited error, to be audited (auditIt) at most
+// once a second per consumer and route; the other refusals are counted in
+// onevisit_api_audit_suppressed_total instead.
+func (s *Server) limit(w http.ResponseWriter, pol *policy.Set, consumer, purpose, route string) (auditIt bool, err error) {
 	wait, ok := s.limits.allow(pol, consumer, purpose, s.d.Now())
 	if ok {
-		return nil
+		return false, nil
 	}
 	retryAfter(w, wait)
 	s.rateLimited.WithLabelValues(consumer).Inc()
 	cause := fmt.Errorf("%s: %s over its policy limits, retry in %v: %w", route, consumer, wait.Round(time.Millisecond), codes.ErrRateLimited)
 	if s.sampler.take(consumer, route, "rate_limited", s.d.Now()) {
-		return refuse(cause)
+		return true, cause
 	}
 	s.auditSuppressed.WithLabelValues("rate_limited").Inc()
-	return auditDone{cause}
+	return false, cause
 }
 
 // auditDone marks an error whose audit entry was written (or
@@ -146,44 +151,6 @@ func (sm *sampler) take(client, route, code string, now time.Time) bool {
 		return false
 	}
 	sm.last[k] = now
-	return true
-}
-
-// distinct counts, per consumer, the subjects it reads for the first time
-// in the current window (onevisit_query_distinct_subjects_total): a
-// scraping consumer reads many distinct subjects, a procedure service a
-// few, each a few times. Only 8 bytes of each pseudonym are kept.
-type distinct struct {
-	mu     sync.Mutex
-	window int64
-	seen   map[string]map[uint64]struct{}
-}
-
-// first reports whether consumer reads subject (a pseudonym) for the
-// first time in the window holding now.
-func (d *distinct) first(consumer, subject string, now time.Time) bool {
-	var b [8]byte
-	if _, err := hex.Decode(b[:], []byte(subject[:min(16, len(subject))])); err != nil {
-		return true
-	}
-	h := binary.BigEndian.Uint64(b[:])
-	w := now.Unix() / int64(distinctWindow/time.Second)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if w != d.window || d.seen == nil {
-		d.window, d.seen = w, map[string]map[uint64]struct{}{}
-	}
-	set := d.seen[consumer]
-	if set == nil {
-		set = map[uint64]struct{}{}
-		d.seen[consumer] = set
-	}
-	if _, ok := set[h]; ok {
-		return false
-	}
-	if len(set) < distinctCap {
-		set[h] = struct{}{}
-	}
 	return true
 }
 

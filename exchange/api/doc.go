@@ -1,4 +1,7 @@
-// Package api is the exchange's HTTP interface. Every route is declared
+// Package api is the exchange's HTTP interface: it authenticates,
+// decodes, calls the flow behind the route (exchange/query for a query,
+// exchange/ingest for a publish) and writes the answer or the error.
+// Every route is declared
 // once, in routes(), with the roles that may call it; a route without a
 // role list cannot be registered, so nothing is reachable by accident
 // (deny by default). /openapi.json describes exactly these routes, and a
@@ -22,7 +25,7 @@
 // typo is not a denial); case id, if given, 1-64 letters, digits and
 // . _ : / - with no identity number or credit code inside (bad_case_id).
 // A query's audit entry records the purpose and case id only once they
-// pass. Explain makes the same checks and lists in "conditions" the codes
+// pass (the order and the checks are exchange/query's). Explain makes the same checks and lists in "conditions" the codes
 // of refusals its decision does not show (case_id_required when asked
 // without a case id).
 //
@@ -61,14 +64,12 @@
 //
 //	onevisit_api_requests_total{route,code}
 //	onevisit_query_seconds{decision}            permit|deny|not_found|error
-//	onevisit_policy_decisions_total{dataset,decision}
 //	onevisit_api_rate_limited_total{client}     429 answers (queries and token requests)
 //	onevisit_api_audit_suppressed_total{kind}   refusals not audited (see above)
 //	onevisit_api_publish_bytes_in_flight        bytes of publish bodies admitted now
+//
+// and, from the query flow it calls (exchange/query), on the same registry:
+//
+//	onevisit_policy_decisions_total{dataset,decision}
 //	onevisit_query_distinct_subjects_total{consumer}
-//	    subjects a consumer asked about (after the policy permitted) for the
-//	    first time in the current UTC hour; at most 65,536 remembered per
-//	    consumer and hour (8 bytes each), past that every subject counts.
-//	    Its rate is the scraping signal: deploy/prometheus/rules.yaml
-//	    alerts on it. No subject ever becomes a label.
 package api

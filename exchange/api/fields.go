@@ -1,82 +1,15 @@
 package api
 
 import (
-	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/onevisit/onevisit/exchange/codes"
-	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
 
-// Checks of request fields. Each error is a *codes.FieldError naming the
-// field by JSON pointer, so the client sees which field and why; none
-// puts the value into the error (the detail goes to the log).
-
-// required returns a missing_field error for the first empty field;
-// pairs are pointer, value.
-func required(op string, pairs ...string) error {
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if pairs[i+1] == "" {
-			return &codes.FieldError{Pointer: pairs[i], Err: fmt.Errorf("%s: %s is required: %w", op, pairs[i], codes.ErrMissingField)}
-		}
-	}
-	return nil
-}
-
-// checkSubject checks a resident identity number and says what is wrong
-// with it: a wrong check character, a lowercase x, or another format
-// problem (length, character, area code, birth date).
-func checkSubject(op, subject string) error {
-	err := schemas.ValidResidentID(subject)
-	if err == nil {
-		return nil
-	}
-	cause := codes.ErrBadSubject
-	var fe *schemas.FormatError
-	switch {
-	case len(subject) == 18 && subject[17] == 'x' && schemas.ValidResidentID(subject[:17]+"X") == nil:
-		cause = codes.ErrLowercaseX
-	case errors.As(err, &fe) && fe.Reason == schemas.ReasonCheckCharacter:
-		cause = codes.ErrBadCheckCharacter
-	}
-	return &codes.FieldError{Pointer: "/subject", Err: fmt.Errorf("%s: %v: %w", op, err, cause)}
-}
-
-// checkDataset refuses a dataset the catalogue does not have.
-func checkDataset(op string, reg *schemas.Registry, dataset string) error {
-	if _, ok := reg.Dataset(dataset); !ok {
-		return &codes.FieldError{Pointer: "/dataset", Err: fmt.Errorf("%s: %w", op, codes.ErrUnknownDataset)}
-	}
-	return nil
-}
-
-// checkPurpose refuses a purpose no policy declares: a typo is not a
-// denial, and free text never reaches the audit log.
-func checkPurpose(op string, pol *policy.Set, purpose string) error {
-	if len(purpose) > codes.MaxPurpose || !pol.KnownPurpose(purpose) {
-		return &codes.FieldError{Pointer: "/purpose", Err: fmt.Errorf("%s: %d-byte purpose: %w", op, len(purpose), codes.ErrUnknownPurpose)}
-	}
-	return nil
-}
-
-// caseIDRE is what a case id may look like; schemas.ContainsIdentity
-// refuses identity numbers and credit codes inside one too. Case ids are
-// written to the permanent audit log.
-var caseIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
-
-// checkCaseID checks a case id; "" is left to the policy (which may
-// require one).
-func checkCaseID(op, caseID string) error {
-	if caseID == "" {
-		return nil
-	}
-	if len(caseID) > codes.MaxCaseID || !caseIDRE.MatchString(caseID) || schemas.ContainsIdentity(caseID) {
-		return &codes.FieldError{Pointer: "/case_id", Err: fmt.Errorf("%s: %d-byte case id: %w", op, len(caseID), codes.ErrBadCaseID)}
-	}
-	return nil
-}
+// The checks of query fields are in package query (query.Required,
+// query.CheckSubject, ...); each error is a *codes.FieldError naming the
+// field by JSON pointer and never holding its value.
 
 // checkKID refuses a key id with an identity number or credit code inside:
 // kids reach the keys topic, the key directory and the audit log.

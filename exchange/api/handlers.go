@@ -9,19 +9,14 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
-
-	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
-	"github.com/onevisit/onevisit/exchange/keys"
-	"github.com/onevisit/onevisit/exchange/receipt"
-	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -142,7 +137,7 @@ func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) er
 		"error_description": c.Message,
 		"request_id":        requestID(r.Context()),
 	})
-	s.requests.WithLabelValues("/v1/token", c.Name).Inc()
+	setOutcome(r.Context(), c.Name)
 	return nil
 }
 
@@ -160,131 +155,30 @@ type queryResponse struct {
 	RequestID string         `json:"request_id"`
 }
 
-func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) (err error) {
+func (s *Server) query(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	start := time.Now()
-	outcome := "error"
-	defer func() { s.queryDur.WithLabelValues(outcome).Observe(time.Since(start).Seconds()) }()
+	outcome := query.Error
+	defer func() { s.queryDur.WithLabelValues(string(outcome)).Observe(time.Since(start).Seconds()) }()
 
-	ctx := r.Context()
 	var q queryRequest
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	// Purpose and case id enter the entry only once they are known to be
-	// a declared purpose and a plain case id: the audit log is permanent.
-	entry := audit.Entry{
-		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: p.ClientID, Role: p.Role,
-		RequestID: requestID(ctx), Node: s.d.Node, Decision: audit.DecisionDeny,
-	}
-	// Every outcome, refusals included, is audited before the answer.
-	auditCtx, cancel := context.WithTimeout(ctx, writeTimeout)
-	defer cancel()
-	refuse := func(cause error) error {
-		entry.Code = codes.Of(cause).Name
-		if err := s.d.Audit.Write(auditCtx, entry); err != nil {
-			return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
-		}
-		return auditDone{cause}
-	}
-	pol := s.d.Policy()
-	purposeErr, caseErr := checkPurpose("query", pol, q.Purpose), checkCaseID("query", q.CaseID)
-	if purposeErr == nil {
-		entry.Purpose = q.Purpose
-	}
-	if caseErr == nil {
-		entry.CaseID = q.CaseID
-	}
-	if err := s.checkLimits(w, pol, p.ClientID, q.Purpose, "POST /v1/query", refuse); err != nil {
-		return err
-	}
-	if err := required("query", "/dataset", q.Dataset, "/subject", q.Subject, "/purpose", q.Purpose); err != nil {
-		return refuse(err)
-	}
-	if err := checkDataset("query", s.d.Schemas, q.Dataset); err != nil {
-		return refuse(err)
-	}
-	entry.Dataset = q.Dataset
-	if err := checkSubject("query", q.Subject); err != nil {
-		return refuse(err)
-	}
-	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
-		return err
-	}
-	if purposeErr != nil {
-		return refuse(purposeErr)
-	}
-	if caseErr != nil {
-		return refuse(caseErr)
-	}
-	dec := pol.Decide(policy.Request{Consumer: p.ClientID, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID, Time: s.d.Now()})
-	entry.Policy, entry.PolicyVersion = dec.Policy, pol.Version()
-	if !dec.Allowed {
-		outcome = "deny"
-		s.policyN.WithLabelValues(q.Dataset, "deny").Inc()
-		return refuse(dec.Err())
-	}
-	s.policyN.WithLabelValues(q.Dataset, "permit").Inc()
-	if err := s.d.Ready(); err != nil {
-		return fmt.Errorf("query: view not ready: %v: %w", err, codes.ErrUnavailable)
-	}
-	if err := s.d.Fresh(); err != nil {
-		return refuse(err)
-	}
-	if s.distinct.first(p.ClientID, entry.Subject, s.d.Now()) {
-		s.distinctN.WithLabelValues(p.ClientID).Inc()
-	}
-	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
-	if !ok {
-		outcome = "not_found"
-		return refuse(fmt.Errorf("query: %w", codes.ErrNotFound))
-	}
-	entry.RecordID = e.ID
-	// The same rule ingest and consumers apply: the directory as of the
-	// record's acceptance (a version revoked later still counts).
-	if k, err := keys.AcceptedBefore(s.d.Keys, time.UnixMilli(e.AcceptedAt)).PublicKey(e.KID); err == nil && k.Status == keys.Revoked {
-		return refuse(fmt.Errorf("query: record %s signed with %s, revoked before acceptance: %w", e.ID, e.KID, keys.ErrRevoked))
-	}
-	// The subject field is always released on top of the policy's: the
-	// requester sent that identifier, and it is how the requester checks
-	// the answer is about it (subject binding, exchange/record).
-	released := withSubject(dec.Fields, s.d.Schemas, q.Dataset)
-	projected := e.Project(released)
-	rec, err := record.Parse(projected)
-	if err != nil {
-		return fmt.Errorf("query: re-parse held record %s: %w", e.ID, err)
-	}
-	subj, _, err := rec.Subject()
-	if err != nil {
-		return refuse(fmt.Errorf("query: held record %s: %w", e.ID, err))
-	}
-	rcpt, err := receipt.Sign(ctx, s.d.Receipts, receipt.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: p.ClientID, ID: entry.RequestID, IssuedAt: jwt.NewNumericDate(s.d.Now())},
-		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: q.Dataset, Purpose: q.Purpose, CaseID: q.CaseID,
-		Fields: released, Policy: dec.Policy, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt,
-		SubjectSD: subj.Digest,
+	ans, outcome, err := s.queries.Do(r.Context(), query.Request{
+		Consumer: p.ClientID, Role: p.Role, RequestID: requestID(r.Context()),
+		Dataset: q.Dataset, Subject: q.Subject, Purpose: q.Purpose, CaseID: q.CaseID,
+		Limit: func(pol *policy.Set) (bool, error) {
+			return s.limit(w, pol, p.ClientID, q.Purpose, "POST /v1/query")
+		},
 	})
 	if err != nil {
-		return fmt.Errorf("query: %w", err)
+		if query.Audited(err) {
+			return auditDone{err}
+		}
+		return err
 	}
-	entry.Decision, entry.Fields = audit.DecisionPermit, released
-	if err := s.d.Audit.Write(auditCtx, entry); err != nil {
-		return fmt.Errorf("query: audit: %v: %w", err, codes.ErrUnavailable)
-	}
-	outcome = "permit"
-	writeJSON(w, http.StatusOK, queryResponse{Record: projected, Data: rec.Fields(), Receipt: rcpt, RequestID: entry.RequestID})
+	writeJSON(w, http.StatusOK, queryResponse{Record: ans.Record, Data: ans.Data, Receipt: ans.Receipt, RequestID: requestID(r.Context())})
 	return nil
-}
-
-// withSubject returns fields with the dataset's subject field added, in
-// sorted order (a new slice; fields is the policy's and stays as it is).
-func withSubject(fields []string, reg *schemas.Registry, dataset string) []string {
-	ds, ok := reg.Dataset(dataset)
-	if !ok || slices.Contains(fields, ds.Subject) {
-		return fields
-	}
-	out := append(slices.Clip(fields), ds.Subject)
-	slices.Sort(out)
-	return out
 }
 
 type publishRequest struct {
@@ -395,7 +289,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if err := required("explain", "/consumer", q.Consumer, "/dataset", q.Dataset, "/purpose", q.Purpose); err != nil {
+	if err := query.Required("explain", "/consumer", q.Consumer, "/dataset", q.Dataset, "/purpose", q.Purpose); err != nil {
 		return err
 	}
 	if p.Role != RoleOfficer && q.Consumer != p.ClientID {
@@ -403,14 +297,14 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	// The checks a query makes before its policy decision, so explain
 	// never permits what the query then refuses.
-	if err := checkDataset("explain", s.d.Schemas, q.Dataset); err != nil {
+	if err := query.CheckDataset("explain", s.d.Schemas, q.Dataset); err != nil {
 		return err
 	}
 	pol := s.d.Policy()
-	if err := checkPurpose("explain", pol, q.Purpose); err != nil {
+	if err := query.CheckPurpose("explain", pol, q.Purpose); err != nil {
 		return err
 	}
-	if err := checkCaseID("explain", q.CaseID); err != nil {
+	if err := query.CheckCaseID("explain", q.CaseID); err != nil {
 		return err
 	}
 	// A consumer's explain calls count against its limits as its queries
@@ -553,13 +447,13 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if err := required("audit subject", "/subject", q.Subject, "/reason", q.Reason); err != nil {
+	if err := query.Required("audit subject", "/subject", q.Subject, "/reason", q.Reason); err != nil {
 		return err
 	}
 	if err := checkReason("audit subject", q.Reason); err != nil {
 		return err
 	}
-	if err := checkSubject("audit subject", q.Subject); err != nil {
+	if err := query.CheckSubject("audit subject", q.Subject); err != nil {
 		return err
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)

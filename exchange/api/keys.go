@@ -12,6 +12,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/query"
 )
 
 type registerKeyRequest struct {
@@ -40,7 +41,7 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	default:
 		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher: %w", q.Use, role, codes.ErrBadRequest)
 	}
-	if err := required("register key", "/reason", q.Reason); err != nil {
+	if err := query.Required("register key", "/reason", q.Reason); err != nil {
 		return err
 	}
 	if err := checkReason("register key", q.Reason); err != nil {
@@ -91,7 +92,7 @@ func (s *Server) revokeKey(w http.ResponseWriter, r *http.Request, p auth.Princi
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
 		return err
 	}
-	if err := required("revoke key", "/reason", q.Reason); err != nil {
+	if err := query.Required("revoke key", "/reason", q.Reason); err != nil {
 		return err
 	}
 	if err := checkReason("revoke key", q.Reason); err != nil {

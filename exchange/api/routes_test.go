@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // newBare builds a server with no dependencies: enough to read its route

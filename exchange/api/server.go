@@ -21,12 +21,13 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/view"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // Roles a client can have.
@@ -97,15 +98,13 @@ type Server struct {
 	routes   []route
 	requests *prometheus.CounterVec
 	queryDur *prometheus.HistogramVec
-	policyN  *prometheus.CounterVec
+	queries  *query.Service
 
 	limits          limiter
 	sampler         sampler
-	distinct        distinct
 	publishGate     *byteGate
 	rateLimited     *prometheus.CounterVec
 	auditSuppressed *prometheus.CounterVec
-	distinctN       *prometheus.CounterVec
 	publishInFlight prometheus.Gauge
 }
 
@@ -141,27 +140,34 @@ func New(d Deps) (*Server, error) {
 		Name: "onevisit_query_seconds", Help: "Query latency by decision, audit write included.",
 		Buckets: prometheus.ExponentialBuckets(100e-6, 2, 14),
 	}, []string{"decision"})
-	s.policyN = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "onevisit_policy_decisions_total", Help: "Policy decisions by dataset and decision.",
-	}, []string{"dataset", "decision"})
 	s.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_api_rate_limited_total", Help: "Requests refused with 429 rate_limited, by client.",
 	}, []string{"client"})
 	s.auditSuppressed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_api_audit_suppressed_total", Help: "Repeated refusals not audited (one entry a second per client, route and code is), by entry kind.",
 	}, []string{"kind"})
-	s.distinctN = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "onevisit_query_distinct_subjects_total", Help: "Subjects a consumer asked about for the first time in the current hour, by consumer.",
-	}, []string{"consumer"})
 	s.publishInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "onevisit_api_publish_bytes_in_flight", Help: "Bytes of publish bodies admitted and not yet answered.",
 	})
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.policyN, s.rateLimited, s.auditSuppressed, s.distinctN, s.publishInFlight} {
+		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.rateLimited, s.auditSuppressed, s.publishInFlight} {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("api: %w", err)
 			}
 		}
+	}
+	var reg prometheus.Registerer
+	if d.Metrics != nil {
+		reg = d.Metrics
+	}
+	var err error
+	s.queries, err = query.New(query.Deps{
+		Policy: d.Policy, Schemas: d.Schemas, View: d.View, Pseudonym: d.Pseudonym, Audit: d.Audit,
+		Receipts: d.Receipts, Keys: d.Keys, Node: d.Node, Ready: d.Ready, Fresh: d.Fresh, Now: d.Now,
+		AuditTimeout: writeTimeout, Metrics: reg,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
 	}
 	for _, rt := range s.table() {
 		if err := s.handle(rt); err != nil {
@@ -240,13 +246,13 @@ func (s *Server) handle(rt route) error {
 		w.Header().Set("X-Request-Id", reqID)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		ctx := context.WithValue(r.Context(), reqIDKey{}, reqID)
+		code := "ok"
+		ctx := context.WithValue(context.WithValue(r.Context(), reqIDKey{}, reqID), outcomeKey{}, &code)
 		r = r.WithContext(ctx)
 		p, err := s.authorize(r, rt)
 		if err == nil {
 			err = rt.h(w, r, p)
 		}
-		code := "ok"
 		if err != nil {
 			err = s.auditRefusal(r, rt, p, err)
 			c := codes.Of(err)
@@ -259,6 +265,17 @@ func (s *Server) handle(rt route) error {
 }
 
 type reqIDKey struct{}
+
+// outcomeKey holds the code a request is counted under in
+// onevisit_api_requests_total; a handler that writes its own refusal
+// (oauthFail) sets it, so the request is counted once, under that code.
+type outcomeKey struct{}
+
+func setOutcome(ctx context.Context, code string) {
+	if p, ok := ctx.Value(outcomeKey{}).(*string); ok {
+		*p = code
+	}
+}
 
 func requestID(ctx context.Context) string { v, _ := ctx.Value(reqIDKey{}).(string); return v }
 

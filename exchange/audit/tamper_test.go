@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 const origin = "onevisit/audit"

@@ -8,8 +8,8 @@ import (
 
 	"github.com/transparency-dev/merkle/proof"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // checkHashes refuses a proof or root whose elements are not 32 bytes.

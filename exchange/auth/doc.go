@@ -32,7 +32,7 @@
 //     ErrTooManyAssertions (429, "slow_down") until its assertions
 //     expire; it can lock out only itself, never another client;
 //   - tokens over 8 KiB are refused before parsing;
-//   - all JSON is strict (exchange/internal/jsonstrict), claim names
+//   - all JSON is strict (schemas/jsonstrict), claim names
 //     matched exactly;
 //   - Verify caches verified tokens by SHA-256 until exp (bounded), so the
 //     hot path pays one Ed25519 verification per token; a cache hit still

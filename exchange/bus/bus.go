@@ -1,7 +1,6 @@
 package bus
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -237,39 +236,4 @@ func (c Config) Client() (*kafka.Client, error) {
 		return nil, err
 	}
 	return &kafka.Client{Addr: kafka.TCP(c.Brokers...), Transport: t, Timeout: 10 * time.Second}, nil
-}
-
-// Retriable reports whether a Kafka error may succeed if tried again. It
-// is the one place that decides; callers never retry anything else.
-func Retriable(err error) bool {
-	if err == nil {
-		return false
-	}
-	// Context ends are the caller's decision, never retried here.
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	// Broker-side errors carry Kafka's own retriable flag (leader moves,
-	// NOT_ENOUGH_REPLICAS below min ISR, request timeouts).
-	var ke kafka.Error
-	if errors.As(err, &ke) {
-		return ke.Temporary()
-	}
-	// A per-message WriteErrors is retriable when every failed message is.
-	var we kafka.WriteErrors
-	if errors.As(err, &we) {
-		for _, e := range we {
-			if e != nil && !Retriable(e) {
-				return false
-			}
-		}
-		return true
-	}
-	// Network errors (refused, reset, timeout) go away when brokers return.
-	var ne net.Error
-	if errors.As(err, &ne) {
-		return true
-	}
-	var oe *net.OpError
-	return errors.As(err, &oe)
 }

@@ -2,7 +2,6 @@ package bus
 
 import (
 	"context"
-	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -179,30 +178,5 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 	}
 	if strings.Join(values, ",") != "v3,v4" {
 		t.Fatalf("after compaction the topic holds %q, want [v3 v4]", values)
-	}
-}
-
-func TestRetriable(t *testing.T) {
-	tests := []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"not enough replicas", kafka.NotEnoughReplicas, true},
-		{"leader moved", kafka.NotLeaderForPartition, true},
-		{"unauthorized", kafka.TopicAuthorizationFailed, false},
-		{"too large", kafka.MessageSizeTooLarge, false},
-		{"cancelled", context.Canceled, false},
-		{"batch of retriable", kafka.WriteErrors{nil, kafka.NotEnoughReplicas}, true},
-		{"batch with a fatal one", kafka.WriteErrors{kafka.NotEnoughReplicas, kafka.TopicAuthorizationFailed}, false},
-		{"other", errors.New("x"), false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := Retriable(tt.err); got != tt.want {
-				t.Fatalf("Retriable(%v) = %v, want %v", tt.err, got, tt.want)
-			}
-		})
 	}
 }

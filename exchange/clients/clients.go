@@ -18,8 +18,8 @@ import (
 	"regexp"
 	"sort"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // Client is one registered client.

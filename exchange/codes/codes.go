@@ -14,11 +14,11 @@ import (
 	"net/http"
 
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // Sentinels of the exchange's own checks, for the layers that have no

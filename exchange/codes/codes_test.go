@@ -17,11 +17,11 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files under testdata/")

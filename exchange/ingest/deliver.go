@@ -10,6 +10,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // WriteAttempts is how often Deliver tries a batch whose outcome a broker
@@ -20,6 +21,11 @@ const WriteAttempts = 4
 // releases the pipeline to HTTP publishers (who then get a prompt 503)
 // between attempts.
 const attemptTimeout = 20 * time.Second
+
+// writeBackoff is the wait between attempts to write a batch or a dead
+// letter: 200ms doubling up to 5s, jittered so nodes that failed together
+// do not retry together.
+var writeBackoff = retry.Backoff{Base: 200 * time.Millisecond, Cap: 5 * time.Second, Jitter: true}
 
 // Deliver runs subs through Process until the outcome of every one of
 // them is durably written, and reports false only when ctx ends first
@@ -56,7 +62,7 @@ func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logg
 		if content && attempt+1 >= WriteAttempts {
 			break
 		}
-		if !sleep(ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)) {
+		if !writeBackoff.Wait(ctx, attempt+1) {
 			return false
 		}
 	}
@@ -71,7 +77,7 @@ func (p *Pipeline) Deliver(ctx context.Context, subs []Submission, lg *slog.Logg
 			return true
 		}
 		lg.Error("dead letter of an unwritable submission not written; retrying", "attempt", attempt, "err", err)
-		if !sleep(ctx, min(time.Duration(attempt+1)*200*time.Millisecond, 5*time.Second)) {
+		if !writeBackoff.Wait(ctx, attempt+1) {
 			return false
 		}
 	}
@@ -108,17 +114,6 @@ func contentError(err error) bool {
 		}
 	}
 	return false
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
 }
 
 // deadLetterUnwritable writes the dead letter and the audit entry of a submission

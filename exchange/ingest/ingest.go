@@ -51,6 +51,14 @@
 // failure is an outage (brokers, replicas, the key service away): Deliver
 // waits it out and never skips or dead-letters a record for it.
 //
+// Consumer is a node's ingest loop over its consumer group (consume.go):
+// it fetches batches of up to 512 messages, keeps two in flight (one
+// verified while the other is written), hands each to Deliver, and
+// commits a batch's offsets only after Deliver reports its outcome
+// durably written, strictly in fetch order; a batch not written when the
+// context ends is never committed, so it is redelivered (and deduplicated)
+// later.
+//
 // Metrics (on the registry passed in):
 //
 //	onevisit_ingest_records_total{dataset,result}   result: accepted|duplicate|rejected

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // ErrDuplicateKey: a kid is already in the directory or appears twice in

@@ -28,7 +28,7 @@
 //     (ErrRevoked) unless the caller asks, with AcceptedBefore, about
 //     material the exchange accepted before the revocation;
 //   - JSON in headers, JWKs and JWK sets is decoded strictly
-//     (exchange/internal/jsonstrict, members spelled exactly), and
+//     (schemas/jsonstrict, members spelled exactly), and
 //     base64url must be canonical.
 //
 // # Keys as JWKs

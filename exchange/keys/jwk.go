@@ -8,7 +8,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // ErrBadJWK: the data is not a JWK or JWK set OneVisit accepts (an

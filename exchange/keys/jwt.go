@@ -13,7 +13,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // AlgEdDSA is the only JWS algorithm OneVisit signs or accepts.

@@ -21,7 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // seedKey makes a deterministic key so tests compare whole outputs.

@@ -57,7 +57,7 @@
 // in _sd is refused (ErrBadDisclosure).
 //
 // All JSON (header, payload, disclosures) is decoded strictly
-// (exchange/internal/jsonstrict): a duplicate or case-variant key, invalid
+// (schemas/jsonstrict): a duplicate or case-variant key, invalid
 // UTF-8 or excessive nesting is refused. base64url must be canonical.
 //
 // # Subject binding

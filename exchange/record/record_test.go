@@ -16,8 +16,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/internal/jsonstrict"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // seedKey makes a deterministic Ed25519 key.

@@ -36,6 +36,9 @@ import (
 	"github.com/onevisit/onevisit/exchange/view"
 )
 
+// DefaultRecords is how many records a run ingests unless told otherwise.
+const DefaultRecords = 20000
+
 // Options bound a run.
 type Options struct {
 	Duration    time.Duration // per timed phase; default 5 s
@@ -58,6 +61,47 @@ type Result struct {
 	BytesPerRecord float64
 }
 
+// Report is the machine-readable form of a Result (`onevisit bench
+// --json`). Its field names are a contract: they keep their names across
+// releases, and a figure not measured by this version is null.
+type Report struct {
+	CPUs               int      `json:"cpus"`
+	Records            int      `json:"records"`
+	RawVerifyPerSec    float64  `json:"raw_verify_per_s"`
+	IngestPerSec       float64  `json:"ingest_per_s"`
+	IngestRatio        float64  `json:"ingest_ratio"`
+	IngestTopicPerSec  float64  `json:"ingest_topic_per_s"`
+	QueryPerSec        float64  `json:"query_per_s"`
+	QueryP50Ms         float64  `json:"query_p50_ms"`
+	QueryP99Ms         float64  `json:"query_p99_ms"`
+	QueryErrors        int64    `json:"query_errors"`
+	HeapBytesPerRecord float64  `json:"heap_bytes_per_record"`
+	DiskBytesPerRecord *float64 `json:"disk_bytes_per_record"` // null: views are in memory
+	RebuildPerSec      *float64 `json:"rebuild_per_s"`         // null: not measured yet
+	// Kafka holds the same figures against Options.Kafka, when given.
+	Kafka *Report `json:"kafka,omitempty"`
+}
+
+// Report returns the run's figures in their machine-readable form.
+func (r Result) Report(records int) Report {
+	of := func(f Figures) Report {
+		return Report{
+			CPUs: r.CPUs, Records: records, RawVerifyPerSec: r.VerifyPerSec,
+			IngestPerSec: f.IngestPerSec, IngestRatio: f.IngestRatio, IngestTopicPerSec: f.IngestTopicPerSec,
+			QueryPerSec: f.QueryPerSec, QueryP50Ms: ms(f.QueryP50), QueryP99Ms: ms(f.QueryP99), QueryErrors: f.QueryErrors,
+			HeapBytesPerRecord: r.BytesPerRecord,
+		}
+	}
+	rep := of(r.Embedded)
+	if r.Kafka != nil {
+		k := of(*r.Kafka)
+		rep.Kafka = &k
+	}
+	return rep
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
 // Figures are one environment's ingest and query figures.
 type Figures struct {
 	IngestPerSec       float64 // pipeline: verify+schema+grant+route+audit into Kafka
@@ -73,7 +117,7 @@ func (o *Options) defaults() {
 		o.Duration = 5 * time.Second
 	}
 	if o.Records <= 0 {
-		o.Records = 20000
+		o.Records = DefaultRecords
 	}
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
@@ -375,11 +419,22 @@ func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) 
 }
 
 // memoryPerRecord is the heap growth per record of a fresh view holding
-// recs, measured after GC.
+// recs, measured after forced collections on both sides. The difference
+// is signed: a heap that shrank between the readings (other phases'
+// garbage collected late) gives a small or negative figure, never a
+// wrapped-around one, and a negative figure is reported as 0.
 func memoryPerRecord(recs []string) float64 {
-	runtime.GC()
-	var m0, m1 runtime.MemStats
-	runtime.ReadMemStats(&m0)
+	if len(recs) == 0 {
+		return 0
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC() // the first cycle may leave finalizer-held memory for the second
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return int64(m.HeapAlloc)
+	}
+	before := heap()
 	v := view.New(len(recs))
 	for i := range recs {
 		// Copy the compact string so the view owns it, as it does when it
@@ -390,8 +445,7 @@ func memoryPerRecord(recs []string) float64 {
 		}
 		v.Apply(fmt.Sprintf("%064x", i), view.FromRecord(own, 0))
 	}
-	runtime.GC()
-	runtime.ReadMemStats(&m1)
+	after := heap()
 	runtime.KeepAlive(v)
-	return float64(m1.HeapAlloc-m0.HeapAlloc) / float64(len(recs))
+	return max(0, float64(after-before)/float64(len(recs)))
 }

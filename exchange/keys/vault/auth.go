@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"time"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // authenticate puts a token on the client: an AppRole login, or the
@@ -133,11 +134,14 @@ func (s *Signer) watch(ctx context.Context, secret *api.Secret) error {
 	}
 }
 
+// reLoginBackoff is the wait between AppRole logins: 1s doubling to 30s,
+// jittered.
+var reLoginBackoff = retry.Backoff{Base: time.Second, Cap: 30 * time.Second, Jitter: true}
+
 // reLogin logs in again with AppRole until it succeeds or ctx ends,
 // backing off from 1s to 30s with jitter.
 func (s *Signer) reLogin(ctx context.Context) *api.Secret {
-	backoff := time.Second
-	for {
+	for attempt := 1; ; attempt++ {
 		lctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 		secret, err := s.appRoleLogin(lctx)
 		cancel()
@@ -147,12 +151,10 @@ func (s *Signer) reLogin(ctx context.Context) *api.Secret {
 		if errors.Is(err, context.Canceled) || ctx.Err() != nil {
 			return nil
 		}
-		s.log.Warn("vault approle login failed; retrying", "err", err, "backoff", backoff)
-		select {
-		case <-ctx.Done():
+		wait := reLoginBackoff.Delay(attempt)
+		s.log.Warn("vault approle login failed; retrying", "err", err, "backoff", wait)
+		if !retry.Sleep(ctx, wait) {
 			return nil
-		case <-time.After(backoff + rand.N(backoff/2)):
 		}
-		backoff = min(backoff*2, 30*time.Second)
 	}
 }

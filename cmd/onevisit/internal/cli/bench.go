@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime/pprof"
@@ -19,6 +20,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "length of each timed phase (default 5s)")
 	fs.IntVar(&o.Records, "records", 0, "records to ingest (default 20000)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 16)")
+	asJSON := fs.Bool("json", false, "print one JSON object with the figures on standard output (field names are stable: see bench.Report); the progress text goes to standard error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	vaultKey := fs.String("vault-key", "", "also measure record signing through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) at batch sizes 1, 16, 64, 256, beside a file key")
 	brokers := fs.String("brokers", "", "also measure against this Kafka cluster (comma separated; SASL from ONEVISIT_KAFKA_SASL_MECHANISM, _USER, _PASSWORD), in a namespace of its own")
@@ -37,26 +39,38 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	if bl := splitList(*brokers); len(bl) > 0 {
-		kc := bus.Config{Brokers: bl, SASLMechanism: os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"), User: os.Getenv("ONEVISIT_KAFKA_USER"), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"), ClientID: "onevisit-bench"}
+		kc := bus.FromEnv(bl, "onevisit-bench")
 		if err := kc.Validate(); err != nil {
 			return usagef("%v", err)
 		}
 		o.Kafka = &kc
 	}
 	o.Out = e.out
+	if *asJSON {
+		o.Out = e.errOut
+	}
 	if *vaultKey != "" {
 		if err := benchSigning(ctx, e, *vaultKey); err != nil {
 			return err
 		}
 	}
-	_, err := bench.Run(ctx, o)
-	return err
+	res, err := bench.Run(ctx, o)
+	if err != nil || !*asJSON {
+		return err
+	}
+	records := o.Records
+	if records <= 0 {
+		records = bench.DefaultRecords
+	}
+	enc := json.NewEncoder(e.out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res.Report(records))
 }
 
 // benchSigning prints records signed per second through Vault transit and
 // through a file key, at each batch size, in one run.
 func benchSigning(ctx context.Context, e *env, key string) error {
-	vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: key, Owner: "public-security", Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+	vs, err := vault.New(vault.FromEnv(key, "public-security", keys.UseRecord), e.log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,44 @@
+package bench
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+)
+
+// TestReportNames pins the JSON contract of `onevisit bench --json`:
+// whole output, field names and nulls included.
+func TestReportNames(t *testing.T) {
+	r := Result{
+		CPUs: 2, VerifyPerSec: 40000, BytesPerRecord: 2500,
+		Embedded: Figures{IngestPerSec: 20000, IngestRatio: 0.5, IngestTopicPerSec: 15000, QueryPerSec: 4000, QueryP50: 3250 * time.Microsecond, QueryP99: 9 * time.Millisecond, QueryErrors: 1},
+		Kafka:    &Figures{IngestPerSec: 5000, IngestRatio: 0.125, QueryPerSec: 1500, QueryP50: 8 * time.Millisecond, QueryP99: 40 * time.Millisecond},
+	}
+	got, err := json.Marshal(r.Report(20000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"cpus":2,"records":20000,"raw_verify_per_s":40000,"ingest_per_s":20000,"ingest_ratio":0.5,"ingest_topic_per_s":15000,` +
+		`"query_per_s":4000,"query_p50_ms":3.25,"query_p99_ms":9,"query_errors":1,"heap_bytes_per_record":2500,` +
+		`"disk_bytes_per_record":null,"rebuild_per_s":null,` +
+		`"kafka":{"cpus":2,"records":20000,"raw_verify_per_s":40000,"ingest_per_s":5000,"ingest_ratio":0.125,"ingest_topic_per_s":0,` +
+		`"query_per_s":1500,"query_p50_ms":8,"query_p99_ms":40,"query_errors":0,"heap_bytes_per_record":2500,` +
+		`"disk_bytes_per_record":null,"rebuild_per_s":null}}`
+	if string(got) != want {
+		t.Errorf("report JSON\n got %s\nwant %s", got, want)
+	}
+}
+
+// TestMemoryPerRecordNeverWraps: the figure is a signed difference
+// clamped at 0, so a heap that shrinks between the readings cannot print
+// 61489146910165 bytes per record (seen at 300,000 records before).
+func TestMemoryPerRecordNeverWraps(t *testing.T) {
+	if got := memoryPerRecord(nil); got != 0 {
+		t.Errorf("memoryPerRecord(nil) = %v, want 0", got)
+	}
+	// A view that holds nothing (no record parses): about no growth.
+	got := memoryPerRecord([]string{"not a record", "nor this"})
+	if got < 0 || got > 1<<20 {
+		t.Errorf("memoryPerRecord over unparseable records = %v bytes, want a small non-negative figure", got)
+	}
+}

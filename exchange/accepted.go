@@ -1,0 +1,128 @@
+package exchange
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/view"
+)
+
+// applyAccepted verifies a record read back from an accepted topic and
+// installs it in the view. Anyone with a broker credential can write to
+// that topic, so nothing in the message is trusted but what verifies: the
+// node MAC over topic, key, acceptance time and record; the record's
+// signature with a record key its issuer owns (as of that acceptance
+// time); its dataset against the topic; the issuer's publisher grant; and
+// its subject binding. The view is keyed by the pseudonym of the subject
+// the verified record names, never by the message key. A record that fails
+// is skipped, counted in onevisit_view_records_refused_total and logged by
+// position and code only (its contents may carry identity numbers).
+func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
+	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
+	if !ok || m.Value == nil {
+		return
+	}
+	raw := string(m.Value)
+	id := string(header(m, "onevisit-record-id"))
+	// The value the node MAC covers (the last such header).
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
+	// The view already holds exactly this record under this key: it was
+	// verified when it went in (by this tail or this node's pipeline). If
+	// it went in as this node's own write, the view learns where it sits
+	// in the log (view.Entry.Pos), which orders same-second updates.
+	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
+		if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
+			n.view.Apply(string(m.Key), cur.At(m.Offset))
+		}
+		return
+	}
+	refuse := func(err error) {
+		c := codes.Of(err).Name
+		if err == errNoNodeMAC {
+			c = "no_node_mac"
+		}
+		n.viewRefused.WithLabelValues(ds, c).Inc()
+		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
+	}
+	// Only a node writes accepted topics: its MAC covers the topic, the
+	// key, the acceptance time and the record, so nothing produced with a
+	// broker credential alone, nor a genuine record replayed under another
+	// key or with a back-dated acceptance time, gets further.
+	if !n.acceptedMAC.Load().check(m) {
+		refuse(errNoNodeMAC)
+		return
+	}
+	if at <= 0 {
+		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
+		return
+	}
+	sd, _ := n.p.Schemas.Dataset(ds)
+	var entry *view.Entry
+	var subject string
+	if e, ok := n.pipeline.Writing(string(header(m, "onevisit-issuer")), ds, id); ok && e.Same(raw) {
+		// This node's pipeline verified these very bytes (signature,
+		// dataset, grant, binding) and is writing them now: the subject is
+		// in its verified subject disclosure.
+		entry, subject = e.At(m.Offset), entrySubject(e, sd.Subject)
+	}
+	if subject == "" {
+		rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+		switch {
+		case err != nil:
+		case rec.Dataset != ds:
+			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, codes.ErrDatasetMismatch)
+		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, codes.ErrNoGrant)
+		case rec.SubjectField != sd.Subject:
+			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+		default:
+			_, subject, err = rec.Subject()
+		}
+		if err != nil {
+			refuse(err)
+			return
+		}
+		entry = view.FromRecord(rec, at).At(m.Offset)
+	}
+	// The pseudonym key may be unreachable for a while: the record waits
+	// (and the tail with it); it is never keyed otherwise.
+	for attempt := 0; ; attempt++ {
+		pseud, err := n.pseud.Of(ctx, subject)
+		if err == nil {
+			n.view.Apply(pseud, entry)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		backoff(ctx, attempt)
+	}
+}
+
+// entrySubject is the identifier in the disclosure of field, of an entry
+// this node verified; "" if there is none.
+func entrySubject(e *view.Entry, field string) string {
+	for _, d := range e.Disclosure {
+		if d.Name != field {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(d.Encoded)
+		var arr []any
+		if err != nil || json.Unmarshal(b, &arr) != nil || len(arr) != 3 {
+			return ""
+		}
+		id, _ := arr[2].(string)
+		return id
+	}
+	return ""
+}

@@ -1,0 +1,166 @@
+package exchange
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/onevisit/onevisit/exchange/retry"
+)
+
+// startTails starts, in g, one reader per partition of every accepted
+// topic, of the audit topic and of the keys topic. caught closes when each
+// has reached the end offset it had at start. A tail that fails reopens at
+// its next offset after a backoff, so it returns only when ctx ends, and
+// never fails the group.
+func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []string) (<-chan struct{}, error) {
+	cl, err := n.p.Kafka.Client()
+	if err != nil {
+		return nil, err
+	}
+	n.trail.client.Store(cl)
+	names := n.p.Kafka.Names
+	topics := []string{names.Audit(), names.Keys()}
+	for _, d := range datasets {
+		topics = append(topics, names.Accepted(d))
+	}
+	offs, err := n.endOffsets(ctx, cl, topics)
+	if err != nil {
+		return nil, err
+	}
+	var pending sync.WaitGroup
+	for topic, parts := range offs {
+		for _, po := range parts {
+			end := po.LastOffset
+			pending.Add(1)
+			var once sync.Once
+			done := func() { once.Do(pending.Done) }
+			if end <= 0 {
+				done()
+			}
+			partition := po.Partition
+			apply := func(m kafka.Message) { n.applyAccepted(ctx, m) }
+			switch topic {
+			case names.Audit():
+				apply = n.trail.apply
+			case names.Keys():
+				// Refusals of events the node read before it started were
+				// audited when they were first read.
+				apply = func(m kafka.Message) { n.applyKeyEvent(m, m.Offset >= end) }
+			}
+			g.Go(func() error {
+				// A tail outlives broker failures: on an error it reopens
+				// its reader at the next offset after a backoff.
+				next := kafka.FirstOffset
+				for attempt := 0; ctx.Err() == nil; attempt++ {
+					r, err := n.p.Kafka.PartitionReader(topic, partition, next)
+					if err == nil {
+						for {
+							var m kafka.Message
+							if m, err = r.FetchMessage(ctx); err != nil {
+								break
+							}
+							attempt = 0
+							apply(m)
+							next = m.Offset + 1
+							n.applied.advance(topic, partition, next)
+							if next >= end {
+								done()
+							}
+						}
+						r.Close()
+					}
+					if ctx.Err() != nil {
+						return nil
+					}
+					n.p.Logger.Warn("tail interrupted; reopening", "topic", topic, "partition", partition, "next_offset", next, "err", err)
+					backoff(ctx, attempt)
+				}
+				return nil
+			})
+		}
+	}
+	caught := make(chan struct{})
+	go func() { pending.Wait(); close(caught) }()
+	return caught, nil
+}
+
+// endOffsets returns the end offset of every partition of topics. Fresh
+// topics, elections and broker restarts make Kafka answer with retriable
+// errors for a while (no leader yet): those are retried for up to a
+// minute; anything else (a missing topic) fails at once.
+func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string) (map[string][]kafka.PartitionOffsets, error) {
+	// retry.Retriable also waits out UNKNOWN_SERVER_ERROR, which brokers
+	// coming back from a restart answer for a moment.
+	retriable := retry.Retriable
+	var last error
+	for attempt := 0; attempt < 30; attempt++ {
+		if attempt > 0 {
+			n.p.Logger.Warn("end offsets not available yet; retrying", "err", last)
+			backoff(ctx, attempt)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+		meta, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: topics})
+		if err != nil {
+			if last = fmt.Errorf("exchange: metadata: %w", err); retriable(err) {
+				continue
+			}
+			return nil, last
+		}
+		req := map[string][]kafka.OffsetRequest{}
+		retry := false
+		for _, t := range meta.Topics {
+			if t.Error != nil {
+				if last = fmt.Errorf("exchange: topic %s: %w (run `onevisit kafka setup`)", t.Name, t.Error); retriable(t.Error) {
+					retry = true
+					continue
+				}
+				return nil, last
+			}
+			for _, p := range t.Partitions {
+				req[t.Name] = append(req[t.Name], kafka.LastOffsetOf(p.ID))
+			}
+		}
+		if retry {
+			continue
+		}
+		offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: req})
+		if err != nil {
+			if last = fmt.Errorf("exchange: list offsets: %w", err); retriable(err) {
+				continue
+			}
+			return nil, last
+		}
+		for topic, parts := range offs.Topics {
+			for _, po := range parts {
+				if po.Error != nil {
+					last = fmt.Errorf("exchange: offsets of %s/%d: %w", topic, po.Partition, po.Error)
+					if !retriable(po.Error) {
+						return nil, last
+					}
+					retry = true
+				}
+			}
+		}
+		if !retry {
+			return offs.Topics, nil
+		}
+	}
+	return nil, last
+}
+
+// nodeBackoff is the wait of the node's loops (tails, the ingest loop,
+// end offsets, the pseudonym key): 200ms doubling up to 5s, jittered.
+var nodeBackoff = retry.Backoff{Base: 200 * time.Millisecond, Cap: 5 * time.Second, Jitter: true}
+
+// backoff sleeps before retry attempt+1 (attempt counts from 0), or until
+// ctx ends.
+func backoff(ctx context.Context, attempt int) {
+	nodeBackoff.Wait(ctx, attempt+1)
+}
