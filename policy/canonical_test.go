@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 func TestYAMLRoundTrip(t *testing.T) {
@@ -33,7 +35,7 @@ func TestYAMLRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	golden(t, "testdata/governance/canonical-purposes.golden", sets["testdata/governance/purposes.yaml"].YAML())
+	testkit.Golden(t, "testdata/governance/canonical-purposes.golden", sets["testdata/governance/purposes.yaml"].YAML())
 }
 
 func TestYAMLRoundTripGenerated(t *testing.T) {
@@ -53,7 +55,7 @@ func TestYAMLRoundTripGenerated(t *testing.T) {
 	if nilSet.YAML() != nil {
 		t.Error("nil set has a canonical form")
 	}
-	if _, err := os.Stat("testdata/governance/canonical-purposes.golden"); err != nil && !*update {
+	if _, err := os.Stat("testdata/governance/canonical-purposes.golden"); err != nil && !testkit.Update() {
 		t.Error(err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // edit is one textual replacement of the base set; old must occur once.
@@ -96,7 +98,7 @@ func TestClassify(t *testing.T) {
 			all.WriteString("== " + tt.name + ": " + c.String())
 		})
 	}
-	golden(t, "testdata/classify/cases.golden", []byte(all.String()))
+	testkit.Golden(t, "testdata/classify/cases.golden", []byte(all.String()))
 }
 
 func TestClassifyNilSets(t *testing.T) {

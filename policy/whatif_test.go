@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestWhatIf replays testdata/whatif/records.json, decisions taken under
@@ -56,7 +58,7 @@ func TestWhatIf(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("WhatIf\n got %+v\nwant %+v", got, want)
 	}
-	golden(t, "testdata/whatif/report.golden", []byte(got.String()))
+	testkit.Golden(t, "testdata/whatif/report.golden", []byte(got.String()))
 
 	// The same set as the one that decided changes nothing.
 	base := parseEdited(t, string(raw), nil)
