@@ -1,10 +1,7 @@
 package connectors_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/onevisit/onevisit/connectors"
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -88,24 +86,7 @@ func TestParseCSVRowReport(t *testing.T) {
 	if len(got.Items) != 1 || got.Rows[0].Row != 7 || got.Rows[0].Line != 8 {
 		t.Fatalf("good rows: %d items, rows %+v; want row 7 on line 8", len(got.Items), got.Rows)
 	}
-	b, err := json.MarshalIndent(got.Invalid, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, '\n')
-	path := filepath.Join("testdata", "csv", "household-bad-rows.golden.json")
-	if f := flag.Lookup("update"); f != nil && f.Value.String() == "true" { // defined in spool_test.go
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("row report differs from %s (run with -update after review):\n--- got\n%s\n--- want\n%s", path, b, want)
-	}
+	testkit.GoldenJSON(t, filepath.Join("testdata", "csv", "household-bad-rows.golden.json"), got.Invalid)
 
 	f, err := os.Open(filepath.Join("testdata", "csv", "household-bad-rows.csv"))
 	if err != nil {

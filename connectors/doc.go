@@ -21,7 +21,10 @@
 //     exponential backoff and jitter while Vault (or the exchange) is
 //     unavailable, reports it through Health, an HTTP health handler and
 //     metrics (onevisit_connector_buffered_records,
-//     onevisit_connector_signer_up, onevisit_connector_publish_attempts_total),
+//     onevisit_connector_signer_up, onevisit_connector_publish_attempts_total,
+//     onevisit_connector_delivered_records_total,
+//     onevisit_connector_failed_records_total,
+//     onevisit_connector_rejected_records_total; see Spool),
 //     and never sends a record it could not sign.
 //   - ParseCSV turns a CSV file whose header names the dataset's fields into
 //     items, typed by the dataset's schema, and reports every row that does

@@ -6,13 +6,11 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/deploy/vault/vaulttest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
@@ -31,19 +30,6 @@ import (
 	"github.com/onevisit/onevisit/exchange/retry"
 	"github.com/onevisit/onevisit/exchange/wire"
 )
-
-// -update rewrites the golden files under testdata/spool. Other test files
-// of this package may define the same flag; define it only once.
-func init() {
-	if flag.Lookup("update") == nil {
-		flag.Bool("update", false, "rewrite golden files")
-	}
-}
-
-func updateGolden() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
 
 // ---- the parts the tests run the spool against ----
 
@@ -808,36 +794,10 @@ func checkGolden(t *testing.T, name string, rec *httptest.ResponseRecorder) {
 	}
 	got := fmt.Sprintf("%d %s\n%s", rec.Code, rec.Header().Get("Content-Type"), body.String())
 	path := filepath.Join("testdata", "spool", name+".golden")
-	if updateGolden() {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to write it)", err)
-	}
-	if got != string(want) {
-		t.Fatalf("%s:\n got %s\nwant %s", path, got, want)
-	}
+	testkit.Golden(t, path, []byte(got))
 }
 
 // ---- the real thing: OpenBao in dev mode ----
-
-// waitFor polls cond against the real server's pace.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("after %s: still not %s", timeout, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
 
 // TestSpoolVaultOutage runs a connector's spool against a real OpenBao
 // server signing with the public-security-record transit key through the
@@ -902,7 +862,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 
 	// 1. Vault up: records flow.
 	offer(testItems(0, 50))
-	waitFor(t, "50 records delivered", 30*time.Second, func() bool { return sp.Buffered() == 0 && len(sink.received()) == 50 })
+	testkit.WaitFor(t, 30*time.Second, "50 records delivered", func() bool { return sp.Buffered() == 0 && len(sink.received()) == 50 })
 	if err := sp.Health(); err != nil {
 		t.Fatalf("Health() with Vault up = %v", err)
 	}
@@ -914,7 +874,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 	}
 	sealedAt := time.Now()
 	offer(testItems(1000, 300))
-	waitFor(t, "three retries against the sealed Vault", 30*time.Second, func() bool {
+	testkit.WaitFor(t, 30*time.Second, "three retries against the sealed Vault", func() bool {
 		return errors.Is(sp.Health(), keys.ErrUnavailable) && attemptsOf(t, reg).Retry >= 3
 	})
 	var he *HealthError
@@ -940,7 +900,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 		t.Fatalf("Offer into a full spool = %v, want ErrSpoolFull", err)
 	}
 	retries := attemptsOf(t, reg).Retry
-	waitFor(t, "two more retries", 30*time.Second, func() bool { return attemptsOf(t, reg).Retry >= retries+2 })
+	testkit.WaitFor(t, 30*time.Second, "two more retries", func() bool { return attemptsOf(t, reg).Retry >= retries+2 })
 	if got := metric(t, reg, "onevisit_connector_buffered_records"); got != capacity || sp.Buffered() != capacity {
 		t.Fatalf("buffered = %v (gauge) %d, want %d", got, sp.Buffered(), capacity)
 	}
@@ -956,7 +916,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 	if _, err := srv.Admin(t).Sys().Unseal(srv.UnsealKey(t)); err != nil {
 		t.Fatalf("unseal: %v", err)
 	}
-	waitFor(t, "the buffer drained and health ok", 60*time.Second, func() bool { return sp.Buffered() == 0 && sp.Health() == nil })
+	testkit.WaitFor(t, 60*time.Second, "the buffer drained and health ok", func() bool { return sp.Buffered() == 0 && sp.Health() == nil })
 	got := verifiedIDs(t, sink.received(), dir)
 	want := idsOf(p, offered)
 	if len(got) != len(want) {
@@ -985,7 +945,7 @@ func TestSpoolVaultOutage(t *testing.T) {
 	srv.Stop(t)
 	sink.setOutage(true)
 	offer(testItems(4000, 10))
-	waitFor(t, "unavailable after stop", 30*time.Second, func() bool { return errors.Is(sp.Health(), keys.ErrUnavailable) })
+	testkit.WaitFor(t, 30*time.Second, "unavailable after stop", func() bool { return errors.Is(sp.Health(), keys.ErrUnavailable) })
 	if n := sink.sentDuringOutage(); n != 0 {
 		t.Fatalf("the sink received %d records with Vault stopped", n)
 	}

@@ -11,7 +11,7 @@ import (
 	"os"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/clients"
@@ -114,32 +114,32 @@ type VaultConfig struct {
 // WithDefaults fills the key names and timings left empty.
 func (k KeysConfig) WithDefaults() KeysConfig {
 	if k.Backend == "" {
-		k.Backend = "file"
+		k.Backend = DefaultKeyBackend
 	}
 	if k.TokenKey == "" {
-		k.TokenKey = "exchange-token"
+		k.TokenKey = DefaultTokenKey
 	}
 	if k.ReceiptKey == "" {
-		k.ReceiptKey = "exchange-receipt"
+		k.ReceiptKey = DefaultReceiptKey
 	}
 	if k.AuditKey == "" {
-		k.AuditKey = "exchange-audit"
+		k.AuditKey = DefaultAuditKey
 	}
 	if k.PseudonymKey == "" {
-		k.PseudonymKey = "exchange-pseudonym"
+		k.PseudonymKey = DefaultPseudonymKey
 	}
 	if k.Refresh == 0 {
-		k.Refresh = 30 * time.Second
+		k.Refresh = DefaultKeyRefresh
 	}
 	if k.Backend == "vault" {
 		if k.Grace == 0 {
-			k.Grace = 15 * time.Minute
+			k.Grace = DefaultVaultGrace
 		}
 		if k.Vault.Mount == "" {
-			k.Vault.Mount = "transit"
+			k.Vault.Mount = DefaultVaultMount
 		}
 		if k.Vault.TokenEnv == "" {
-			k.Vault.TokenEnv = "VAULT_TOKEN"
+			k.Vault.TokenEnv = DefaultVaultTokenEnv
 		}
 	}
 	return k
@@ -180,14 +180,14 @@ func (c *Config) defaults() {
 		c.Node, _ = os.Hostname()
 	}
 	if c.HTTP.Addr == "" {
-		c.HTTP.Addr = "127.0.0.1:8080"
+		c.HTTP.Addr = DefaultHTTPAddr
 	}
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
 	}
 	c.Keys = c.Keys.WithDefaults()
 	if c.Kafka.PasswordEnv == "" {
-		c.Kafka.PasswordEnv = "ONEVISIT_KAFKA_PASSWORD"
+		c.Kafka.PasswordEnv = DefaultKafkaPasswordEnv
 	}
 }
 

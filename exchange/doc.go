@@ -83,4 +83,6 @@
 //	onevisit_ingest_consumer_lag                       messages in the ingest topics not yet
 //	                                                   fetched by this node (set after every
 //	                                                   commit of the ingest loop)
+//	onevisit_view_records                              live records held for queries
+//	onevisit_audit_entries                             entries in this node's copy of the audit log
 package exchange

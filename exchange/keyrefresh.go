@@ -25,7 +25,7 @@ func (n *Node) keysFresh() error {
 func (n *Node) refreshKeys(ctx context.Context) error {
 	every := n.p.KeyRefresh
 	if every <= 0 {
-		every = 30 * time.Second
+		every = DefaultKeyRefresh
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()

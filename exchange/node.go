@@ -104,7 +104,7 @@ func New(p Parts) (*Node, error) {
 		p.Logger = slog.New(slog.DiscardHandler)
 	}
 	if p.Node == "" {
-		p.Node = "node-1"
+		p.Node = DefaultNode
 	}
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err

@@ -34,6 +34,14 @@ type Decision struct {
 	// "permit:", "forbid:" or "deny:". Stable text for golden files and
 	// officers; not for the requesting client.
 	Reasons []string
+	// RequiresConsent is true when ConsentFields is not empty.
+	RequiresConsent bool
+	// ConsentFields are the Fields that only permitting policies with
+	// the condition {consent: required} grant, sorted: the exchange
+	// releases them only while the citizen's consent for the purpose is
+	// in force. Without it, it releases the other Fields, and refuses the
+	// query as consent_required when none is left. Empty on deny.
+	ConsentFields []string
 
 	cause error // specific sentinel for Err
 }
@@ -54,12 +62,17 @@ type decisionJSON struct {
 	Fields   []string `json:"fields"`
 	Policy   string   `json:"policy"`
 	Reasons  []string `json:"reasons"`
+	// RequiresConsent and ConsentFields are left out when there are
+	// none, so that decisions without the condition keep their form.
+	RequiresConsent bool     `json:"requiresConsent,omitempty"`
+	ConsentFields   []string `json:"consentFields,omitempty"`
 }
 
 // MarshalJSON writes {"decision":"permit"|"deny","fields":[...],
 // "policy":"...","reasons":[...]}; fields and reasons are always arrays.
 func (d Decision) MarshalJSON() ([]byte, error) {
-	j := decisionJSON{Decision: "deny", Fields: d.Fields, Policy: d.Policy, Reasons: d.Reasons}
+	j := decisionJSON{Decision: "deny", Fields: d.Fields, Policy: d.Policy, Reasons: d.Reasons,
+		RequiresConsent: d.RequiresConsent, ConsentFields: d.ConsentFields}
 	if d.Allowed {
 		j.Decision = "permit"
 	}
@@ -114,6 +127,7 @@ func (s *Set) Decide(r Request) Decision {
 	}
 	var first *permit
 	var firstReason string
+	var free bitset // fields some permitting policy grants without consent; nil while none needs it
 	n := 0
 	for _, p := range e.permits {
 		reason, ok := p.allows(r, t)
@@ -126,6 +140,20 @@ func (s *Set) Decide(r Request) Decision {
 		n++
 		for i, w := range p.bits {
 			acc[i] |= w
+		}
+		if p.consent && free == nil {
+			free = make(bitset, len(acc))
+			for _, q := range e.permits[:slices.Index(e.permits, p)] {
+				if _, ok := q.allows(r, t); ok {
+					for i, w := range q.bits {
+						free[i] |= w
+					}
+				}
+			}
+		} else if !p.consent && free != nil {
+			for i, w := range p.bits {
+				free[i] |= w
+			}
 		}
 	}
 	if n == 0 {
@@ -173,6 +201,9 @@ func (s *Set) Decide(r Request) Decision {
 	d.Reasons = append(d.Reasons, forbidReasons...)
 	if n == 1 && forbidReasons == nil {
 		d.Fields = slices.Clone(first.fields)
+		if first.consent {
+			d.RequiresConsent, d.ConsentFields = true, slices.Clone(first.fields)
+		}
 		return d
 	}
 	if acc.empty() {
@@ -184,6 +215,15 @@ func (s *Set) Decide(r Request) Decision {
 		return d
 	}
 	d.Fields = acc.names(e.names)
+	if free != nil {
+		need := make(bitset, len(acc))
+		for i := range acc {
+			need[i] = acc[i] &^ free[i]
+		}
+		if !need.empty() {
+			d.RequiresConsent, d.ConsentFields = true, need.names(e.names)
+		}
+	}
 	return d
 }
 

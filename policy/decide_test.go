@@ -10,6 +10,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 var (
@@ -91,7 +93,7 @@ func TestDecideGolden(t *testing.T) {
 			if jerr != nil {
 				t.Fatal(jerr)
 			}
-			golden(t, filepath.Join("testdata", "decisions", tc.name+".json"), append(b, '\n'))
+			testkit.Golden(t, filepath.Join("testdata", "decisions", tc.name+".json"), append(b, '\n'))
 		})
 	}
 }

@@ -16,7 +16,7 @@ type Change struct {
 	Dataset string
 	// Read changes only:
 	Purpose   string
-	Condition string   // "case id required, from <t>, until <t>" or parts of it; "" if none
+	Condition string   // "case id required, consent required, from <t>, until <t>" or parts of it; "" if none
 	Fields    []string // sorted
 }
 
@@ -124,6 +124,9 @@ func condition(p Policy) string {
 	var parts []string
 	if p.RequireCaseID {
 		parts = append(parts, "case id required")
+	}
+	if p.RequireConsent {
+		parts = append(parts, "consent required")
 	}
 	if !p.ValidFrom.IsZero() {
 		parts = append(parts, "from "+p.ValidFrom.Format(time.RFC3339))

@@ -4,6 +4,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 func loadDir(t *testing.T, dir string) *Set {
@@ -24,13 +26,13 @@ func TestDiffGolden(t *testing.T) {
 	for _, c := range Diff(old, new) {
 		b.WriteString(c.String() + "\n")
 	}
-	golden(t, "testdata/diff/want.golden", []byte(b.String()))
+	testkit.Golden(t, "testdata/diff/want.golden", []byte(b.String()))
 
 	var back strings.Builder
 	for _, c := range Diff(new, old) {
 		back.WriteString(c.String() + "\n")
 	}
-	golden(t, "testdata/diff/want-reverse.golden", []byte(back.String()))
+	testkit.Golden(t, "testdata/diff/want-reverse.golden", []byte(back.String()))
 }
 
 func TestDiffNoChange(t *testing.T) {

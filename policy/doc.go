@@ -26,6 +26,7 @@
 //	  validFrom: 2026-01-01T00:00:00Z # optional, RFC 3339 with zone, inclusive
 //	  validUntil: 2027-12-31T23:59:59Z # optional, inclusive, not before validFrom
 //	  limits: {rate: 50/s, burst: 100, daily: 100000} # optional, see Limits
+//	  conditions: {consent: required} # optional; consent: required or none (default)
 //
 //	kind: Forbid
 //	metadata: {name: never-share-ethnicity}
@@ -33,6 +34,12 @@
 //	  consumer: "*"                   # a client id, or "*" for every consumer
 //	  dataset: household
 //	  fields: [ethnicity]             # field names, or ["*"] for every field
+//
+//	kind: Purpose
+//	metadata: {name: school-enrolment, description: "..."}
+//	spec:
+//	  purpose: school_enrolment       # lower snake case, declared once in the set
+//	  caseIdPattern: '^SE-\d{4}-\d{4,}$' # optional Go regexp, see Purposes
 //
 // metadata.name is unique across the whole set (lower case letters,
 // digits, '-' and '.'); metadata.description is optional free text. Client
@@ -42,6 +49,7 @@
 // defines does not load. An access policy lists its fields one by one;
 // there is no wildcard that would grant fields a schema adds later. Only a
 // Forbid may say "*", because a wider forbid can only take access away.
+// Unknown kinds are refused, not skipped.
 // Empty documents (a trailing "---") are skipped. YAML aliases are refused.
 //
 // # Decisions
@@ -53,7 +61,15 @@
 //  2. An access policy permits when it lists the request's purpose, the
 //     time lies in its validity window (both ends inclusive; a zero
 //     Request.Time means now), and, if requireCaseId, the case id is not
-//     empty.
+//     empty. A policy with conditions {consent: required} permits the
+//     same way, but its fields are released only while the citizen's
+//     consent for the purpose is in force: Decision.ConsentFields lists
+//     the fields that no permitting policy without the condition grants
+//     (RequiresConsent when there are any). Without a consent the
+//     exchange releases the other fields, or refuses the query as
+//     consent_required when none is left. The permit reason of such a
+//     policy ends "if the citizen consents". Decide itself consults no
+//     consent store.
 //  3. The fields of all permitting policies are united.
 //  4. Forbid beats permit: every Forbid for the consumer or "*" and the
 //     dataset removes its fields from the union. If nothing is left, the
@@ -103,20 +119,109 @@
 // the case id), ErrPurposeNotAllowed, ErrOutsideValidity (an officer must
 // renew the policy) or ErrForbidden. When several policies failed
 // differently, the most specific cause wins: case id, then validity, then
-// purpose. KnownPurpose says whether any AccessPolicy declares a purpose at
-// all; the API refuses an undeclared one (a typo) before deciding, as
-// unknown_purpose rather than a denial.
-// The five decision sentinels name the stable error code a client sees
-// (denied, case_id_required, purpose_not_allowed, policy_expired,
-// forbidden_by_policy) with a Code method, which the exchange's catalogue
-// (exchange/wire) reads; this package imports nothing from the exchange.
+// purpose. The decision sentinels (and ErrBadCaseID below) name the
+// stable error code a client sees (denied, case_id_required,
+// purpose_not_allowed, policy_expired, forbidden_by_policy, bad_case_id)
+// with a Code method, which the exchange's catalogue (exchange/wire)
+// reads; this package imports nothing from the exchange.
+//
+// # Purposes
+//
+// KnownPurpose says whether the set declares a purpose at all, by a
+// Purpose document or in any AccessPolicy; the API refuses an undeclared
+// one (a typo) before deciding, as unknown_purpose rather than a denial.
+// A Purpose document may declare the format of its procedure's case ids,
+// caseIdPattern: a Go regular expression of at most 256 characters that
+// must start with ^ and end with $, and is matched as ^(?:pattern)$, so
+// that an alternation cannot match part of a case id. CheckCaseID wraps
+// ErrBadCaseID when a non-empty case id does not match; the API refuses
+// the query as bad_case_id before deciding. A purpose without a pattern
+// (or without a Purpose document) takes any case id. The examples declare
+// their purposes without patterns, because the dev clients and tests use
+// free-form case ids.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping
 // ErrInvalid and one of ErrNotYAML, ErrUnknownKey, ErrUnknownKind,
-// ErrMissing, ErrDuplicate, ErrUnknownDataset, ErrUnknownField,
-// ErrBadValue or ErrBadValidity. Keep the previous Set and show the
+// ErrMissing, ErrDuplicate (also a purpose declared by two Purpose
+// documents), ErrUnknownDataset, ErrUnknownField, ErrBadValue (also a
+// caseIdPattern that is not anchored or not a regular expression) or
+// ErrBadValidity. Keep the previous Set and show the
 // errors to the author of the change. Lines of YAML syntax errors are as
-// gopkg.in/yaml.v3 reports them and may point at the start of the
+// go.yaml.in/yaml/v3 reports them and may point at the start of the
 // enclosing flow collection rather than the offending character.
+//
+// # Governance
+//
+// At runtime the policy is the control plane's, not the files': a Ledger
+// holds the applied versions, numbered 1, 2, 3, ... (Version.Number; the
+// Set's content hash stays what audit entries name), and the proposals.
+// The package does no I/O: the exchange reads signed events from the
+// control-plane topic, verifies them, and calls the Ledger's methods in
+// topic order. The Ledger reads no clock and draws no random numbers, so
+// every node fed the same events reaches the same versions; a node that
+// restarts replays the topic from the start.
+//
+// Lifecycle. A Proposal carries the whole new Set (not a patch: that is
+// what every node loads, what the signatures cover and what the what-if
+// decides with, and it makes a rollback an ordinary proposal), an id, the
+// proposer, a reason and the base version it was made against.
+//
+//   - Seed makes the files a node starts with version 1 of an empty
+//     ledger; it needs no approval (whoever starts the first node already
+//     controls its configuration) and fails with ErrAlreadySeeded after.
+//   - Propose records a pending proposal, classified against its base
+//     (Classify), the proposer counting as its first officer. Its base
+//     must be the current version (ErrStaleBase behind it,
+//     ErrUnknownVersion ahead); an id is used once (ErrDuplicateProposal).
+//   - Review is read-only and needs no event: Status.Classification
+//     holds the Diff (who gains or loses which fields) and the widenings,
+//     and WhatIf replays the decisions of the audit log of a window
+//     (DefaultWhatIfWindow, 30 days) under the proposal.
+//   - Approve adds a distinct officer: the proposer cannot
+//     (ErrSelfApproval), nor anybody twice (ErrAlreadyApproved). With N
+//     officers (Rule.Approvals, DefaultApprovals = 2) the proposal is
+//     applied as the next version. If another version was applied since
+//     its base, the approval fails with ErrStaleBase and the proposal is
+//     Superseded.
+//   - NarrowNow is "narrow now": one officer applies a change at once if
+//     Classify proves it only narrows access (or changes nothing);
+//     otherwise ErrWidens and nothing is recorded. Widening always needs
+//     N officers.
+//   - Reject ends a pending proposal; any officer may, the proposer too.
+//   - Rollback and RollbackNow propose the set of an earlier version as
+//     an ordinary proposal against the current one, classified the same
+//     way: undoing a widening may go through at once, undoing a narrowing
+//     needs N officers.
+//
+// States: Pending, then exactly one of Applied, Rejected or Superseded;
+// only a pending proposal accepts approvals (ErrNotPending otherwise).
+// Every successful call records Steps (seed, propose, approve, reject,
+// narrow, apply, supersede) naming the officer and their reason: the
+// exchange writes each as an audit entry of kind policy_change.
+//
+// Classification. Classify proves that a change only narrows access; what
+// it cannot prove is a widening (default deny). Narrowing: removing
+// fields, purposes, consumers, policies or grants, adding forbids,
+// shortening validity windows, lowering limits, adding requireCaseId or
+// the consent condition, adding a case-id format. Widening: a consumer
+// reading a field for a purpose at an instant or under a condition
+// (no case id, no consent) where the old set did not let it, a publisher
+// gaining a dataset, a forbid removed or made narrower while the dataset
+// is still granted, a limit raised, dropped or split from a shared
+// bucket, a case-id format dropped or changed. Names, descriptions and
+// file layout never matter.
+//
+// Signatures. Every control-plane event is signed, and a node applies
+// only events whose signatures it verifies against the client registry:
+// a proposal (and a narrow-now or rollback, which are proposals) by its
+// proposer, over the proposal id, base version, reason, rollback target
+// and the canonical documents of the set (Set.YAML: Parse of those bytes
+// gives the same Set.Version on every node, so the event carries them); an
+// approval or rejection by its officer, over the proposal id, the
+// proposal's set version (hash) and the reason. Every signer must be a
+// registered, enabled client with the officer role. An event that is
+// unsigned, wrongly signed or signed by a non-officer never reaches the
+// Ledger: the exchange counts it, audits it and skips it. Only the seed is
+// unsigned, and only on an empty control plane.
 package policy

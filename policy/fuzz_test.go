@@ -2,19 +2,20 @@ package policy
 
 import (
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"testing"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // FuzzParse feeds arbitrary bytes to the loader. It must never panic;
 // a failure must be only *LoadErrors naming the file and a line; a
 // success must be a set whose decisions stay inside what its access
-// policies list for the catalogue. The seed corpus in
+// policies list for the catalogue, and whose canonical form (Set.YAML)
+// parses back to the same version. The seed corpus in
 // testdata/fuzz/FuzzParse is the examples and the bad files (rewrite it
 // with -update).
 func FuzzParse(f *testing.F) {
@@ -37,6 +38,9 @@ func FuzzParse(f *testing.F) {
 		again, err := Parse("other.yaml", data, testCatalog)
 		if err != nil || again.Version() != s.Version() {
 			t.Fatalf("reparse differs: %v", err)
+		}
+		if canon, err := Parse("canonical.yaml", s.YAML(), testCatalog); err != nil || canon.Version() != s.Version() {
+			t.Fatalf("canonical form does not round-trip: %v\n%s", err, s.YAML())
 		}
 		at := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 		for _, p := range s.Policies() {
@@ -66,7 +70,7 @@ func FuzzParse(f *testing.F) {
 // bad policy files; with -update it rewrites testdata/fuzz/FuzzParse.
 func TestWriteFuzzSeeds(t *testing.T) {
 	var sources []string
-	for _, g := range []string{"examples/*.yaml", "testdata/bad/*.yaml", "testdata/decisions/*.yaml"} {
+	for _, g := range []string{"examples/*.yaml", "testdata/bad/*.yaml", "testdata/decisions/*.yaml", "testdata/governance/*.yaml", "testdata/classify/*.yaml"} {
 		m, _ := filepath.Glob(g)
 		sources = append(sources, m...)
 	}
@@ -76,7 +80,6 @@ func TestWriteFuzzSeeds(t *testing.T) {
 			t.Fatal(err)
 		}
 		name := filepath.Base(filepath.Dir(src)) + "-" + filepath.Base(src)
-		seed := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(data)))
-		golden(t, filepath.Join("testdata", "fuzz", "FuzzParse", name), []byte(seed))
+		testkit.Golden(t, filepath.Join("testdata", "fuzz", "FuzzParse", name), testkit.SeedFile(data))
 	}
 }

@@ -1,14 +1,9 @@
 package policy
 
 import (
-	"bytes"
-	"flag"
 	"os"
-	"path/filepath"
 	"testing"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // testCatalog mirrors the sample datasets' schemas (the schemas package
 // owns the real ones; this package must not import it).
@@ -16,27 +11,6 @@ var testCatalog = StaticCatalog{
 	"household": {"resident_id", "name", "gender", "birth_date", "ethnicity", "household_id", "relation_to_head", "address", "registration_date"},
 	"tax":       {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
 	"property":  {"resident_id", "owner_name", "unit_number", "certificate_no", "address", "area_sqm", "usage", "acquired_date"},
-}
-
-// golden compares got with the file at path, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update and review the diff)\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 func mustDefault(t testing.TB) *Set {

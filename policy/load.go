@@ -14,7 +14,7 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 var (
@@ -25,6 +25,10 @@ var (
 )
 
 const maxPurposeLen = 64
+
+// yamlNode names the YAML library's node type for the parsers in other
+// files of the package, so that only this file imports the library.
+type yamlNode = yaml.Node
 
 // Load reads every *.yaml and *.yml file under fsys, in lexical path
 // order, and builds one Set from all their documents. Field names and
@@ -74,6 +78,7 @@ func Parse(name string, data []byte, cat Catalog) (*Set, error) {
 
 func build(docs []Policy, errs []error) (*Set, error) {
 	errs = append(errs, checkNames(docs)...)
+	errs = append(errs, checkPurposes(docs)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load policy: %w", errors.Join(errs...))
 	}
@@ -326,11 +331,11 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 	kind, kn := p.str(top, "kind", true)
 	pol := Policy{Kind: Kind(kind), Source: fmt.Sprintf("%s:%d", p.file, root.Line)}
 	switch pol.Kind {
-	case KindPublisherGrant, KindAccessPolicy, KindForbid:
+	case KindPublisherGrant, KindAccessPolicy, KindForbid, KindPurpose:
 	case "":
 		return Policy{}, false // reported by str
 	default:
-		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy or Forbid)", kind)
+		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy, Forbid or Purpose)", kind)
 		return Policy{}, false
 	}
 	if n := p.value(top, "metadata", true); n != nil {
@@ -352,6 +357,8 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 			p.accessSpec(at, n, &pol)
 		case KindForbid:
 			p.forbidSpec(at, n, &pol)
+		case KindPurpose:
+			p.purposeSpec(at, n, &pol)
 		}
 	}
 	return pol, len(p.errs) == before
@@ -398,7 +405,7 @@ func (p *parser) grantSpec(at, n *yaml.Node, pol *Policy) {
 
 func (p *parser) accessSpec(at, n *yaml.Node, pol *Policy) {
 	sp, ok := p.mapping(at, n, "AccessPolicy spec", "consumer", "dataset", "purposes", "fields",
-		"requireCaseId", "validFrom", "validUntil", "limits")
+		"requireCaseId", "validFrom", "validUntil", "limits", "conditions")
 	if !ok {
 		return
 	}
@@ -431,6 +438,7 @@ func (p *parser) accessSpec(at, n *yaml.Node, pol *Policy) {
 			pol.ValidUntil.Format(time.RFC3339), pol.ValidFrom.Format(time.RFC3339))
 	}
 	p.limitsSpec(sp, pol)
+	p.conditionsSpec(sp, pol)
 }
 
 func (p *parser) forbidSpec(at, n *yaml.Node, pol *Policy) {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestLoadBad loads each testdata/bad/<name>.yaml alone: it must fail
@@ -74,7 +76,7 @@ func TestLoadBad(t *testing.T) {
 					t.Errorf("error does not name file and line: %#v", e)
 				}
 			}
-			golden(t, filepath.Join("testdata", "bad", tc.file+".golden"), []byte(err.Error()+"\n"))
+			testkit.Golden(t, filepath.Join("testdata", "bad", tc.file+".golden"), []byte(err.Error()+"\n"))
 		})
 	}
 }
@@ -132,7 +134,7 @@ spec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid]}
 		{"errors from every file are reported", fstest.MapFS{
 			"1.yaml": {Data: []byte("kind: Nope\n")},
 			"2.yaml": {Data: []byte(strings.Replace(access, "tax_paid", "salary", 1))},
-		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy or Forbid)\n" +
+		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy, Forbid or Purpose)\n" +
 			"2.yaml:3:59: dataset tax has no field \"salary\""},
 	}
 	for _, tc := range tests {
@@ -185,7 +187,7 @@ func TestPoliciesGolden(t *testing.T) {
 			b.WriteString("  " + p.Consumer + " never reads " + p.Dataset + " [" + strings.Join(p.Fields, ", ") + "]\n")
 		}
 	}
-	golden(t, "testdata/examples.golden", []byte(b.String()))
+	testkit.Golden(t, "testdata/examples.golden", []byte(b.String()))
 
 	// Policies returns copies.
 	ps := s.Policies()

@@ -33,6 +33,7 @@ const (
 	KindPublisherGrant Kind = "PublisherGrant"
 	KindAccessPolicy   Kind = "AccessPolicy"
 	KindForbid         Kind = "Forbid"
+	KindPurpose        Kind = "Purpose"
 )
 
 // Wildcard, as a Forbid's consumer, means every consumer; as its only
@@ -45,6 +46,7 @@ const Wildcard = "*"
 //	PublisherGrant: Publisher, Datasets
 //	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
+//	Purpose:        Purposes (exactly one), CaseIDPattern
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
@@ -62,6 +64,10 @@ type Policy struct {
 	ValidFrom     time.Time `json:"validFrom,omitzero"`
 	ValidUntil    time.Time `json:"validUntil,omitzero"`
 	Limits        Limits    `json:"limits,omitzero"` // AccessPolicy only; zero when none
+	// RequireConsent: AccessPolicy conditions {consent: required}.
+	RequireConsent bool `json:"requireConsent,omitempty"`
+	// CaseIDPattern: a Purpose's anchored Go regexp for case ids; "" when any case id goes.
+	CaseIDPattern string `json:"caseIdPattern,omitempty"`
 }
 
 func (p Policy) clone() Policy {
@@ -71,14 +77,16 @@ func (p Policy) clone() Policy {
 	return p
 }
 
-// kindOrder sorts documents: grants, then permits, then forbids.
+// kindOrder sorts documents: grants, then permits, then forbids, then purposes.
 func kindOrder(k Kind) int {
 	switch k {
 	case KindPublisherGrant:
 		return 0
 	case KindAccessPolicy:
 		return 1
-	default:
+	case KindForbid:
 		return 2
+	default:
+		return 3
 	}
 }

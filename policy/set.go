@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math/bits"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -15,11 +16,13 @@ import (
 // concurrent use; to change policy, load a new Set and swap the pointer
 // (for example with atomic.Pointer[Set]).
 type Set struct {
-	docs    []Policy          // sorted by kind, then name
-	entries map[pair]*entry   // consumer+dataset pairs with at least one permit
-	grants  map[pair]Decision // publisher+dataset pairs with at least one grant
-	limits  map[limitKey]Limits
-	version string
+	docs     []Policy          // sorted by kind, then name
+	entries  map[pair]*entry   // consumer+dataset pairs with at least one permit
+	grants   map[pair]Decision // publisher+dataset pairs with at least one grant
+	limits   map[limitKey]Limits
+	caseIDs  map[string]*regexp.Regexp // purpose to compiled caseIdPattern
+	patterns map[string]string         // purpose to caseIdPattern as written
+	version  string
 }
 
 type pair struct{ subject, dataset string }
@@ -41,6 +44,7 @@ type permit struct {
 	bits        bitset
 	fields      []string
 	requireCase bool
+	consent     bool // conditions: {consent: required}
 	from, until time.Time
 	reasonCase  string
 	reasonEarly string
@@ -155,6 +159,7 @@ func newSet(docs []Policy) *Set {
 		}
 	}
 	s.limits = compileLimits(docs)
+	s.caseIDs, s.patterns = compilePurposes(docs)
 	s.version = version(docs)
 	return s
 }
@@ -162,10 +167,15 @@ func newSet(docs []Policy) *Set {
 func compilePermit(p *permit, d *Policy, e *entry, index map[string]int) {
 	p.purposes = d.Purposes
 	p.purposeList = strings.Join(d.Purposes, ", ")
-	for _, pu := range d.Purposes {
-		p.reasons = append(p.reasons, fmt.Sprintf("permit: policy %s allows %d %s of %s for purpose %s",
-			d.Name, len(d.Fields), plural(len(d.Fields), "field", "fields"), d.Dataset, pu))
+	consent := ""
+	if d.RequireConsent {
+		consent = " if the citizen consents"
 	}
+	for _, pu := range d.Purposes {
+		p.reasons = append(p.reasons, fmt.Sprintf("permit: policy %s allows %d %s of %s for purpose %s%s",
+			d.Name, len(d.Fields), plural(len(d.Fields), "field", "fields"), d.Dataset, pu, consent))
+	}
+	p.consent = d.RequireConsent
 	p.bits = newBitset(len(e.names))
 	for _, f := range d.Fields {
 		p.bits.set(index[f])
@@ -201,6 +211,9 @@ func version(docs []Policy) string {
 			d.Purposes, d.Fields, d.RequireCaseID, t(d.ValidFrom), t(d.ValidUntil))
 		if !d.Limits.IsZero() { // a line of its own, so sets without limits keep their versions
 			fmt.Fprintf(h, "limits %q %d %d\n", d.Limits.Rate, d.Limits.Burst, d.Limits.Daily)
+		}
+		if d.RequireConsent || d.CaseIDPattern != "" { // likewise for conditions and case-id formats
+			fmt.Fprintf(h, "governance %t %q\n", d.RequireConsent, d.CaseIDPattern)
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"testing/fstest"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestCompatCases checks each testdata/compat/<case>/{v1,v2}.json pair
@@ -49,7 +51,7 @@ func TestCompatCases(t *testing.T) {
 					t.Errorf("errors.As gave %+v, want %+v", ce, res.Problems[0])
 				}
 			}
-			golden(t, filepath.Join(dir, "golden.txt"), []byte(res.String()+"\n"))
+			testkit.Golden(t, filepath.Join(dir, "golden.txt"), []byte(res.String()+"\n"))
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,27 +11,9 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-// golden compares got with the golden file, or rewrites it with -update.
-func golden(t *testing.T, path string, got []byte) {
-	t.Helper()
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the output:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 func defaultRegistry(t testing.TB) *Registry {
 	t.Helper()
@@ -92,7 +73,7 @@ func TestCases(t *testing.T) {
 					fmt.Fprintf(&out, "  %s %s: %s\n", v.Pointer, v.Keyword, v.Reason)
 				}
 			}
-			golden(t, strings.TrimSuffix(in, ".json")+".golden", out.Bytes())
+			testkit.Golden(t, strings.TrimSuffix(in, ".json")+".golden", out.Bytes())
 		})
 	}
 }

@@ -20,6 +20,9 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/segmentio/kafka-go/sasl"
 	"github.com/segmentio/kafka-go/sasl/scram"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
+	"github.com/onevisit/onevisit/exchange/bus"
 )
 
 // cluster is the Kafka cluster that deploy/kafka/run.sh describes in its env file.
@@ -32,19 +35,15 @@ type cluster struct {
 // clusterFromEnv reads the cluster from the environment, or skips the test when there is none.
 func clusterFromEnv(t *testing.T) cluster {
 	t.Helper()
-	brokers := os.Getenv("ONEVISIT_KAFKA_BROKERS")
-	if brokers == "" {
-		t.Skip("ONEVISIT_KAFKA_BROKERS is not set: run deploy/kafka/run.sh start [N], " +
+	kc := bus.FromEnv(nil, "")
+	if len(kc.Brokers) == 0 {
+		testkit.Unavailable(t, "ONEVISIT_KAFKA_BROKERS is not set: run deploy/kafka/run.sh start [N], "+
 			"then load deploy/kafka/.run/env (set -a; . deploy/kafka/.run/env; set +a)")
 	}
-	if m := os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"); m != "SCRAM-SHA-512" {
-		t.Fatalf("ONEVISIT_KAFKA_SASL_MECHANISM = %q, these tests speak SCRAM-SHA-512", m)
+	if kc.SASLMechanism != "SCRAM-SHA-512" {
+		t.Fatalf("ONEVISIT_KAFKA_SASL_MECHANISM = %q, these tests speak SCRAM-SHA-512", kc.SASLMechanism)
 	}
-	c := cluster{
-		brokers:  strings.Split(brokers, ","),
-		user:     os.Getenv("ONEVISIT_KAFKA_USER"),
-		password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"),
-	}
+	c := cluster{brokers: kc.Brokers, user: kc.User, password: kc.Password}
 	if c.user == "" || c.password == "" {
 		t.Fatal("ONEVISIT_KAFKA_USER and ONEVISIT_KAFKA_PASSWORD must be set with ONEVISIT_KAFKA_BROKERS")
 	}

@@ -138,7 +138,7 @@ func (s *Server) oauthFail(w http.ResponseWriter, r *http.Request, err error) er
 		"error_description": c.Message,
 		"request_id":        requestID(r.Context()),
 	})
-	s.requests.WithLabelValues("/v1/token", c.Name).Inc()
+	setOutcome(r.Context(), c.Name)
 	return nil
 }
 

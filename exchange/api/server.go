@@ -247,13 +247,13 @@ func (s *Server) handle(rt route) error {
 		w.Header().Set("X-Request-Id", reqID)
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
-		ctx := context.WithValue(r.Context(), reqIDKey{}, reqID)
+		code := "ok"
+		ctx := context.WithValue(context.WithValue(r.Context(), reqIDKey{}, reqID), outcomeKey{}, &code)
 		r = r.WithContext(ctx)
 		p, err := s.authorize(r, rt)
 		if err == nil {
 			err = rt.h(w, r, p)
 		}
-		code := "ok"
 		if err != nil {
 			err = s.auditRefusal(r, rt, p, err)
 			c := wire.Of(err)
@@ -266,6 +266,17 @@ func (s *Server) handle(rt route) error {
 }
 
 type reqIDKey struct{}
+
+// outcomeKey holds the code a request is counted under in
+// onevisit_api_requests_total; a handler that writes its own refusal
+// (oauthFail) sets it, so the request is counted once, under that code.
+type outcomeKey struct{}
+
+func setOutcome(ctx context.Context, code string) {
+	if p, ok := ctx.Value(outcomeKey{}).(*string); ok {
+		*p = code
+	}
+}
 
 func requestID(ctx context.Context) string { v, _ := ctx.Value(reqIDKey{}).(string); return v }
 

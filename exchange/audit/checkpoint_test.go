@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -221,24 +222,24 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 // with -update, so they stay valid when the key derivation or the
 // canonical form changes.
 func TestWriteFuzzSeeds(t *testing.T) {
-	if !*update {
+	if !testkit.Update() {
 		t.Skip("run with -update to rewrite testdata/fuzz")
 	}
-	write := func(fuzz, name, value string) {
+	write := func(fuzz, name string, seed []byte) {
 		dir := filepath.Join("testdata", "fuzz", fuzz)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), []byte("go test fuzz v1\n"+value+"\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name), seed, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	for i, tok := range fuzzSeedTokens(t) {
-		write("FuzzVerifyCheckpoint", fmt.Sprintf("seed-%d", i), fmt.Sprintf("string(%q)", tok))
+		write("FuzzVerifyCheckpoint", fmt.Sprintf("seed-%d", i), testkit.SeedFile(tok))
 	}
 	for _, tc := range goldenEntries {
-		write("FuzzParseEntry", "seed-"+tc.name, fmt.Sprintf("[]byte(%q)", tc.entry.MarshalCanonical()))
+		write("FuzzParseEntry", "seed-"+tc.name, testkit.SeedFile(tc.entry.MarshalCanonical()))
 	}
-	write("FuzzParseEntry", "seed-noncanonical", fmt.Sprintf("[]byte(%q)", `{"kind":"token","time":"2025-03-14T09:26:53Z"}`))
-	write("FuzzParseEntry", "seed-duplicate", fmt.Sprintf("[]byte(%q)", `{"time":"2025-03-14T09:26:53Z","kind":"token","kind":"query"}`))
+	write("FuzzParseEntry", "seed-noncanonical", testkit.SeedFile([]byte(`{"kind":"token","time":"2025-03-14T09:26:53Z"}`)))
+	write("FuzzParseEntry", "seed-duplicate", testkit.SeedFile([]byte(`{"time":"2025-03-14T09:26:53Z","kind":"token","kind":"query"}`)))
 }

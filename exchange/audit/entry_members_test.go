@@ -2,8 +2,11 @@ package audit
 
 import (
 	"bytes"
+	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // completenessEntries are the entries the exchange writes for the events
@@ -46,7 +49,7 @@ func TestCompletenessEntriesGolden(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 			got := tc.entry.MarshalCanonical()
-			golden(t, "entries/"+tc.name+".json", append(bytes.Clone(got), '\n'))
+			testkit.Golden(t, filepath.Join("testdata", "entries", tc.name+".json"), append(bytes.Clone(got), '\n'))
 			back, err := ParseEntry(got)
 			if err != nil {
 				t.Fatalf("ParseEntry(canonical): %v", err)

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"errors"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
@@ -51,7 +53,7 @@ func TestMarshalCanonicalGolden(t *testing.T) {
 				t.Fatalf("Validate: %v", err)
 			}
 			got := tc.entry.MarshalCanonical()
-			golden(t, "entries/"+tc.name+".json", append(bytes.Clone(got), '\n'))
+			testkit.Golden(t, filepath.Join("testdata", "entries", tc.name+".json"), append(bytes.Clone(got), '\n'))
 			back, err := ParseEntry(got)
 			if err != nil {
 				t.Fatalf("ParseEntry(canonical): %v", err)

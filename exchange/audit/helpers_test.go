@@ -4,17 +4,11 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // edSigner is a real Ed25519 signer held in memory: it signs. The file
 // keystore and Vault transit implement the same keys.Signer contract.
@@ -67,28 +61,6 @@ func testKeys() (audit edSigner, record edSigner, revoked edSigner, dir director
 	revoked, vpk := newKey("audit-old", keys.UseAudit, keys.Revoked)
 	vpk.RevokedAt = time.Date(2025, 6, 1, 0, 0, 0, 0, time.UTC)
 	return audit, record, revoked, directory{apk.KID: apk, rpk.KID: rpk, vpk.KID: vpk}
-}
-
-// golden compares got with testdata/<name>, rewriting it under -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create): %v", err)
-	}
-	if string(got) != string(want) {
-		t.Errorf("%s differs from golden file\n got: %s\nwant: %s", name, got, want)
-	}
 }
 
 // pseudonym makes a subject pseudonym the way the exchange does: a keyed

@@ -3,18 +3,13 @@ package auth
 import (
 	"context"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite the fuzz seed corpus under testdata/fuzz")
 
 // fuzzSeeds are valid and hostile tokens at t0 (jtis are random, so the
 // written files are the reference).
@@ -42,23 +37,9 @@ func fuzzSeeds(t *testing.T) map[string]string {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
+	seeds := fuzzSeeds(t)
 	for _, target := range []string{"FuzzToken", "FuzzVerify"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for name, in := range fuzzSeeds(t) {
-				body := "go test fuzz v1\nstring(" + strconv.Quote(in) + ")\n"
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		entries, err := os.ReadDir(dir)
-		if err != nil || len(entries) < 7 {
-			t.Fatalf("%s: %d seeds, %v (run go test -run TestFuzzSeedCorpus -update)", dir, len(entries), err)
-		}
+		testkit.SeedCorpus(t, target, seeds)
 	}
 }
 

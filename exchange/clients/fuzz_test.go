@@ -3,19 +3,14 @@ package clients_test
 import (
 	"crypto/ed25519"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite the fuzz seed corpus under testdata/fuzz")
 
 // seedKey is a fixed key so the seed corpus is stable.
 func seedKey(kid, owner string, use keys.Use) keys.PublicKey {
@@ -50,22 +45,11 @@ func fuzzSeeds(t *testing.T) map[string]string {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParse")
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, in := range fuzzSeeds(t) {
-			body := "go test fuzz v1\n[]byte(" + strconv.Quote(in) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+	seeds := map[string][]byte{}
+	for name, in := range fuzzSeeds(t) {
+		seeds[name] = []byte(in)
 	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < 11 {
-		t.Fatalf("%s: %d seeds, %v (run go test -run TestFuzzSeedCorpus -update)", dir, len(entries), err)
-	}
+	testkit.SeedCorpus(t, "FuzzParse", seeds)
 }
 
 // normal makes empty lists nil: Marshal omits them, so "datasets":[]

@@ -84,6 +84,7 @@ var sentinels = []struct {
 	{codes.ErrLowercaseX, "lowercase_check_character"},
 	{codes.ErrUnknownPurpose, "unknown_purpose"},
 	{codes.ErrBadCaseID, "bad_case_id"},
+	{policy.ErrBadCaseID, "bad_case_id"},
 	{codes.ErrMethodNotAllowed, "method_not_allowed"},
 	{codes.ErrNoRoute, "no_route"},
 	{codes.ErrRateLimited, "rate_limited"},

@@ -3,6 +3,7 @@ package ingest_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/segmentio/kafka-go"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/ingest"
 )
@@ -109,13 +111,7 @@ func TestConsumerCommitsAfterDurableWrite(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- (&ingest.Consumer{Pipeline: p, Reader: g, Lag: lag}).Run(ctx) }()
-	deadline := time.Now().Add(time.Minute)
-	for len(g.commits()) < len(ids) {
-		if time.Now().After(deadline) {
-			t.Fatalf("committed %v of %d offsets within a minute", g.commits(), len(ids))
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+	testkit.WaitFor(t, time.Minute, fmt.Sprintf("%d offsets committed", len(ids)), func() bool { return len(g.commits()) >= len(ids) })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v after its context ended, want nil", err)
@@ -145,19 +141,11 @@ func TestConsumerCommitsNothingUnwritten(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- (&ingest.Consumer{Pipeline: p, Reader: g}).Run(ctx) }()
-	deadline := time.Now().Add(time.Minute)
-	for {
+	testkit.WaitFor(t, time.Minute, "the pipeline to try writing the batch twice", func() bool {
 		fw.mu.Lock()
-		calls := fw.calls
-		fw.mu.Unlock()
-		if calls >= 2 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the pipeline never tried to write the batch")
-		}
-		time.Sleep(10 * time.Millisecond) // polling a condition, with a deadline
-	}
+		defer fw.mu.Unlock()
+		return fw.calls >= 2
+	})
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("Run = %v after its context ended, want nil", err)

@@ -10,9 +10,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -24,6 +22,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/codes"
@@ -36,8 +35,6 @@ import (
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // now is the pipeline's clock in every test: the golden file depends on it.
 var now = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
@@ -227,27 +224,6 @@ func (c *cluster) readTopic(t *testing.T, topic string) []kafka.Message {
 		out = append(out, m)
 	}
 	return out
-}
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update after review):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
 }
 
 func of(t *testing.T, subject string) string {
@@ -442,7 +418,7 @@ func TestProcessBatch(t *testing.T) {
 		}
 		fmt.Fprintln(&out, hide(string(m.Value)))
 	}
-	golden(t, "batch.golden", out.Bytes())
+	testkit.Golden(t, filepath.Join("testdata", "batch.golden"), out.Bytes())
 
 	// The view holds exactly the accepted records.
 	for _, tt := range []struct {

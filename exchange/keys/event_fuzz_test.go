@@ -3,15 +3,11 @@ package keys
 import (
 	"context"
 	"encoding/base64"
-	"flag"
-	"os"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
-)
 
-var update = flag.Bool("update", false, "rewrite the fuzz seed corpus under testdata/fuzz")
+	"github.com/onevisit/onevisit/deploy/testkit"
+)
 
 // eventSeeds are valid and hostile key events (deterministic keys and
 // ids, so the written corpus is stable).
@@ -52,22 +48,7 @@ func eventSeeds(t *testing.T) map[string]string {
 }
 
 func TestEventFuzzSeedCorpus(t *testing.T) {
-	dir := filepath.Join("testdata", "fuzz", "FuzzParseEvent")
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, in := range eventSeeds(t) {
-			body := "go test fuzz v1\nstring(" + strconv.Quote(in) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < 7 {
-		t.Fatalf("%s: %d seeds, %v (run go test -run TestEventFuzzSeedCorpus -update)", dir, len(entries), err)
-	}
+	testkit.SeedCorpus(t, "FuzzParseEvent", eventSeeds(t))
 }
 
 // FuzzParseEvent: no input panics, and whatever ParseEvent accepts is a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -14,11 +13,10 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/receipt"
 )
-
-var update = flag.Bool("update", false, "rewrite the fuzz seed corpus under testdata/fuzz")
 
 // fixedKeys is a directory of keys made from fixed seeds, so the seed
 // corpus verifies on every run: the exchange's receipt and token keys
@@ -72,22 +70,8 @@ func receiptSeeds(t *testing.T) map[string]string {
 }
 
 func TestFuzzSeedCorpus(t *testing.T) {
+	testkit.SeedCorpus(t, "FuzzVerify", receiptSeeds(t))
 	dir := filepath.Join("testdata", "fuzz", "FuzzVerify")
-	if *update {
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for name, in := range receiptSeeds(t) {
-			body := "go test fuzz v1\nstring(" + strconv.Quote(in) + ")\n"
-			if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil || len(entries) < 7 {
-		t.Fatalf("%s: %d seeds, %v (run go test -run TestFuzzSeedCorpus -update)", dir, len(entries), err)
-	}
 	// The good seed verifies: the corpus exercises the accepting path.
 	b, err := os.ReadFile(filepath.Join(dir, "good"))
 	if err != nil {

@@ -3,19 +3,14 @@ package record
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite the fuzz seed corpus under testdata/fuzz")
 
 // fuzzSeeds are the seed inputs of FuzzParse and FuzzVerify, written to
 // testdata/fuzz by -update (salts are random, so the files are the
@@ -53,23 +48,9 @@ func fuzzSeeds(t *testing.T) map[string]string {
 // TestFuzzSeedCorpus writes the seed corpus with -update and otherwise
 // checks it is there, so the fuzz targets run on it as tests.
 func TestFuzzSeedCorpus(t *testing.T) {
+	seeds := fuzzSeeds(t)
 	for _, target := range []string{"FuzzParse", "FuzzVerify"} {
-		dir := filepath.Join("testdata", "fuzz", target)
-		if *update {
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for name, in := range fuzzSeeds(t) {
-				body := "go test fuzz v1\nstring(" + strconv.Quote(in) + ")\n"
-				if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-		}
-		entries, err := os.ReadDir(dir)
-		if err != nil || len(entries) < 10 {
-			t.Fatalf("%s: %d seeds, %v (run go test -run TestFuzzSeedCorpus -update)", dir, len(entries), err)
-		}
+		testkit.SeedCorpus(t, target, seeds)
 	}
 }
 

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,12 +17,11 @@ import (
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
 
 // call sends one request and returns the response (body already read)
 // and its body. A nil body sends none; token "" sends no Authorization.
@@ -222,34 +219,6 @@ func TestAuthorizationSweep(t *testing.T) {
 	}
 }
 
-// goldenJSON compares got (JSON) with testdata/<name>.json after
-// indenting it; -update rewrites the file.
-func goldenJSON(t *testing.T, name string, got any) {
-	t.Helper()
-	b, err := json.MarshalIndent(got, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b = append(b, '\n')
-	path := filepath.Join("testdata", name+".json")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(b, want) {
-		t.Errorf("%s differs from the golden file:\ngot:\n%s\nwant:\n%s", path, b, want)
-	}
-}
-
 // answer is a status and a JSON body with the request id removed, for
 // golden files.
 type answer struct {
@@ -318,7 +287,7 @@ func TestPolicyExplain(t *testing.T) {
 					t.Fatalf("fields %v, want exactly %v", fields, tt.wantFields)
 				}
 			}
-			goldenJSON(t, filepath.Join("explain", tt.name), got)
+			testkit.GoldenJSON(t, filepath.Join("testdata", "explain", tt.name+".json"), got)
 		})
 	}
 }

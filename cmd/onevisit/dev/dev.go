@@ -41,7 +41,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -56,11 +55,19 @@ import (
 	"github.com/onevisit/onevisit/schemas"
 )
 
+// Dev mode's own defaults (the node's are in package exchange).
+const (
+	// DefaultKafkaAddr is where the embedded broker listens (--kafka).
+	DefaultKafkaAddr = "127.0.0.1:9092"
+	// DefaultDataDir keeps the broker's log, keys and credentials (--data).
+	DefaultDataDir = "./.onevisit"
+)
+
 // Options configure dev mode.
 type Options struct {
-	HTTPAddr  string // default 127.0.0.1:8080
-	KafkaAddr string // default 127.0.0.1:9092
-	DataDir   string // default ./.onevisit; "" with Ephemeral keeps nothing on disk
+	HTTPAddr  string // default exchange.DefaultHTTPAddr
+	KafkaAddr string // default DefaultKafkaAddr
+	DataDir   string // default DefaultDataDir; "" with Ephemeral keeps nothing on disk
 	// Ephemeral keeps the broker's log in memory (tests).
 	Ephemeral bool
 	// Kafka, when set, is an outside cluster to use instead of the
@@ -117,18 +124,31 @@ type Env struct {
 // exchange takes them in as it goes; see the rejected topics if not).
 func Start(ctx context.Context, o Options) (*Env, error) {
 	if o.HTTPAddr == "" {
-		o.HTTPAddr = "127.0.0.1:8080"
+		o.HTTPAddr = exchange.DefaultHTTPAddr
 	}
 	if o.KafkaAddr == "" {
-		o.KafkaAddr = "127.0.0.1:9092"
+		o.KafkaAddr = DefaultKafkaAddr
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	env := &Env{DataDir: o.DataDir, done: make(chan error, 1)}
+	// Whatever fails below, everything started so far is released: the
+	// node, the listener, the keys, the broker and an ephemeral data
+	// directory (it holds private keys).
+	var ln net.Listener
+	ok := false
+	defer func() {
+		if !ok {
+			if ln != nil && env.Node == nil {
+				ln.Close()
+			}
+			env.Close()
+		}
+	}()
 	if env.DataDir == "" {
 		if !o.Ephemeral {
-			env.DataDir = ".onevisit"
+			env.DataDir = DefaultDataDir
 		} else {
 			d, err := os.MkdirTemp("", "onevisit-dev-")
 			if err != nil {
@@ -154,62 +174,54 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 
 	ln, err := net.Listen("tcp", o.HTTPAddr)
 	if err != nil {
-		env.Cluster.Close()
 		return nil, fmt.Errorf("dev: --http %s: %w", o.HTTPAddr, err)
 	}
-	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(env.DataDir, "keys")}
+	kc := exchange.KeysConfig{Dir: filepath.Join(env.DataDir, "keys")}
 	if o.Keys != nil {
 		kc = *o.Keys
 	}
 	kc = kc.WithDefaults()
 	kb, err := exchange.OpenKeys(ctx, kc, o.Logger)
 	if err != nil {
-		ln.Close()
-		env.Close()
 		return nil, fmt.Errorf("dev: keys: %w", err)
 	}
 	env.closeKeys = kb.Close
 	parts, err := Parts(env.DataDir, env.Kafka, ln.Addr().String(), kb, o.Logger)
 	if err != nil {
-		ln.Close()
-		env.Close()
 		return nil, err
 	}
 	parts.Listener = ln
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics = o.Topics
 	env.Schemas = parts.Schemas
-	env.Node, err = exchange.New(parts)
+	node, err := exchange.New(parts)
 	if err != nil {
-		env.Cluster.Close()
-		return nil, err
+		return nil, fmt.Errorf("dev: %w", err)
 	}
+	env.Node = node
 	runCtx, cancel := context.WithCancel(context.Background())
 	env.cancel = cancel
 	go func() { env.done <- env.Node.Run(runCtx) }()
 	addr, err := env.Node.Addr(ctx)
 	if err != nil {
-		env.Close()
 		return nil, err
 	}
 	env.BaseURL = "http://" + addr
 	if err := env.waitReady(ctx); err != nil {
-		env.Close()
 		return nil, err
 	}
 	if err := env.writeCredentialsURLs(); err != nil {
-		env.Close()
 		return nil, err
 	}
 	if !o.SkipSamples {
 		if err := env.PublishSamples(ctx); err != nil {
-			env.Close()
 			return nil, err
 		}
 	}
 	if o.Banner != nil {
 		env.banner(o.Banner)
 	}
+	ok = true
 	return env, nil
 }
 
@@ -244,23 +256,14 @@ func (e *Env) startBroker(o Options) error {
 // layout for it (replication min(3, brokers)). ok is false when
 // ONEVISIT_KAFKA_BROKERS is unset: use the embedded broker.
 func KafkaFromEnv(ns string) (c *bus.Config, spec bus.TopicSpec, ok bool) {
-	b := os.Getenv("ONEVISIT_KAFKA_BROKERS")
-	if b == "" {
+	brokers := bus.BrokersFromEnv()
+	if len(brokers) == 0 {
 		return nil, spec, false
 	}
-	var brokers []string
-	for _, x := range strings.Split(b, ",") {
-		if x = strings.TrimSpace(x); x != "" {
-			brokers = append(brokers, x)
-		}
-	}
-	c = &bus.Config{
-		Brokers: brokers, Names: bus.Names(ns), ClientID: "onevisit-test",
-		SASLMechanism: os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"),
-		User:          os.Getenv("ONEVISIT_KAFKA_USER"), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"),
-	}
+	kc := bus.FromEnv(brokers, "onevisit-test")
+	kc.Names = bus.Names(ns)
 	spec.ReplicationFactor = min(3, len(brokers))
-	return c, spec, true
+	return &kc, spec, true
 }
 
 func (e *Env) waitReady(ctx context.Context) error {
@@ -286,11 +289,7 @@ func (e *Env) Done() <-chan error { return e.done }
 func (e *Env) Close() {
 	if e.cancel != nil {
 		e.cancel()
-		if err := <-e.done; err != nil {
-			e.done <- err
-		} else {
-			e.done <- nil
-		}
+		e.done <- <-e.done // keep the exit error for Done
 		e.cancel = nil
 	}
 	if e.closeKeys != nil {

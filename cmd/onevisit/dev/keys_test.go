@@ -89,11 +89,14 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	const batches, per = 40, 10
 	rows := household(batches*per, 0)
 	kidOf := map[string]string{} // resident id -> kid that signed it
-	rotated := make(chan struct{})
+	// The officer registers v2 while batches are in flight: it starts once
+	// the first quarter is accepted (so v1 signs those), and the second
+	// half waits for it (so v2 signs that).
+	startRotation, rotated := make(chan struct{}), make(chan struct{})
 	var v2 keys.Signer
 	go func() {
 		defer close(rotated)
-		time.Sleep(20 * time.Millisecond)
+		<-startRotation
 		_, priv, _ := ed25519.GenerateKey(rand.Reader)
 		pubJWK, _ := keys.MarshalPublicJWK("public-security-record#2", priv.Public().(ed25519.PublicKey))
 		if err := officer.Do(ctx, "POST", "/v1/keys", map[string]any{"client_id": "public-security", "use": "record", "jwk": json.RawMessage(pubJWK), "reason": "scheduled rotation"}, nil); err != nil {
@@ -116,6 +119,9 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 			if r.Status != wire.Accepted {
 				t.Fatalf("batch %d record %d: %s %s", b, i, r.Status, r.Code)
 			}
+		}
+		if b == batches/4 {
+			close(startRotation)
 		}
 		if b == batches/2 {
 			<-rotated

@@ -2,7 +2,8 @@
 // (its own port and run folder) with deploy/vault/run.sh, so a test can
 // seal, unseal or stop it without disturbing any other test. Tests call
 // Start, which skips unless ONEVISIT_VAULT_TESTS=1 or VAULT_ADDR is set
-// (.ci/run sets VAULT_ADDR after starting the shared server).
+// (.ci/run sets VAULT_ADDR after starting the shared server); with CI set
+// it fails instead (testkit.Unavailable).
 package vaulttest
 
 import (
@@ -18,6 +19,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/vault/api"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // Server is one dev server.
@@ -33,7 +36,7 @@ type Server struct {
 func Start(t testing.TB) *Server {
 	t.Helper()
 	if os.Getenv("ONEVISIT_VAULT_TESTS") != "1" && os.Getenv("VAULT_ADDR") == "" {
-		t.Skip("this test starts a real OpenBao server with deploy/vault/run.sh: " +
+		testkit.Unavailable(t, "this test starts a real OpenBao server with deploy/vault/run.sh: "+
 			"set ONEVISIT_VAULT_TESTS=1 (or VAULT_ADDR, as after `set -a; . deploy/vault/.run/env`) to run it")
 	}
 	if testing.Short() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/vault/api"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -41,7 +42,7 @@ func needVault(tb testing.TB) testVault {
 		officerSecretID: os.Getenv("ONEVISIT_VAULT_OFFICER_SECRET_ID"),
 	}
 	if tv.addr == "" || tv.root == "" {
-		tb.Skip(skipMsg)
+		testkit.Unavailable(tb, skipMsg)
 	}
 	return tv
 }

@@ -2,12 +2,15 @@ package vault
 
 import (
 	"bufio"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // throwaway is a second dev server started by deploy/vault/run.sh on its
@@ -24,7 +27,7 @@ func runScript(t *testing.T) string {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(p); err != nil {
-		t.Skipf("no %s: %v", p, err)
+		testkit.Unavailable(t, fmt.Sprintf("no %s: %v", p, err))
 	}
 	return p
 }

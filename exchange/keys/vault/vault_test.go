@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -334,7 +335,7 @@ func TestHMAC(t *testing.T) {
 func TestAppRole(t *testing.T) {
 	tv := needVault(t)
 	if tv.roleID == "" || tv.secretID == "" {
-		t.Skip("ONEVISIT_VAULT_ROLE_ID and ONEVISIT_VAULT_SECRET_ID are not set (deploy/vault/run.sh start sets them)")
+		testkit.Unavailable(t, "ONEVISIT_VAULT_ROLE_ID and ONEVISIT_VAULT_SECRET_ID are not set (deploy/vault/run.sh start sets them)")
 	}
 	ctx := context.Background()
 	secretFile := t.TempDir() + "/secret-id"
@@ -388,7 +389,7 @@ func TestAppRole(t *testing.T) {
 func TestOfficerRotates(t *testing.T) {
 	tv := needVault(t)
 	if tv.officerRoleID == "" || tv.officerSecretID == "" {
-		t.Skip("ONEVISIT_VAULT_OFFICER_ROLE_ID/SECRET_ID are not set (deploy/vault/run.sh start sets them)")
+		testkit.Unavailable(t, "ONEVISIT_VAULT_OFFICER_ROLE_ID/SECRET_ID are not set (deploy/vault/run.sh start sets them)")
 	}
 	name := tv.newKey(t, "ed25519", false)
 	s := startSigner(t, Config{Address: tv.addr, Key: name, Owner: "exchange", Use: keys.UseAudit,
@@ -429,13 +430,7 @@ func TestTokenRenewal(t *testing.T) {
 	s := startSigner(t, Config{Address: tv.addr, Key: "exchange-token", Owner: "exchange", Use: keys.UseToken,
 		Auth: Auth{AppRole: &AppRole{RoleID: rid.Data["role_id"].(string), SecretID: sid.Data["secret_id"].(string)}}})
 	first := s.client.Token()
-	deadline := time.Now().Add(30 * time.Second)
-	for s.renewals.Load() < 1 || s.logins.Load() < 2 {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30s: %d renewals, %d logins; want at least 1 and 2", s.renewals.Load(), s.logins.Load())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 30*time.Second, "at least 1 renewal and 2 logins", func() bool { return s.renewals.Load() >= 1 && s.logins.Load() >= 2 })
 	if s.client.Token() == first {
 		t.Fatal("a new login kept the first token")
 	}
@@ -516,13 +511,19 @@ func TestRotateWhileSigning(t *testing.T) {
 			}
 		}()
 	}
+	// Signatures pile up between rotations, and after the last one.
+	signedSoFar := func() int { mu.Lock(); defer mu.Unlock(); return len(all) }
+	pileUp := func() {
+		n := signedSoFar()
+		testkit.WaitFor(t, 30*time.Second, "more signatures", func() bool { return signedSoFar() >= n+2*workers })
+	}
 	for range rotations {
-		time.Sleep(20 * time.Millisecond) // let signatures pile up between rotations
+		pileUp()
 		if _, err := s.Rotate(ctx); err != nil {
 			t.Errorf("Rotate(): %v", err)
 		}
 	}
-	time.Sleep(20 * time.Millisecond)
+	pileUp()
 	close(stop)
 	wg.Wait()
 
@@ -597,13 +598,7 @@ func TestRefresh(t *testing.T) {
 		t.Fatalf("Sign(#2) on a stale cache = %v, KeyID %q", err, stale.KeyID())
 	}
 	// On the interval (a bounded real-time wait: the clock is Vault's).
-	deadline := time.Now().Add(10 * time.Second)
-	for polling.KeyID() != name+"#2" {
-		if time.Now().After(deadline) {
-			t.Fatalf("KeyID() = %q 10s after the rotation, with a 1s refresh interval", polling.KeyID())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	testkit.WaitFor(t, 10*time.Second, "KeyID() "+name+"#2 with a 1s refresh interval", func() bool { return polling.KeyID() == name+"#2" })
 }
 
 // TestServerGoesAway starts a second, throwaway server with run.sh (its
@@ -660,7 +655,7 @@ func TestServerGoesAway(t *testing.T) {
 	t.Run("stopped, with a short deadline", func(t *testing.T) {
 		dctx, cancel := context.WithTimeout(ctx, time.Nanosecond)
 		defer cancel()
-		time.Sleep(time.Millisecond)
+		<-dctx.Done()
 		if sig, err := s.Sign(dctx, kid, []byte("m")); sig != nil || !errors.Is(err, keys.ErrUnavailable) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("Sign() = %x, %v; want nil, ErrUnavailable and DeadlineExceeded", sig, err)
 		}

@@ -39,7 +39,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		defer pprof.StopCPUProfile()
 	}
 	if bl := splitList(*brokers); len(bl) > 0 {
-		kc := bus.Config{Brokers: bl, SASLMechanism: os.Getenv("ONEVISIT_KAFKA_SASL_MECHANISM"), User: os.Getenv("ONEVISIT_KAFKA_USER"), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD"), ClientID: "onevisit-bench"}
+		kc := bus.FromEnv(bl, "onevisit-bench")
 		if err := kc.Validate(); err != nil {
 			return usagef("%v", err)
 		}
@@ -70,7 +70,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 // benchSigning prints records signed per second through Vault transit and
 // through a file key, at each batch size, in one run.
 func benchSigning(ctx context.Context, e *env, key string) error {
-	vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: key, Owner: "public-security", Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+	vs, err := vault.New(vault.FromEnv(key, "public-security", keys.UseRecord), e.log)
 	if err != nil {
 		return err
 	}

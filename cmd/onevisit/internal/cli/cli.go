@@ -65,12 +65,10 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(errOut, "onevisit %s: %v\n", args[0], err)
+		fmt.Fprintf(errOut, "onevisit %s: %v\n", args[0], err)
+		if errors.As(err, new(usageError)) {
 			return 2
 		}
-		fmt.Fprintf(errOut, "onevisit %s: %v\n", args[0], err)
 		return 1
 	}
 	return 0
@@ -117,11 +115,4 @@ func splitList(s string) []string {
 		}
 	}
 	return out
-}
-
-func envOr(name, def string) string {
-	if v := os.Getenv(name); v != "" {
-		return v
-	}
-	return def
 }

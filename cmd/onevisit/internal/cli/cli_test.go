@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"flag"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -19,30 +18,8 @@ import (
 
 	"github.com/onevisit/onevisit/cmd/onevisit/internal/cli"
 	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
-
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs (run with -update after review):\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
 
 // syncBuffer is a bytes.Buffer safe to write from the command's
 // goroutines while the test reads it.
@@ -96,7 +73,7 @@ func TestHelp(t *testing.T) {
 	if !slices.Equal(listed, allCommands) {
 		t.Errorf("help lists %v, want %v", listed, allCommands)
 	}
-	golden(t, "help.golden", []byte(first))
+	testkit.Golden(t, filepath.Join("testdata", "help.golden"), []byte(first))
 }
 
 func TestUnknownCommand(t *testing.T) {
@@ -121,7 +98,7 @@ func TestSchemaCheck(t *testing.T) {
 	if len(lines) != 3 {
 		t.Errorf("%d lines, want one per dataset (household, property, tax):\n%s", len(lines), out)
 	}
-	golden(t, "schema-check.golden", []byte(out))
+	testkit.Golden(t, filepath.Join("testdata", "schema-check.golden"), []byte(out))
 
 	// The same check over the repository's schemas folder.
 	code, dirOut, errOut := run(t, context.Background(), "schema", "check", "../../../../schemas")
@@ -146,7 +123,7 @@ func TestPolicyExplain(t *testing.T) {
 	if want := []string{"address", "birth_date", "household_id", "name", "relation_to_head"}; d.Decision != "permit" || !slices.Equal(d.Fields, want) {
 		t.Errorf("decision %s %v, want permit %v", d.Decision, d.Fields, want)
 	}
-	golden(t, "policy-explain.golden", []byte(out))
+	testkit.Golden(t, filepath.Join("testdata", "policy-explain.golden"), []byte(out))
 }
 
 func TestPolicyCheck(t *testing.T) {
@@ -161,7 +138,7 @@ func TestPolicyCheck(t *testing.T) {
 	if code != 0 || dirOut != out {
 		t.Errorf("policy check DIR: exit %d, out %q (want %q), stderr %q", code, dirOut, out, errOut)
 	}
-	golden(t, "policy-check.golden", []byte(out))
+	testkit.Golden(t, filepath.Join("testdata", "policy-check.golden"), []byte(out))
 
 	bad := t.TempDir()
 	if err := os.WriteFile(filepath.Join(bad, "p.yaml"), []byte("kind: AccessPolicy\nmetadata: {name: x}\nspec: {consumer: c, dataset: nosuch, purposes: [p], fields: [a]}\n"), 0o644); err != nil {

@@ -163,7 +163,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	items := parsed.Items
 	var signer keys.Signer
 	if *vaultKey != "" {
-		vs, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: *vaultKey, Owner: creds.ClientID, Use: keys.UseRecord, Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+		vs, err := vault.New(vault.FromEnv(*vaultKey, creds.ClientID, keys.UseRecord), e.log)
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		if len(bl) == 0 {
 			bl = creds.KafkaBrokers
 		}
-		kc := bus.Config{Brokers: bl, SASLMechanism: envOr("ONEVISIT_KAFKA_SASL_MECHANISM", ""), User: envOr("ONEVISIT_KAFKA_USER", ""), Password: os.Getenv("ONEVISIT_KAFKA_PASSWORD")}
+		kc := bus.FromEnv(bl, "")
 		if err := kc.Validate(); err != nil {
 			return usagef("%v", err)
 		}

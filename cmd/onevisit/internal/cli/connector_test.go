@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestConnectorCSV runs `onevisit connector csv --via http` against an
@@ -56,9 +57,9 @@ func TestConnectorCSV(t *testing.T) {
 			name := "connector-csv-" + regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(tt.name), "-")
 			// The error line names the temporary file paths; keep its tail.
 			errLine := errOut[strings.LastIndex(strings.TrimSuffix(errOut, "\n"), "\n")+1:]
-			golden(t, name+".golden", []byte(out+"--- stderr\n"+strings.ReplaceAll(errLine, testdata, "TESTDATA")))
+			testkit.Golden(t, filepath.Join("testdata", name+".golden"), []byte(out+"--- stderr\n"+strings.ReplaceAll(errLine, testdata, "TESTDATA")))
 			if b, err := os.ReadFile(report); err == nil {
-				golden(t, name+".report.json", []byte(strings.ReplaceAll(string(b), testdata, "TESTDATA")))
+				testkit.Golden(t, filepath.Join("testdata", name+".report.json"), []byte(strings.ReplaceAll(string(b), testdata, "TESTDATA")))
 			} else if !strings.Contains(errLine, "wrong text encoding") { // a file refused whole has no rows to report
 				t.Fatalf("no report: %v", err)
 			}

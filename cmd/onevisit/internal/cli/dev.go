@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
+	"github.com/onevisit/onevisit/exchange"
 )
 
 func runDev(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "dev")
-	httpAddr := fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
-	kafkaAddr := fs.String("kafka", "127.0.0.1:9092", "embedded broker listen address (loopback)")
-	data := fs.String("data", "./.onevisit", "data directory: broker log, keys, client credentials")
+	httpAddr := fs.String("http", exchange.DefaultHTTPAddr, "HTTP API listen address")
+	kafkaAddr := fs.String("kafka", dev.DefaultKafkaAddr, "embedded broker listen address (loopback)")
+	data := fs.String("data", dev.DefaultDataDir, "data directory: broker log, keys, client credentials")
 	if err := parse(fs, args); err != nil {
 		return err
 	}

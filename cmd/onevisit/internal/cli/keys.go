@@ -101,7 +101,7 @@ func keysRotate(ctx context.Context, e *env, args []string) error {
 		if *client == "" {
 			return usagef("--client is required with --vault-key")
 		}
-		s, err := vault.New(vault.Config{Address: os.Getenv("VAULT_ADDR"), Key: *vaultKey, Owner: *client, Use: keys.Use(*use), Auth: vault.Auth{TokenEnv: "VAULT_TOKEN"}}, e.log)
+		s, err := vault.New(vault.FromEnv(*vaultKey, *client, keys.Use(*use)), e.log)
 		if err != nil {
 			return err
 		}
