@@ -45,6 +45,12 @@ func (n Names) Audit() string { return n.ns() + ".audit" }
 // reaches every node within its tail latency.
 func (n Names) Keys() string { return n.ns() + ".keys" }
 
+// Control is the control plane's change log: officers' signed policy
+// events (exchange/control), kept forever and never compacted, for the
+// same reason as Keys: a produced message must not erase a narrowing.
+// Every node tails it from the start and applies it in log order.
+func (n Names) Control() string { return n.ns() + ".control" }
+
 // Group is the consumer group exchange nodes share ingest partitions in.
 func (n Names) Group() string { return n.ns() + "-exchange" }
 

@@ -53,6 +53,9 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeWrite),
 		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeRead),
 		allow(topic, p.Names.Keys(), lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(topic, p.Names.Control(), lit, ex, kafka.ACLOperationTypeWrite),
+		allow(topic, p.Names.Control(), lit, ex, kafka.ACLOperationTypeRead),
+		allow(topic, p.Names.Control(), lit, ex, kafka.ACLOperationTypeDescribe),
 		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeRead),
 		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeDescribe),
 	)

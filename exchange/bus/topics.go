@@ -90,6 +90,9 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 		// Not compacted: anyone who can produce could otherwise erase a
 		// revocation by producing junk under its kid.
 		mk(n.Keys(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
+		// Not compacted either: one partition, kept forever, so every
+		// node applies the same policy events in the same order.
+		mk(n.Control(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
 	)
 	return out
 }

@@ -143,6 +143,13 @@ var catalogue = []Code{
 	code("iat_in_future", KindRejected, "the record's iat is further in the future than the allowed clock skew"),
 	code("schema_not_of_dataset", KindRejected, "the record's schema is not a version of its dataset"),
 	code("unwritable", KindRejected, "the record's outcome could not be written; it was dead-lettered without its body"),
+	// Policy governance (exchange/control).
+	code("bad_event", KindInvalid, "the control-plane event is malformed, badly signed, or not signed by an officer's active key"),
+	code("self_approval", KindPermission, "an officer cannot approve their own proposal; another officer must"),
+	code("already_approved", KindConflict, "this officer already approved the proposal; another officer must"),
+	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
+	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
+	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
 }
 
 // rank is each code's position in the catalogue.
