@@ -60,6 +60,9 @@ type Parts struct {
 	KeyRefresh  time.Duration
 	KeyGrace    time.Duration
 	Logger      *slog.Logger
+	// PolicyApprovals is N, the distinct officers a widening policy
+	// change needs (0: policy.DefaultApprovals, 2).
+	PolicyApprovals int
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
@@ -86,6 +89,7 @@ type Node struct {
 	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
 	applied          *applied     // offsets each tail has applied
 	trail            *auditTrail  // the audit topic: writes, read-back, lookups
+	gov              *governance  // the control topic: the policy ledger
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -109,6 +113,7 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
+	var err error
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
@@ -127,6 +132,9 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
 	n.policy.Store(p.Policy)
+	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
+		return nil, err
+	}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
@@ -167,7 +175,7 @@ func New(p Parts) (*Node, error) {
 	}
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
 	})
 	if err != nil {

@@ -13,7 +13,8 @@ import (
 )
 
 // startTails starts, in g, one reader per partition of every accepted
-// topic, of the audit topic and of the keys topic. caught closes when each
+// topic, of the audit topic, of the keys topic and of the control topic
+// (which it seeds first when it is empty, see seed). caught closes when each
 // has reached the end offset it had at start. A tail that fails reopens at
 // its next offset after a backoff, so it returns only when ctx ends, and
 // never fails the group.
@@ -24,13 +25,19 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 	}
 	n.trail.client.Store(cl)
 	names := n.p.Kafka.Names
-	topics := []string{names.Audit(), names.Keys()}
+	topics := []string{names.Audit(), names.Keys(), names.Control()}
 	for _, d := range datasets {
 		topics = append(topics, names.Accepted(d))
 	}
 	offs, err := n.endOffsets(ctx, cl, topics)
 	if err != nil {
 		return nil, err
+	}
+	// An empty control plane starts from the files this node was given.
+	if ctl := offs[names.Control()]; len(ctl) == 1 && ctl[0].LastOffset <= 0 {
+		if err := n.seed(ctx); err != nil {
+			return nil, err
+		}
 	}
 	var pending sync.WaitGroup
 	for topic, parts := range offs {
@@ -47,6 +54,10 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			switch topic {
 			case names.Audit():
 				apply = n.trail.apply
+			case names.Control():
+				// Events before the end offset at start were audited and
+				// measured when they were first read.
+				apply = func(m kafka.Message) { n.applyControl(m, m.Offset >= end) }
 			case names.Keys():
 				// Refusals of events the node read before it started were
 				// audited when they were first read.

@@ -48,6 +48,10 @@ func (s *Server) table() []route {
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
 		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
 		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
+		{"POST", "/v1/policy/events", []string{RoleOfficer}, "Submit a signed policy change event (propose, approve, reject, narrow, rollback); answers once this node applied it", s.postPolicyEvent},
+		{"GET", "/v1/policy/proposals", []string{RoleOfficer}, "Pending policy proposals", s.listProposals},
+		{"GET", "/v1/policy/proposals/{id}", []string{RoleOfficer}, "Review a proposal: its diff, widenings and what-if replay of the audit log", s.reviewProposal},
+		{"GET", "/v1/policy/versions", pub, "Applied policy versions and the one this node decides by", s.policyVersions},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
@@ -470,7 +474,11 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principa
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "node": s.d.Node, "detail": err.Error()})
 		return nil
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.d.Node})
+	out := map[string]string{"status": "ok", "node": s.d.Node}
+	if s.d.Governance != nil {
+		out["policy_version"] = strconv.FormatUint(s.d.Governance.PolicyVersion(), 10)
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }
 

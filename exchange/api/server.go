@@ -76,9 +76,12 @@ type Deps struct {
 	Clients interface {
 		Role(clientID string) (string, bool)
 	}
-	Metrics *prometheus.Registry
-	Logger  *slog.Logger
-	Node    string
+	// Governance is the node's policy control plane (the /v1/policy
+	// routes but explain, and the version /healthz shows).
+	Governance Governance
+	Metrics    *prometheus.Registry
+	Logger     *slog.Logger
+	Node       string
 	// Ready reports whether the node has caught up with the accepted
 	// topics and may answer queries.
 	Ready func() error
