@@ -102,6 +102,8 @@ var SampleClients = []Client{
 	{ID: "newborn-registration", Role: "consumer", Name: "Newborn registration service", Purposes: []string{"newborn_registration"}},
 	{ID: "property-transfer", Role: "consumer", Name: "Property transfer service", Purposes: []string{"property_transfer"}},
 	{ID: "security-officer", Role: "officer", Name: "Security officer"},
+	// A second officer: a widening policy change needs two.
+	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
 }
 
 // Env is a running dev environment.
@@ -117,6 +119,9 @@ type Env struct {
 	cancel    context.CancelFunc
 	closeKeys func()
 	ownsData  bool
+	keys      exchange.KeysConfig
+	topics    bus.TopicSpec
+	logger    *slog.Logger
 }
 
 // Start brings dev mode up and returns when the node answers queries and
@@ -181,6 +186,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		kc = *o.Keys
 	}
 	kc = kc.WithDefaults()
+	env.keys, env.topics, env.logger = kc, o.Topics, o.Logger
 	kb, err := exchange.OpenKeys(ctx, kc, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("dev: keys: %w", err)
@@ -538,4 +544,71 @@ func (e *Env) writeCredentialsURLs() error {
 		}
 	}
 	return nil
+}
+
+// Node is one more exchange node of a dev environment (StartNode).
+type Node struct {
+	*exchange.Node
+	BaseURL string
+	cancel  context.CancelFunc
+	done    chan error
+	close   func()
+}
+
+// Close stops the node. Safe to call twice.
+func (n *Node) Close() {
+	if n.cancel != nil {
+		n.cancel()
+		<-n.done
+		n.close()
+		n.cancel = nil
+	}
+}
+
+// StartNode starts another exchange node named name on the same broker,
+// keys and clients, listening on a free loopback port, and returns when
+// it has caught up: a second node for tests of what every node must
+// agree on (the control plane).
+func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	kb, err := exchange.OpenKeys(ctx, e.keys, e.logger)
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("dev: keys: %w", err)
+	}
+	parts, err := Parts(e.DataDir, e.Kafka, ln.Addr().String(), kb, e.logger)
+	if err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, err
+	}
+	parts.Node, parts.Listener, parts.Topics = name, ln, e.topics
+	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
+	node, err := exchange.New(parts)
+	if err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, fmt.Errorf("dev: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.Background())
+	n := &Node{Node: node, BaseURL: "http://" + ln.Addr().String(), cancel: cancel, done: make(chan error, 1), close: kb.Close}
+	go func() { n.done <- node.Run(runCtx) }()
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for !node.Ready() {
+		select {
+		case err := <-n.done:
+			cancel()
+			kb.Close()
+			return nil, fmt.Errorf("dev: node %s stopped: %w", name, err)
+		case <-ctx.Done():
+			n.Close()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+	return n, nil
 }

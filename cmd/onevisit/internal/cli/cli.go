@@ -34,7 +34,7 @@ func init() {
 		"connector": {"run a connector: `connector csv --dataset D --file F --credentials C`", runConnector},
 		"token":     {"print an access token for a client (--credentials C)", runToken},
 		"query":     {"ask for a record as a procedure service and verify the answer", runQuery},
-		"policy":    {"policy tools: `policy explain`, `policy diff OLD NEW`, `policy check DIR`", runPolicy},
+		"policy":    {"policy tools: `policy explain|diff|check`; governance (officers): `policy propose|review|approve|reject|narrow|rollback|versions`", runPolicy},
 		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
 		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent)", runKafka},

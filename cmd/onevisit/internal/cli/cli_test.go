@@ -205,7 +205,7 @@ func TestUsageErrors(t *testing.T) {
 		wantMsg string
 	}{
 		{"policy without subcommand", []string{"policy"}, "want `policy explain|diff|check`"},
-		{"unknown policy subcommand", []string{"policy", "approve"}, `unknown policy command "approve"`},
+		{"unknown policy subcommand", []string{"policy", "enact"}, `unknown policy command "enact"`},
 		{"explain without dataset and purpose", []string{"policy", "explain", "--consumer", "school-enrolment"}, "--dataset"},
 		{"explain without consumer", []string{"policy", "explain", "--dataset", "household", "--purpose", "p"}, "--consumer"},
 		{"explain with an unknown flag", []string{"policy", "explain", "--bogus"}, "flag provided but not defined: -bogus"},

@@ -26,7 +26,10 @@ func loadPolicies(dir string) (*policy.Set, *schemas.Registry, error) {
 
 func runPolicy(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want `policy explain|diff|check`")
+		return usagef("want `policy explain|diff|check` or, for officers, `policy propose|review|approve|reject|narrow|rollback|versions`")
+	}
+	if gov, ok := policyGov[args[0]]; ok {
+		return gov(ctx, e, args[1:])
 	}
 	switch args[0] {
 	case "explain":

@@ -1,0 +1,351 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/onevisit/onevisit/connectors"
+	"github.com/onevisit/onevisit/exchange/api"
+	"github.com/onevisit/onevisit/exchange/control"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// The policy governance commands: an officer signs each change with
+// their own key (the credentials file) and submits it to an exchange
+// node, which checks it, puts it on the control topic and answers once
+// it applied it.
+var policyGov = map[string]func(ctx context.Context, e *env, args []string) error{
+	"propose":  func(ctx context.Context, e *env, a []string) error { return policyChange(ctx, e, "propose", a) },
+	"narrow":   func(ctx context.Context, e *env, a []string) error { return policyChange(ctx, e, "narrow", a) },
+	"approve":  func(ctx context.Context, e *env, a []string) error { return policyDecide(ctx, e, "approve", a) },
+	"reject":   func(ctx context.Context, e *env, a []string) error { return policyDecide(ctx, e, "reject", a) },
+	"rollback": policyRollback,
+	"review":   policyReview,
+	"versions": policyVersions,
+}
+
+// govFlags are the flags every governance command takes.
+type govFlags struct {
+	cred, exchange, reason, id *string
+}
+
+func newGovFlags(fs *flag.FlagSet, withReason bool) govFlags {
+	g := govFlags{
+		cred:     fs.String("credentials", "", "the acting officer's credentials file (required; the change is signed with its key)"),
+		exchange: fs.String("exchange", "", "exchange base URL (default: the credentials file's)"),
+	}
+	if withReason {
+		g.reason = fs.String("reason", "", "why (required; audited and shown to reviewers)")
+	}
+	return g
+}
+
+// parseWithArg parses flags before and after one positional argument.
+func parseWithArg(fs *flag.FlagSet, args []string, what string) (string, error) {
+	var pos []string
+	for len(args) > 0 {
+		if !strings.HasPrefix(args[0], "-") {
+			pos, args = append(pos, args[0]), args[1:]
+			continue
+		}
+		if err := parse(fs, args); err != nil {
+			return "", err
+		}
+		args = fs.Args()
+	}
+	if len(pos) != 1 {
+		return "", usagef("want exactly one %s", what)
+	}
+	return pos[0], nil
+}
+
+func (g govFlags) client() (*connectors.Credentials, *connectors.Client, error) {
+	if *g.cred == "" {
+		return nil, nil, usagef("--credentials is required")
+	}
+	if g.reason != nil && *g.reason == "" {
+		return nil, nil, usagef("--reason is required")
+	}
+	return loadClient(*g.cred, *g.exchange)
+}
+
+// submit signs e with the officer's key, posts it and prints the outcome.
+func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
+	s, err := cred.AuthSigner()
+	if err != nil {
+		return err
+	}
+	ev.Issuer = cred.ClientID
+	tok, err := control.Sign(ctx, s, ev)
+	if err != nil {
+		return err
+	}
+	var out struct {
+		Action   string            `json:"action"`
+		Version  uint64            `json:"version"`
+		Node     string            `json:"node"`
+		Proposal *api.ProposalView `json:"proposal"`
+	}
+	if err := cl.Do(ctx, "POST", "/v1/policy/events", map[string]string{"event": tok}, &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "%s by %s: done on node %s, which now decides by policy version %d\n", out.Action, cred.ClientID, out.Node, out.Version)
+	if p := out.Proposal; p != nil {
+		printProposal(e, *p)
+	}
+	return nil
+}
+
+func printProposal(e *env, p api.ProposalView) {
+	fmt.Fprintf(e.out, "proposal %s: %s, %s access, base version %d", p.ID, p.State, p.Effect, p.Base)
+	if p.Version != 0 {
+		fmt.Fprintf(e.out, ", applied as version %d", p.Version)
+	}
+	if p.RollbackTo != 0 {
+		fmt.Fprintf(e.out, ", rolls back to version %d", p.RollbackTo)
+	}
+	fmt.Fprintln(e.out)
+	for _, a := range p.Approvals {
+		fmt.Fprintf(e.out, "  approved by %s: %s\n", a.Officer, a.Reason)
+	}
+	if p.Rejection != nil {
+		fmt.Fprintf(e.out, "  rejected by %s: %s\n", p.Rejection.Officer, p.Rejection.Reason)
+	}
+}
+
+// currentVersion asks the exchange which version it decides by.
+func currentVersion(ctx context.Context, cl *connectors.Client) (uint64, error) {
+	var v struct {
+		Current uint64 `json:"current"`
+	}
+	if err := cl.Do(ctx, "GET", "/v1/policy/versions", nil, &v); err != nil {
+		return 0, err
+	}
+	return v.Current, nil
+}
+
+// loadSet reads a whole policy set from a folder or one YAML file.
+func loadSet(path string) (*policy.Set, error) {
+	reg, err := schemas.Default()
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if fi.IsDir() {
+		return policy.Load(os.DirFS(path), reg)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return policy.Parse(filepath.Base(path), b, reg)
+}
+
+// policyChange: `policy propose|narrow FILE|DIR --reason R --credentials C`.
+func policyChange(ctx context.Context, e *env, verb string, args []string) error {
+	fs := flags(e, "policy "+verb)
+	g := newGovFlags(fs, true)
+	id := fs.String("id", "", "proposal id (default: a random one)")
+	path, err := parseWithArg(fs, args, "FILE or DIR with the whole new policy set")
+	if err != nil {
+		return err
+	}
+	cred, cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	set, err := loadSet(path)
+	if err != nil {
+		return err
+	}
+	base, err := currentVersion(ctx, cl)
+	if err != nil {
+		return err
+	}
+	if *id == "" {
+		*id = control.NewID()
+	}
+	action := control.ActionPropose
+	if verb == "narrow" {
+		action = control.ActionNarrow
+	}
+	return submit(ctx, e, cred, cl, control.Event{Action: action, Proposal: *id, Base: base, Reason: *g.reason, Policy: string(set.YAML())})
+}
+
+// policyDecide: `policy approve|reject ID --reason R --credentials C`.
+func policyDecide(ctx context.Context, e *env, verb string, args []string) error {
+	fs := flags(e, "policy "+verb)
+	g := newGovFlags(fs, true)
+	id, err := parseWithArg(fs, args, "proposal ID")
+	if err != nil {
+		return err
+	}
+	cred, cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	var p api.ProposalView
+	if err := cl.Do(ctx, "GET", "/v1/policy/proposals/"+id, nil, &p); err != nil {
+		return err
+	}
+	action := control.ActionApprove
+	if verb == "reject" {
+		action = control.ActionReject
+	}
+	return submit(ctx, e, cred, cl, control.Event{Action: action, Proposal: id, Base: p.Base, Reason: *g.reason})
+}
+
+// policyRollback: `policy rollback VERSION --reason R --credentials C`.
+func policyRollback(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "policy rollback")
+	g := newGovFlags(fs, true)
+	id := fs.String("id", "", "proposal id (default: a random one)")
+	vs, err := parseWithArg(fs, args, "VERSION to roll back to")
+	if err != nil {
+		return err
+	}
+	to, err := strconv.ParseUint(vs, 10, 64)
+	if err != nil || to == 0 {
+		return usagef("VERSION %q must be a version number (see `policy versions`)", vs)
+	}
+	cred, cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	base, err := currentVersion(ctx, cl)
+	if err != nil {
+		return err
+	}
+	if *id == "" {
+		*id = control.NewID()
+	}
+	return submit(ctx, e, cred, cl, control.Event{Action: control.ActionRollback, Proposal: *id, Base: base, Reason: *g.reason, RollbackTo: to})
+}
+
+// policyReview: `policy review ID --credentials C`: the diff and what-if.
+func policyReview(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "policy review")
+	g := newGovFlags(fs, false)
+	window := fs.Duration("window", policy.DefaultWhatIfWindow, "how far back the what-if replays the audit log")
+	id, err := parseWithArg(fs, args, "proposal ID")
+	if err != nil {
+		return err
+	}
+	_, cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	var p api.ProposalView
+	if err := cl.Do(ctx, "GET", "/v1/policy/proposals/"+id+"?window="+window.String(), nil, &p); err != nil {
+		return err
+	}
+	printProposal(e, p)
+	fmt.Fprintf(e.out, "proposed by %s: %s\n", p.Proposer, p.Reason)
+	fmt.Fprintln(e.out, "changes:")
+	for _, c := range p.Changes {
+		fmt.Fprintln(e.out, "  "+c)
+	}
+	if len(p.Changes) == 0 {
+		fmt.Fprintln(e.out, "  no change in who may read or publish what")
+	}
+	for _, w := range p.Widenings {
+		fmt.Fprintln(e.out, "  "+w)
+	}
+	if r := p.WhatIf; r != nil {
+		fmt.Fprintf(e.out, "what-if, %s to %s: %d decisions replayed, %d answers would change\n",
+			r.From.UTC().Format(time.RFC3339), r.To.UTC().Format(time.RFC3339), r.Replayed, r.Changed)
+		for _, c := range r.Consumers {
+			if c.Changed == 0 {
+				continue
+			}
+			fmt.Fprintf(e.out, "  %s: %d of %d answers change (%d newly refused, %d newly answered, %d with other fields)\n",
+				c.Consumer, c.Changed, c.Answers, c.NewlyRefused, c.NewlyPermitted, c.FieldsChanged)
+			for _, f := range c.Gained {
+				fmt.Fprintf(e.out, "    + %s.%s in %d answers\n", f.Dataset, f.Field, f.Answers)
+			}
+			for _, f := range c.Lost {
+				fmt.Fprintf(e.out, "    - %s.%s in %d answers\n", f.Dataset, f.Field, f.Answers)
+			}
+		}
+	}
+	return nil
+}
+
+// policyVersions: `policy versions --credentials C | --exchange URL`.
+func policyVersions(ctx context.Context, e *env, args []string) error {
+	fs := flags(e, "policy versions")
+	g := newGovFlags(fs, false)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	base := *g.exchange
+	if base == "" && *g.cred != "" {
+		c, err := connectors.LoadCredentials(*g.cred)
+		if err != nil {
+			return err
+		}
+		base = c.ExchangeURL
+	}
+	if base == "" {
+		return usagef("--exchange or --credentials is required")
+	}
+	var out struct {
+		Node     string            `json:"node"`
+		Current  uint64            `json:"current"`
+		Versions []api.VersionView `json:"versions"`
+	}
+	if err := getJSON(ctx, base, "/v1/policy/versions", &out); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.out, "node %s decides by version %d\n", out.Node, out.Current)
+	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tEFFECT\tOFFICERS\tTIME\tHASH\tREASON")
+	for _, v := range out.Versions {
+		eff := v.Effect
+		if v.Narrowing {
+			eff += " (narrow now)"
+		}
+		if v.RollbackTo != 0 {
+			eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
+	}
+	return tw.Flush()
+}
+
+// getJSON fetches a public JSON document from the exchange.
+func getJSON(ctx context.Context, base, path string, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "GET", strings.TrimSuffix(base, "/")+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", path, resp.Status)
+	}
+	return json.Unmarshal(b, out)
+}
