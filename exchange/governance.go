@@ -49,7 +49,7 @@ func newGovernance(reg *prometheus.Registry, approvals int) (*governance, error)
 	}
 	g := &governance{ledger: l, seen: map[string]bool{}, waiters: map[string]chan error{}, applied: map[uint64]time.Time{}}
 	g.version = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_policy_version", Help: "The control-plane policy version this node decides by (0: none applied yet, the files it started with)."})
-	g.lag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "onevisit_policy_apply_lag_seconds", Help: "Seconds from the event that applied a policy version (its iat: the approval, narrowing or seed) to this node applying it.",
+	g.lag = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "onevisit_policy_apply_lag_seconds", Help: "Seconds from the write of the event that applied a policy version (the approval, narrowing or seed) to this node applying it.",
 		Buckets: []float64{0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30}})
 	g.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_policy_events_refused_total", Help: "Control-topic events this node did not apply, by reason: bad_event (unsigned, badly signed, not an officer), replay, or the ledger's refusal code."}, []string{"reason"})
 	reg.MustRegister(g.version, g.lag, g.refused)
@@ -157,7 +157,13 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 		n.policy.Store(set)
 		g.version.Set(float64(newVersion))
 		if live {
-			g.lag.Observe(max(0, now.Sub(v.IssuedAt).Seconds()))
+			// From when the deciding event was written (the broker's
+			// timestamp; its iat, whole seconds, when there is none).
+			from := m.Time
+			if from.IsZero() {
+				from = v.IssuedAt
+			}
+			g.lag.Observe(max(0, now.Sub(from).Seconds()))
 		}
 		n.p.Logger.Info("policy version applied", "version", newVersion, "policy_version", set.Version(), "proposal", v.Proposal)
 	}

@@ -15,7 +15,8 @@
 //     of letters, digits, '-', '_', '.'), iat (NumericDate), action, proposal
 //     (the proposal id, same alphabet as jti), base (the policy version the
 //     officer saw, a number), reason (1 to MaxReasonLen bytes, no control
-//     characters), and per action:
+//     characters; reason, proposal and jti hold no identity number or
+//     credit code, schemas.ContainsIdentity), and per action:
 //     policy (the whole proposed set, policy.Set.YAML) for policy.propose
 //     and policy.narrow (and policy.seed); rollback_to (an earlier version
 //     number) for policy.rollback.
@@ -56,6 +57,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/wire"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // EventType is the JWS typ of a control-plane event.
@@ -171,6 +173,10 @@ func (e Event) Check() error {
 		if unicode.IsControl(r) {
 			return bad("reason has a control character")
 		}
+	}
+	// Reasons and ids go into the permanent audit log.
+	if schemas.ContainsIdentity(e.Reason) || schemas.ContainsIdentity(e.Proposal) || schemas.ContainsIdentity(e.ID) {
+		return bad("reason, proposal and jti must not hold an identity number or credit code")
 	}
 	switch e.Action {
 	case ActionSeed:
