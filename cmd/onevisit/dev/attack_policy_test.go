@@ -93,7 +93,7 @@ func TestAttackPolicyEventsFromTopic(t *testing.T) {
 				handEvent(officer, "policy.narrow", "forged-1", 1, "attack", narrow))
 			return strings.TrimSuffix(tok, ".") + "."
 		}(),
-		"signed by a consumer": handJWS(consumerSign, hdr(consumerKID), handEvent(schoolService, "policy.narrow", "forged-2", 1, "attack", narrow)),
+		"signed by a consumer":                 handJWS(consumerSign, hdr(consumerKID), handEvent(schoolService, "policy.narrow", "forged-2", 1, "attack", narrow)),
 		"attacker key under the officer's kid": handJWS(edSigner(attackerPriv), hdr(officerKID), handEvent(officer, "policy.narrow", "forged-3", 1, "attack", narrow)),
 		"consumer key claiming the officer":    handJWS(consumerSign, hdr(consumerKID), handEvent(officer, "policy.narrow", "forged-4", 1, "attack", narrow)),
 		"not a JWS":                            "{\"action\":\"policy.narrow\"}",
