@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -410,11 +411,23 @@ func (n *Node) PolicyProposal(id string) (policy.Status, *policy.Set, bool) {
 
 // RecordedDecisions converts the query entries of this node's audit log
 // into what policy.WhatIf replays: permits, and refusals a policy decided.
+// A permit's entry lists the released fields plus the dataset's subject
+// field, which every answer discloses to bind it to the subject asked
+// about (exchange/query); the subject field counts as released by the
+// policy only when the set that decided (by its hash, else the current
+// one) granted it, so a replay does not report it lost.
 func (n *Node) RecordedDecisions() []policy.Recorded {
 	raw, err := n.log.Entries(0, n.log.Size())
 	if err != nil {
 		return nil
 	}
+	sets := map[string]*policy.Set{}
+	n.gov.mu.Lock()
+	for _, v := range n.gov.ledger.Versions() {
+		sets[v.Set.Version()] = v.Set
+	}
+	n.gov.mu.Unlock()
+	cur := n.policy.Load()
 	var out []policy.Recorded
 	for _, b := range raw {
 		e, err := audit.ParseEntry(b)
@@ -425,8 +438,19 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 		if !permitted && !policyDecided[e.Code] {
 			continue
 		}
+		fields := e.Fields
+		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok && permitted && slices.Contains(fields, ds.Subject) {
+			set := sets[e.PolicyVersion]
+			if set == nil {
+				set = cur
+			}
+			d := set.Decide(policy.Request{Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose, CaseID: e.CaseID, Time: e.Time})
+			if !slices.Contains(d.Fields, ds.Subject) {
+				fields = slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == ds.Subject })
+			}
+		}
 		out = append(out, policy.Recorded{Time: e.Time, Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose,
-			CaseID: e.CaseID, Permitted: permitted, Fields: e.Fields, Code: e.Code})
+			CaseID: e.CaseID, Permitted: permitted, Fields: fields, Code: e.Code})
 	}
 	return out
 }
