@@ -10,7 +10,8 @@
 // staleness checks see everything accepted before it.
 //
 // A node's loops (the HTTP server, one tail per partition of the
-// accepted, audit and keys topics, the key refresh, the ingest loop) run
+// accepted, audit, keys and control topics, the key refresh, the ingest
+// loop) run
 // in one errgroup: the first that fails stops the others and Run returns
 // its error. Losing the brokers is not such a failure: a tail reopens its
 // reader at its next offset after a backoff, and the ingest loop rejoins
@@ -18,8 +19,8 @@
 // wiring and Run; tails.go the tails and end offsets; accepted.go the
 // read-back check of accepted records; audittrail.go the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
-// applied.go); keyevents.go and keyrefresh.go key sync; seal.go the node
-// MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
+// policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Keys
@@ -32,6 +33,39 @@
 // (exchange/keys/doc.go, "Key directory events"). The node signs tokens,
 // receipts, checkpoints and key events only with versions its directory
 // lists as active.
+//
+// # Policy governance
+//
+// The policy a node decides by is the control plane's, not its files'
+// (policy/doc.go, "Governance"). Officers sign control events with their
+// own client keys (exchange/control; the CLI signs, the private key never
+// reaches the exchange) and submit them at POST /v1/policy/events; the
+// node checks each as it will apply it (refusing self_approval,
+// already_approved, stale_base, needs_approval, unknown_proposal,
+// bad_event), produces it to the control topic (bus.Names.Control: one
+// partition, never compacted) and answers once it applied it (at most
+// 10 s). Every node tails the control topic from the start, verifies each
+// event (control.Parse: signature, an auth key owned by iss, iss an
+// officer in the client registry; a seed only when signed by the
+// exchange's audit key and only as the first event), feeds a
+// policy.Ledger in topic order (N distinct officers for a widening,
+// Parts.PolicyApprovals, default 2; one officer for a proven narrowing)
+// and, when a version is applied, swaps the policy that ingest and
+// queries read. So every node reaches the same versions in the same order,
+// and a restarted node replays them all. A node that finds the control
+// topic empty at start publishes the files it was given as version 1
+// (a seed signed with the exchange's audit key); until the seed is
+// applied it decides by those same files.
+//
+// An event that does not verify, replays a jti, or that the ledger
+// refuses is skipped and counted; when the node reads it live (not while
+// replaying at start) it is also audited as a policy_change deny entry,
+// code "policy_event_refused:<reason>", at most 60 a minute. Every step an
+// event causes (seed, propose, approve, reject, narrow, apply, supersede)
+// is a policy_change permit entry, code "policy_<step>:<effect>", naming
+// the officer (actor), their reason, the proposal (policy) and the version
+// (policy_version); each node writes the entries of what it applied live.
+// GET /v1/policy/versions and /healthz show the version the node runs.
 //
 // # What a node believes of its own topics
 //
@@ -85,4 +119,11 @@
 //	                                                   commit of the ingest loop)
 //	onevisit_view_records                              live records held for queries
 //	onevisit_audit_entries                             entries in this node's copy of the audit log
+//	onevisit_policy_version                            the control-plane policy version the node
+//	                                                   decides by (0 until the first is applied)
+//	onevisit_policy_apply_lag_seconds                  histogram: from the write of the event that
+//	                                                   applied a version (approval, narrowing, seed)
+//	                                                   to this node applying it; events read live only
+//	onevisit_policy_events_refused_total{reason}       control events not applied (reason: bad_event,
+//	                                                   replay, or the ledger's refusal code)
 package exchange

@@ -219,9 +219,11 @@
 // and the canonical documents of the set (Set.YAML: Parse of those bytes
 // gives the same Set.Version on every node, so the event carries them); an
 // approval or rejection by its officer, over the proposal id, the
-// proposal's set version (hash) and the reason. Every signer must be a
+// proposal's base version and the reason (a proposal id is used once, so
+// it names one set). Every signer must be a
 // registered, enabled client with the officer role. An event that is
 // unsigned, wrongly signed or signed by a non-officer never reaches the
 // Ledger: the exchange counts it, audits it and skips it. Only the seed is
-// unsigned, and only on an empty control plane.
+// signed by the exchange itself (its audit key), and only as the first
+// event of an empty control plane. The event format is exchange/control.
 package policy

@@ -31,4 +31,5 @@
 //	N.rejected.D   dead letters with a reason code
 //	N.audit        every decision, one partition (one total order)
 //	N.keys         signed key directory events (key: kid), kept forever, never compacted
+//	N.control      officers' signed policy events (exchange/control), one partition, kept forever, never compacted
 package bus
