@@ -116,8 +116,12 @@ func printProposal(e *env, p api.ProposalView) {
 		fmt.Fprintf(e.out, ", rolls back to version %d", p.RollbackTo)
 	}
 	fmt.Fprintln(e.out)
-	for _, a := range p.Approvals {
-		fmt.Fprintf(e.out, "  approved by %s: %s\n", a.Officer, a.Reason)
+	for i, a := range p.Approvals {
+		verb := "approved"
+		if i == 0 {
+			verb = "proposed" // the proposer counts as its first officer
+		}
+		fmt.Fprintf(e.out, "  %s by %s: %s\n", verb, a.Officer, a.Reason)
 	}
 	if p.Rejection != nil {
 		fmt.Fprintf(e.out, "  rejected by %s: %s\n", p.Rejection.Officer, p.Rejection.Reason)
