@@ -34,10 +34,14 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 		return nil, err
 	}
 	// An empty control plane starts from the files this node was given.
+	// The node is caught up once it read offset 0 (its seed, or another
+	// node's first event), so a ready node runs version 1 or later.
+	seeded := false
 	if ctl := offs[names.Control()]; len(ctl) == 1 && ctl[0].LastOffset <= 0 {
 		if err := n.seed(ctx); err != nil {
 			return nil, err
 		}
+		ctl[0].LastOffset, seeded = 1, true
 	}
 	var pending sync.WaitGroup
 	for topic, parts := range offs {
@@ -57,7 +61,11 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			case names.Control():
 				// Events before the end offset at start were audited and
 				// measured when they were first read.
-				apply = func(m kafka.Message) { n.applyControl(m, m.Offset >= end) }
+				liveFrom := end
+				if seeded {
+					liveFrom = 0 // the seed this node just wrote is news
+				}
+				apply = func(m kafka.Message) { n.applyControl(m, m.Offset >= liveFrom) }
 			case names.Keys():
 				// Refusals of events the node read before it started were
 				// audited when they were first read.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
@@ -92,6 +93,12 @@ var sentinels = []struct {
 	{ingest.ErrIATInFuture, "iat_in_future"},
 	{ingest.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
 	{ingest.ErrUnwritable, "unwritable"},
+	{control.ErrBadEvent, "bad_event"},
+	{control.ErrSelfApproval, "self_approval"},
+	{control.ErrAlreadyApproved, "already_approved"},
+	{control.ErrStaleBase, "stale_base"},
+	{control.ErrNeedsApproval, "needs_approval"},
+	{control.ErrUnknownProposal, "unknown_proposal"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

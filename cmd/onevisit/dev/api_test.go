@@ -20,6 +20,7 @@ import (
 	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -83,6 +84,10 @@ var routeRoles = map[string]string{
 	"POST /v1/audit/subject":              "officer",
 	"POST /v1/keys":                       "officer",
 	"POST /v1/keys/revoke":                "officer",
+	"POST /v1/policy/events":              "officer",
+	"GET /v1/policy/proposals":            "officer",
+	"GET /v1/policy/proposals/{id}":       "officer",
+	"GET /v1/policy/versions":             "public",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -399,7 +404,7 @@ func TestHealthz(t *testing.T) {
 	if err := json.Unmarshal(body, &got); err != nil {
 		t.Fatalf("healthz body %q: %v", body, err)
 	}
-	want := map[string]string{"status": "ok", "node": "dev-1"}
+	want := map[string]string{"status": "ok", "node": "dev-1", "policy_version": "1"}
 	if resp.StatusCode != 200 || fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("healthz: %d %v, want 200 %v", resp.StatusCode, got, want)
 	}
@@ -778,10 +783,14 @@ func TestRequestLimits(t *testing.T) {
 				continue
 			}
 			role, _, _ := strings.Cut(r[2], ",")
+			size := int64(16<<10 + 1)
+			if r[1] == "/v1/policy/events" { // a whole policy set
+				size = control.MaxEventSize + 1024 + 1
+			}
 			tests = append(tests, struct {
 				name, url, tok string
 				size           int64
-			}{r[1], env.BaseURL + r[1], token(t, env, roleClients[role]), 16<<10 + 1})
+			}{r[1], env.BaseURL + r[1], token(t, env, roleClients[role]), size})
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
