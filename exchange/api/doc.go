@@ -45,6 +45,17 @@
 // refused by policy is audited every time); the rest are counted in
 // onevisit_api_audit_suppressed_total. See exchange/audit for the entries.
 //
+// Policy governance (officers; the node behind Deps.Governance, see
+// exchange/doc.go "Policy governance"): POST /v1/policy/events takes one
+// control event signed by the calling officer (exchange/control; its iss
+// must be the caller), answers once this node applied it, and refuses
+// bad_event, self_approval, already_approved, stale_base, needs_approval
+// and unknown_proposal; GET /v1/policy/proposals lists the pending ones,
+// GET /v1/policy/proposals/{id} reviews one (its diff, widenings and a
+// what-if replay of this node's audit log, ?window=, default 30 days);
+// GET /v1/policy/versions (public) lists the applied versions and the one
+// the node decides by, which /healthz shows too (policy_version).
+//
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
 //     (policy.Set.Limits) on every query, refused ones included, and on
@@ -52,8 +63,9 @@
 //     rate_limited with Retry-After (seconds until a token is free, or
 //     until the next UTC day for a quota);
 //   - body limits per route (16 KiB for token, query, explain, keys and
-//     audit; 64 MiB for publish); a body that declares more is refused
-//     413 before any of it is read;
+//     audit; 64 MiB for publish; control.MaxEventSize + 1 KiB for a policy
+//     event, which carries a whole policy set); a body that declares more
+//     is refused 413 before any of it is read;
 //   - PublishBytesInFlight (default 64 MiB) of publish bodies admitted at
 //     once, by declared size (the route limit for a body of unknown
 //     length); a publish waits up to 5 s for room, then gets 503 with
