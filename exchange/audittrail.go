@@ -68,6 +68,10 @@ func (t *auditTrail) Checkpoint(ctx context.Context) (string, error) {
 	return tok, nil
 }
 
+// Log is the node's copy of the audit log, for proofs and entry pages
+// (api.AuditLog).
+func (t *auditTrail) Log() *audit.Log { return t.log }
+
 // BySubject lists the audit entries about one pseudonym (api.AuditLog).
 func (t *auditTrail) BySubject(p string) []audit.IndexedEntry { return t.log.BySubject(p) }
 
