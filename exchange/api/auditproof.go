@@ -12,6 +12,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/keys"
 )
 
 // MaxAuditPage is the most entries one GET /v1/audit/entries returns.
@@ -162,4 +163,28 @@ func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"start": start, "end": end, "entries": b64s(entries), "leaf_hashes": b64s(leaves)})
 	return nil
+}
+
+// auditVerifiers serves the signed-note verifier keys of the exchange's
+// audit key versions that are not revoked, one a line, oldest first: what
+// a C2SP tlog tool or note.NewVerifier needs to check a checkpoint
+// (audit.NoteVerifierKey of each; the same keys GET /v1/keys lists).
+func (s *Server) auditVerifiers(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if s.d.Keys == nil {
+		return fmt.Errorf("audit verifiers: no key directory: %w", codes.ErrNotFound)
+	}
+	var b []byte
+	for _, k := range s.d.Keys.All() {
+		if k.Use != keys.UseAudit || k.Status == keys.Revoked {
+			continue
+		}
+		vk, err := audit.NoteVerifierKey(k)
+		if err != nil {
+			return fmt.Errorf("audit verifiers: %w", err)
+		}
+		b = append(b, vk+"\n"...)
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err := w.Write(b)
+	return err
 }

@@ -50,6 +50,7 @@ func (s *Server) table() []route {
 		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
+		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},
 		{"GET", "/v1/audit/proof/inclusion", pub, "RFC 9162 inclusion proof of one audit entry", s.inclusionProof},
 		{"GET", "/v1/audit/proof/consistency", pub, "RFC 9162 consistency proof between two audit log sizes", s.consistencyProof},
 		{"GET", "/v1/audit/entries", []string{RoleOfficer}, "A page of audit log entries, with their leaf hashes", s.auditEntries},

@@ -177,8 +177,9 @@
 // the hex digits being the first 4 bytes of SHA-256(kid "\n" 0x01 ||
 // public key), as note.NewEd25519VerifierKey computes. NoteVerifierKey
 // derives it from a key version in the key directory (GET /v1/keys lists
-// every audit key with its public key), so no separate distribution is
-// needed; note.NewVerifier and note.Open, or any C2SP signed-note
+// every audit key with its public key); GET /v1/audit/verifiers serves
+// the verifier keys of the audit versions not revoked, one a line.
+// note.NewVerifier and note.Open, or any C2SP signed-note
 // implementation, then check a checkpoint with no OneVisit code.
 // Standard tlog tools read the first three lines and ignore the
 // extension line; the roots are RFC 6962's, the same as
@@ -200,6 +201,7 @@
 // write):
 //
 //	GET /v1/audit/checkpoint                  the latest checkpoint note, text/plain (public)
+//	GET /v1/audit/verifiers                   note verifier keys, one a line, text/plain (public)
 //	GET /v1/audit/proof/inclusion?index=N&size=M
 //	                                          {"index","size","proof":[base64 hashes]} (public)
 //	GET /v1/audit/proof/consistency?from=A&to=B

@@ -75,6 +75,7 @@ var routeRoles = map[string]string{
 	"GET /v1/datasets":                    "public",
 	"GET /v1/keys":                        "public",
 	"GET /v1/audit/checkpoint":            "public",
+	"GET /v1/audit/verifiers":             "public",
 	"GET /v1/audit/proof/inclusion":       "public",
 	"GET /v1/audit/proof/consistency":     "public",
 	"GET /healthz":                        "public",

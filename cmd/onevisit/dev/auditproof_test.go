@@ -77,6 +77,31 @@ func publicCheckpoint(t *testing.T, env *dev.Env) (string, int64, tlog.Hash) {
 	if err != nil {
 		t.Fatalf("note.Open: %v\n%s", err, b)
 	}
+	// The verifier keys the exchange serves are exactly these, and open
+	// the note by themselves.
+	resp, vb := call(t, "GET", env.BaseURL+"/v1/audit/verifiers", "", nil, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("verifiers: %d %s", resp.StatusCode, vb)
+	}
+	var served []note.Verifier
+	for _, line := range strings.Split(strings.TrimSuffix(string(vb), "\n"), "\n") {
+		v, err := note.NewVerifier(line)
+		if err != nil {
+			t.Fatalf("served verifier key %q: %v", line, err)
+		}
+		served = append(served, v)
+	}
+	if len(served) != len(vs) {
+		t.Fatalf("%d verifier keys served, %d audit keys listed", len(served), len(vs))
+	}
+	for i := range vs {
+		if served[i].Name() != vs[i].Name() || served[i].KeyHash() != vs[i].KeyHash() {
+			t.Fatalf("served verifier %d is %s/%08x, the key directory's %s/%08x", i, served[i].Name(), served[i].KeyHash(), vs[i].Name(), vs[i].KeyHash())
+		}
+	}
+	if _, err := note.Open(b, note.VerifierList(served...)); err != nil {
+		t.Fatalf("note.Open with the served verifier keys: %v", err)
+	}
 	lines := strings.Split(n.Text, "\n")
 	if len(lines) < 4 || lines[0] != "onevisit/audit" {
 		t.Fatalf("checkpoint text %q", n.Text)
