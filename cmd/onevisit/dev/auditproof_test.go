@@ -455,4 +455,40 @@ func TestAttackForgedCheckpoint(t *testing.T) {
 			}
 		})
 	}
+
+	// An exchange that also lists the forger's key in its own key
+	// directory fools a verifier that trusts that directory, but not one
+	// that pinned the verifier keys it kept earlier.
+	_, vb := call(t, "GET", env.BaseURL+"/v1/audit/verifiers", "", nil, nil)
+	pinned := strings.ReplaceAll(strings.TrimSpace(string(vb)), "\n", ",")
+	skey, vkey, err := note.GenerateKey(rand.Reader, "exchange-audit#99")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged, err := note.Sign(&note.Note{Text: body}, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := lyingExchange(t, env, func(path string, b []byte) []byte {
+		if path == "/v1/audit/checkpoint" {
+			return forged
+		}
+		return b
+	})
+	if rc, out, errOut := runCLI("audit", "verify", "--exchange", proxy, "--verifier-key", pinned); rc != 1 || !strings.Contains(errOut, "invalid checkpoint signature") {
+		t.Fatalf("forged note with pinned keys: rc %d, want 1\n%s%s", rc, out, errOut)
+	}
+	if rc, out, errOut := runCLI("audit", "verify", "--exchange", proxy, "--verifier-key", vkey); rc != 0 {
+		t.Fatalf("forged note with the forger's key pinned: rc %d, want 0 (the pin is what is trusted)\n%s%s", rc, out, errOut)
+	}
+	if rc, out, errOut := runCLI("audit", "verify", "--exchange", env.BaseURL, "--verifier-key", pinned); rc != 0 {
+		t.Fatalf("genuine note with pinned keys: rc %d\n%s%s", rc, out, errOut)
+	}
+	if rc, _, errOut := runCLI("audit", "verify", "--exchange", env.BaseURL, "--verifier-key", "exchange-audit#1+00000000+AQ=="); rc != 2 {
+		t.Fatalf("malformed pin: rc %d, want 2\n%s", rc, errOut)
+	}
 }

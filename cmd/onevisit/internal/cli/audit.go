@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -42,10 +43,18 @@ func runAudit(ctx context.Context, e *env, args []string) error {
 type auditSource struct {
 	base   string
 	client *connectors.Client // nil without credentials
+	pinned pinnedKeys         // nil: trust the exchange's key directory
 }
 
-func newAuditSource(exchangeURL, cred string) (*auditSource, error) {
+func newAuditSource(exchangeURL, cred, pinned string) (*auditSource, error) {
 	src := &auditSource{base: exchangeURL}
+	if pinned != "" {
+		p, err := parsePinned(pinned)
+		if err != nil {
+			return nil, err
+		}
+		src.pinned = p
+	}
 	if cred != "" {
 		_, c, err := loadClient(cred, exchangeURL)
 		if err != nil {
@@ -81,12 +90,49 @@ func (s *auditSource) get(ctx context.Context, path string) ([]byte, error) {
 	return b, nil
 }
 
-// checkpoint fetches the latest checkpoint and the key directory and
-// verifies the one against the other.
+// pinnedKeys is a key resolver holding only audit keys given as note
+// verifier keys ("<kid>+<hash>+<base64(0x01 || public key)>").
+type pinnedKeys map[string]keys.PublicKey
+
+func (p pinnedKeys) PublicKey(kid string) (keys.PublicKey, error) {
+	k, ok := p[kid]
+	if !ok {
+		return keys.PublicKey{}, fmt.Errorf("pinned keys: %w: %q", keys.ErrUnknownKey, kid)
+	}
+	return k, nil
+}
+
+// parsePinned reads comma-separated note verifier keys.
+func parsePinned(list string) (pinnedKeys, error) {
+	p := pinnedKeys{}
+	for _, vk := range splitList(list) {
+		parts := strings.SplitN(vk, "+", 3)
+		if len(parts) != 3 {
+			return nil, usagef("--verifier-key %q: want <name>+<hash>+<key>", vk)
+		}
+		raw, err := base64.StdEncoding.Strict().DecodeString(parts[2])
+		if err != nil || len(raw) != 1+ed25519.PublicKeySize || raw[0] != 1 {
+			return nil, usagef("--verifier-key %q: not an Ed25519 note verifier key", vk)
+		}
+		k := keys.PublicKey{KID: parts[0], Owner: keys.OwnerExchange, Use: keys.UseAudit, Key: ed25519.PublicKey(raw[1:]), Status: keys.Active}
+		if got, err := audit.NoteVerifierKey(k); err != nil || got != vk {
+			return nil, usagef("--verifier-key %q: its key hash does not match its name and key", vk)
+		}
+		p[k.KID] = k
+	}
+	return p, nil
+}
+
+// checkpoint fetches the latest checkpoint and verifies it against the
+// pinned keys, or else against the exchange's key directory.
 func (s *auditSource) checkpoint(ctx context.Context) (string, audit.Checkpoint, keys.Resolver, error) {
-	dir, err := (&connectors.Requester{Client: &connectors.Client{BaseURL: s.base}}).Keys(ctx)
-	if err != nil {
-		return "", audit.Checkpoint{}, nil, err
+	var dir keys.Resolver = s.pinned
+	if s.pinned == nil {
+		d, err := (&connectors.Requester{Client: &connectors.Client{BaseURL: s.base}}).Keys(ctx)
+		if err != nil {
+			return "", audit.Checkpoint{}, nil, err
+		}
+		dir = d
 	}
 	b, err := s.get(ctx, "/v1/audit/checkpoint")
 	if err != nil {
@@ -164,10 +210,11 @@ func (s *auditSource) entries(ctx context.Context, start, end uint64) (entries, 
 func auditVerify(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "audit verify")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: onevisit audit verify --exchange URL [--credentials officer.json] [--since FILE] [--out FILE]
+		fmt.Fprint(fs.Output(), `Usage: onevisit audit verify --exchange URL [--credentials officer.json] [--since FILE] [--out FILE] [--verifier-key VKEY]
 
 Fetches the exchange's latest checkpoint (a C2SP tlog-checkpoint signed note)
-and checks its signature against the key directory (GET /v1/keys). With an
+and checks its signature against the key directory (GET /v1/keys), or only
+against the note verifier keys given with --verifier-key. With an
 officer's credentials it fetches every entry the checkpoint covers, rebuilds
 the Merkle tree offline and names the first entry that does not match. With
 --since, an earlier checkpoint kept in a file, it checks the consistency proof
@@ -178,12 +225,13 @@ that the log only grew since. Exits 1 on any failed check.
 	}
 	exURL := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
 	cred := fs.String("credentials", "", "an officer's credentials file: check every entry, not only the signature")
+	pin := fs.String("verifier-key", "", "trust only these note verifier keys (comma-separated, from GET /v1/audit/verifiers kept earlier), not the exchange's key directory")
 	since := fs.String("since", "", "a checkpoint saved earlier (--out): check that the log only grew since")
 	out := fs.String("out", "", "write the verified checkpoint to this file, for a later --since")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	src, err := newAuditSource(*exURL, *cred)
+	src, err := newAuditSource(*exURL, *cred, *pin)
 	if err != nil {
 		return err
 	}
@@ -254,6 +302,7 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	}
 	exURL := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
 	cred := fs.String("credentials", "", "an officer's credentials file, to fetch the entry")
+	pin := fs.String("verifier-key", "", "trust only these note verifier keys (comma-separated), not the exchange's key directory")
 	index := fs.Int64("index", -1, "the entry's index in the log (required)")
 	entryFile := fs.String("entry", "", "a file holding the entry's exact bytes")
 	if err := parse(fs, args); err != nil {
@@ -265,7 +314,7 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	if (*entryFile == "") == (*cred == "") {
 		return usagef("give one of --entry and --credentials")
 	}
-	src, err := newAuditSource(*exURL, *cred)
+	src, err := newAuditSource(*exURL, *cred, *pin)
 	if err != nil {
 		return err
 	}
