@@ -207,6 +207,27 @@ func (s *auditSource) entries(ctx context.Context, start, end uint64) (entries, 
 	return entries, leaves, nil
 }
 
+// maxProve bounds how many inclusion proofs verify fetches to narrow a
+// mismatch to one entry.
+const maxProve = 10000
+
+// firstUnproven returns the first index in [from, to) whose entry has no
+// valid inclusion proof in cp's tree. A log that serves a bad proof for a
+// good entry is misbehaving too, so the index is the first the exchange
+// cannot prove.
+func (s *auditSource) firstUnproven(ctx context.Context, entries [][]byte, from, to uint64, cp audit.Checkpoint) (uint64, error) {
+	if to-from > maxProve {
+		return 0, fmt.Errorf("%d entries: too many to prove one by one", to-from)
+	}
+	for i := from; i < to; i++ {
+		prf, err := s.proof(ctx, fmt.Sprintf("/v1/audit/proof/inclusion?index=%d&size=%d", i, cp.Size))
+		if err != nil || audit.VerifyInclusion(entries[i], i, cp.Size, prf, cp.Root) != nil {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("every entry has a valid inclusion proof")
+}
+
 func auditVerify(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "audit verify")
 	fs.Usage = func() {
@@ -270,10 +291,19 @@ that the log only grew since. Exits 1 on any failed check.
 		}
 		if _, err := audit.VerifyExport(audit.Export{Entries: entries, Checkpoints: notes, LeafHashes: leaves}, auditOrigin, dir); err != nil {
 			var te *audit.TamperError
-			if errors.As(err, &te) {
-				return fmt.Errorf("first bad entry: %d: %w", te.Index, err)
+			if !errors.As(err, &te) {
+				return err
 			}
-			return err
+			if te.End != te.Index+1 {
+				// The served leaf hashes did not vouch for themselves:
+				// prove each entry of the range against the signed root.
+				bad, perr := src.firstUnproven(ctx, entries, te.Index, min(te.End, uint64(len(entries))), cp)
+				if perr != nil {
+					return fmt.Errorf("first bad entry in [%d, %d) (%v): %w", te.Index, te.End, perr, err)
+				}
+				return fmt.Errorf("first bad entry: %d: its inclusion proof does not verify against the signed root: %w", bad, err)
+			}
+			return fmt.Errorf("first bad entry: %d: %w", te.Index, err)
 		}
 		fmt.Fprintf(e.out, "entries: %d reproduce the signed root: ok\n", len(entries))
 	} else {
