@@ -35,6 +35,9 @@ type Config struct {
 	// Policies is a folder of policy YAML; empty means the built-in
 	// example policies (dev and tests only).
 	Policies string `yaml:"policies"`
+	// PolicyApprovals is N, the distinct officers a widening policy
+	// change needs (policy governance); 0 means 2.
+	PolicyApprovals int `yaml:"policy_approvals"`
 	// Schemas is a folder of dataset schemas; empty means the built-in set.
 	Schemas string       `yaml:"schemas"`
 	Keys    KeysConfig   `yaml:"keys"`
@@ -390,6 +393,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
-		Logger: lg, FutureSkew: c.Ingest.FutureSkew,
+		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals,
 	}, nil
 }

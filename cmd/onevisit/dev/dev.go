@@ -77,6 +77,9 @@ type Options struct {
 	// Keys, when set, keeps the exchange's own keys where it says (e.g.
 	// Vault transit) instead of the file keystore under DataDir/keys.
 	Keys *exchange.KeysConfig
+	// PolicyApprovals is N, the officers a widening policy change needs
+	// (0: 2).
+	PolicyApprovals int
 	// SkipSamples leaves the sample CSVs unpublished.
 	SkipSamples bool
 	Logger      *slog.Logger
@@ -121,6 +124,7 @@ type Env struct {
 	ownsData  bool
 	keys      exchange.KeysConfig
 	topics    bus.TopicSpec
+	approvals int
 	logger    *slog.Logger
 }
 
@@ -186,7 +190,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		kc = *o.Keys
 	}
 	kc = kc.WithDefaults()
-	env.keys, env.topics, env.logger = kc, o.Topics, o.Logger
+	env.keys, env.topics, env.logger, env.approvals = kc, o.Topics, o.Logger, o.PolicyApprovals
 	kb, err := exchange.OpenKeys(ctx, kc, o.Logger)
 	if err != nil {
 		return nil, fmt.Errorf("dev: keys: %w", err)
@@ -198,7 +202,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	parts.Listener = ln
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
-	parts.Topics = o.Topics
+	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
 	env.Schemas = parts.Schemas
 	node, err := exchange.New(parts)
 	if err != nil {
@@ -585,7 +589,7 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 		kb.Close()
 		return nil, err
 	}
-	parts.Node, parts.Listener, parts.Topics = name, ln, e.topics
+	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
 	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
 	node, err := exchange.New(parts)
 	if err != nil {

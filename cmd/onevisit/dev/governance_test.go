@@ -3,6 +3,7 @@ package dev_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -346,5 +347,36 @@ func TestGovernanceRestartKeepsVersions(t *testing.T) {
 	}
 	if got := schoolHouseholdFields(t, env, env.BaseURL); !reflect.DeepEqual(got, fieldsNarrow) {
 		t.Fatalf("after restart: fields %v, want %v", got, fieldsNarrow)
+	}
+}
+
+// TestGovernanceThreeOfficers: with N = 3 an officer's second approval of
+// the same proposal is refused (already_approved) and does not count:
+// two distinct officers leave a widening pending.
+func TestGovernanceThreeOfficers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, PolicyApprovals: 3}
+	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-three-officers", time.Now().UnixNano())); ok {
+		o.Kafka, o.Topics = kc, spec
+	}
+	env, err := dev.Start(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	seeded(t, env.BaseURL)
+	wide, _ := examplesWith(t, schoolWiden)
+	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "grant-gender", Base: 1, Reason: "class balance", Policy: wide}, "")
+	body := act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "grant-gender", Base: 1, Reason: "ok"}, "")
+	if p, _ := body["proposal"].(map[string]any); p["state"] != "pending" {
+		t.Fatalf("after 2 of 3 officers: %v", p)
+	}
+	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "grant-gender", Base: 1, Reason: "ok again"}, "already_approved")
+	if v := versionsOf(t, env.BaseURL); v.Current != 1 {
+		t.Fatalf("version %d after two officers of three, want 1", v.Current)
+	}
+	if got := schoolHouseholdFields(t, env, env.BaseURL); !reflect.DeepEqual(got, fieldsBefore) {
+		t.Fatalf("fields %v, want %v", got, fieldsBefore)
 	}
 }
