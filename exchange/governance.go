@@ -94,8 +94,8 @@ func (n *Node) toLedger(e control.Event) error {
 	var err error
 	switch e.Action {
 	case control.ActionSeed:
-		if cur != 0 || len(n.gov.seen) > 0 {
-			return fmt.Errorf("%w: a seed is accepted only as the first event", control.ErrBadEvent)
+		if cur != 0 {
+			return fmt.Errorf("%w: a seed is accepted only as the first applied event, the ledger is at version %d", control.ErrBadEvent, cur)
 		}
 		var s *policy.Set
 		if s, err = n.parseSet(e); err != nil {
@@ -444,8 +444,7 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 			if set == nil {
 				set = cur
 			}
-			d := set.Decide(policy.Request{Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose, CaseID: e.CaseID, Time: e.Time})
-			if !slices.Contains(d.Fields, ds.Subject) {
+			if set == nil || !slices.Contains(set.Decide(policy.Request{Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose, CaseID: e.CaseID, Time: e.Time}).Fields, ds.Subject) {
 				fields = slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == ds.Subject })
 			}
 		}
