@@ -15,6 +15,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
@@ -92,6 +93,7 @@ var sentinels = []struct {
 	{ingest.ErrIATInFuture, "iat_in_future"},
 	{ingest.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
 	{ingest.ErrUnwritable, "unwritable"},
+	{query.ErrConsentRequired, "consent_required"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -102,6 +102,7 @@ var SampleClients = []Client{
 	{ID: "newborn-registration", Role: "consumer", Name: "Newborn registration service", Purposes: []string{"newborn_registration"}},
 	{ID: "property-transfer", Role: "consumer", Name: "Property transfer service", Purposes: []string{"property_transfer"}},
 	{ID: "security-officer", Role: "officer", Name: "Security officer"},
+	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 }
 
 // Env is a running dev environment.
@@ -499,7 +500,7 @@ func newCredentials(sc Client) (*connectors.Credentials, error) {
 	if c.AuthKey, err = newJWK(sc.ID + "-auth#1"); err != nil {
 		return nil, err
 	}
-	if sc.Role == "publisher" {
+	if sc.Role == "publisher" || sc.Role == "consent" {
 		if c.SigningKey, err = newJWK(sc.ID + "-record#1"); err != nil {
 			return nil, err
 		}
