@@ -10,7 +10,7 @@
 //     registrations (schema property/v1), for five owners;
 //   - consent.csv: the consent service's consent records (schema
 //     consent/v1): GuardianResidentID consents to property-transfer for
-//     property_transfer until the end of 2026; 陈德明 (330106195611040339)
+//     property_transfer until the end of 2027; 陈德明 (330106195611040339)
 //     has a record with no consent in force.
 //
 // Each file's header row names the schema's fields, and every row passes

@@ -328,7 +328,7 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	if pat := pol.CaseIDPattern(q.Purpose); pat != "" && d.Allowed {
 		conditions = append(conditions, wire.Of(policy.ErrBadCaseID).Name)
-		d.Reasons = append(d.Reasons, "condition: "+wire.Of(policy.ErrBadCaseID).Name+": a case_id must match "+pat)
+		d.Reasons = append(d.Reasons, "condition: "+wire.Of(policy.ErrBadCaseID).Name+": a case_id that does not match "+pat+" is refused")
 	}
 	if d.Allowed && d.RequiresConsent {
 		conditions = append(conditions, wire.Of(query.ErrConsentRequired).Name)

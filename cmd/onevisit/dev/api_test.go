@@ -78,7 +78,7 @@ var routeRoles = map[string]string{
 	"GET /healthz":                        "public",
 	"GET /openapi.json":                   "public",
 	"POST /v1/query":                      "consumer",
-	"POST /v1/datasets/{dataset}/records": "publisher",
+	"POST /v1/datasets/{dataset}/records": "publisher,consent",
 	"POST /v1/policy/explain":             "consumer,officer",
 	"POST /v1/audit/subject":              "officer",
 	"POST /v1/keys":                       "officer",
@@ -90,6 +90,7 @@ var roleClients = map[string]string{
 	api.RolePublisher: "public-security",
 	api.RoleConsumer:  "school-enrolment",
 	api.RoleOfficer:   "security-officer",
+	api.RoleConsent:   "consent-service",
 }
 
 // TestAuthorizationSweep calls every registered route without a token,
@@ -333,7 +334,7 @@ func TestKeyDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[kid] = entry{sc.ID, keys.UseAuth, keys.Active}
-		if sc.Role == "publisher" {
+		if sc.Role == "publisher" || sc.Role == "consent" {
 			kid, _, err := connectors.PublicKey(cred.SigningKey)
 			if err != nil {
 				t.Fatal(err)
@@ -640,7 +641,7 @@ func TestAuditTrail(t *testing.T) {
 	}
 	want := []summary{
 		{"school-enrolment", "household", "school_enrolment", "SE-2026-0007", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head,resident_id"},
-		{"school-enrolment", "household", "property_transfer", "SE-2026-0007", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
+		{"school-enrolment", "household", "property_transfer", "PT-2026-0007", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("query entries for the child:\ngot  %+v\nwant %+v", got, want)

@@ -198,7 +198,7 @@ func TestAttackExplainMatchesQuery(t *testing.T) {
 		wantConditions         []string
 		wantQueryCode          string // of the query without a case id
 	}{
-		{"case id required", "household", "school_enrolment", "permit", []string{"case_id_required"}, "case_id_required"},
+		{"case id required", "household", "school_enrolment", "permit", []string{"case_id_required", "bad_case_id"}, "case_id_required"},
 		{"purpose not allowed", "household", "property_transfer", "deny", []string{}, "purpose_not_allowed"},
 		{"dataset not allowed", "tax", "school_enrolment", "deny", []string{}, "denied"},
 	}

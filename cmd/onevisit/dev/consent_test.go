@@ -149,7 +149,7 @@ func TestExplainShowsConditions(t *testing.T) {
 		"reasons": []any{
 			"permit: policy property-transfer-household allows 3 fields of household for purpose property_transfer if the citizen consents",
 			"condition: case_id_required: a query without a case_id is refused",
-			`condition: bad_case_id: a case_id must match ^PT-\d{4}-\d{4,}$`,
+			`condition: bad_case_id: a case_id that does not match ^PT-\d{4}-\d{4,}$ is refused`,
 			"condition: consent_required: address, household_id, name are released only while the citizen's consent for property_transfer is in force",
 		},
 	}
