@@ -16,6 +16,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
@@ -95,6 +96,7 @@ var sentinels = []struct {
 	{ingest.ErrUnwritable, "unwritable"},
 	{codes.ErrBadRange, "bad_range"},
 	{codes.ErrBeyondLog, "beyond_log"},
+	{query.ErrConsentRequired, "consent_required"},
 	{control.ErrBadEvent, "bad_event"},
 	{control.ErrSelfApproval, "self_approval"},
 	{control.ErrAlreadyApproved, "already_approved"},
