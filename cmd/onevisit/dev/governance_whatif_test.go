@@ -28,8 +28,9 @@ func TestGovernanceWhatIf(t *testing.T) {
 		t.Fatal(err)
 	}
 	school, newborn := token(t, env, schoolService), token(t, env, "newborn-registration")
+	caseIDs := map[string]string{"school_enrolment": "SE-2026-0001", "newborn_registration": "NB-2026-0001"}
 	ask := func(tok, dataset, subject, purpose string) int {
-		b, _ := json.Marshal(map[string]string{"dataset": dataset, "subject": subject, "purpose": purpose, "case_id": "SE-2026-0001"})
+		b, _ := json.Marshal(map[string]string{"dataset": dataset, "subject": subject, "purpose": purpose, "case_id": caseIDs[purpose]})
 		status, _ := post(t, env.BaseURL+"/v1/query", tok, b)
 		return status
 	}
