@@ -82,6 +82,10 @@ type Options struct {
 	Logger      *slog.Logger
 	// Banner receives the start-up banner; nil prints nothing.
 	Banner io.Writer
+
+	// TLSCert and TLSKey, when set, make the node's listener HTTPS (as
+	// http.tls_cert and http.tls_key do for serve); BaseURL is https.
+	TLSCert, TLSKey string
 }
 
 // Client describes one sample client.
@@ -191,6 +195,12 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	parts.Listener = ln
+	scheme := "http://"
+	if o.TLSCert != "" || o.TLSKey != "" {
+		parts.TLSCert, parts.TLSKey = o.TLSCert, o.TLSKey
+		scheme = "https://"
+		parts.PublicURL = scheme + ln.Addr().String()
+	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics = o.Topics
 	env.Schemas = parts.Schemas
@@ -206,7 +216,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	env.BaseURL = "http://" + addr
+	env.BaseURL = scheme + addr
 	if err := env.waitReady(ctx); err != nil {
 		return nil, err
 	}
