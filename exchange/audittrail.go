@@ -25,8 +25,9 @@ type auditTrail struct {
 	names   bus.Names
 	out     *sealingWriter // adds the node MAC to every entry written
 	log     *audit.Log
-	signer  keys.Signer // signs checkpoints
-	applied *applied    // offsets the tails have applied
+	signer  keys.Signer   // signs checkpoints
+	dir     keys.Resolver // the node's key directory: the signer's public keys
+	applied *applied      // offsets the tails have applied
 	// sealer checks the MAC of every entry read back; set by Run before
 	// the tails start.
 	sealer  *atomic.Pointer[audit.Sealer]
@@ -59,13 +60,17 @@ func (t *auditTrail) Checkpoint(ctx context.Context) (string, error) {
 		return t.cpCache, nil
 	}
 	cp := t.log.Checkpoint("onevisit/audit", time.Now())
-	tok, err := audit.SignCheckpoint(ctx, t.signer, cp)
+	tok, err := audit.SignCheckpoint(ctx, t.signer, t.dir, cp)
 	if err != nil {
 		return "", err
 	}
 	t.cpCache, t.cpSize = tok, cp.Size
 	return tok, nil
 }
+
+// Log is the node's copy of the audit log, for proofs and entry pages
+// (api.AuditLog).
+func (t *auditTrail) Log() *audit.Log { return t.log }
 
 // BySubject lists the audit entries about one pseudonym (api.AuditLog).
 func (t *auditTrail) BySubject(p string) []audit.IndexedEntry { return t.log.BySubject(p) }

@@ -50,6 +50,10 @@ func (s *Server) table() []route {
 		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
+		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},
+		{"GET", "/v1/audit/proof/inclusion", pub, "RFC 9162 inclusion proof of one audit entry", s.inclusionProof},
+		{"GET", "/v1/audit/proof/consistency", pub, "RFC 9162 consistency proof between two audit log sizes", s.consistencyProof},
+		{"GET", "/v1/audit/entries", []string{RoleOfficer}, "A page of audit log entries, with their leaf hashes", s.auditEntries},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
@@ -411,8 +415,9 @@ func (s *Server) checkpoint(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", err)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"checkpoint": cp})
-	return nil
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, err = io.WriteString(w, cp)
+	return err
 }
 
 type subjectRequest struct {

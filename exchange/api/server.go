@@ -50,6 +50,8 @@ type Auditor interface {
 type AuditLog interface {
 	Checkpoint(ctx context.Context) (string, error)
 	BySubject(pseudonym string) []audit.IndexedEntry
+	// Log is the node's copy of the log, for proofs and entry pages.
+	Log() *audit.Log
 	// CatchUp waits (bounded) until the node's copy holds every entry
 	// durably written before the call, or fails with codes.ErrUnavailable.
 	CatchUp(ctx context.Context) error

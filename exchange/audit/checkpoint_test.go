@@ -3,9 +3,8 @@ package audit
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/hmac"
-	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -15,17 +14,26 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/mod/sumdb/note"
+
 	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
-var b64 = base64.RawURLEncoding
-
-// signRaw builds a compact JWS over exactly the given header and payload
-// JSON, signed by s: for payloads SignCheckpoint would never produce.
-func signRaw(s edSigner, header, payload string) string {
-	in := b64.EncodeToString([]byte(header)) + "." + b64.EncodeToString([]byte(payload))
-	return in + "." + b64.EncodeToString(ed25519.Sign(s.priv, []byte(in)))
+// signNote signs text as a note by s under the key name s.kid, whatever
+// the directory says: for checkpoints SignCheckpoint would never produce.
+func signNote(s edSigner, text string) string {
+	vk, err := note.NewEd25519VerifierKey(s.kid, s.priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		panic(err)
+	}
+	v, err := note.NewVerifier(vk)
+	if err != nil {
+		panic(err)
+	}
+	sig := binary.BigEndian.AppendUint32(nil, v.KeyHash())
+	sig = append(sig, ed25519.Sign(s.priv, []byte(text))...)
+	return text + "\n\u2014 " + s.kid + " " + base64.StdEncoding.EncodeToString(sig) + "\n"
 }
 
 func testCheckpoint() Checkpoint {
@@ -33,19 +41,26 @@ func testCheckpoint() Checkpoint {
 	return l.Checkpoint("onevisit/audit", t0)
 }
 
-func mustSign(t testing.TB, s keys.Signer, c Checkpoint) string {
+// mustSign signs c as SignCheckpoint does, with s's own public key (s
+// need not be in any directory).
+func mustSign(t testing.TB, s edSigner, c Checkpoint) string {
 	t.Helper()
-	tok, err := SignCheckpoint(context.Background(), s, c)
-	if err != nil {
+	if err := c.validate(); err != nil {
 		t.Fatal(err)
 	}
-	return tok
+	return signNote(s, c.text())
 }
 
 func TestCheckpointRoundTrip(t *testing.T) {
 	audit, _, _, dir := testKeys()
 	want := testCheckpoint()
-	tok := mustSign(t, audit, want)
+	tok, err := SignCheckpoint(context.Background(), audit, dir, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok != mustSign(t, audit, want) {
+		t.Errorf("SignCheckpoint and the hand-built note differ:\n%s\n%s", tok, mustSign(t, audit, want))
+	}
 	got, err := VerifyCheckpoint(tok, dir)
 	if err != nil {
 		t.Fatal(err)
@@ -53,44 +68,63 @@ func TestCheckpointRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v, want %+v", got, want)
 	}
-	// The header is the fixed profile; the payload carries exactly four
-	// members.
-	parts := strings.Split(tok, ".")
-	hdr, _ := b64.DecodeString(parts[0])
-	if want := `{"alg":"EdDSA","kid":"audit#1","typ":"onevisit-checkpoint+jwt"}`; string(hdr) != want {
-		t.Errorf("header %s, want %s", hdr, want)
-	}
-	payload, _ := b64.DecodeString(parts[1])
-	wantPayload := fmt.Sprintf(`{"origin":"onevisit/audit","size":10,"root":"%s","time":"2025-03-14T09:26:53.589793Z"}`,
+	// The body is the C2SP tlog-checkpoint: origin, size, root, then the
+	// time extension line; one signature line named by the kid.
+	wantBody := fmt.Sprintf("onevisit/audit\n10\n%s\ntime 2025-03-14T09:26:53.589793Z\n\n\u2014 audit#1 ",
 		base64.StdEncoding.EncodeToString(want.Root))
-	if string(payload) != wantPayload {
-		t.Errorf("payload %s, want %s", payload, wantPayload)
+	if !strings.HasPrefix(tok, wantBody) || strings.Count(tok, "\n") != 6 {
+		t.Errorf("note\n%s\nwant it to start\n%s", tok, wantBody)
+	}
+	// A standard note verifier built from the published key opens it.
+	vk, err := NoteVerifierKey(dir["audit#1"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := note.NewVerifier(vk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open([]byte(tok), note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("note.Open: %v", err)
+	}
+	if n.Text != want.text() || len(n.Sigs) != 1 || n.Sigs[0].Name != "audit#1" {
+		t.Errorf("note.Open gave %+v", n)
+	}
+	if !strings.HasPrefix(vk, "audit#1+") {
+		t.Errorf("verifier key %q is not named by the kid", vk)
 	}
 }
 
 func TestSignCheckpointRefusesInvalid(t *testing.T) {
-	audit, _, _, _ := testKeys()
+	audit, record, _, dir := testKeys()
 	good := testCheckpoint()
 	tests := []struct {
-		name   string
-		mutate func(*Checkpoint)
+		name    string
+		signer  edSigner
+		mutate  func(*Checkpoint)
+		wantErr error
 	}{
-		{"empty origin", func(c *Checkpoint) { c.Origin = "" }},
-		{"short root", func(c *Checkpoint) { c.Root = c.Root[:31] }},
-		{"zero time", func(c *Checkpoint) { c.Time = time.Time{} }},
+		{"empty origin", audit, func(c *Checkpoint) { c.Origin = "" }, nil},
+		{"origin of two lines", audit, func(c *Checkpoint) { c.Origin = "a\nb" }, nil},
+		{"short root", audit, func(c *Checkpoint) { c.Root = c.Root[:31] }, nil},
+		{"zero time", audit, func(c *Checkpoint) { c.Time = time.Time{} }, nil},
+		{"record key", record, func(*Checkpoint) {}, keys.ErrWrongUse},
+		{"key not in the directory", edSigner{kid: "stranger#1", priv: audit.priv}, func(*Checkpoint) {}, keys.ErrUnknownKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good
 			c.Root = append([]byte(nil), good.Root...)
 			tc.mutate(&c)
-			if tok, err := SignCheckpoint(context.Background(), audit, c); err == nil {
-				t.Errorf("signed %q", tok)
+			tok, err := SignCheckpoint(context.Background(), tc.signer, dir, c)
+			if err == nil {
+				t.Fatalf("signed %q", tok)
+			}
+			if tc.wantErr != nil && !errors.Is(err, tc.wantErr) {
+				t.Errorf("error = %v, want %v", err, tc.wantErr)
 			}
 		})
-	}
-	if _, err := SignCheckpoint(context.Background(), edSigner{kid: "", priv: audit.priv}, good); !errors.Is(err, keys.ErrMalformedJWT) {
-		t.Errorf("empty kid: error = %v, want keys.ErrMalformedJWT", err)
 	}
 }
 
@@ -98,27 +132,19 @@ func TestVerifyCheckpoint(t *testing.T) {
 	audit, record, revoked, dir := testKeys()
 	cp := testCheckpoint()
 	good := mustSign(t, audit, cp)
-	parts := strings.Split(good, ".")
 	root := base64.StdEncoding.EncodeToString(cp.Root)
-	hdr := `{"alg":"EdDSA","kid":"audit#1","typ":"onevisit-checkpoint+jwt"}`
-	payload := func(origin, size, root, tm string) string {
-		return fmt.Sprintf(`{"origin":%s,"size":%s,"root":%s,"time":%s}`, origin, size, root, tm)
+	body := func(origin, size, root, tm string) string {
+		return origin + "\n" + size + "\n" + root + "\n" + tm + "\n"
 	}
-	okPayload := payload(`"onevisit/audit"`, "10", `"`+root+`"`, `"2025-03-14T09:26:53.589793Z"`)
-	otherTok := mustSign(t, audit, Checkpoint{Origin: "onevisit/audit", Size: 11, Root: cp.Root, Time: t0})
-	hs256 := func() string {
-		in := b64.EncodeToString([]byte(`{"alg":"HS256","kid":"audit#1","typ":"onevisit-checkpoint+jwt"}`)) + "." + b64.EncodeToString([]byte(okPayload))
-		m := hmac.New(sha256.New, dir["audit#1"].Key)
-		m.Write([]byte(in))
-		return in + "." + b64.EncodeToString(m.Sum(nil))
-	}()
-	receipt, err := keys.SignJWT(context.Background(), audit, "onevisit-receipt+jwt", &checkpointClaims{
-		Origin: "onevisit/audit", Size: 10, Root: root, Time: "2025-03-14T09:26:53.589793Z"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	flipped := []byte(parts[2])
-	flipped[3] ^= 1
+	okTime := "time 2025-03-14T09:26:53.589793Z"
+	other := mustSign(t, audit, Checkpoint{Origin: "onevisit/audit", Size: 11, Root: cp.Root, Time: t0})
+	sigLine := good[strings.Index(good, "\n\n")+2:]
+	sigB64 := strings.Fields(sigLine)[2]
+	sig, _ := base64.StdEncoding.DecodeString(sigB64)
+	sig[10] ^= 1
+	flipped := good[:strings.Index(good, "\n\n")+2] + "\u2014 audit#1 " + base64.StdEncoding.EncodeToString(sig) + "\n"
+	witness, _ := newKey("witness", keys.UseAudit, keys.Active)
+	cosigned := good + strings.TrimPrefix(signNote(witness, cp.text()), cp.text()+"\n")
 
 	tests := []struct {
 		name    string
@@ -126,35 +152,32 @@ func TestVerifyCheckpoint(t *testing.T) {
 		wantErr error // besides ErrBadSignature, which every failure wraps
 	}{
 		{"good", good, nil},
-		{"raw profile", signRaw(audit, hdr, okPayload), nil},
+		{"with a witness cosignature", cosigned, nil},
 		{"record key", mustSign(t, record, cp), keys.ErrWrongUse},
 		{"revoked audit key", mustSign(t, revoked, cp), keys.ErrRevoked},
 		{"unknown kid", mustSign(t, edSigner{kid: "stranger#1", priv: audit.priv}, cp), keys.ErrUnknownKey},
-		{"key of another kid", mustSign(t, edSigner{kid: "audit#1", priv: record.priv}, cp), keys.ErrBadSignature},
-		{"wrong typ", receipt, keys.ErrBadType},
-		{"alg none", b64.EncodeToString([]byte(`{"alg":"none","kid":"audit#1","typ":"onevisit-checkpoint+jwt"}`)) + "." + parts[1] + ".", keys.ErrAlgorithm},
-		{"HS256 with the public key", hs256, keys.ErrAlgorithm},
-		{"payload swapped", parts[0] + "." + strings.Split(otherTok, ".")[1] + "." + parts[2], keys.ErrBadSignature},
-		{"signature bit flip", parts[0] + "." + parts[1] + "." + string(flipped), keys.ErrBadSignature},
-		{"signature missing", parts[0] + "." + parts[1] + ".", keys.ErrBadSignature},
-		{"crit header", signRaw(audit, `{"alg":"EdDSA","crit":["x"],"kid":"audit#1","typ":"onevisit-checkpoint+jwt","x":1}`, okPayload), keys.ErrMalformedJWT},
-		{"duplicate size", signRaw(audit, hdr, `{"origin":"onevisit/audit","size":10,"size":11,"root":"`+root+`","time":"2025-03-14T09:26:53Z"}`), keys.ErrMalformedJWT},
-		{"extra claim", signRaw(audit, hdr, `{"origin":"onevisit/audit","size":10,"root":"`+root+`","time":"2025-03-14T09:26:53Z","exp":1}`), keys.ErrMalformedJWT},
-		{"negative size", signRaw(audit, hdr, payload(`"onevisit/audit"`, "-1", `"`+root+`"`, `"2025-03-14T09:26:53Z"`)), keys.ErrMalformedJWT},
-		{"fractional size", signRaw(audit, hdr, payload(`"onevisit/audit"`, "1.5", `"`+root+`"`, `"2025-03-14T09:26:53Z"`)), keys.ErrMalformedJWT},
-		{"empty origin", signRaw(audit, hdr, payload(`""`, "10", `"`+root+`"`, `"2025-03-14T09:26:53Z"`)), nil},
-		{"short root", signRaw(audit, hdr, payload(`"onevisit/audit"`, "10", `"`+base64.StdEncoding.EncodeToString(cp.Root[:31])+`"`, `"2025-03-14T09:26:53Z"`)), nil},
-		{"root not base64", signRaw(audit, hdr, payload(`"onevisit/audit"`, "10", `"!!"`, `"2025-03-14T09:26:53Z"`)), nil},
-		{"time with offset", signRaw(audit, hdr, payload(`"onevisit/audit"`, "10", `"`+root+`"`, `"2025-03-14T17:26:53+08:00"`)), nil},
-		{"time missing", signRaw(audit, hdr, `{"origin":"onevisit/audit","size":10,"root":"`+root+`"}`), nil},
-		{"not a JWS", "checkpoint", keys.ErrMalformedJWT},
-		{"empty", "", keys.ErrMalformedJWT},
+		{"key of another kid", mustSign(t, edSigner{kid: "audit#1", priv: record.priv}, cp), keys.ErrUnknownKey},
+		{"only a witness signature", signNote(witness, cp.text()), keys.ErrUnknownKey},
+		{"body swapped", other[:strings.Index(other, "\n\n")+2] + sigLine, nil},
+		{"signature bit flip", flipped, nil},
+		{"signature missing", cp.text() + "\n", nil},
+		{"extra line", signNote(audit, body("onevisit/audit", "10", root, okTime)+"x\n"), nil},
+		{"no time line", signNote(audit, "onevisit/audit\n10\n"+root+"\n"), nil},
+		{"negative size", signNote(audit, body("onevisit/audit", "-1", root, okTime)), nil},
+		{"leading zero size", signNote(audit, body("onevisit/audit", "010", root, okTime)), nil},
+		{"empty origin", signNote(audit, body("", "10", root, okTime)), nil},
+		{"short root", signNote(audit, body("onevisit/audit", "10", base64.StdEncoding.EncodeToString(cp.Root[:31]), okTime)), nil},
+		{"root not base64", signNote(audit, body("onevisit/audit", "10", "!!", okTime)), nil},
+		{"time with offset", signNote(audit, body("onevisit/audit", "10", root, "time 2025-03-14T17:26:53+08:00")), nil},
+		{"time not canonical", signNote(audit, body("onevisit/audit", "10", root, "time 2025-03-14T09:26:53.500Z")), nil},
+		{"not a note", "checkpoint", nil},
+		{"empty", "", nil},
 		{"too large", good + strings.Repeat("A", MaxCheckpointSize), nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := VerifyCheckpoint(tc.token, dir)
-			if tc.name == "good" || tc.name == "raw profile" {
+			if tc.name == "good" || tc.name == "with a witness cosignature" {
 				if err != nil {
 					t.Fatalf("VerifyCheckpoint: %v", err)
 				}
@@ -176,25 +199,24 @@ func TestVerifyCheckpoint(t *testing.T) {
 	}
 }
 
-// fuzzSeedTokens are the checkpoint tokens kept as seeds; the first is
-// valid, so the fuzzer starts from a token that verifies.
+// fuzzSeedTokens are the checkpoint notes kept as seeds; the first is
+// valid, so the fuzzer starts from a note that verifies.
 func fuzzSeedTokens(t testing.TB) []string {
 	audit, record, _, _ := testKeys()
 	cp := testCheckpoint()
 	good := mustSign(t, audit, cp)
-	parts := strings.Split(good, ".")
 	return []string{
 		good,
 		mustSign(t, record, cp),
-		parts[0] + "." + parts[1] + ".",
-		b64.EncodeToString([]byte(`{"alg":"none","typ":"onevisit-checkpoint+jwt"}`)) + "." + parts[1] + ".",
-		signRaw(audit, `{"alg":"EdDSA","kid":"audit#1","typ":"onevisit-checkpoint+jwt"}`, `{"origin":"o","size":1e3,"root":"","time":""}`),
+		cp.text() + "\n",
+		signNote(audit, "o\n1e3\n\ntime \n"),
+		strings.Replace(good, "\n10\n", "\n11\n", 1),
 	}
 }
 
-// FuzzVerifyCheckpoint: no token panics; one that verifies is exactly
+// FuzzVerifyCheckpoint: no note panics; one that verifies is exactly
 // what SignCheckpoint makes of the checkpoint it yields (Ed25519 and the
-// claims encoding are deterministic), so nothing unsigned slipped in.
+// body encoding are deterministic), so nothing unsigned slipped in.
 func FuzzVerifyCheckpoint(f *testing.F) {
 	for _, s := range fuzzSeedTokens(f) {
 		f.Add(s)
@@ -208,12 +230,15 @@ func FuzzVerifyCheckpoint(f *testing.F) {
 			}
 			return
 		}
-		again, err := SignCheckpoint(context.Background(), audit, cp)
+		again, err := SignCheckpoint(context.Background(), audit, dir, cp)
 		if err != nil {
 			t.Fatalf("re-sign a verified checkpoint: %v", err)
 		}
-		if again != token {
-			t.Fatalf("verified token is not what SignCheckpoint makes:\n in %s\nout %s", token, again)
+		// The signed body is exactly SignCheckpoint's, and its signature
+		// line is among the note's (others are cosignatures, ignored).
+		body := cp.text() + "\n"
+		if !strings.HasPrefix(token, body) || !strings.Contains(token[len(body)-1:], "\n"+again[len(body):]) {
+			t.Fatalf("verified note is not what SignCheckpoint makes:\n in %q\nout %q", token, again)
 		}
 	})
 }

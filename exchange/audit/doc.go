@@ -156,20 +156,64 @@
 //
 // # Checkpoints
 //
-// A checkpoint (signed tree head) is a compact JWS made by
-// keys.SignJWT:
+// A checkpoint (signed tree head) is a C2SP tlog-checkpoint
+// (https://c2sp.org/tlog-checkpoint): a signed note
+// (golang.org/x/mod/sumdb/note) whose text is
 //
-//	header  {"alg":"EdDSA","kid":"<key>#<version>","typ":"onevisit-checkpoint+jwt"}
-//	payload {"origin":"<log name>","size":<n>,"root":"<base64 of the 32-byte root>","time":"<RFC 3339 UTC>"}
+//	onevisit/audit                          origin: names the log
+//	<size>                                  decimal, no leading zeros
+//	<base64 of the 32-byte root>            standard base64, padded
+//	time <RFC 3339 UTC>                     extension line: when the head was taken
 //
-// The key is an exchange key of use keys.UseAudit, separate from record,
-// token and receipt keys. VerifyCheckpoint (through keys.ParseJWT)
-// accepts EdDSA only, the exact typ, a kid the key directory lists with
-// use audit that is not revoked, and a strict payload with exactly these
-// members. A checkpoint signed with a key later revoked no longer
-// verifies: whoever verified it before keeps it, and the consistency of
-// later checkpoints with it still binds the log. Checkpoints never
-// expire.
+// followed by a blank line and one signature line per signer,
+// "— <name> <base64(4-byte key hash || 64-byte Ed25519 signature)>".
+// The exchange signs with its audit key (keys.UseAudit, separate from
+// record, token and receipt keys) through the key backend: the note key
+// name is the key version's kid ("exchange-audit#2"), the signature
+// algorithm byte 0x01 (Ed25519), and the verifier key of a version is
+//
+//	<kid>+<8 hex digits>+<base64(0x01 || 32-byte public key)>
+//
+// the hex digits being the first 4 bytes of SHA-256(kid "\n" 0x01 ||
+// public key), as note.NewEd25519VerifierKey computes. NoteVerifierKey
+// derives it from a key version in the key directory (GET /v1/keys lists
+// every audit key with its public key); GET /v1/audit/verifiers serves
+// the verifier keys of the audit versions not revoked, one a line.
+// note.NewVerifier and note.Open, or any C2SP signed-note
+// implementation, then check a checkpoint with no OneVisit code.
+// Standard tlog tools read the first three lines and ignore the
+// extension line; the roots are RFC 6962's, the same as
+// golang.org/x/mod/sumdb/tlog's TreeHash.
+//
+// VerifyCheckpoint accepts a note with at least one signature by a kid
+// the key directory lists with use audit and not revoked, whose key hash
+// matches the listed public key (other signatures, such as a witness's
+// cosignature, are ignored), and a text of exactly the four lines above.
+// A checkpoint signed with a key later revoked no longer verifies:
+// whoever verified it before keeps it, and the consistency of later
+// checkpoints with it still binds the log. Checkpoints never expire.
+//
+// # Serving the log
+//
+// The HTTP API (exchange/api) serves, with codes bad_range (a missing,
+// non-decimal, reversed or over-wide parameter) and beyond_log (a size
+// the log has not reached, after the node caught up with every durable
+// write):
+//
+//	GET /v1/audit/checkpoint                  the latest checkpoint note, text/plain (public)
+//	GET /v1/audit/verifiers                   note verifier keys, one a line, text/plain (public)
+//	GET /v1/audit/proof/inclusion?index=N&size=M
+//	                                          {"index","size","proof":[base64 hashes]} (public)
+//	GET /v1/audit/proof/consistency?from=A&to=B
+//	                                          {"from","to","proof":[base64 hashes]} (public)
+//	GET /v1/audit/entries?start=A&end=B       {"start","end","entries":[base64 of the exact bytes],
+//	                                          "leaf_hashes":[base64]}; at most 1000 (officers)
+//
+// The leaf hashes are the node's, computed when it appended each entry:
+// unsigned, but VerifyExport uses them only when they reproduce the signed
+// roots, and then they name the first entry that does not match. The CLI
+// `onevisit audit verify` and `onevisit audit prove` check all of this
+// offline against the key directory.
 //
 // Rules between checkpoints of one origin: a later one (by time) is
 // never smaller (ErrRollback); two of the same size have the same root

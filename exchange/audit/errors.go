@@ -27,9 +27,9 @@ var (
 	// the signer has shown two different histories. Callers keep both
 	// checkpoints as evidence and raise an incident.
 	ErrFork = errors.New("audit log forked")
-	// ErrBadSignature: a checkpoint token is malformed, has the wrong type
-	// or algorithm, names a key that is unknown, revoked or not an audit
-	// key, or its signature does not verify. Callers reject the checkpoint.
+	// ErrBadSignature: a checkpoint note is malformed, has no signature by
+	// a key that is a listed, unrevoked audit key, or its signature does
+	// not verify. Callers reject the checkpoint.
 	ErrBadSignature = errors.New("invalid checkpoint signature")
 	// ErrWrongLog: a checkpoint names another log's origin. Callers reject
 	// it; it is a checkpoint of some other log, not evidence about this one.

@@ -180,6 +180,22 @@ func (l *Log) Entries(from, to uint64) ([][]byte, error) {
 	return out, nil
 }
 
+// LeafHashes returns copies of the leaf hashes (LeafHash of each entry,
+// computed when it was appended) with indices in [from, to).
+func (l *Log) LeafHashes(from, to uint64) ([][]byte, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if from > to || to > uint64(len(l.entries)) {
+		return nil, fmt.Errorf("leaf hashes: %w: [%d, %d), log has %d", ErrOutOfRange, from, to, len(l.entries))
+	}
+	out := make([][]byte, 0, to-from)
+	for i := from; i < to; i++ {
+		h := l.levels[0][i]
+		out = append(out, h[:])
+	}
+	return out, nil
+}
+
 // BySubject lists, in log order, every entry about the subject with this
 // pseudonym: who looked at the citizen's data, when and why. Each result
 // carries its index and raw bytes, for InclusionProof.

@@ -2,7 +2,6 @@ package audit
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,7 +25,7 @@ type history struct {
 	tokens  []string
 }
 
-func newHistory(t testing.TB, s keys.Signer, n, every int) history {
+func newHistory(t testing.TB, s edSigner, n, every int) history {
 	t.Helper()
 	h := history{entries: sampleEntries(n), log: NewLog()}
 	for i, e := range h.entries {
@@ -177,7 +176,6 @@ func TestVerifyExportGood(t *testing.T) {
 func TestVerifyExportCheckpoints(t *testing.T) {
 	audit, record, _, dir := testKeys()
 	h := newHistory(t, audit, 16, 4) // checkpoints at 4, 8, 12, 16
-	ctx := context.Background()
 
 	// A fork: the signer shows a different size-8 history.
 	alt := cloneAll(h.entries[:8])
@@ -189,7 +187,7 @@ func TestVerifyExportCheckpoints(t *testing.T) {
 	// Size ±1 with the root kept: the signature covers the size.
 	bumped := h.cps[3]
 	bumped.Size++
-	other, _ := SignCheckpoint(ctx, audit, Checkpoint{Origin: "staging/audit", Size: 16, Root: h.cps[3].Root, Time: t0})
+	other := mustSign(t, audit, Checkpoint{Origin: "staging/audit", Size: 16, Root: h.cps[3].Root, Time: t0})
 	flipped := []byte(h.tokens[1])
 	flipped[len(flipped)-5] ^= 2
 
@@ -203,7 +201,7 @@ func TestVerifyExportCheckpoints(t *testing.T) {
 		{"fork", append(slices.Clone(h.tokens), fork), h.entries, ErrFork, nil},
 		{"rollback", append(slices.Clone(h.tokens), rollback), h.entries, ErrRollback, nil},
 		{"rollback with the log replaced by its backup", append(slices.Clone(h.tokens), rollback), h.entries[:9], ErrRollback, nil},
-		{"bad signature", []string{h.tokens[0], string(flipped)}, h.entries, ErrBadSignature, keys.ErrBadSignature},
+		{"bad signature", []string{h.tokens[0], string(flipped)}, h.entries, ErrBadSignature, nil},
 		{"record key", []string{mustSign(t, record, h.cps[0])}, h.entries, ErrBadSignature, keys.ErrWrongUse},
 		{"another log's checkpoint", []string{h.tokens[0], other}, h.entries, ErrWrongLog, nil},
 		{"no checkpoint", nil, h.entries, ErrBadSignature, nil},

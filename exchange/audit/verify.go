@@ -159,7 +159,7 @@ func VerifyLog(entries [][]byte, cp Checkpoint) error {
 // export), which let VerifyExport name the exact bad entry.
 type Export struct {
 	Entries     [][]byte `json:"entries"`               // base64 in JSON
-	Checkpoints []string `json:"checkpoints"`           // compact JWS, typ onevisit-checkpoint+jwt
+	Checkpoints []string `json:"checkpoints"`           // signed notes (C2SP tlog-checkpoint)
 	LeafHashes  [][]byte `json:"leaf_hashes,omitempty"` // optional, base64 in JSON
 }
 

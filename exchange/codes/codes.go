@@ -65,6 +65,14 @@ var (
 	// policy declares. Retry after the Retry-After header's seconds, not
 	// sooner.
 	ErrRateLimited = wire.WithCode("rate_limited", errors.New("rate limited"))
+	// ErrBadRange: an audit log index, size or range parameter is
+	// missing, not a decimal number, reversed, or wider than the page
+	// limit. Wrap it in a *FieldError naming the parameter.
+	ErrBadRange = wire.WithCode("bad_range", errors.New("bad index or range"))
+	// ErrBeyondLog: an index or size the audit log has not reached (on
+	// this node, after catching up with every durable write). Ask again
+	// with a size from GET /v1/audit/checkpoint.
+	ErrBeyondLog = wire.WithCode("beyond_log", errors.New("beyond the audit log"))
 )
 
 // MaxCaseID and MaxPurpose bound the free-text fields of a request; they

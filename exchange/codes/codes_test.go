@@ -92,6 +92,8 @@ var sentinels = []struct {
 	{ingest.ErrIATInFuture, "iat_in_future"},
 	{ingest.ErrSchemaNotOfDataset, "schema_not_of_dataset"},
 	{ingest.ErrUnwritable, "unwritable"},
+	{codes.ErrBadRange, "bad_range"},
+	{codes.ErrBeyondLog, "beyond_log"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

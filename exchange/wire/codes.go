@@ -143,6 +143,9 @@ var catalogue = []Code{
 	code("iat_in_future", KindRejected, "the record's iat is further in the future than the allowed clock skew"),
 	code("schema_not_of_dataset", KindRejected, "the record's schema is not a version of its dataset"),
 	code("unwritable", KindRejected, "the record's outcome could not be written; it was dead-lettered without its body"),
+	// Audit log proofs and pages.
+	code("bad_range", KindInvalid, "an index, size or range is missing, not a decimal number, reversed, or wider than the page limit (see pointer)"),
+	code("beyond_log", KindNotExist, "the audit log has not reached this index or size; take the size from GET /v1/audit/checkpoint"),
 }
 
 // rank is each code's position in the catalogue.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -61,13 +62,17 @@ func checkpointKID(t *testing.T, env *dev.Env) string {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var cp struct {
-		Checkpoint string `json:"checkpoint"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&cp); err != nil || cp.Checkpoint == "" {
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("checkpoint: %d %v", resp.StatusCode, err)
 	}
-	return jwsKID(t, cp.Checkpoint)
+	// The signed note's signature line is "— <kid> <base64>".
+	_, sig, ok := strings.Cut(string(b), "\n\n\u2014 ")
+	kid, _, ok2 := strings.Cut(sig, " ")
+	if !ok || !ok2 {
+		t.Fatalf("checkpoint is not a signed note: %q", b)
+	}
+	return kid
 }
 
 // TestExchangeKeyRotationRetires: a rotation made in the key backend by
