@@ -312,12 +312,27 @@ func widerCaseIDs(old, new *Set) []string {
 	}
 	var out []string
 	for pu, pat := range old.patterns {
-		if np := new.patternOf(pu); np != pat {
+		// A purpose no access policy of the new set lists reads nothing,
+		// whatever its case ids look like.
+		if np := new.patternOf(pu); np != pat && new.grantsPurpose(pu) {
 			out = append(out, fmt.Sprintf("widen: case ids of %s need not match %s any more (now %s)",
 				pu, pat, cmp.Or(np, "any")))
 		}
 	}
 	return out
+}
+
+// grantsPurpose reports whether some AccessPolicy of s lists purpose.
+func (s *Set) grantsPurpose(purpose string) bool {
+	if s == nil {
+		return false
+	}
+	for i := range s.docs {
+		if s.docs[i].Kind == KindAccessPolicy && slices.Contains(s.docs[i].Purposes, purpose) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *Set) patternOf(purpose string) string {

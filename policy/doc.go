@@ -136,9 +136,12 @@
 // that an alternation cannot match part of a case id. CheckCaseID wraps
 // ErrBadCaseID when a non-empty case id does not match; the API refuses
 // the query as bad_case_id before deciding. A purpose without a pattern
-// (or without a Purpose document) takes any case id. The examples declare
-// their purposes without patterns, because the dev clients and tests use
-// free-form case ids.
+// (or without a Purpose document) takes any case id; CaseIDPattern
+// returns a purpose's pattern for explanations. The examples declare a
+// pattern for each purpose: a prefix naming the procedure, the year and a
+// sequence number (SE-2026-0001). A format dropped or changed is a
+// widening only while an access policy of the new set still lists the
+// purpose.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping

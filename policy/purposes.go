@@ -53,6 +53,15 @@ func (s *Set) CheckCaseID(purpose, caseID string) error {
 	return fmt.Errorf("check case id: purpose %s wants case ids matching %s: %w", purpose, s.patterns[purpose], ErrBadCaseID)
 }
 
+// CaseIDPattern returns the caseIdPattern the Purpose document of
+// purpose declares, as written, or "" when it declares none.
+func (s *Set) CaseIDPattern(purpose string) string {
+	if s == nil {
+		return ""
+	}
+	return s.patterns[purpose]
+}
+
 // compilePattern compiles a caseIdPattern for matching: the pattern as
 // written must start with ^ and end with $, and it is matched as
 // ^(?:pattern)$, so that an alternation such as ^a|b$ cannot match a

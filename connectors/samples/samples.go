@@ -1,12 +1,17 @@
 // Package samples holds OneVisit's sample data: made-up records of twelve
-// residents of Hangzhou, Zhejiang, as three departments would publish them.
+// residents of Hangzhou, Zhejiang, as three departments and the consent
+// service would publish them.
 //
 //   - household.csv: the public security bureau's household register
 //     (schema household/v1), two families and five one-person households;
 //   - tax.csv: the tax bureau's 2025 individual income tax records
 //     (schema tax/v1), one per adult;
 //   - property.csv: the natural resources bureau's real-estate
-//     registrations (schema property/v1), for five owners.
+//     registrations (schema property/v1), for five owners;
+//   - consent.csv: the consent service's consent records (schema
+//     consent/v1): GuardianResidentID consents to property-transfer for
+//     property_transfer until the end of 2027; 陈德明 (330106195611040339)
+//     has a record with no consent in force.
 //
 // Each file's header row names the schema's fields, and every row passes
 // schemas.Coerce and schemas.Validate (a test in this package checks it).
@@ -27,7 +32,7 @@ import (
 	"fmt"
 )
 
-// FS holds household.csv, tax.csv and property.csv.
+// FS holds household.csv, tax.csv, property.csv and consent.csv.
 //
 //go:embed *.csv
 var FS embed.FS
@@ -46,6 +51,7 @@ const (
 	HouseholdFile = "household.csv"
 	TaxFile       = "tax.csv"
 	PropertyFile  = "property.csv"
+	ConsentFile   = "consent.csv"
 )
 
 // Rows reads one of the files as rows keyed by its header, as text: the

@@ -33,6 +33,7 @@ func TestSamplesValidate(t *testing.T) {
 		{HouseholdFile, "household", 12},
 		{TaxFile, "tax", 10},
 		{PropertyFile, "property", 5},
+		{ConsentFile, "consent", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

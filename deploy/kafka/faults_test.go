@@ -216,7 +216,7 @@ func (s *stream) queryLoop(ctx context.Context, nodes []*node) {
 			continue
 		}
 		qctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		ans, err := reqs[i%len(reqs)].Query(qctx, connectors.Query{Dataset: "household", Subject: residentID(subj), Purpose: "school_enrolment", CaseID: fmt.Sprintf("SE-FAULT-%d", i)})
+		ans, err := reqs[i%len(reqs)].Query(qctx, connectors.Query{Dataset: "household", Subject: residentID(subj), Purpose: "school_enrolment", CaseID: fmt.Sprintf("SE-2026-%04d", i)})
 		cancel()
 		var api *connectors.APIError
 		s.mu.Lock()

@@ -94,7 +94,7 @@ func queryAll(t *testing.T, w *world, nodes []*node, subject, wantID string) {
 		// A node's view follows the accepted topic; poll until it has the record.
 		err := eventually(t.Context(), 30*time.Second, func(ctx context.Context) error {
 			var err error
-			ans, err = q.Query(ctx, connectors.Query{Dataset: "household", Subject: subject, Purpose: "school_enrolment", CaseID: "SE-SCALE-1"})
+			ans, err = q.Query(ctx, connectors.Query{Dataset: "household", Subject: subject, Purpose: "school_enrolment", CaseID: "SE-2026-9101"})
 			return err
 		})
 		if err != nil {

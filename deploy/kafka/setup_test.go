@@ -220,7 +220,7 @@ func TestBrokerEnforcesBoundaries(t *testing.T) {
 		t.Fatalf("record written to %s: %v\n%s", w.names.Ingest("household"), err, ex.logTail(20))
 	}
 	q := &connectors.Requester{Client: w.apiClient("school-enrolment", ex)}
-	ans, err := q.Query(ctx, connectors.Query{Dataset: "household", Subject: residentID(sub + 1), Purpose: "school_enrolment", CaseID: "SE-ACL-1"})
+	ans, err := q.Query(ctx, connectors.Query{Dataset: "household", Subject: residentID(sub + 1), Purpose: "school_enrolment", CaseID: "SE-2026-9201"})
 	if err != nil {
 		t.Fatalf("query the accepted record: %v", err)
 	}

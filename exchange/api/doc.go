@@ -24,11 +24,14 @@
 // resident identity number (bad_check_character, lowercase_check_character,
 // invalid_subject); purpose declared by some policy (unknown_purpose; a
 // typo is not a denial); case id, if given, 1-64 letters, digits and
-// . _ : / - with no identity number or credit code inside (bad_case_id).
+// . _ : / - with no identity number or credit code inside, in its
+// purpose's format if the purpose declares one (bad_case_id).
 // A query's audit entry records the purpose and case id only once they
 // pass (the order and the checks are exchange/query's). Explain makes the same checks and lists in "conditions" the codes
 // of refusals its decision does not show (case_id_required when asked
-// without a case id).
+// without a case id; bad_case_id with the purpose's caseIdPattern in a
+// reason; consent_required naming the fields released only with the
+// citizen's consent).
 //
 // A query's audit entry is durably written (acks from all in-sync
 // replicas of the audit topic) before its answer is sent; if it cannot be,

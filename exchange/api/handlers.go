@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/audit"
@@ -42,7 +43,7 @@ func (s *Server) table() []route {
 	return []route{
 		{"POST", "/v1/token", pub, "Exchange a client assertion (RFC 7523) for an access token", s.token},
 		{"POST", "/v1/query", []string{RoleConsumer}, "Ask for the allowed fields of one subject's record", s.query},
-		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher}, "Publish signed records", s.publish},
+		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher, RoleConsent}, "Publish signed records", s.publish},
 		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
@@ -295,6 +296,9 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	if err := query.CheckCaseID("explain", q.CaseID); err != nil {
 		return err
 	}
+	if err := query.CheckCaseIDFormat("explain", pol, q.Purpose, q.CaseID); err != nil {
+		return err
+	}
 	// A consumer's explain calls count against its limits as its queries
 	// do: each is an audit entry.
 	if p.Role == RoleConsumer {
@@ -327,6 +331,15 @@ func (s *Server) explain(w http.ResponseWriter, r *http.Request, p auth.Principa
 	}
 	for _, c := range conditions {
 		d.Reasons = append(d.Reasons, "condition: "+c+": a query without a case_id is refused")
+	}
+	if pat := pol.CaseIDPattern(q.Purpose); pat != "" && d.Allowed {
+		conditions = append(conditions, wire.Of(policy.ErrBadCaseID).Name)
+		d.Reasons = append(d.Reasons, "condition: "+wire.Of(policy.ErrBadCaseID).Name+": a case_id that does not match "+pat+" is refused")
+	}
+	if d.Allowed && d.RequiresConsent {
+		conditions = append(conditions, wire.Of(query.ErrConsentRequired).Name)
+		d.Reasons = append(d.Reasons, "condition: "+wire.Of(query.ErrConsentRequired).Name+": "+
+			strings.Join(d.ConsentFields, ", ")+" are released only while the citizen's consent for "+q.Purpose+" is in force")
 	}
 	writeJSON(w, http.StatusOK, explainResponse{d, conditions})
 	return nil

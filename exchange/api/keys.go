@@ -37,9 +37,9 @@ func (s *Server) registerKey(w http.ResponseWriter, r *http.Request, p auth.Prin
 	use := keys.Use(q.Use)
 	switch {
 	case use == keys.UseAuth:
-	case use == keys.UseRecord && role == RolePublisher:
+	case use == keys.UseRecord && (role == RolePublisher || role == RoleConsent):
 	default:
-		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher: %w", q.Use, role, codes.ErrBadRequest)
+		return fmt.Errorf("register key: use %q for a %s: want auth, or record for a publisher or the consent service: %w", q.Use, role, codes.ErrBadRequest)
 	}
 	if err := query.Required("register key", "/reason", q.Reason); err != nil {
 		return err

@@ -62,7 +62,7 @@ func TestHandleRefusesRouteWithoutRoles(t *testing.T) {
 }
 
 // knownRoles are the role names a route may list.
-var knownRoles = map[string]bool{rolePublic: true, RolePublisher: true, RoleConsumer: true, RoleOfficer: true}
+var knownRoles = map[string]bool{rolePublic: true, RolePublisher: true, RoleConsumer: true, RoleOfficer: true, RoleConsent: true}
 
 // TestRouteTableRoles checks the table every request goes through: each
 // route lists at least one known role, and "public" stands alone, since

@@ -36,7 +36,8 @@ const (
 	RolePublisher = "publisher"
 	RoleConsumer  = "consumer"
 	RoleOfficer   = "officer"
-	rolePublic    = "public" // no token needed
+	RoleConsent   = "consent" // the consent service: publishes the consent dataset as a publisher does
+	rolePublic    = "public"  // no token needed
 )
 
 // Auditor durably records audit entries; Write returns only when they are

@@ -48,6 +48,11 @@
 //	policy_version  string    policy version
 //	request_id      string    request id, to join with the service's own logs
 //	node            string    exchange node that decided
+//	consent         string    in_force | absent: whether the citizen's consent a query's
+//	                          policy requires (conditions {consent: required}) was in
+//	                          force; absent from the entry when none was required
+//	consent_record_id string  id of the consent record the query read, when the
+//	                          citizen has one (the consent dataset, exchange/query)
 //
 // Which members a kind carries is the writer's business; the format only
 // requires time and kind. The exchange writes:

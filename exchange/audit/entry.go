@@ -64,7 +64,20 @@ type Entry struct {
 	PolicyVersion string
 	RequestID     string
 	Node          string // exchange node that decided
+	// Consent is whether the citizen's consent a query's policy requires
+	// was in force (ConsentInForce, ConsentAbsent); "" when none was
+	// required.
+	Consent string
+	// ConsentRecordID is the id of the consent record the query read, if
+	// the citizen has one.
+	ConsentRecordID string
 }
+
+// The values of Entry.Consent.
+const (
+	ConsentInForce = "in_force"
+	ConsentAbsent  = "absent"
+)
 
 // IndexedEntry is an entry together with its position in the log and the
 // exact bytes that were hashed, so the holder can ask for an inclusion
@@ -97,6 +110,11 @@ func (e Entry) Validate() error {
 	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
+	}
+	switch e.Consent {
+	case "", ConsentInForce, ConsentAbsent:
+	default:
+		return fmt.Errorf("%w: unknown consent %q", ErrBadEntry, e.Consent)
 	}
 	switch e.Decision {
 	case "", DecisionPermit, DecisionDeny, DecisionAccepted, DecisionRejected, DecisionDuplicate:
@@ -158,6 +176,8 @@ func (e Entry) stringFields() []namedString {
 		{"policy_version", e.PolicyVersion},
 		{"request_id", e.RequestID},
 		{"node", e.Node},
+		{"consent", e.Consent},
+		{"consent_record_id", e.ConsentRecordID},
 	}
 }
 
@@ -247,6 +267,8 @@ type wireEntry struct {
 	PolicyVersion string   `json:"policy_version"`
 	RequestID     string   `json:"request_id"`
 	Node          string   `json:"node"`
+	Consent       string   `json:"consent"`
+	ConsentRecord string   `json:"consent_record_id"`
 }
 
 // ParseEntry decodes one entry and accepts it only if it is valid and in
@@ -274,6 +296,7 @@ func ParseEntry(b []byte) (Entry, error) {
 		Dataset: w.Dataset, Purpose: w.Purpose, CaseID: w.CaseID, Reason: w.Reason, Subject: w.Subject, RecordID: w.RecordID,
 		Fields: w.Fields, Decision: Decision(w.Decision), Code: w.Code, Policy: w.Policy,
 		PolicyVersion: w.PolicyVersion, RequestID: w.RequestID, Node: w.Node,
+		Consent: w.Consent, ConsentRecordID: w.ConsentRecord,
 	}
 	if err := e.Validate(); err != nil {
 		return Entry{}, fmt.Errorf("parse entry: %w", err)

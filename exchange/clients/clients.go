@@ -7,7 +7,10 @@
 //	 "keys": <a JWKS as keys.MarshalJWKS writes it: owner, key_use, status>}
 //
 // A client's auth keys sign its token-endpoint assertions; a publisher's
-// record keys sign its records. The registry never holds private keys.
+// record keys sign its records. A consent client (the consent service)
+// publishes citizens' consent records (the consent dataset, see
+// exchange/query) like any publisher, with record keys and under its
+// PublisherGrant. The registry never holds private keys.
 package clients
 
 import (
@@ -25,7 +28,7 @@ import (
 // Client is one registered client.
 type Client struct {
 	ID       string   `json:"client_id"`
-	Role     string   `json:"role"` // publisher, consumer or officer
+	Role     string   `json:"role"` // publisher, consumer, officer or consent
 	Name     string   `json:"name,omitempty"`
 	Datasets []string `json:"datasets,omitempty"`
 	Purposes []string `json:"purposes,omitempty"`
@@ -72,9 +75,9 @@ func Parse(b []byte) (*Registry, error) {
 			return nil, fmt.Errorf("%w: client_id %q: want lower-case letters, digits and dashes", ErrInvalid, c.ID)
 		}
 		switch c.Role {
-		case "publisher", "consumer", "officer":
+		case "publisher", "consumer", "officer", "consent":
 		default:
-			return nil, fmt.Errorf("%w: client %s: role %q: want publisher, consumer or officer", ErrInvalid, c.ID, c.Role)
+			return nil, fmt.Errorf("%w: client %s: role %q: want publisher, consumer, officer or consent", ErrInvalid, c.ID, c.Role)
 		}
 		if _, dup := r.clients[c.ID]; dup {
 			return nil, fmt.Errorf("%w: client %s listed twice", ErrInvalid, c.ID)
@@ -91,8 +94,8 @@ func Parse(b []byte) (*Registry, error) {
 			if !ok {
 				return nil, fmt.Errorf("%w: key %s belongs to unknown client %q", ErrInvalid, k.KID, k.Owner)
 			}
-			if k.Use == keys.UseRecord && owner.Role != "publisher" {
-				return nil, fmt.Errorf("%w: key %s: only a publisher holds record keys, %s is a %s", ErrInvalid, k.KID, k.Owner, owner.Role)
+			if k.Use == keys.UseRecord && owner.Role != "publisher" && owner.Role != "consent" {
+				return nil, fmt.Errorf("%w: key %s: only a publisher or the consent service holds record keys, %s is a %s", ErrInvalid, k.KID, k.Owner, owner.Role)
 			}
 			if k.Use != keys.UseAuth && k.Use != keys.UseRecord {
 				return nil, fmt.Errorf("%w: key %s: a client key is an auth or record key, not %s", ErrInvalid, k.KID, k.Use)

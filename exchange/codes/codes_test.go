@@ -15,6 +15,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
@@ -94,6 +95,7 @@ var sentinels = []struct {
 	{ingest.ErrUnwritable, "unwritable"},
 	{codes.ErrBadRange, "bad_range"},
 	{codes.ErrBeyondLog, "beyond_log"},
+	{query.ErrConsentRequired, "consent_required"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -13,21 +13,49 @@
 //     (bad_check_character, lowercase_check_character, invalid_subject);
 //     purpose declared by some policy (unknown_purpose); case id, if
 //     given, 1-64 letters, digits and . _ : / - with no identity number or
-//     credit code inside (bad_case_id). Each refusal is a
-//     *codes.FieldError naming the field by JSON pointer, never its value;
+//     credit code inside, and matching the caseIdPattern its purpose's
+//     Purpose document declares, if any (bad_case_id;
+//     policy.Set.CheckCaseID). Each refusal is a *codes.FieldError naming
+//     the field by JSON pointer, never its value;
 //  3. the policy decision (default deny; denied, purpose_not_allowed,
 //     case_id_required, ...);
 //  4. the view caught up with the accepted topics (unavailable) and the
 //     key versions fresh enough to trust (keys_stale);
-//  5. a record for the subject's pseudonym in the view (not_found);
-//  6. its signing key not revoked as of its acceptance (key_revoked);
-//  7. the projection: the record with only the disclosures of the fields
+//  5. consent, when the decision releases some fields only with the
+//     citizen's consent (Decision.ConsentFields, from policies with
+//     conditions {consent: required}): those fields go only while a
+//     consent of this consumer for this purpose is in force (see
+//     Consent); without one the other fields go, and with none left the
+//     query is refused consent_required (403, ErrConsentRequired);
+//  6. a record for the subject's pseudonym in the view (not_found);
+//  7. its signing key not revoked as of its acceptance (key_revoked);
+//  8. the projection: the record with only the disclosures of the fields
 //     the policy releases plus the dataset's subject field, whose
 //     disclosure binds the answer to the identifier asked about
 //     (exchange/record, subject binding);
-//  8. the receipt (exchange/receipt), signed by the exchange, naming the
+//  9. the receipt (exchange/receipt), signed by the exchange, naming the
 //     record, its digest, the released fields, purpose, case id and
 //     policy.
+//
+// # Consent
+//
+// Consents are records of the consent dataset (ConsentDataset, schema
+// consent/v1), published by the consent service (a client of role
+// consent) through the ordinary signed-record ingest under its
+// PublisherGrant; nobody else may publish them (no_grant), and no
+// consumer reads them unless a policy says so. The latest consent record
+// of a citizen in the view is the citizen's whole consent state: its
+// field consents lists the consents in force, separated by single
+// spaces, each consumer:purpose or consumer:purpose:until, until the last
+// day (YYYY-MM-DD, China time, inclusive) it is in force. A withdrawal is
+// a new record without the entry (or without the field), and takes
+// effect as soon as this node's view holds it. A consent record counts
+// only if its issuer may publish the consent dataset under the policy
+// deciding the query and its key was not revoked before its acceptance;
+// an entry that does not parse consents to nothing. The query's audit
+// entry carries consent (in_force or absent) and consent_record_id (the
+// consent record read, if the citizen has one) whenever the decision
+// required consent.
 //
 // Promises: every outcome, refusals included, is durably audited (an
 // audit.KindQuery entry, exchange/audit) before Do returns; if the entry

@@ -80,3 +80,14 @@ func CheckCaseID(op, caseID string) error {
 	}
 	return nil
 }
+
+// CheckCaseIDFormat checks a case id against the format its purpose
+// declares (a Purpose document's caseIdPattern, policy.Set.CheckCaseID):
+// the error names /case_id and wraps policy.ErrBadCaseID (bad_case_id).
+// Call it after CheckPurpose and CheckCaseID have passed.
+func CheckCaseIDFormat(op string, pol *policy.Set, purpose, caseID string) error {
+	if err := pol.CheckCaseID(purpose, caseID); err != nil {
+		return &codes.FieldError{Pointer: "/case_id", Err: fmt.Errorf("%s: %w", op, err)}
+	}
+	return nil
+}

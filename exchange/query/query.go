@@ -180,6 +180,9 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	}
 	pol := s.d.Policy()
 	purposeErr, caseErr := CheckPurpose("query", pol, q.Purpose), CheckCaseID("query", q.CaseID)
+	if purposeErr == nil && caseErr == nil {
+		caseErr = CheckCaseIDFormat("query", pol, q.Purpose, q.CaseID)
+	}
 	if purposeErr == nil {
 		entry.Purpose = q.Purpose
 	}
@@ -226,6 +229,19 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	if err := s.d.Fresh(); err != nil {
 		return Answer{}, Error, refuse(err)
 	}
+	// Fields the policy releases only with the citizen's consent go only
+	// while a consent of this consumer for this purpose is in force.
+	fields := dec.Fields
+	if dec.RequiresConsent {
+		cs := s.consent(pol, entry.Subject, q.Consumer, q.Purpose, s.d.Now())
+		entry.ConsentRecordID, entry.Consent = cs.recordID, audit.ConsentInForce
+		if !cs.inForce {
+			entry.Consent = audit.ConsentAbsent
+			if fields = withoutFields(dec.Fields, dec.ConsentFields); len(fields) == 0 {
+				return Answer{}, Deny, refuse(fmt.Errorf("query: %s for %s: %w", q.Consumer, q.Purpose, ErrConsentRequired))
+			}
+		}
+	}
 	if s.distinct.first(q.Consumer, entry.Subject, s.d.Now()) {
 		s.distinctN.WithLabelValues(q.Consumer).Inc()
 	}
@@ -242,7 +258,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	// The subject field is always released on top of the policy's: the
 	// requester sent that identifier, and it is how the requester checks
 	// the answer is about it (subject binding, exchange/record).
-	released := WithSubject(dec.Fields, s.d.Schemas, q.Dataset)
+	released := WithSubject(fields, s.d.Schemas, q.Dataset)
 	projected := e.Project(released)
 	rec, err := record.Parse(projected)
 	if err != nil {

@@ -135,7 +135,7 @@ var catalogue = []Code{
 	code("bad_check_character", KindInvalid, "the last character of the resident identity number is not its check character"),
 	code("lowercase_check_character", KindInvalid, "the check character of a resident identity number must be an uppercase X, not x"),
 	code("unknown_purpose", KindInvalid, "no policy declares this purpose; check its spelling (lower snake case, e.g. school_enrolment)"),
-	code("bad_case_id", KindInvalid, "the case id must be 1 to 64 letters, digits and . _ : / -, and not contain an identity number"),
+	code("bad_case_id", KindInvalid, "the case id must be 1 to 64 letters, digits and . _ : / -, not contain an identity number, and match its purpose's format (explain shows it)"),
 	code("method_not_allowed", KindMethodNotAllowed, "this path does not take this method (see the Allow header)"),
 	code("no_route", KindNotExist, "no such path; GET /openapi.json lists the API"),
 	// Abuse limits.
@@ -146,6 +146,8 @@ var catalogue = []Code{
 	// Audit log proofs and pages.
 	code("bad_range", KindInvalid, "an index, size or range is missing, not a decimal number, reversed, or wider than the page limit (see pointer)"),
 	code("beyond_log", KindNotExist, "the audit log has not reached this index or size; take the size from GET /v1/audit/checkpoint"),
+	// Consent (exchange/query).
+	code("consent_required", KindPermission, "the policy releases this only with the citizen's consent for this purpose, and none is in force"),
 }
 
 // rank is each code's position in the catalogue.

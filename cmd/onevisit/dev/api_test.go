@@ -83,7 +83,7 @@ var routeRoles = map[string]string{
 	"GET /readyz":                         "public",
 	"GET /openapi.json":                   "public",
 	"POST /v1/query":                      "consumer",
-	"POST /v1/datasets/{dataset}/records": "publisher",
+	"POST /v1/datasets/{dataset}/records": "publisher,consent",
 	"POST /v1/policy/explain":             "consumer,officer",
 	"POST /v1/audit/subject":              "officer",
 	"GET /v1/audit/entries":               "officer",
@@ -96,6 +96,7 @@ var roleClients = map[string]string{
 	api.RolePublisher: "public-security",
 	api.RoleConsumer:  "school-enrolment",
 	api.RoleOfficer:   "security-officer",
+	api.RoleConsent:   "consent-service",
 }
 
 // TestAuthorizationSweep calls every registered route without a token,
@@ -347,7 +348,7 @@ func TestKeyDirectory(t *testing.T) {
 			t.Fatal(err)
 		}
 		want[kid] = entry{sc.ID, keys.UseAuth, keys.Active}
-		if sc.Role == "publisher" {
+		if sc.Role == "publisher" || sc.Role == "consent" {
 			kid, _, err := connectors.PublicKey(cred.SigningKey)
 			if err != nil {
 				t.Fatal(err)
@@ -485,11 +486,11 @@ func TestMetrics(t *testing.T) {
 	if status, out := post(t, env.BaseURL+"/v1/datasets/household/records", pubTok, body); status != 200 || out["accepted"] != float64(1) {
 		t.Fatalf("publish: %d %v", status, out)
 	}
-	q := `{"dataset":"household","subject":"` + samples.ChildResidentID + `","purpose":"school_enrolment","case_id":"SE-1"}`
+	q := `{"dataset":"household","subject":"` + samples.ChildResidentID + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`
 	if status, out := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(q)); status != 200 {
 		t.Fatalf("query: %d %v", status, out)
 	}
-	denied := `{"dataset":"tax","subject":"` + samples.GuardianResidentID + `","purpose":"school_enrolment","case_id":"SE-1"}`
+	denied := `{"dataset":"tax","subject":"` + samples.GuardianResidentID + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`
 	if status, out := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(denied)); status != 403 {
 		t.Fatalf("denied query: %d %v", status, out)
 	}
@@ -611,12 +612,12 @@ func TestAuditTrail(t *testing.T) {
 	subject := samples.ChildResidentID
 	pseud := pseudonymOf(t, env, subject)
 
-	permitQ := `{"dataset":"household","subject":"` + subject + `","purpose":"school_enrolment","case_id":"SE-7"}`
+	permitQ := `{"dataset":"household","subject":"` + subject + `","purpose":"school_enrolment","case_id":"SE-2026-0007"}`
 	status, permitOut := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(permitQ))
 	if status != 200 {
 		t.Fatalf("permitted query: %d %v", status, permitOut)
 	}
-	denyQ := `{"dataset":"household","subject":"` + subject + `","purpose":"property_transfer","case_id":"SE-7"}`
+	denyQ := `{"dataset":"household","subject":"` + subject + `","purpose":"property_transfer","case_id":"PT-2026-0007"}`
 	status, denyOut := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(denyQ))
 	if status != 403 {
 		t.Fatalf("denied query: %d %v", status, denyOut)
@@ -653,8 +654,8 @@ func TestAuditTrail(t *testing.T) {
 		}
 	}
 	want := []summary{
-		{"school-enrolment", "household", "school_enrolment", "SE-7", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head,resident_id"},
-		{"school-enrolment", "household", "property_transfer", "SE-7", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
+		{"school-enrolment", "household", "school_enrolment", "SE-2026-0007", "permit", "", permitOut["request_id"].(string), "address,birth_date,household_id,name,relation_to_head,resident_id"},
+		{"school-enrolment", "household", "property_transfer", "PT-2026-0007", "deny", "purpose_not_allowed", errRequestID(denyOut), ""},
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("query entries for the child:\ngot  %+v\nwant %+v", got, want)
@@ -821,7 +822,7 @@ func TestRequestLimits(t *testing.T) {
 			t.Fatal(err)
 		}
 		done()
-		q := []byte(`{"dataset":"household","subject":"` + samples.ChildResidentID + `","purpose":"school_enrolment","case_id":"SE-9"}`)
+		q := []byte(`{"dataset":"household","subject":"` + samples.ChildResidentID + `","purpose":"school_enrolment","case_id":"SE-2026-0009"}`)
 		for _, ct := range []string{"application/json", "text/plain", "application/x-www-form-urlencoded", ""} {
 			resp, b := call(t, "POST", env.BaseURL+"/v1/query", "Bearer "+consumerTok, q, map[string]string{"Content-Type": ct})
 			if resp.StatusCode != 200 {
@@ -855,7 +856,7 @@ func TestAuditLookupReadsItsWrites(t *testing.T) {
 	officerTok := token(t, env, "security-officer")
 	subject := samples.ChildResidentID
 	for i := range 10 {
-		q := fmt.Sprintf(`{"dataset":"household","subject":"%s","purpose":"property_transfer","case_id":"SE-%d"}`, subject, i)
+		q := fmt.Sprintf(`{"dataset":"household","subject":"%s","purpose":"property_transfer","case_id":"PT-2026-%04d"}`, subject, i)
 		status, out := post(t, env.BaseURL+"/v1/query", consumerTok, []byte(q))
 		if status != 403 {
 			t.Fatalf("round %d: denied query: %d %v", i, status, out)

@@ -190,7 +190,7 @@ func TestAttackTokenFloodLocksOutOnlyItself(t *testing.T) {
 	if resp == nil || resp.StatusCode != 200 {
 		t.Fatalf("another client after the flood: %v %v, want 200", resp, out)
 	}
-	q := `{"dataset":"household","subject":"` + abuseResidentID(1) + `","purpose":"newborn_registration","case_id":"NB-1"}`
+	q := `{"dataset":"household","subject":"` + abuseResidentID(1) + `","purpose":"newborn_registration","case_id":"NB-2026-0001"}`
 	if status, body := post(t, env.BaseURL+"/v1/query", out["access_token"].(string), []byte(q)); status != 404 || errCode(body) != "not_found" {
 		t.Fatalf("query with the other client's token: %d %v, want 404 not_found", status, body)
 	}
@@ -256,7 +256,7 @@ func TestAttackQueryFloodIsRateLimited(t *testing.T) {
 	var notFound, limited atomic.Int64
 	start := time.Now()
 	abuseParallel(n, 8, func(i int) {
-		q := `{"dataset":"property","subject":"` + abuseResidentID(i) + `","purpose":"property_transfer","case_id":"PT-1"}`
+		q := `{"dataset":"property","subject":"` + abuseResidentID(i) + `","purpose":"property_transfer","case_id":"PT-2026-0001"}`
 		resp, b := call(t, "POST", env.BaseURL+"/v1/query", "Bearer "+flooder, []byte(q), nil)
 		switch {
 		case resp.StatusCode == 404 && codeOf(b) == "not_found":
@@ -275,7 +275,7 @@ func TestAttackQueryFloodIsRateLimited(t *testing.T) {
 		t.Fatalf("%d queries in %v: %d answered, %d rate limited; want the burst of 200 answered and the rest limited", n, elapsed, notFound.Load(), limited.Load())
 	}
 	// The other consumer has its own limits (none): it is answered.
-	q := `{"dataset":"household","subject":"` + abuseResidentID(1) + `","purpose":"school_enrolment","case_id":"SE-1"}`
+	q := `{"dataset":"household","subject":"` + abuseResidentID(1) + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`
 	if status, body := post(t, env.BaseURL+"/v1/query", other, []byte(q)); status != 404 || errCode(body) != "not_found" {
 		t.Fatalf("other consumer during the flood: %d %v, want 404 not_found", status, body)
 	}
@@ -284,7 +284,7 @@ func TestAttackQueryFloodIsRateLimited(t *testing.T) {
 	}
 	refusals := 0
 	want := audit.Entry{Kind: audit.KindQuery, Actor: "property-transfer", Role: "consumer", Purpose: "property_transfer",
-		CaseID: "PT-1", Decision: audit.DecisionDeny, Code: "rate_limited", Node: "dev-1"}
+		CaseID: "PT-2026-0001", Decision: audit.DecisionDeny, Code: "rate_limited", Node: "dev-1"}
 	var entries []audit.Entry
 	waitFor(t, "a rate_limited audit entry", func() bool {
 		entries = abuseAuditEntries(t, env)
@@ -496,7 +496,7 @@ func TestAttackScrapingIsCounted(t *testing.T) {
 	const n = 30
 	for round := range 2 {
 		for i := range n {
-			q := `{"dataset":"household","subject":"` + abuseResidentID(i) + `","purpose":"school_enrolment","case_id":"SE-1"}`
+			q := `{"dataset":"household","subject":"` + abuseResidentID(i) + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`
 			if status, body := post(t, env.BaseURL+"/v1/query", tok, []byte(q)); status != 404 {
 				t.Fatalf("round %d query %d: %d %v", round, i, status, body)
 			}

@@ -125,16 +125,16 @@ func TestAttackAuditCompleteness(t *testing.T) {
 		if resp, b := call(t, "POST", env.BaseURL+"/v1/policy/explain", "Bearer "+officer, body, nil); resp.StatusCode != 200 {
 			t.Fatalf("explain: %d %s", resp.StatusCode, b)
 		}
-		body = []byte(`{"consumer":"school-enrolment","dataset":"tax","purpose":"school_enrolment","case_id":"SE-7"}`)
+		body = []byte(`{"consumer":"school-enrolment","dataset":"tax","purpose":"school_enrolment","case_id":"SE-2026-0007"}`)
 		if resp, b := call(t, "POST", env.BaseURL+"/v1/policy/explain", "Bearer "+consumer, body, nil); resp.StatusCode != 200 {
 			t.Fatalf("explain: %d %s", resp.StatusCode, b)
 		}
 		byOfficer := audit.Entry{Kind: audit.KindExplain, Actor: "security-officer", Role: "officer", Consumer: "school-enrolment",
 			Dataset: "household", Purpose: "school_enrolment", Fields: []string{"address", "birth_date", "household_id", "name", "relation_to_head"},
 			Decision: audit.DecisionPermit, Policy: "school-enrolment-household", PolicyVersion: pol.Version(), Node: node}
-		denied := pol.Decide(policy.Request{Consumer: "school-enrolment", Dataset: "tax", Purpose: "school_enrolment", CaseID: "SE-7"})
+		denied := pol.Decide(policy.Request{Consumer: "school-enrolment", Dataset: "tax", Purpose: "school_enrolment", CaseID: "SE-2026-0007"})
 		bySelf := audit.Entry{Kind: audit.KindExplain, Actor: "school-enrolment", Role: "consumer", Dataset: "tax", Purpose: "school_enrolment",
-			CaseID: "SE-7", Decision: audit.DecisionDeny, Code: "denied", Policy: denied.Policy, PolicyVersion: pol.Version(), Node: node}
+			CaseID: "SE-2026-0007", Decision: audit.DecisionDeny, Code: "denied", Policy: denied.Policy, PolicyVersion: pol.Version(), Node: node}
 		got := auditedAfter(t, env, before, "explain entries", hasEntry(bySelf))
 		wantEntries(t, got, byOfficer, bySelf)
 	})

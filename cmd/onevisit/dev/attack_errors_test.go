@@ -62,27 +62,27 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		wantCode          string
 		wantPointer       string
 	}{
-		{"query without subject", "/v1/query", consumer, q(map[string]string{"dataset": "household", "purpose": "school_enrolment", "case_id": "SE-1"}), 400, "missing_field", "/subject"},
-		{"query without dataset", "/v1/query", consumer, q(map[string]string{"subject": child, "purpose": "school_enrolment", "case_id": "SE-1"}), 400, "missing_field", "/dataset"},
-		{"query without purpose", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "case_id": "SE-1"}), 400, "missing_field", "/purpose"},
-		{"query, wrong check character", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": wrongCheck, "purpose": "school_enrolment", "case_id": "SE-1"}), 400, "bad_check_character", "/subject"},
-		{"query, lowercase x", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": "11010519491231002x", "purpose": "school_enrolment", "case_id": "SE-1"}), 400, "lowercase_check_character", "/subject"},
-		{"query, seventeen digits", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child[:17], "purpose": "school_enrolment", "case_id": "SE-1"}), 400, "invalid_subject", "/subject"},
-		{"query, purpose typo", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrollment", "case_id": "SE-1"}), 400, "unknown_purpose", "/purpose"},
-		{"query, purpose is free text", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": strings.Repeat("because ", 1000), "case_id": "SE-1"}), 400, "unknown_purpose", "/purpose"},
-		{"query, unknown dataset", "/v1/query", consumer, q(map[string]string{"dataset": "marriage", "subject": child, "purpose": "school_enrolment", "case_id": "SE-1"}), 404, "unknown_dataset", "/dataset"},
+		{"query without subject", "/v1/query", consumer, q(map[string]string{"dataset": "household", "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "missing_field", "/subject"},
+		{"query without dataset", "/v1/query", consumer, q(map[string]string{"subject": child, "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "missing_field", "/dataset"},
+		{"query without purpose", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "case_id": "SE-2026-0001"}), 400, "missing_field", "/purpose"},
+		{"query, wrong check character", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": wrongCheck, "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "bad_check_character", "/subject"},
+		{"query, lowercase x", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": "11010519491231002x", "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "lowercase_check_character", "/subject"},
+		{"query, seventeen digits", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child[:17], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "invalid_subject", "/subject"},
+		{"query, purpose typo", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrollment", "case_id": "SE-2026-0001"}), 400, "unknown_purpose", "/purpose"},
+		{"query, purpose is free text", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": strings.Repeat("because ", 1000), "case_id": "SE-2026-0001"}), 400, "unknown_purpose", "/purpose"},
+		{"query, unknown dataset", "/v1/query", consumer, q(map[string]string{"dataset": "marriage", "subject": child, "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 404, "unknown_dataset", "/dataset"},
 		{"query, case id is an identity number", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": samples.GuardianResidentID}), 400, "bad_case_id", "/case_id"},
 		{"query, case id with id: prefix", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "id:" + samples.GuardianResidentID}), 400, "bad_case_id", "/case_id"},
 		{"query, case id carries a credit code", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "SE-91330100MA2H1K3L0B"}), 400, "bad_case_id", "/case_id"},
 		{"query, case id too long", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": strings.Repeat("C", 65)}), 400, "bad_case_id", "/case_id"},
-		{"query, case id with a newline", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "SE-1\nforged log line"}), 400, "bad_case_id", "/case_id"},
+		{"query, case id with a newline", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "SE-2026-0001\nforged log line"}), 400, "bad_case_id", "/case_id"},
 		{"audit lookup without reason", "/v1/audit/subject", officer, q(map[string]string{"subject": child}), 400, "missing_field", "/reason"},
 		{"audit lookup without subject", "/v1/audit/subject", officer, q(map[string]string{"reason": "citizen request 2026-118"}), 400, "missing_field", "/subject"},
 		{"audit lookup, wrong check character", "/v1/audit/subject", officer, q(map[string]string{"subject": wrongCheck, "reason": "citizen request 2026-118"}), 400, "bad_check_character", "/subject"},
 		{"key registration without reason", "/v1/keys", officer, register("public-security-record#7", ""), 400, "missing_field", "/reason"},
 		{"key registration, kid carries an identity number", "/v1/keys", officer, register("public-security-"+child+"#7", "annual rotation"), 400, "bad_request", "/jwk/kid"},
 		{"revocation without reason", "/v1/keys/revoke", officer, q(map[string]string{"kid": "public-security-record#1"}), 400, "missing_field", "/reason"},
-		{"query, a field the query does not take", "/v1/query", consumer, []byte(`{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-1","fields":["ethnicity"]}`), 400, "unknown_field", "/fields"},
+		{"query, a field the query does not take", "/v1/query", consumer, []byte(`{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001","fields":["ethnicity"]}`), 400, "unknown_field", "/fields"},
 		{"publish, no records", "/v1/datasets/household/records", publisher, []byte(`{"records":[]}`), 400, "bad_request", "/records"},
 		{"explain without purpose", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household"}), 400, "missing_field", "/purpose"},
 		{"explain, purpose typo", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrollment"}), 400, "unknown_purpose", "/purpose"},
@@ -198,7 +198,7 @@ func TestAttackExplainMatchesQuery(t *testing.T) {
 		wantConditions         []string
 		wantQueryCode          string // of the query without a case id
 	}{
-		{"case id required", "household", "school_enrolment", "permit", []string{"case_id_required"}, "case_id_required"},
+		{"case id required", "household", "school_enrolment", "permit", []string{"case_id_required", "bad_case_id"}, "case_id_required"},
 		{"purpose not allowed", "household", "property_transfer", "deny", []string{}, "purpose_not_allowed"},
 		{"dataset not allowed", "tax", "school_enrolment", "deny", []string{}, "denied"},
 	}

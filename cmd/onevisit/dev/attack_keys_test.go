@@ -290,7 +290,7 @@ func TestAttackKeysPublisherKeyFromTopic(t *testing.T) {
 	if _, err := record.Verify(forged, dir); !errors.Is(err, keys.ErrUnknownKey) {
 		t.Errorf("SDK verification of the forged record against /v1/keys: %v, want ErrUnknownKey", err)
 	}
-	if a, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: row["resident_id"].(string), Purpose: "newborn_registration", CaseID: "NB-ATTACK-1"}); !connectors.IsCode(err, "not_found") {
+	if a, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: row["resident_id"].(string), Purpose: "newborn_registration", CaseID: "NB-2026-9001"}); !connectors.IsCode(err, "not_found") {
 		t.Errorf("query for the forged record's subject: %+v, %v; want not_found", a, err)
 	}
 }

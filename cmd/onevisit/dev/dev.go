@@ -10,8 +10,10 @@
 //     under DIR/clients/<client>.json (0600; private keys: never commit
 //     them), with the public halves in DIR/registry.json;
 //   - the exchange's own keys, in a file keystore under DIR/keys;
-//   - three sample publisher connectors that load the CSV files shipped in
-//     connectors/samples through Kafka. Loading is idempotent, so a restart
+//   - three sample publisher connectors and the sample consent service
+//     (consent-service, role consent, which alone may publish the consent
+//     dataset) that load the CSV files shipped in connectors/samples
+//     through Kafka. Loading is idempotent, so a restart
 //     republishes and the exchange answers "duplicate". Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
@@ -106,6 +108,7 @@ var SampleClients = []Client{
 	{ID: "newborn-registration", Role: "consumer", Name: "Newborn registration service", Purposes: []string{"newborn_registration"}},
 	{ID: "property-transfer", Role: "consumer", Name: "Property transfer service", Purposes: []string{"property_transfer"}},
 	{ID: "security-officer", Role: "officer", Name: "Security officer"},
+	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 }
 
 // Env is a running dev environment.
@@ -509,7 +512,7 @@ func newCredentials(sc Client) (*connectors.Credentials, error) {
 	if c.AuthKey, err = newJWK(sc.ID + "-auth#1"); err != nil {
 		return nil, err
 	}
-	if sc.Role == "publisher" {
+	if sc.Role == "publisher" || sc.Role == "consent" {
 		if c.SigningKey, err = newJWK(sc.ID + "-record#1"); err != nil {
 			return nil, err
 		}

@@ -397,14 +397,14 @@ func TestBadInput(t *testing.T) {
 		status     int
 		code       string
 	}{
-		{"purpose not allowed", `{"dataset":"household","subject":"` + child + `","purpose":"property_transfer","case_id":"c1"}`, 403, "purpose_not_allowed"},
-		{"dataset not allowed", `{"dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"c1"}`, 403, "denied"},
+		{"purpose not allowed", `{"dataset":"household","subject":"` + child + `","purpose":"property_transfer","case_id":"PT-2026-0001"}`, 403, "purpose_not_allowed"},
+		{"dataset not allowed", `{"dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 403, "denied"},
 		{"case id missing", `{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment"}`, 403, "case_id_required"},
-		{"unknown dataset", `{"dataset":"marriage","subject":"` + child + `","purpose":"school_enrolment","case_id":"c1"}`, 404, "unknown_dataset"},
-		{"unknown subject", `{"dataset":"household","subject":"11010519491231002X","purpose":"school_enrolment","case_id":"c1"}`, 404, "not_found"},
-		{"bad subject", `{"dataset":"household","subject":"110105194912310021","purpose":"school_enrolment","case_id":"c1"}`, 400, "bad_check_character"},
-		{"extra field", `{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"c1","fields":["ethnicity"]}`, 400, "unknown_field"},
-		{"case-variant key", `{"dataset":"household","Dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"c1"}`, 400, "duplicate_key"},
+		{"unknown dataset", `{"dataset":"marriage","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 404, "unknown_dataset"},
+		{"unknown subject", `{"dataset":"household","subject":"11010519491231002X","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 404, "not_found"},
+		{"bad subject", `{"dataset":"household","subject":"110105194912310021","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 400, "bad_check_character"},
+		{"extra field", `{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001","fields":["ethnicity"]}`, 400, "unknown_field"},
+		{"case-variant key", `{"dataset":"household","Dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 400, "duplicate_key"},
 		{"malformed JSON", `{"dataset":"household",`, 400, "malformed_json"},
 	}
 	for _, q := range queries {
@@ -426,7 +426,7 @@ func TestBadInput(t *testing.T) {
 			{"publisher token on the consumer route", pubTok},
 		}
 		for _, c := range cases {
-			status, out := post(t, env.BaseURL+"/v1/query", c.tok, []byte(`{"dataset":"household","subject":"`+child+`","purpose":"school_enrolment","case_id":"c1"}`))
+			status, out := post(t, env.BaseURL+"/v1/query", c.tok, []byte(`{"dataset":"household","subject":"`+child+`","purpose":"school_enrolment","case_id":"SE-2026-0001"}`))
 			want := 401
 			if c.name == "publisher token on the consumer route" {
 				want = 403

@@ -114,7 +114,7 @@ func TestExchangeKeyRotationRetires(t *testing.T) {
 	}
 	// A refused query grows the audit log, so the next checkpoint is a
 	// new signature: by the new audit version.
-	post(t, env.BaseURL+"/v1/query", tok2, []byte(`{"dataset":"tax","subject":"330106198503120415","purpose":"school_enrolment","case_id":"SE-1"}`))
+	post(t, env.BaseURL+"/v1/query", tok2, []byte(`{"dataset":"tax","subject":"330106198503120415","purpose":"school_enrolment","case_id":"SE-2026-0001"}`))
 	waitFor(t, "a checkpoint by exchange-audit#2", func() bool { return checkpointKID(t, env) == "exchange-audit#2" })
 
 	// Break-glass: the custodian revokes exchange-token#1 in the backend.

@@ -162,7 +162,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	}
 	req := &connectors.Requester{Client: nb}
 	for _, id := range []string{first, second} {
-		a, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: id, Purpose: "newborn_registration", CaseID: "NB-1"})
+		a, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: id, Purpose: "newborn_registration", CaseID: "NB-2026-0001"})
 		if err != nil {
 			t.Fatalf("query record signed by %s: %v", kidOf[id], err)
 		}
@@ -176,7 +176,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	if err := officer.Do(ctx, "POST", "/v1/keys/revoke", map[string]any{"kid": "public-security-record#1", "reason": "key compromised"}, nil); err != nil {
 		t.Fatalf("revoke v1: %v", err)
 	}
-	if _, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: first, Purpose: "newborn_registration", CaseID: "NB-1"}); err != nil {
+	if _, err := req.Query(ctx, connectors.Query{Dataset: "household", Subject: first, Purpose: "newborn_registration", CaseID: "NB-2026-0001"}); err != nil {
 		t.Fatalf("record accepted before the revocation: %v", err)
 	}
 	late := household(1, 5000)[0]
@@ -197,7 +197,7 @@ func TestRotationUnderLoadAndRevocation(t *testing.T) {
 	if err := officer.Do(ctx, "POST", "/v1/keys/revoke", map[string]any{"kid": "public-security-record#2", "revoked_at": time.Now().Add(-time.Hour), "reason": "compromised since an hour ago"}, nil); err != nil {
 		t.Fatalf("revoke v2: %v", err)
 	}
-	_, err = req.Query(ctx, connectors.Query{Dataset: "household", Subject: second, Purpose: "newborn_registration", CaseID: "NB-1"})
+	_, err = req.Query(ctx, connectors.Query{Dataset: "household", Subject: second, Purpose: "newborn_registration", CaseID: "NB-2026-0001"})
 	if !connectors.IsCode(err, "key_revoked") {
 		t.Fatalf("query of a record whose key was revoked before acceptance: %v, want key_revoked", err)
 	}
@@ -245,7 +245,7 @@ func TestDeleteAndStale(t *testing.T) {
 	}
 	nb, _ := env.Client("newborn-registration")
 	req := &connectors.Requester{Client: nb}
-	q := connectors.Query{Dataset: "household", Subject: id, Purpose: "newborn_registration", CaseID: "NB-9"}
+	q := connectors.Query{Dataset: "household", Subject: id, Purpose: "newborn_registration", CaseID: "NB-2026-0009"}
 	if _, err := req.Query(ctx, q); err != nil {
 		t.Fatalf("query before the delete: %v", err)
 	}

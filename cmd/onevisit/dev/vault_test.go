@@ -62,7 +62,7 @@ func TestExchangeKeysInVault(t *testing.T) {
 		t.Fatal(err)
 	}
 	req := &connectors.Requester{Client: nb}
-	q := connectors.Query{Dataset: "household", Subject: rows[0].Fields["resident_id"].(string), Purpose: "newborn_registration", CaseID: "NB-7"}
+	q := connectors.Query{Dataset: "household", Subject: rows[0].Fields["resident_id"].(string), Purpose: "newborn_registration", CaseID: "NB-2026-0007"}
 	if _, err := req.Query(ctx, q); err != nil {
 		t.Fatalf("query before the outage (receipt signed in Vault): %v", err)
 	}
