@@ -55,6 +55,12 @@ type IngestConfig struct {
 type HTTPConfig struct {
 	Addr      string `yaml:"addr"`
 	PublicURL string `yaml:"public_url"`
+	// TLSCert and TLSKey are PEM files; with both set the listener
+	// speaks only HTTPS (TLS 1.2 and up), and reads the pair again when
+	// the files change. Without them it speaks plain HTTP, for TLS
+	// terminated in front of the node (an ingress).
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
 }
 
 // KafkaConfig is the cluster connection.
@@ -187,6 +193,9 @@ func (c *Config) defaults() {
 	}
 	if c.HTTP.PublicURL == "" {
 		c.HTTP.PublicURL = "http://" + c.HTTP.Addr
+		if c.HTTP.TLSCert != "" {
+			c.HTTP.PublicURL = "https://" + c.HTTP.Addr
+		}
 	}
 	c.Keys = c.Keys.WithDefaults()
 	if c.Kafka.PasswordEnv == "" {
@@ -198,6 +207,9 @@ func (c *Config) defaults() {
 func (c Config) Validate() error {
 	if c.Clients == "" {
 		return errors.New("clients: the client registry file is required")
+	}
+	if (c.HTTP.TLSCert == "") != (c.HTTP.TLSKey == "") {
+		return errors.New("http.tls_cert, http.tls_key: set both (HTTPS) or neither (plain HTTP, TLS terminated in front of the node)")
 	}
 	if c.Ingest.FutureSkew < 0 {
 		return fmt.Errorf("ingest.future_skew: %s is negative; want a duration such as 5m", c.Ingest.FutureSkew)
@@ -388,7 +400,7 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		return Parts{}, err
 	}
 	return Parts{
-		Node: c.Node, HTTPAddr: c.HTTP.Addr, PublicURL: c.HTTP.PublicURL, Kafka: bc,
+		Node: c.Node, HTTPAddr: c.HTTP.Addr, PublicURL: c.HTTP.PublicURL, TLSCert: c.HTTP.TLSCert, TLSKey: c.HTTP.TLSKey, Kafka: bc,
 		Topics:       bus.TopicSpec{Partitions: c.Topics.Partitions, ReplicationFactor: c.Topics.ReplicationFactor, MinInsyncReplicas: c.Topics.MinInsyncReplicas},
 		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,

@@ -5,9 +5,15 @@
 // share the ingest partitions through one consumer group.
 //
 // A node answers queries only after it has read the accepted topics up to
-// the offsets they had when it started (/healthz says "starting" until
-// then), and consumes ingest topics only after that, so its duplicate and
-// staleness checks see everything accepted before it.
+// the offsets they had when it started (/healthz and /readyz say
+// "starting" until then; /readyz also says "keys_stale" while the key
+// backend is unreachable past the grace period; /livez answers 200 from
+// the first moment it serves HTTP), and consumes ingest topics only after
+// that, so its duplicate and staleness checks see everything accepted
+// before it.
+//
+// With http.tls_cert and http.tls_key the listener speaks only HTTPS
+// (httptls.go: TLS 1.2 and up, the pair re-read when the files change).
 //
 // A node's loops (the HTTP server, one tail per partition of the
 // accepted, audit, keys and control topics, the key refresh, the ingest

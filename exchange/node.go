@@ -66,6 +66,10 @@ type Parts struct {
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
+
+	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
+	// http.tls_cert, http.tls_key).
+	TLSCert, TLSKey string
 }
 
 // Node is one exchange node.
@@ -260,8 +264,17 @@ func (n *Node) Run(ctx context.Context) error {
 			return fmt.Errorf("exchange: listen %s: %w", n.p.HTTPAddr, err)
 		}
 	}
+	if n.p.TLSCert != "" || n.p.TLSKey != "" {
+		tln, err := tlsListener(ln, n.p.TLSCert, n.p.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("exchange: %w", err)
+		}
+		ln = tln
+	}
 	n.addr <- ln.Addr().String()
-	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10}
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 16 << 10,
+		ErrorLog: slog.NewLogLogger(lg.Handler(), slog.LevelWarn)} // TLS handshake and connection errors, in the node's log format
 	// The node's loops run in one group: the first that fails stops the
 	// others (and Run returns its error); when ctx ends they all return
 	// nil. A tail or the ingest loop that loses the brokers reopens after

@@ -60,6 +60,8 @@ func (s *Server) table() []route {
 		{"GET", "/v1/audit/proof/consistency", pub, "RFC 9162 consistency proof between two audit log sizes", s.consistencyProof},
 		{"GET", "/v1/audit/entries", []string{RoleOfficer}, "A page of audit log entries, with their leaf hashes", s.auditEntries},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
+		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
+		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
 	}
 }
@@ -497,6 +499,32 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request, _ auth.Principa
 		out["policy_version"] = strconv.FormatUint(s.d.Governance.PolicyVersion(), 10)
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// livez answers 200 while the process serves HTTP: a failing liveness
+// probe restarts the process, so it checks nothing a restart cannot fix
+// (not the brokers, not the key backend).
+func (s *Server) livez(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.d.Node})
+	return nil
+}
+
+// readyz answers 200 only when the node may answer queries: it has read
+// the accepted, audit and keys topics to their end (Deps.Ready) and its
+// key versions are fresh (Deps.Fresh). Otherwise 503 with status
+// "starting" or "keys_stale" and the cause, so a load balancer sends
+// requests elsewhere without restarting the node.
+func (s *Server) readyz(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if err := s.d.Ready(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "starting", "node": s.d.Node, "detail": err.Error()})
+		return nil
+	}
+	if err := s.d.Fresh(); err != nil {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "keys_stale", "node": s.d.Node, "detail": err.Error()})
+		return nil
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "node": s.d.Node})
 	return nil
 }
 

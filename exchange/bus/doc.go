@@ -32,4 +32,12 @@
 //	N.audit        every decision, one partition (one total order)
 //	N.keys         signed key directory events (key: kid), kept forever, never compacted
 //	N.control      officers' signed policy events (exchange/control), one partition, kept forever, never compacted
+//
+// Topics (their configs) and ACLs (who may read and write which topic
+// and the exchange's group, from the publisher grants) are the one model
+// of a cluster's layout: `onevisit kafka setup` applies them to a cluster
+// (EnsureTopics, SetUser, ApplyACLs), and `onevisit kafka manifests`
+// renders them as Strimzi resources (StrimziManifests: Kafka,
+// KafkaNodePool, KafkaTopic, KafkaUser, API kafka.strimzi.io/v1), so the
+// two never drift.
 package bus

@@ -80,6 +80,8 @@ var routeRoles = map[string]string{
 	"GET /v1/audit/proof/inclusion":       "public",
 	"GET /v1/audit/proof/consistency":     "public",
 	"GET /healthz":                        "public",
+	"GET /livez":                          "public",
+	"GET /readyz":                         "public",
 	"GET /openapi.json":                   "public",
 	"POST /v1/query":                      "consumer",
 	"POST /v1/datasets/{dataset}/records": "publisher,consent",

@@ -87,6 +87,10 @@ type Options struct {
 	Logger      *slog.Logger
 	// Banner receives the start-up banner; nil prints nothing.
 	Banner io.Writer
+
+	// TLSCert and TLSKey, when set, make the node's listener HTTPS (as
+	// http.tls_cert and http.tls_key do for serve); BaseURL is https.
+	TLSCert, TLSKey string
 }
 
 // Client describes one sample client.
@@ -204,6 +208,12 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		return nil, err
 	}
 	parts.Listener = ln
+	scheme := "http://"
+	if o.TLSCert != "" || o.TLSKey != "" {
+		parts.TLSCert, parts.TLSKey = o.TLSCert, o.TLSKey
+		scheme = "https://"
+		parts.PublicURL = scheme + ln.Addr().String()
+	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
 	env.Schemas = parts.Schemas
@@ -219,7 +229,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	env.BaseURL = "http://" + addr
+	env.BaseURL = scheme + addr
 	if err := env.waitReady(ctx); err != nil {
 		return nil, err
 	}

@@ -37,7 +37,7 @@ func init() {
 		"policy":    {"policy tools: `policy explain|diff|check`; governance (officers): `policy propose|review|approve|reject|narrow|rollback|versions`", runPolicy},
 		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
-		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent)", runKafka},
+		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent); `kafka manifests`: the same as Strimzi resources", runKafka},
 		"audit":     {"audit log: `audit verify` (checkpoint, entries, consistency), `audit prove --index N`", runAudit},
 		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian)", runKeys},
 	}

@@ -15,8 +15,11 @@ import (
 )
 
 func runKafka(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && args[0] == "manifests" {
+		return runKafkaManifests(e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "setup" {
-		return usagef("want `kafka setup --config FILE`")
+		return usagef("want `kafka setup --config FILE` or `kafka manifests --config FILE`")
 	}
 	fs := flags(e, "kafka setup")
 	path := fs.String("config", "", "node config file (required): brokers, topics, clients, policies. Its kafka user must be a super user (the admin)")
@@ -47,13 +50,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	// Publishers and their datasets come from the grants.
-	pubs := map[string][]string{}
-	for _, p := range parts.Policy.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
-			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
-		}
-	}
+	pubs := publishers(parts.Policy)
 	users := []string{*exUser}
 	for u := range pubs {
 		users = append(users, u)
@@ -92,6 +89,19 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.out, "acls: %d bindings present; everything else is denied\n", len(acls))
 	return nil
+}
+
+// publishers maps each publisher in the grants to the datasets it may
+// publish: `kafka setup` and `kafka manifests` both derive users and ACLs
+// from it.
+func publishers(set *policy.Set) map[string][]string {
+	pubs := map[string][]string{}
+	for _, p := range set.Policies() {
+		if p.Kind == policy.KindPublisherGrant {
+			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
+		}
+	}
+	return pubs
 }
 
 func newPassword() (string, error) {

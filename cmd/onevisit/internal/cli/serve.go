@@ -9,7 +9,11 @@ import (
 func runServe(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "serve")
 	path := fs.String("config", "", "node config file (YAML; keys documented in deploy/README.md)")
+	setLog := logFlags(fs)
 	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if err := setLog(e); err != nil {
 		return err
 	}
 	if *path == "" {
