@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
@@ -125,12 +126,35 @@ func (c Config) batchTimeout() time.Duration {
 }
 
 // Transport returns the round tripper shared by writers and admin clients.
+//
+// It is one per process and connection settings (brokers, SASL, TLS,
+// client id): a kafka-go Transport keeps a connection pool whose goroutine
+// refreshes the metadata of every topic on the cluster every few seconds
+// until CloseIdleConnections, and kafka.Writer.Close does not close a
+// transport it was given. One transport per writer or client leaked one
+// such refresher each time a node, connector or test made one; on a
+// cluster with many topics they ate the CPU (the real-Kafka suite ran 3 ×
+// slower and a request timed out). Sharing is safe: a Transport serves
+// concurrent round trips and reopens its pool after CloseIdleConnections.
 func (c Config) Transport() (*kafka.Transport, error) {
 	m, err := c.mechanism()
 	if err != nil {
 		return nil, err
 	}
-	return &kafka.Transport{SASL: m, TLS: c.TLS, ClientID: c.clientID(), DialTimeout: 5 * time.Second}, nil
+	k := transportKey{brokers: strings.Join(c.Brokers, ","), mechanism: c.SASLMechanism, user: c.User, password: c.Password, tls: c.TLS, clientID: c.clientID()}
+	if t, ok := transports.Load(k); ok {
+		return t.(*kafka.Transport), nil
+	}
+	t, _ := transports.LoadOrStore(k, &kafka.Transport{SASL: m, TLS: c.TLS, ClientID: k.clientID, DialTimeout: 5 * time.Second})
+	return t.(*kafka.Transport), nil
+}
+
+// transports holds the process's Kafka transports by connection settings.
+var transports sync.Map // transportKey → *kafka.Transport
+
+type transportKey struct {
+	brokers, mechanism, user, password, clientID string
+	tls                                          *tls.Config
 }
 
 // Dialer returns the dialer readers use.
