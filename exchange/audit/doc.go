@@ -72,9 +72,11 @@
 //	explain        a policy explanation (consumer when not the actor,
 //	               dataset, purpose, the decision explained, its fields)
 //	key_change     a key version listed, retired or revoked, with the reason
-//	policy_change  a policy approved, changed or removed. Reserved: no node
-//	               writes it yet (policies are loaded once, at start); the
-//	               policy governance work will. Readers accept it.
+//	policy_change  a step of policy governance (seed, propose, approve,
+//	               reject, narrow, apply, supersede): permit, naming the
+//	               officer, the reason, the proposal and the version; or a
+//	               control event refused (deny, with the reason code). See
+//	               exchange/doc.go and exchange/control.
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

@@ -20,7 +20,7 @@ const (
 	KindAccept       Kind = "accept"        // an ingested record was accepted
 	KindReject       Kind = "reject"        // an ingested record was rejected
 	KindDeny         Kind = "deny"          // a request was refused before any data was read
-	KindPolicyChange Kind = "policy_change" // a policy was approved, changed or removed; reserved, not written yet
+	KindPolicyChange Kind = "policy_change" // a policy governance step, or a refused control event
 	KindKeyChange    Kind = "key_change"    // a key version was made, retired or revoked
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
