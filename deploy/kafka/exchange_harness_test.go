@@ -288,7 +288,41 @@ func (w *world) setup() string {
 		w.t.Fatalf("onevisit kafka setup: %v\nstdout:\n%s\nstderr:\n%s", err, out, stderr.String())
 	}
 	w.t.Logf("onevisit kafka setup (namespace %s) took %v", w.ns, time.Since(start).Round(time.Millisecond))
+	w.waitForTopics()
 	return string(out)
+}
+
+// waitForTopics waits until this process's admin client sees every topic of the world. `kafka setup` made
+// them in another process, and the Kafka transport this process shares per connection settings
+// (exchange/bus) answers metadata requests from a cache it refreshes every few seconds.
+func (w *world) waitForTopics() {
+	w.t.Helper()
+	admin, err := w.c.adminBus(w.ns).Client()
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	var names []string
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{}) {
+		names = append(names, tc.Topic)
+	}
+	err = eventually(w.t.Context(), 30*time.Second, func(ctx context.Context) error {
+		md, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		if err != nil {
+			return err
+		}
+		for _, t := range md.Topics {
+			if t.Error != nil {
+				return fmt.Errorf("metadata of %s: %w", t.Name, t.Error)
+			}
+		}
+		if len(md.Topics) != len(names) {
+			return fmt.Errorf("metadata lists %d of %d topics", len(md.Topics), len(names))
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatalf("topics made by kafka setup not visible: %v", err)
+	}
 }
 
 // acls is what setup should have bound in this world: the exchange user and the grants' publishers.
@@ -604,6 +638,23 @@ func (w *world) kafkaPublisher(client, dataset string) (*connectors.Publisher, *
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(func() { wr.Close() })
+	// The writer's transport is the process's one for this user (exchange/bus), which may have cached the
+	// cluster's metadata before `kafka setup` made this world's topics: wait until it knows the ingest topic.
+	cl := &kafka.Client{Addr: wr.Addr, Transport: wr.Transport, Timeout: 10 * time.Second}
+	topic := w.names.Ingest(dataset)
+	err = eventually(w.t.Context(), 30*time.Second, func(ctx context.Context) error {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{topic}})
+		if err != nil {
+			return err
+		}
+		if len(md.Topics) != 1 || md.Topics[0].Error != nil {
+			return fmt.Errorf("metadata of %s as %s: %v", topic, client, md.Topics)
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatalf("publisher %s does not see %s: %v", client, topic, err)
+	}
 	return w.publisher(client, dataset, connectors.KafkaSink{Writer: wr, Names: w.names}), wr
 }
 

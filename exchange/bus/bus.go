@@ -136,6 +136,14 @@ func (c Config) batchTimeout() time.Duration {
 // cluster with many topics they ate the CPU (the real-Kafka suite ran 3 ×
 // slower and a request timed out). Sharing is safe: a Transport serves
 // concurrent round trips and reopens its pool after CloseIdleConnections.
+//
+// The cost: a Transport answers metadata requests from a cache it
+// refreshes every few seconds (and at once after a CreateTopics made
+// through it), so a topic another process has just created is unknown
+// here until the next refresh. Nodes and connectors start after `kafka
+// setup`, so this shows only in tests that create topics from another
+// process and write at once; they wait for the topic (deploy/kafka's
+// harness, waitForTopics).
 func (c Config) Transport() (*kafka.Transport, error) {
 	m, err := c.mechanism()
 	if err != nil {
