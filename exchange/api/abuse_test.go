@@ -134,30 +134,6 @@ func TestByteGate(t *testing.T) {
 	}
 }
 
-func TestAuditStrings(t *testing.T) {
-	tests := []struct {
-		name, in, wantPurpose, wantCaseID string
-	}{
-		{"plain", "school_enrolment", "school_enrolment", "school_enrolment"},
-		{"case id", "SE-2026-0001", "", "SE-2026-0001"},
-		{"long", strings.Repeat("a", 65), "", ""},
-		{"resident id inside", "SE-330106202003080153", "", ""},
-		{"credit code inside", "91330106MA2B3C4D5E", "", ""},
-		{"control character", "SE-1\n", "", ""},
-		{"empty", "", "", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := auditPurpose(tt.in); got != tt.wantPurpose {
-				t.Errorf("auditPurpose = %q, want %q", got, tt.wantPurpose)
-			}
-			if got := auditCaseID(tt.in); got != tt.wantCaseID {
-				t.Errorf("auditCaseID = %q, want %q", got, tt.wantCaseID)
-			}
-		})
-	}
-}
-
 func TestCheckReason(t *testing.T) {
 	tests := []struct {
 		name, reason string

@@ -376,12 +376,14 @@ func (e explainResponse) MarshalJSON() ([]byte, error) {
 
 // auditExplain writes the entry of an explain call: who asked, about
 // which consumer (when not themselves), dataset and purpose, and the
-// decision explained. Request strings go in only when they name a known
-// client or dataset, or have a purpose's or case id's shape.
+// decision explained. The purpose and case id have passed the query's own
+// checks (query.CheckPurpose, query.CheckCaseID) before this is called, so
+// they go in as the query's entry would hold them; the consumer and the
+// dataset go in only when they name a known client or dataset.
 func (s *Server) auditExplain(r *http.Request, p auth.Principal, q explainRequest, caseID, version string, d policy.Decision) error {
 	e := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindExplain, Actor: p.ClientID, Role: p.Role,
-		Purpose: auditPurpose(q.Purpose), CaseID: auditCaseID(caseID), Fields: d.Fields,
+		Purpose: q.Purpose, CaseID: caseID, Fields: d.Fields,
 		Decision: audit.DecisionDeny, Policy: d.Policy, PolicyVersion: version,
 		RequestID: requestID(r.Context()), Node: s.d.Node,
 	}

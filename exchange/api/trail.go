@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"unicode"
 	"unicode/utf8"
 
@@ -15,38 +14,10 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// Shapes a request string must have to be copied into an audit entry.
-// Validating them is the handlers' business; these only make sure that
-// whatever a caller sends, no entry holds an unbounded string or an
-// identity number.
-var (
-	purposeShape = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-	caseIDShape  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]*$`)
-)
-
 const (
-	maxAuditPurpose = 64
-	maxAuditCaseID  = 64
 	// MaxReason bounds the reason an officer gives, in characters.
 	MaxReason = 256
 )
-
-// auditPurpose is s if it is a purpose-shaped string, else "".
-func auditPurpose(s string) string {
-	if len(s) > maxAuditPurpose || !purposeShape.MatchString(s) {
-		return ""
-	}
-	return s
-}
-
-// auditCaseID is s if it is a short plain token holding no identity
-// number, else "".
-func auditCaseID(s string) string {
-	if len(s) > maxAuditCaseID || !caseIDShape.MatchString(s) || identityLike(s) {
-		return ""
-	}
-	return s
-}
 
 // identityLike reports whether s holds a run of 15 or more letters and
 // digits with at least 6 digits: the shape of a resident identity number
