@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/vault/api"
 
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/retry"
 )
 
 // The error texts below are those OpenBao 2.7 answered in the tests
@@ -57,6 +58,14 @@ func TestClassify(t *testing.T) {
 			}
 			if !errors.Is(got, tt.in) {
 				t.Fatalf("classify() = %v lost its cause", got)
+			}
+			// What the signer's callers retry is decided by retry.Retriable
+			// alone: it must say yes exactly for the unavailable kinds (a
+			// timeout keeps its cause and is one), so a permanent refusal
+			// wrapping a transport error never becomes retriable.
+			wantRetry := errors.Is(tt.wantErr, keys.ErrUnavailable) || errors.Is(tt.wantErr, context.DeadlineExceeded)
+			if r := retry.Retriable(got); r != wantRetry {
+				t.Fatalf("retry.Retriable(classify()) = %v, want %v", r, wantRetry)
 			}
 		})
 	}
