@@ -13,19 +13,27 @@ import (
 	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
+// startDevExchange starts an in-process dev exchange (embedded broker, no
+// samples) for a CLI test, bounded to 90 s and closed when the test ends;
+// creds names a sample client's credentials file.
+func startDevExchange(t *testing.T) (ctx context.Context, env *dev.Env, creds func(client string) string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(env.Close)
+	return ctx, env, func(client string) string { return filepath.Join(env.DataDir, "clients", client+".json") }
+}
+
 // TestConnectorCSV runs `onevisit connector csv --via http` against an
 // in-process dev exchange (embedded broker): the per-row report on stdout
 // and in --report (golden files), the exit status, and that a file with an
 // invalid row or in the wrong encoding sends nothing.
 func TestConnectorCSV(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	creds := func(client string) string { return filepath.Join(env.DataDir, "clients", client+".json") }
+	ctx, env, creds := startDevExchange(t)
 	testdata := filepath.Join("..", "..", "..", "..", "connectors", "testdata", "csv")
 	tests := []struct {
 		name, client, file, encoding string

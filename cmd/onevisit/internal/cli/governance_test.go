@@ -1,14 +1,10 @@
 package cli_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 )
 
 // TestPolicyGovernanceCLI runs the README's governance walkthrough with
@@ -17,14 +13,7 @@ import (
 // naming the code), the second officer's approval, a narrowing by one
 // officer, and the versions listed with their officers.
 func TestPolicyGovernanceCLI(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
-	creds := func(client string) string { return filepath.Join(env.DataDir, "clients", client+".json") }
+	ctx, env, creds := startDevExchange(t)
 	examples := filepath.Join("..", "..", "..", "..", "policy", "examples")
 	wide := t.TempDir()
 	ents, err := os.ReadDir(examples)
