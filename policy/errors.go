@@ -44,7 +44,7 @@ var (
 	// ErrUnknownKey: a key that the document's kind does not define
 	// (decoding is strict everywhere, so a typo is never ignored).
 	ErrUnknownKey = errors.New("unknown key")
-	// ErrUnknownKind: kind is not PublisherGrant, AccessPolicy, Forbid or Purpose.
+	// ErrUnknownKind: kind is not PublisherGrant, AccessPolicy, Forbid, Purpose or Subscription.
 	ErrUnknownKind = errors.New("unknown kind")
 	// ErrMissing: a required key is absent or empty, including an empty
 	// list of fields, purposes or datasets.

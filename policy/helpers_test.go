@@ -12,6 +12,7 @@ var testCatalog = StaticCatalog{
 	"tax":       {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
 	"property":  {"resident_id", "owner_name", "unit_number", "certificate_no", "address", "area_sqm", "usage", "acquired_date"},
 	"consent":   {"resident_id", "recorded_at", "consents"},
+	"death":     {"resident_id", "name", "gender", "birth_date", "death_date", "death_place", "cause_of_death", "certificate_no", "registration_office", "registration_date"},
 }
 
 func mustDefault(t testing.TB) *Set {

@@ -34,6 +34,7 @@ const (
 	KindAccessPolicy   Kind = "AccessPolicy"
 	KindForbid         Kind = "Forbid"
 	KindPurpose        Kind = "Purpose"
+	KindSubscription   Kind = "Subscription"
 )
 
 // Wildcard, as a Forbid's consumer, means every consumer; as its only
@@ -47,6 +48,7 @@ const Wildcard = "*"
 //	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //	Purpose:        Purposes (exactly one), CaseIDPattern
+//	Subscription:   Consumer, Dataset, Purposes (exactly one), Fields
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
@@ -77,7 +79,8 @@ func (p Policy) clone() Policy {
 	return p
 }
 
-// kindOrder sorts documents: grants, then permits, then forbids, then purposes.
+// kindOrder sorts documents: grants, then permits, then forbids, then
+// purposes, then subscriptions.
 func kindOrder(k Kind) int {
 	switch k {
 	case KindPublisherGrant:
@@ -86,6 +89,8 @@ func kindOrder(k Kind) int {
 		return 1
 	case KindForbid:
 		return 2
+	case KindSubscription:
+		return 4
 	default:
 		return 3
 	}

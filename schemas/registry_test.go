@@ -167,7 +167,7 @@ func nanValue() float64 {
 
 func TestDataset(t *testing.T) {
 	reg := defaultRegistry(t)
-	if got, want := reg.Datasets(), []string{"consent", "household", "property", "tax"}; !slices.Equal(got, want) {
+	if got, want := reg.Datasets(), []string{"consent", "death", "household", "property", "tax"}; !slices.Equal(got, want) {
 		t.Errorf("Datasets() = %v, want %v", got, want)
 	}
 	d, ok := reg.Dataset("household")
@@ -322,6 +322,7 @@ func TestLoadIgnoresOtherFolders(t *testing.T) {
 	}
 	want := []string{
 		"consent: ok (consent/v1; BACKWARD)",
+		"death: ok (death/v1; BACKWARD)",
 		"household: ok (household/v1; BACKWARD)",
 		"property: ok (property/v1; BACKWARD)",
 		"tax: ok (tax/v1; BACKWARD)",

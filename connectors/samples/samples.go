@@ -1,5 +1,5 @@
 // Package samples holds OneVisit's sample data: made-up records of twelve
-// residents of Hangzhou, Zhejiang, as three departments and the consent
+// residents of Hangzhou, Zhejiang, as four departments and the consent
 // service would publish them.
 //
 //   - household.csv: the public security bureau's household register
@@ -11,7 +11,10 @@
 //   - consent.csv: the consent service's consent records (schema
 //     consent/v1): GuardianResidentID consents to property-transfer for
 //     property_transfer until the end of 2027; 陈德明 (330106195611040339)
-//     has a record with no consent in force.
+//     has a record with no consent in force;
+//   - death.csv: the civil affairs bureau's death registrations (schema
+//     death/v1): DeceasedResidentID, 陈德明, the child's grandfather, died
+//     in October 2026 (the Tell-Us-Once example, policy/examples).
 //
 // Each file's header row names the schema's fields, and every row passes
 // schemas.Coerce and schemas.Validate (a test in this package checks it).
@@ -32,7 +35,7 @@ import (
 	"fmt"
 )
 
-// FS holds household.csv, tax.csv, property.csv and consent.csv.
+// FS holds household.csv, tax.csv, property.csv, consent.csv and death.csv.
 //
 //go:embed *.csv
 var FS embed.FS
@@ -47,11 +50,15 @@ const (
 	GuardianResidentID = "330106198503120415"
 	// ChildHouseholdID is the household (户号) of the child and guardian.
 	ChildHouseholdID = "330106-00451"
+	// DeceasedResidentID is 陈德明, the guardian's father, registered in
+	// ChildHouseholdID; death.csv records his death on 2026-10-17.
+	DeceasedResidentID = "330106195611040339"
 
 	HouseholdFile = "household.csv"
 	TaxFile       = "tax.csv"
 	PropertyFile  = "property.csv"
 	ConsentFile   = "consent.csv"
+	DeathFile     = "death.csv"
 )
 
 // Rows reads one of the files as rows keyed by its header, as text: the

@@ -114,6 +114,7 @@ var SampleClients = []Client{
 	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
+	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (death registration)", Datasets: []string{"death"}},
 }
 
 // Env is a running dev environment.
