@@ -45,6 +45,9 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	datasets := parts.Schemas.Datasets()
 	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
+	// Every consumer with a Subscription gets its delivery topic, which it
+	// alone reads.
+	spec.Subscribers = parts.Policy.Subscribers()
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}
@@ -54,6 +57,11 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	users := []string{*exUser}
 	for u := range pubs {
 		users = append(users, u)
+	}
+	for _, u := range spec.Subscribers {
+		if _, dup := pubs[u]; !dup {
+			users = append(users, u)
+		}
 	}
 	sort.Strings(users[1:])
 	for _, u := range users {
@@ -83,7 +91,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs}, datasets)
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Subscribers: spec.Subscribers}, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}

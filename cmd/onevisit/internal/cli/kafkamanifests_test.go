@@ -109,7 +109,7 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := bus.Names("onevisit")
-	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2}
+	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2, Subscribers: set.Subscribers()}
 
 	wantTopics := map[string]string{}
 	for _, tc := range bus.Topics(names, reg.Datasets(), spec) {
@@ -121,7 +121,7 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		wantTopics[tc.Topic] = string(b)
 	}
 	var wantACLs []string
-	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set)}, reg.Datasets()) {
+	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set), Subscribers: set.Subscribers()}, reg.Datasets()) {
 		rt := map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group"}[a.ResourceType]
 		op := map[kafka.ACLOperationType]string{kafka.ACLOperationTypeRead: "Read", kafka.ACLOperationTypeWrite: "Write", kafka.ACLOperationTypeDescribe: "Describe"}[a.Operation]
 		if rt == "" || op == "" || a.PermissionType != kafka.ACLPermissionTypeAllow {
