@@ -26,7 +26,8 @@
 // read-back check of accepted records; audittrail.go the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
-// policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// policy control plane; seal.go the node MACs; deliver.go the delivery of
+// subscriptions to their consumers' delivery topics ("Tell Us Once"); the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Keys
@@ -132,4 +133,12 @@
 //	                                                   to this node applying it; events read live only
 //	onevisit_policy_events_refused_total{reason}       control events not applied (reason: bad_event,
 //	                                                   replay, or the ledger's refusal code)
+//	onevisit_deliveries_total{consumer}                records written to a subscriber's delivery topic
+//	                                                   (redeliveries after a restart included)
+//	onevisit_delivery_lag{consumer}                    records accepted for a subscriber's datasets and not
+//	                                                   yet delivered (beyond the delivery group's committed
+//	                                                   offsets; set every 5 s)
+//	onevisit_delivery_refused_total{dataset,code}      records read for delivery that did not verify,
+//	                                                   delivered to no one (code as in
+//	                                                   onevisit_view_records_refused_total)
 package exchange

@@ -94,6 +94,7 @@ type Node struct {
 	applied          *applied     // offsets each tail has applied
 	trail            *auditTrail  // the audit topic: writes, read-back, lookups
 	gov              *governance  // the control topic: the policy ledger
+	deliver          *deliverer   // subscriptions: deliver.go
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -137,6 +138,9 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
 	n.policy.Store(p.Policy)
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
+		return nil, err
+	}
+	if n.deliver, err = newDeliverer(n.metrics); err != nil {
 		return nil, err
 	}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
@@ -241,7 +245,9 @@ func (n *Node) Run(ctx context.Context) error {
 	lg := n.p.Logger
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {
-		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, n.p.Topics); err != nil {
+		spec := n.p.Topics
+		spec.Subscribers = append(spec.Subscribers, n.p.Policy.Subscribers()...) // delivery topics (deliver.go)
+		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}
 	}
@@ -312,6 +318,7 @@ func (n *Node) Run(ctx context.Context) error {
 	if n.p.RefreshKeys != nil {
 		goRun("key refresh", n.refreshKeys)
 	}
+	goRun("delivery", func(ctx context.Context) error { return n.runDelivery(ctx, caught, datasets) })
 	goRun("ingest", func(ctx context.Context) error {
 		select {
 		case <-caught:

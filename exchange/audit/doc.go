@@ -24,7 +24,7 @@
 //	                          "Z", fractional seconds only if non-zero and without
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
-//	                          policy_change | key_change | token | explain
+//	                          policy_change | key_change | token | explain | delivery
 //	actor           string    client id of the caller (a department, a service, an officer)
 //	                          whose signature or token verified; absent when nobody
 //	                          authenticated (see below)
@@ -77,6 +77,13 @@
 //	               officer, the reason, the proposal and the version; or a
 //	               control event refused (deny, with the reason code). See
 //	               exchange/doc.go and exchange/control.
+//	delivery       a record pushed to a subscriber's delivery topic
+//	               (exchange/deliver.go): permit, the consumer, dataset,
+//	               purpose, subject, record_id, the fields released, the
+//	               subscription (policy) and its version, and the delivery
+//	               id (request_id); written before the delivery, so a
+//	               redelivery after a crash has a second entry with the
+//	               same request_id
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

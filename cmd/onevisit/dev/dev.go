@@ -115,6 +115,11 @@ var SampleClients = []Client{
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
 	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (death registration)", Datasets: []string{"death"}},
+	// Tell Us Once: the services a death record is pushed to
+	// (policy/examples/death.yaml).
+	{ID: "pension-service", Role: "consumer", Name: "Pension service", Purposes: []string{"pension_termination"}},
+	{ID: "social-insurance-service", Role: "consumer", Name: "Social insurance service", Purposes: []string{"social_insurance_termination"}},
+	{ID: "household-deregistration", Role: "consumer", Name: "Household deregistration (public security)", Purposes: []string{"household_deregistration"}},
 }
 
 // Env is a running dev environment.
