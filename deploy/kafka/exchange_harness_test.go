@@ -64,7 +64,14 @@ func runMain(m *testing.M) int {
 }
 
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
-var samplePublishers = []string{"consent-service", "natural-resources", "public-security", "tax-bureau"}
+var samplePublishers = []string{"civil-affairs", "consent-service", "natural-resources", "public-security", "tax-bureau"}
+
+// The sample subscribers: `onevisit kafka setup` makes a SCRAM user and a delivery topic for each consumer a
+// Subscription names (policy/examples/death.yaml).
+var sampleSubscribers = []string{"household-deregistration", "pension-service", "social-insurance-service"}
+
+// sampleUsers are the SCRAM users setup makes besides the exchange's, in the order it reports them.
+var sampleUsers = slices.Sorted(slices.Values(append(slices.Clone(samplePublishers), sampleSubscribers...)))
 
 // publisherPasswords holds the passwords `kafka setup` handed over when it created the publishers' users. SCRAM
 // users are cluster-wide (not namespaced), so the first world of a test run deletes stale ones left by an
@@ -84,7 +91,7 @@ func deletePublisherUsers() {
 	c := publisherPasswords.cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := deleteScramUsers(ctx, c.adminBus(""), samplePublishers...); err != nil {
+	if err := deleteScramUsers(ctx, c.adminBus(""), sampleUsers...); err != nil {
 		fmt.Fprintln(os.Stderr, "delete publisher users:", err)
 	}
 }
@@ -176,7 +183,7 @@ func newWorld(t *testing.T) *world {
 	if publisherPasswords.m == nil {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		if err := deleteScramUsers(ctx, c.adminBus(""), samplePublishers...); err != nil {
+		if err := deleteScramUsers(ctx, c.adminBus(""), sampleUsers...); err != nil {
 			t.Fatalf("delete stale publisher users: %v", err)
 		}
 		publisherPasswords.m = map[string]string{}
@@ -184,7 +191,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(w.cleanup)
 	w.setupOutput = w.setup()
-	for _, u := range append([]string{w.exchangeUser}, samplePublishers...) {
+	for _, u := range append([]string{w.exchangeUser}, sampleUsers...) {
 		b, err := os.ReadFile(filepath.Join(w.credsDir, u+".password"))
 		switch {
 		case err == nil:
@@ -302,7 +309,7 @@ func (w *world) waitForTopics() {
 		w.t.Fatal(err)
 	}
 	var names []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers}) {
 		names = append(names, tc.Topic)
 	}
 	err = eventually(w.t.Context(), 30*time.Second, func(ctx context.Context) error {
@@ -341,7 +348,10 @@ func (w *world) acls() []kafka.ACLEntry {
 	if got := slices.Sorted(maps.Keys(pubs)); !slices.Equal(got, samplePublishers) {
 		w.t.Fatalf("the built-in grants name publishers %v, the tests expect %v", got, samplePublishers)
 	}
-	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs}, w.datasets)
+	if got := pol.Subscribers(); !slices.Equal(got, sampleSubscribers) {
+		w.t.Fatalf("the built-in subscriptions name consumers %v, the tests expect %v", got, sampleSubscribers)
+	}
+	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Subscribers: sampleSubscribers}, w.datasets)
 }
 
 // cleanup removes what setup made in this world (not the publishers' users, which other worlds share).
@@ -365,7 +375,7 @@ func (w *world) cleanup() {
 		w.t.Logf("cleanup: delete acls of %s: %v", w.ns, err)
 	}
 	var topics []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers}) {
 		topics = append(topics, tc.Topic)
 	}
 	if _, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {
