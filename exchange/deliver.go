@@ -208,10 +208,6 @@ func (n *Node) deliverOne(ctx context.Context, pol *policy.Set, sub policy.Subsc
 	id := DeliveryID(sub.Name, sub.Consumer, e.Issuer, e.ID, e.AcceptedAt)
 	released := query.WithSubject(sub.Fields, n.p.Schemas, e.Dataset)
 	projected := e.Project(released)
-	out, err := record.Parse(projected)
-	if err != nil {
-		return fmt.Errorf("exchange: delivery %s: re-parse: %w", id, err)
-	}
 	rcpt, err := receipt.Sign(ctx, n.p.ReceiptSigner, receipt.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: sub.Consumer, ID: id, IssuedAt: jwt.NewNumericDate(time.Now())},
 		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: e.Dataset, Purpose: sub.Purpose,
@@ -222,7 +218,7 @@ func (n *Node) deliverOne(ctx context.Context, pol *policy.Set, sub policy.Subsc
 		return fmt.Errorf("exchange: delivery %s: %w", id, err)
 	}
 	body, err := json.Marshal(wire.Delivery{ID: id, Subscription: sub.Name, Dataset: e.Dataset, Purpose: sub.Purpose,
-		Record: projected, Data: out.Fields(), Receipt: rcpt})
+		Record: projected, Receipt: rcpt})
 	if err != nil {
 		return fmt.Errorf("exchange: delivery %s: %w", id, err)
 	}

@@ -6,8 +6,12 @@ package wire
 // answer carries (the publisher's signed record with only the released
 // disclosures, and the exchange's signed receipt, whose jti is the
 // delivery id); the subscriber verifies both itself
-// (connectors.Subscriber) and trusts nothing else in the message: anyone
-// with a broker credential could have produced it.
+// (connectors.Subscriber), reads the fields from the record's verified
+// disclosures, and trusts nothing else in the message: anyone with a
+// broker credential could have produced it. Unlike a query answer it has
+// no plain "data" copy of the fields, so no identity number stands in
+// clear in the topic (as in the accepted topics, the disclosures are
+// base64url).
 //
 // ID is the same for every copy of one delivery (the exchange delivers at
 // least once): a subscriber handles each id once.
@@ -16,9 +20,8 @@ type Delivery struct {
 	Subscription string         `json:"subscription"`
 	Dataset      string         `json:"dataset"`
 	Purpose      string         `json:"purpose"`
-	Record       string         `json:"record"`
-	Data         map[string]any `json:"data"`
-	Receipt      string         `json:"receipt"`
+	Record       string `json:"record"`
+	Receipt      string `json:"receipt"`
 }
 
 // DeliveryIDHeader is the Kafka header carrying Delivery.ID (for tools; the
