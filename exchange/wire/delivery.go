@@ -16,10 +16,10 @@ package wire
 // ID is the same for every copy of one delivery (the exchange delivers at
 // least once): a subscriber handles each id once.
 type Delivery struct {
-	ID           string         `json:"delivery_id"`
-	Subscription string         `json:"subscription"`
-	Dataset      string         `json:"dataset"`
-	Purpose      string         `json:"purpose"`
+	ID           string `json:"delivery_id"`
+	Subscription string `json:"subscription"`
+	Dataset      string `json:"dataset"`
+	Purpose      string `json:"purpose"`
 	Record       string `json:"record"`
 	Receipt      string `json:"receipt"`
 }
