@@ -16,6 +16,16 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//   - A Subscriber reads its consumer's delivery topic (the records its
+//     Subscriptions release, pushed by the exchange as they are accepted,
+//     exchange/deliver.go) as that consumer's Kafka principal, in its own
+//     group, and verifies each delivery exactly as a Requester verifies an
+//     answer (receipt issued to it, record signature as of acceptance,
+//     subject binding), with the receipt's jti as the delivery id. It hands
+//     each id to the handler once within a window, commits after the
+//     handler returns, and skips (reporting to OnRefused) whatever does
+//     not verify. `onevisit connector subscribe --credentials C` prints
+//     each verified delivery as a JSON line.
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

@@ -74,6 +74,15 @@
 // (policy_version); each node writes the entries of what it applied live.
 // GET /v1/policy/versions and /healthz show the version the node runs.
 //
+// # Delivery
+//
+// Every node also reads the accepted topics in the delivery group
+// (bus.Names.DeliverGroup) and pushes each verified record to the
+// delivery topic of every consumer whose Subscription covers its dataset,
+// minimised like a query answer, with a receipt and an audit entry, and
+// commits only after that: deliver.go says how, and what survives a
+// restart.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to
