@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -20,8 +22,11 @@ import (
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // The Tell-Us-Once example (policy/examples/death.yaml): what each
@@ -203,6 +208,18 @@ func TestTellUsOnce(t *testing.T) {
 	if len(entries) != 3 {
 		t.Errorf("%d delivery audit entries, want 3", len(entries))
 	}
+
+	// Lag per subscriber, labelled by consumer only: nothing left to
+	// deliver once the delivery group has committed.
+	waitFor(t, "the delivery lag of every subscriber measured at 0", func() bool {
+		lags := deliveryLags(t, env)
+		for c := range deathSubscribers {
+			if v, ok := lags[c]; !ok || v != 0 {
+				return false
+			}
+		}
+		return len(lags) == len(deathSubscribers)
+	})
 
 	// Nowhere else: the only delivery topics are the subscribers', and
 	// each holds only its own consumer's deliveries.
@@ -401,4 +418,116 @@ func recordIDOf(t *testing.T, raw string) string {
 		t.Fatal(err)
 	}
 	return r.ID
+}
+
+// examplesEditing returns the example policy set with death.yaml's text
+// edited, as Set.YAML (what a control event carries).
+func examplesEditing(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	dir := t.TempDir()
+	ents, err := os.ReadDir(examplesDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e.Name() == "death.yaml" {
+			edited := edit(string(b))
+			if edited == string(b) {
+				t.Fatal("the edit changed nothing in death.yaml")
+			}
+			b = []byte(edited)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reg, err := schemas.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := policy.Load(os.DirFS(dir), reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(set.YAML())
+}
+
+// TestSubscriptionGoverned: a subscription is policy. Sending social
+// insurance one more field is a widening: one officer cannot push it
+// through alone (needs_approval), and until a second officer approves the
+// proposal deliveries keep the old fields; after, they carry the new one.
+// Dropping the subscription narrows: one officer applies it at once, and
+// social insurance is sent nothing more while the pension service still is.
+func TestSubscriptionGoverned(t *testing.T) {
+	env := startDev(t)
+	seeded(t, env.BaseURL)
+	social, pension := subscribe(t, env, "social-insurance-service"), subscribe(t, env, "pension-service")
+	const oldFields = "fields: [resident_id, name, death_date]\n"
+	wider := examplesEditing(t, func(s string) string {
+		return strings.Replace(s, oldFields, "fields: [resident_id, name, death_date, certificate_no]\n", 1)
+	})
+	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionNarrow, Proposal: "si-cert-now", Base: 1, Reason: "pushing it alone", Policy: wider}, "needs_approval")
+	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "si-cert", Base: 1, Reason: "social insurance checks the certificate (request 2026-40)", Policy: wider}, "")
+
+	deliveredTo := func(c *collector, n int) []connectors.Delivery {
+		t.Helper()
+		waitFor(t, fmt.Sprintf("delivery %d", n), func() bool { d, _ := c.get(); return len(d) >= n })
+		d, _ := c.get()
+		return d
+	}
+	first := deathRow(t, env, "")
+	publishDeath(t, env, first)
+	if d := deliveredTo(social, 1); !slices.Equal(slices.Sorted(maps.Keys(d[0].Data)), []string{"death_date", "name", "resident_id"}) {
+		t.Fatalf("before approval social insurance got %v", slices.Sorted(maps.Keys(d[0].Data)))
+	}
+
+	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "si-cert", Base: 1, Reason: "reviewed request 2026-40"}, "")
+	second := deathRow(t, env, "330105197511280266")
+	second["name"], second["gender"], second["birth_date"] = "黄敏", "female", "1975-11-28"
+	publishDeath(t, env, second)
+	if d := deliveredTo(social, 2); !slices.Equal(slices.Sorted(maps.Keys(d[1].Data)), []string{"certificate_no", "death_date", "name", "resident_id"}) ||
+		d[1].Subject != "330105197511280266" {
+		t.Fatalf("after approval social insurance got %v about %s", slices.Sorted(maps.Keys(d[1].Data)), d[1].Subject)
+	}
+
+	dropped := examplesEditing(t, func(s string) string {
+		i := strings.Index(s, "kind: Subscription\nmetadata:\n  name: social-insurance-service-death")
+		j := strings.Index(s[i:], "---\n")
+		return s[:i] + s[i+j+len("---\n"):]
+	})
+	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionNarrow, Proposal: "si-off", Base: 2, Reason: "social insurance reads deaths from the register now", Policy: dropped}, "")
+	third := deathRow(t, env, "330102198309090712")
+	third["name"], third["birth_date"] = "刘洋", "1983-09-09"
+	publishDeath(t, env, third)
+	deliveredTo(pension, 3) // the marker: the third record has been delivered
+	if d, _ := social.get(); len(d) != 2 {
+		t.Errorf("after the narrowing social insurance got %d deliveries, want still 2", len(d))
+	}
+}
+
+// deliveryLags reads onevisit_delivery_lag from the node's registry, by
+// consumer; a series with any other label set fails the test.
+func deliveryLags(t *testing.T, env *dev.Env) map[string]float64 {
+	t.Helper()
+	mfs, err := env.Node.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "onevisit_delivery_lag" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) != 1 || m.GetLabel()[0].GetName() != "consumer" {
+				t.Fatalf("onevisit_delivery_lag has labels %v, want consumer only", m.GetLabel())
+			}
+			out[m.GetLabel()[0].GetValue()] = m.GetGauge().GetValue()
+		}
+	}
+	return out
 }
