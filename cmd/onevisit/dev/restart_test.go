@@ -77,7 +77,7 @@ func TestRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	first := startAt(t, dir, false)
 	total := 0
-	for _, ds := range []string{"household", "tax", "property", "consent"} {
+	for _, ds := range []string{"household", "tax", "property", "consent", "death"} {
 		total += len(sampleRows(t, first, ds))
 	}
 	waitFor(t, "every sample record in the view", func() bool { return first.Node.View().Len() == total })
