@@ -10,10 +10,13 @@
 //     under DIR/clients/<client>.json (0600; private keys: never commit
 //     them), with the public halves in DIR/registry.json;
 //   - the exchange's own keys, in a file keystore under DIR/keys;
-//   - three sample publisher connectors and the sample consent service
-//     (consent-service, role consent, which alone may publish the consent
-//     dataset) that load the CSV files shipped in connectors/samples
-//     through Kafka. Loading is idempotent, so a restart
+//   - four sample publisher connectors (household, tax, property, death)
+//     and the sample consent service (consent-service, role consent, which
+//     alone may publish the consent dataset) that load the CSV files
+//     shipped in connectors/samples through Kafka; the death record is
+//     delivered to the three Tell-Us-Once subscribers (pension-service,
+//     social-insurance-service, household-deregistration; see
+//     policy/examples/death.yaml and Env.Subscriber). Loading is idempotent, so a restart
 //     republishes and the exchange answers "duplicate". Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
