@@ -19,6 +19,12 @@ import (
 // exchange pushed to this consumer's delivery topic, as a Requester's
 // Answer is a verified answer.
 type Delivery struct {
+	// Kind is "" for a record; wire.DeliveryCorrectionNotice for a
+	// correction notice, which has Notice set and no Record, Raw, Data or
+	// Subject: a record this consumer received was corrected (query again
+	// for the new one).
+	Kind   string
+	Notice *wire.CorrectionNotice
 	// ID is the delivery id: the same for every copy of one delivery (the
 	// exchange delivers at least once), taken from the verified receipt.
 	ID           string
@@ -29,6 +35,7 @@ type Delivery struct {
 	Raw          string         // the compact record as received
 	Data         map[string]any // the disclosed fields, each checked against the signed digests
 	Receipt      receipt.Claims // the exchange's verified receipt (jti = ID)
+	RawReceipt   string         // the receipt as received (to file a correction with)
 	// Subject is the identifier the record is about (its verified subject
 	// disclosure, which the receipt commits to).
 	Subject string
@@ -119,6 +126,13 @@ func (s *Subscriber) Verify(ctx context.Context, value []byte) (Delivery, error)
 	if err := json.Unmarshal(value, &msg); err != nil {
 		return Delivery{}, fmt.Errorf("delivery: %v: %w", err, ErrUnverified)
 	}
+	switch msg.Kind {
+	case "":
+	case wire.DeliveryCorrectionNotice:
+		return s.verifyNotice(ctx, msg)
+	default:
+		return Delivery{}, fmt.Errorf("delivery: kind %q: %w", msg.Kind, ErrUnverified)
+	}
 	dir, err := r.directory(ctx, false)
 	if err != nil {
 		return Delivery{}, err
@@ -162,7 +176,33 @@ func (s *Subscriber) Verify(ctx context.Context, value []byte) (Delivery, error)
 		return Delivery{}, fmt.Errorf("delivery: the receipt names another subject than the record: %w: %w", ErrWrongSubject, ErrUnverified)
 	}
 	return Delivery{ID: rc.ID, Subscription: rc.Policy, Dataset: rec.Dataset, Purpose: rc.Purpose, Record: rec, Raw: msg.Record,
-		Data: rec.Fields(), Receipt: rc, Subject: id}, nil
+		Data: rec.Fields(), Receipt: rc, RawReceipt: msg.Receipt, Subject: id}, nil
+}
+
+// verifyNotice checks a correction notice: its receipt, issued to this
+// consumer over the empty record, names the notice (jti), the correction
+// (policy), the corrected record, the dataset and the one field.
+func (s *Subscriber) verifyNotice(ctx context.Context, msg wire.Delivery) (Delivery, error) {
+	r := s.Requester
+	dir, err := r.directory(ctx, false)
+	if err != nil {
+		return Delivery{}, err
+	}
+	rc, err := receipt.Verify(msg.Receipt, dir, "", r.Client.ClientID)
+	if errors.Is(err, keys.ErrUnknownKey) {
+		if dir, err = r.directory(ctx, true); err == nil {
+			rc, err = receipt.Verify(msg.Receipt, dir, "", r.Client.ClientID)
+		}
+	}
+	if err != nil {
+		return Delivery{}, fmt.Errorf("notice: %v: %w", err, ErrUnverified)
+	}
+	n := msg.Notice
+	if n == nil || msg.Record != "" || rc.ID == "" || rc.ID != msg.ID || rc.Purpose != wire.DeliveryCorrectionNotice || msg.Purpose != rc.Purpose ||
+		rc.Policy != n.Correction || rc.RecordID != n.RecordID || rc.Dataset != msg.Dataset || len(rc.Fields) != 1 || rc.Fields[0] != n.Field {
+		return Delivery{}, fmt.Errorf("notice: does not match its receipt: %w", ErrUnverified)
+	}
+	return Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: n, ID: rc.ID, Dataset: rc.Dataset, Purpose: rc.Purpose, Receipt: rc}, nil
 }
 
 // idWindow remembers the last n ids.
@@ -192,15 +232,17 @@ func (w *idWindow) add(id string) {
 // and the compact record and receipt, for the consumer's own records.
 func (d Delivery) MarshalJSON() ([]byte, error) {
 	return json.Marshal(struct {
-		ID           string         `json:"delivery_id"`
-		Subscription string         `json:"subscription"`
-		Dataset      string         `json:"dataset"`
-		Purpose      string         `json:"purpose"`
-		RecordID     string         `json:"record_id"`
-		Issuer       string         `json:"issuer"`
-		AcceptedAt   int64          `json:"accepted_at"`
-		Data         map[string]any `json:"data"`
-		Record       string         `json:"record"`
-		Receipt      receipt.Claims `json:"receipt"`
-	}{d.ID, d.Subscription, d.Dataset, d.Purpose, d.Receipt.RecordID, d.Receipt.RecordIssuer, d.Receipt.RecordAcceptedAt, d.Data, d.Raw, d.Receipt})
+		Kind         string                 `json:"kind,omitempty"`
+		Notice       *wire.CorrectionNotice `json:"notice,omitempty"`
+		ID           string                 `json:"delivery_id"`
+		Subscription string                 `json:"subscription"`
+		Dataset      string                 `json:"dataset"`
+		Purpose      string                 `json:"purpose"`
+		RecordID     string                 `json:"record_id"`
+		Issuer       string                 `json:"issuer"`
+		AcceptedAt   int64                  `json:"accepted_at"`
+		Data         map[string]any         `json:"data"`
+		Record       string                 `json:"record"`
+		Receipt      receipt.Claims         `json:"receipt"`
+	}{d.Kind, d.Notice, d.ID, d.Subscription, d.Dataset, d.Purpose, d.Receipt.RecordID, d.Receipt.RecordIssuer, d.Receipt.RecordAcceptedAt, d.Data, d.Raw, d.Receipt})
 }

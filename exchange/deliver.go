@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/query"
@@ -138,7 +140,7 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 	}
 	pol := n.policy.Load()
 	subs := pol.Subscriptions(ds)
-	if len(subs) == 0 {
+	if len(subs) == 0 && !n.correctionsPending(ds) {
 		return nil
 	}
 	refuse := func(err error) error {
@@ -184,6 +186,9 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 		return err
 	}
 	entry := view.FromRecord(rec, at)
+	if err := n.fulfilCorrections(ctx, entry, pseud); err != nil {
+		return err
+	}
 	for _, sub := range subs {
 		if err := n.deliverOne(ctx, pol, sub, entry, subj, pseud); err != nil {
 			return err
@@ -250,17 +255,22 @@ func (n *Node) ensureDeliveryTopic(ctx context.Context, consumer string) error {
 	if !n.p.CreateTopics {
 		return nil
 	}
-	n.deliver.mu.Lock()
-	defer n.deliver.mu.Unlock()
-	if n.deliver.ensured[consumer] {
-		return nil
-	}
 	spec := n.p.Topics
 	spec.Subscribers = []string{consumer}
+	return ensureOnce(ctx, n, "deliver/"+consumer, spec)
+}
+
+// ensureOnce makes the topics of spec (beyond the datasets') once per key.
+func ensureOnce(ctx context.Context, n *Node, key string, spec bus.TopicSpec) error {
+	n.deliver.mu.Lock()
+	defer n.deliver.mu.Unlock()
+	if n.deliver.ensured[key] {
+		return nil
+	}
 	if err := bus.EnsureTopics(ctx, n.p.Kafka, nil, spec); err != nil {
 		return err
 	}
-	n.deliver.ensured[consumer] = true
+	n.deliver.ensured[key] = true
 	return nil
 }
 
@@ -346,4 +356,21 @@ func (n *Node) measureDeliveryLag(ctx context.Context) error {
 		n.deliver.lag.WithLabelValues(c).Set(float64(v))
 	}
 	return nil
+}
+
+// DeliveryConsumers lists, sorted, the consumers that get a delivery
+// topic: every consumer a Subscription names, and every client of role
+// consumer in the registry (a correction notice may go to any consumer
+// that received a record).
+func DeliveryConsumers(pol *policy.Set, reg *clients.Registry) []string {
+	out := pol.Subscribers()
+	if reg != nil {
+		for _, c := range reg.All() {
+			if c.Role == "consumer" {
+				out = append(out, c.ID)
+			}
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

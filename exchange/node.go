@@ -90,11 +90,12 @@ type Node struct {
 	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
-	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
-	applied          *applied     // offsets each tail has applied
-	trail            *auditTrail  // the audit topic: writes, read-back, lookups
-	gov              *governance  // the control topic: the policy ledger
-	deliver          *deliverer   // subscriptions: deliver.go
+	keysOK           atomic.Int64   // unix nanos of the last successful key refresh
+	applied          *applied       // offsets each tail has applied
+	trail            *auditTrail    // the audit topic: writes, read-back, lookups
+	gov              *governance    // the control topic: the policy ledger
+	deliver          *deliverer     // subscriptions: deliver.go
+	corrections      correctionBook // corrections.go
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -143,6 +144,7 @@ func New(p Parts) (*Node, error) {
 	if n.deliver, err = newDeliverer(n.metrics); err != nil {
 		return nil, err
 	}
+	n.corrections.byID = map[string]*correctionState{}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
@@ -183,7 +185,7 @@ func New(p Parts) (*Node, error) {
 	}
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n, Corrections: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
 	})
 	if err != nil {
@@ -246,7 +248,9 @@ func (n *Node) Run(ctx context.Context) error {
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {
 		spec := n.p.Topics
-		spec.Subscribers = append(spec.Subscribers, n.p.Policy.Subscribers()...) // delivery topics (deliver.go)
+		// Delivery topics (deliver.go) and correction inboxes (corrections.go).
+		spec.Subscribers = append(spec.Subscribers, DeliveryConsumers(n.p.Policy, n.p.Clients)...)
+		spec.Publishers = append(spec.Publishers, n.p.Policy.Publishers()...)
 		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}
@@ -315,6 +319,7 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
+	n.tailCorrections(gctx)
 	if n.p.RefreshKeys != nil {
 		goRun("key refresh", n.refreshKeys)
 	}

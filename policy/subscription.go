@@ -194,3 +194,17 @@ func mapKeys(a, b map[pushKey]map[string]string) []pushKey {
 	}
 	return out
 }
+
+// Publishers lists, sorted, every publisher a PublisherGrant names: each
+// has a correction inbox (`onevisit kafka setup`).
+func (s *Set) Publishers() []string {
+	if s == nil {
+		return nil
+	}
+	var out []string
+	for k := range s.grants {
+		out = append(out, k.subject)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

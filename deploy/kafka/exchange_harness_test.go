@@ -30,6 +30,7 @@ import (
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
@@ -66,9 +67,9 @@ func runMain(m *testing.M) int {
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
 var samplePublishers = []string{"civil-affairs", "consent-service", "natural-resources", "public-security", "tax-bureau"}
 
-// The sample subscribers: `onevisit kafka setup` makes a SCRAM user and a delivery topic for each consumer a
-// Subscription names (policy/examples/death.yaml).
-var sampleSubscribers = []string{"household-deregistration", "pension-service", "social-insurance-service"}
+// The sample consumers: `onevisit kafka setup` makes a SCRAM user and a delivery topic for each consumer of the
+// registry and each consumer a Subscription names (policy/examples/death.yaml): exchange.DeliveryConsumers.
+var sampleSubscribers = []string{"household-deregistration", "newborn-registration", "pension-service", "property-transfer", "school-enrolment", "social-insurance-service"}
 
 // sampleUsers are the SCRAM users setup makes besides the exchange's, in the order it reports them.
 var sampleUsers = slices.Sorted(slices.Values(append(slices.Clone(samplePublishers), sampleSubscribers...)))
@@ -309,7 +310,7 @@ func (w *world) waitForTopics() {
 		w.t.Fatal(err)
 	}
 	var names []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers}) {
 		names = append(names, tc.Topic)
 	}
 	err = eventually(w.t.Context(), 30*time.Second, func(ctx context.Context) error {
@@ -348,8 +349,12 @@ func (w *world) acls() []kafka.ACLEntry {
 	if got := slices.Sorted(maps.Keys(pubs)); !slices.Equal(got, samplePublishers) {
 		w.t.Fatalf("the built-in grants name publishers %v, the tests expect %v", got, samplePublishers)
 	}
-	if got := pol.Subscribers(); !slices.Equal(got, sampleSubscribers) {
-		w.t.Fatalf("the built-in subscriptions name consumers %v, the tests expect %v", got, sampleSubscribers)
+	reg, err := clients.Load(w.registry)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if got := exchange.DeliveryConsumers(pol, reg); !slices.Equal(got, sampleSubscribers) {
+		w.t.Fatalf("the sample clients and subscriptions name consumers %v, the tests expect %v", got, sampleSubscribers)
 	}
 	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Subscribers: sampleSubscribers}, w.datasets)
 }
@@ -375,7 +380,7 @@ func (w *world) cleanup() {
 		w.t.Logf("cleanup: delete acls of %s: %v", w.ns, err)
 	}
 	var topics []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers}) {
 		topics = append(topics, tc.Topic)
 	}
 	if _, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {

@@ -61,7 +61,7 @@ func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string
 func TestKafkaSetupIsIdempotent(t *testing.T) {
 	w := newWorld(t)
 	want := w.acls()
-	topics := bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers})
+	topics := bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers})
 
 	second := w.setup()
 	var wantOut strings.Builder

@@ -63,6 +63,10 @@ func (s *Server) table() []route {
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+		{"POST", "/v1/corrections", []string{RoleConsumer}, "File a correction of a field of a record you received (its record and receipt)", s.fileCorrection},
+		{"GET", "/v1/corrections", []string{RolePublisher, RoleConsent}, "The corrections routed to your department (?status=open|accepted|rejected)", s.listCorrections},
+		{"GET", "/v1/corrections/{id}", []string{RoleConsumer, RolePublisher, RoleConsent}, "One correction you filed or decide", s.getCorrection},
+		{"POST", "/v1/corrections/{id}", []string{RolePublisher, RoleConsent}, "Accept or reject a correction routed to your department", s.decideCorrection},
 	}
 }
 

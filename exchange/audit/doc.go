@@ -24,7 +24,8 @@
 //	                          "Z", fractional seconds only if non-zero and without
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
-//	                          policy_change | key_change | token | explain | delivery
+//	                          policy_change | key_change | token | explain | delivery |
+//	                          correction
 //	actor           string    client id of the caller (a department, a service, an officer)
 //	                          whose signature or token verified; absent when nobody
 //	                          authenticated (see below)
@@ -83,7 +84,15 @@
 //	               subscription (policy) and its version, and the delivery
 //	               id (request_id); written before the delivery, so a
 //	               redelivery after a crash has a second entry with the
-//	               same request_id
+//	               same request_id; a correction notice is a delivery
+//	               entry with code correction_notice and the correction id
+//	               as policy
+//	correction     a correction filed (actor the filer, code
+//	               correction_open, dataset, subject, record_id, the field,
+//	               reason), decided (actor the department, code
+//	               correction_accepted or correction_rejected, reason) or
+//	               fulfilled (code correction_corrected, record_id the
+//	               corrected record); request_id is the correction id
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

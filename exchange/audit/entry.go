@@ -25,6 +25,7 @@ const (
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
 	KindDelivery     Kind = "delivery"      // a subscription's record was pushed to its consumer
+	KindCorrection   Kind = "correction"    // a correction was filed, decided, or its record corrected
 )
 
 // Decision is the outcome recorded with an entry.
@@ -108,7 +109,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindDelivery:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindDelivery, KindCorrection:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}

@@ -69,6 +69,12 @@ func (n Names) DeliverGroup() string { return n.ns() + "-deliver" }
 // topic in (connectors.Subscriber).
 func (n Names) SubscriberGroup(consumer string) string { return n.ns() + "-subscriber-" + consumer }
 
+// Corrections is publisher's correction inbox: the corrections filed
+// against its records and their status events (exchange/corrections.go),
+// one partition, kept. Only the exchange writes it; that publisher reads
+// it, and every node replays it for the corrections' state.
+func (n Names) Corrections(publisher string) string { return n.ns() + ".corrections." + publisher }
+
 // DatasetOf returns the dataset of an ingest, accepted or rejected topic.
 func (n Names) DatasetOf(topic string) (string, bool) {
 	for _, kind := range []string{".ingest.", ".accepted.", ".rejected."} {

@@ -88,6 +88,15 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 			)
 		}
 	}
+	for _, u := range pubs {
+		out = append(out,
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Corrections(u), lit, u, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Corrections(u), lit, u, kafka.ACLOperationTypeDescribe),
+		)
+	}
 	for _, c := range subs {
 		out = append(out,
 			allow(topic, p.Names.Deliver(c), lit, c, kafka.ACLOperationTypeRead),

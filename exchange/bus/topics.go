@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -41,6 +42,9 @@ type TopicSpec struct {
 	// Subscribers get a delivery topic each (Names.Deliver; Partitions
 	// partitions, kept DeliverRetention).
 	Subscribers []string
+	// Publishers get a correction inbox each (Names.Corrections; one
+	// partition, kept forever).
+	Publishers []string
 }
 
 // DeliverRetention is retention.ms of a delivery topic: a subscriber
@@ -107,6 +111,11 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	for _, c := range subs {
 		out = append(out, mk(n.Deliver(c), spec.Partitions,
 			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(DeliverRetention.Milliseconds(), 10)}))
+	}
+	pubs := append([]string(nil), spec.Publishers...)
+	sort.Strings(pubs)
+	for _, p := range slices.Compact(pubs) {
+		out = append(out, mk(n.Corrections(p), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}))
 	}
 	return out
 }

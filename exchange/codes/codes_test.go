@@ -103,6 +103,9 @@ var sentinels = []struct {
 	{control.ErrStaleBase, "stale_base"},
 	{control.ErrNeedsApproval, "needs_approval"},
 	{control.ErrUnknownProposal, "unknown_proposal"},
+	{codes.ErrNotReceived, "not_received"},
+	{codes.ErrUnknownCorrection, "unknown_correction"},
+	{codes.ErrCorrectionDecided, "correction_decided"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -155,6 +155,10 @@ var catalogue = []Code{
 	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
 	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
+	// Corrections (exchange/corrections.go).
+	code("not_received", KindPermission, "a correction names a field of a record its filer received (a query answer or a delivery) in the last 30 days"),
+	code("unknown_correction", KindNotExist, "no correction with this id was filed by you or routed to you"),
+	code("correction_decided", KindConflict, "the correction was already accepted or rejected"),
 }
 
 // rank is each code's position in the catalogue.

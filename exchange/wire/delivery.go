@@ -16,12 +16,16 @@ package wire
 // ID is the same for every copy of one delivery (the exchange delivers at
 // least once): a subscriber handles each id once.
 type Delivery struct {
-	ID           string `json:"delivery_id"`
-	Subscription string `json:"subscription"`
-	Dataset      string `json:"dataset"`
-	Purpose      string `json:"purpose"`
-	Record       string `json:"record"`
-	Receipt      string `json:"receipt"`
+	// Kind is "" for a record, DeliveryCorrectionNotice for a notice
+	// (Notice set, Record empty).
+	Kind         string            `json:"kind,omitempty"`
+	Notice       *CorrectionNotice `json:"notice,omitempty"`
+	ID           string            `json:"delivery_id"`
+	Subscription string            `json:"subscription"`
+	Dataset      string            `json:"dataset"`
+	Purpose      string            `json:"purpose"`
+	Record       string            `json:"record"`
+	Receipt      string            `json:"receipt"`
 }
 
 // DeliveryIDHeader is the Kafka header carrying Delivery.ID (for tools; the

@@ -45,9 +45,11 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	datasets := parts.Schemas.Datasets()
 	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
-	// Every consumer with a Subscription gets its delivery topic, which it
-	// alone reads.
-	spec.Subscribers = parts.Policy.Subscribers()
+	// Every consumer gets its delivery topic, which it alone reads
+	// (subscriptions, correction notices); every publisher its correction
+	// inbox.
+	spec.Subscribers = exchange.DeliveryConsumers(parts.Policy, parts.Clients)
+	spec.Publishers = parts.Policy.Publishers()
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}
