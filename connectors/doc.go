@@ -26,6 +26,11 @@
 //     handler returns, and skips (reporting to OnRefused) whatever does
 //     not verify. `onevisit connector subscribe --credentials C` prints
 //     each verified delivery as a JSON line.
+//   - Corrections files a correction of a field of a record a consumer
+//     received (with that record and receipt), and lets the issuing
+//     department list, accept or reject what is routed to it; a
+//     Subscriber hands the resulting correction notices over as
+//     deliveries of Kind wire.DeliveryCorrectionNotice.
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

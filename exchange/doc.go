@@ -27,7 +27,9 @@
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
 // policy control plane; seal.go the node MACs; deliver.go the delivery of
-// subscriptions to their consumers' delivery topics ("Tell Us Once"); the ingest loop itself (fetch, pipeline, commit after the durable
+// subscriptions to their consumers' delivery topics ("Tell Us Once");
+// corrections.go the corrections routed to departments and the notices
+// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Keys
