@@ -18,7 +18,8 @@ import (
 // civil affairs reaches the pension service's delivery topic, and the pension service's Subscriber, connecting
 // as its own SCRAM user, receives and verifies it with exactly its subscription's fields. The broker keeps
 // every other principal off that topic: another subscriber cannot read it or join its group, a publisher
-// cannot read it, and no one but the exchange may write it (not even its own consumer).
+// cannot read it, and no one but the exchange may write it (not even its own consumer). Likewise a
+// department's correction inbox: no other department or consumer reads it, and the department cannot write it.
 func TestDeliveryTopicBoundaries(t *testing.T) {
 	w := newWorld(t)
 	ex := w.startNode("exchange-1")
@@ -91,6 +92,16 @@ func TestDeliveryTopicBoundaries(t *testing.T) {
 			return writeWith(ctx, t, w, u, topic, kafka.Message{Value: []byte(`{"delivery_id":"forged"}`)})
 		}, kafka.TopicAuthorizationFailed},
 		{"the owner reads an accepted topic", owner, func(ctx context.Context, u string) error { return readErr(ctx, t, w, u, w.names.Accepted("death")) }, kafka.TopicAuthorizationFailed},
+		// Correction inboxes: a department reads only its own, and only the exchange writes one.
+		{"a department reads another's correction inbox", "tax-bureau", func(ctx context.Context, u string) error {
+			return readErr(ctx, t, w, u, w.names.Corrections("civil-affairs"))
+		}, kafka.TopicAuthorizationFailed},
+		{"a consumer reads a correction inbox", owner, func(ctx context.Context, u string) error {
+			return readErr(ctx, t, w, u, w.names.Corrections("civil-affairs"))
+		}, kafka.TopicAuthorizationFailed},
+		{"a department writes its own correction inbox", "civil-affairs", func(ctx context.Context, u string) error {
+			return writeWith(ctx, t, w, u, w.names.Corrections("civil-affairs"), kafka.Message{Value: []byte(`{"event":"decided"}`)})
+		}, kafka.TopicAuthorizationFailed},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
