@@ -90,12 +90,13 @@ type Node struct {
 	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
-	keysOK           atomic.Int64   // unix nanos of the last successful key refresh
-	applied          *applied       // offsets each tail has applied
-	trail            *auditTrail    // the audit topic: writes, read-back, lookups
-	gov              *governance    // the control topic: the policy ledger
-	deliver          *deliverer     // subscriptions: deliver.go
-	corrections      correctionBook // corrections.go
+	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
+	applied          *applied     // offsets each tail has applied
+	trail            *auditTrail  // the audit topic: writes, read-back, lookups
+	gov              *governance  // the control topic: the policy ledger
+
+	deliver     *deliverer     // subscriptions: deliver.go
+	corrections correctionBook // corrections.go
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -185,8 +186,9 @@ func New(p Parts) (*Node, error) {
 	}
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n, Corrections: n,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
+		Corrections: n,
 	})
 	if err != nil {
 		return nil, err

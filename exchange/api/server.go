@@ -82,11 +82,13 @@ type Deps struct {
 	// Governance is the node's policy control plane (the /v1/policy
 	// routes but explain, and the version /healthz shows).
 	Governance Governance
+	Metrics    *prometheus.Registry
+	Logger     *slog.Logger
+	Node       string
+
 	// Corrections is the node's correction book (the /v1/corrections routes).
 	Corrections Corrections
-	Metrics     *prometheus.Registry
-	Logger      *slog.Logger
-	Node        string
+
 	// Ready reports whether the node has caught up with the accepted
 	// topics and may answer queries.
 	Ready func() error
