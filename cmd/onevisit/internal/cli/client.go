@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -42,6 +43,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "token")
 	cred := fs.String("credentials", "", "client credentials file (required)")
 	url := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,8 +58,12 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.out, tok)
-	return nil
+	return o.print(e, struct {
+		Token string `json:"token"`
+	}{tok}, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, tok)
+		return err
+	})
 }
 
 func runQuery(ctx context.Context, e *env, args []string) error {

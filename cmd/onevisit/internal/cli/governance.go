@@ -293,6 +293,7 @@ func policyReview(ctx context.Context, e *env, args []string) error {
 func policyVersions(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "policy versions")
 	g := newGovFlags(fs, false)
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -315,20 +316,22 @@ func policyVersions(ctx context.Context, e *env, args []string) error {
 	if err := getJSON(ctx, base, "/v1/policy/versions", &out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "node %s decides by version %d\n", out.Node, out.Current)
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tEFFECT\tOFFICERS\tTIME\tHASH\tREASON")
-	for _, v := range out.Versions {
-		eff := v.Effect
-		if v.Narrowing {
-			eff += " (narrow now)"
+	return o.print(e, out, func(w io.Writer) error {
+		fmt.Fprintf(w, "node %s decides by version %d\n", out.Node, out.Current)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tEFFECT\tOFFICERS\tTIME\tHASH\tREASON")
+		for _, v := range out.Versions {
+			eff := v.Effect
+			if v.Narrowing {
+				eff += " (narrow now)"
+			}
+			if v.RollbackTo != 0 {
+				eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
 		}
-		if v.RollbackTo != 0 {
-			eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 // getJSON fetches a public JSON document from the exchange.

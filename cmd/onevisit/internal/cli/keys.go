@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func keysList(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "keys list")
 	url := fs.String("exchange", "", "exchange base URL")
 	cred := fs.String("credentials", "", "any client's credentials file (for the exchange URL)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,20 +58,35 @@ func keysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "OWNER\tUSE\tKID\tSTATUS\tCREATED\tREVOKED AT")
+	rows := []keyRow{}
 	for _, k := range d.All() {
-		rev := ""
-		if !k.RevokedAt.IsZero() {
-			rev = k.RevokedAt.UTC().Format(time.RFC3339)
-		}
-		created := ""
+		r := keyRow{Owner: k.Owner, Use: string(k.Use), KID: k.KID, Status: string(k.Status)}
 		if !k.Created.IsZero() {
-			created = k.Created.UTC().Format(time.RFC3339)
+			r.Created = k.Created.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Owner, k.Use, k.KID, k.Status, created, rev)
+		if !k.RevokedAt.IsZero() {
+			r.RevokedAt = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		rows = append(rows, r)
 	}
-	return tw.Flush()
+	return o.print(e, rows, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OWNER\tUSE\tKID\tSTATUS\tCREATED\tREVOKED AT")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Use, r.KID, r.Status, r.Created, r.RevokedAt)
+		}
+		return tw.Flush()
+	})
+}
+
+// keyRow is one line of `keys list`, and one object of its -o json.
+type keyRow struct {
+	Owner     string `json:"owner"`
+	Use       string `json:"use"`
+	KID       string `json:"kid"`
+	Status    string `json:"status"`
+	Created   string `json:"created,omitempty"`
+	RevokedAt string `json:"revoked_at,omitempty"`
 }
 
 // keysRotate makes a new version of a publisher's record key (or a
