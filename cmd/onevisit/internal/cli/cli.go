@@ -81,6 +81,9 @@ func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	if wantsHelp(args[1:]) {
 		return help(ctx, e, args[0], c, args[1:])
 	}
+	if code, done := flagBeforeSubcommand(e, args[0], args[1:]); done {
+		return code
+	}
 	if err := c.run(ctx, e, args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0

@@ -25,7 +25,7 @@ type subcommand struct{ name, summary string }
 // its -h, only no summary line and no completion of its name.
 var groups = map[string][]subcommand{
 	"policy": {
-		{"explain", "show the decision for a consumer, dataset and purpose (exits 1 on deny)"},
+		{"explain", "show the decision for a consumer, dataset and purpose, as JSON unless -o text (exits 1 on deny)"},
 		{"diff", "who gains or loses what between two policy folders (exits 1 when access widens)"},
 		{"check", "load and validate a policy folder"},
 		{"propose", "an officer proposes a whole new policy set"},
@@ -113,6 +113,22 @@ func help(ctx context.Context, e *env, name string, c command, args []string) in
 	// The command parses no flags: its summary is all there is.
 	fmt.Fprintf(e.out, "Usage: onevisit %s\n\n%s\n", title, c.summary)
 	return 0
+}
+
+// flagBeforeSubcommand refuses a flag where a listed group wants its
+// subcommand (`keys --exchange URL list`), naming the flag.
+func flagBeforeSubcommand(e *env, name string, args []string) (int, bool) {
+	subs, ok := groups[name]
+	if !ok || len(args) == 0 || !strings.HasPrefix(args[0], "-") {
+		return 0, false
+	}
+	names := make([]string, len(subs))
+	for i, s := range subs {
+		names[i] = s.name
+	}
+	sort.Strings(names)
+	fmt.Fprintf(e.errOut, "onevisit %s: flag %s before the subcommand: want `onevisit %s %s [flags]`\n", name, args[0], name, strings.Join(names, "|"))
+	return 2, true
 }
 
 // helpOf runs a command with args ending in -h, so that it returns at
