@@ -471,3 +471,42 @@ func editFile(t *testing.T, path, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGovernanceOutputJSON: an officer's change and a review with -o
+// json print the exchange's answer, which names what the text names.
+func TestGovernanceOutputJSON(t *testing.T) {
+	_, env, creds := startDevExchange(t)
+	narrower := copyExamples(t)
+	editFile(t, filepath.Join(narrower, "school-enrolment.yaml"),
+		"fields: [name, birth_date, household_id, relation_to_head, address]", "fields: [name, birth_date, household_id, relation_to_head]")
+	var done struct {
+		Action   string `json:"action"`
+		Version  uint64 `json:"version"`
+		Node     string `json:"node"`
+		Proposal struct {
+			ID     string `json:"id"`
+			State  string `json:"state"`
+			Effect string `json:"effect"`
+		} `json:"proposal"`
+	}
+	decode(t, mustRun(t, 0, "policy", "narrow", narrower, "--id", "drop-address", "--reason", "not needed", "--credentials", creds("security-officer"), "-o", "json"), &done)
+	if done.Action != "policy.narrow" || done.Version != 2 || done.Node == "" || done.Proposal.ID != "drop-address" || done.Proposal.State != "applied" || done.Proposal.Effect != "narrows" {
+		t.Errorf("narrow -o json: %+v", done)
+	}
+	var p struct {
+		ID      string   `json:"id"`
+		Changes []string `json:"changes"`
+	}
+	decode(t, mustRun(t, 0, "policy", "review", "drop-address", "--credentials", creds("security-reviewer"), "-o", "json"), &p)
+	text := mustRun(t, 0, "policy", "review", "drop-address", "--credentials", creds("security-reviewer"))
+	if p.ID != "drop-address" || len(p.Changes) != 1 || !strings.Contains(text, "\n  "+p.Changes[0]+"\n") {
+		t.Errorf("review -o json %+v; text:\n%s", p, text)
+	}
+	var v struct {
+		Current uint64 `json:"current"`
+	}
+	decode(t, mustRun(t, 0, "policy", "versions", "--exchange", env.BaseURL, "-o", "json"), &v)
+	if v.Current != 2 {
+		t.Errorf("versions -o json: current %d, want 2", v.Current)
+	}
+}
