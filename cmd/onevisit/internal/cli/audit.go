@@ -370,6 +370,7 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	pin := fs.String("verifier-key", "", "trust only these note verifier keys (comma-separated), not the exchange's key directory")
 	index := fs.Int64("index", -1, "the entry's index in the log (required)")
 	entryFile := fs.String("entry", "", "a file holding the entry's exact bytes")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -409,6 +410,15 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	}
 	if err := audit.VerifyInclusion(entry, i, cp.Size, prf, cp.Root); err != nil {
 		return fmt.Errorf("entry %d: %w", i, err)
+	}
+	if o.json {
+		res := struct {
+			Index    uint64 `json:"index"`
+			Size     uint64 `json:"size"`     // of the signed log it is in
+			Included bool   `json:"included"` // true: the proof verified
+			Entry    string `json:"entry"`    // its exact bytes, which the proof covers (for a later --entry)
+		}{i, cp.Size, true, string(entry)}
+		return o.print(e, res, nil)
 	}
 	fmt.Fprintf(e.out, "entry %d is in the signed log of size %d: ok\n%s\n", i, cp.Size, entry)
 	return nil

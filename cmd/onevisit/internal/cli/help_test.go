@@ -430,6 +430,21 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 			t.Errorf("text %q does not match %s", text, want)
 		}
 	})
+	t.Run("audit prove", func(t *testing.T) {
+		officer := creds("security-officer")
+		text := mustRun(t, 0, "audit", "prove", "--credentials", officer, "--index", "0")
+		var j struct {
+			Index    uint64 `json:"index"`
+			Size     uint64 `json:"size"`
+			Included bool   `json:"included"`
+			Entry    string `json:"entry"`
+		}
+		decode(t, mustRun(t, 0, "audit", "prove", "--credentials", officer, "--index", "0", "-o", "json"), &j)
+		head, entry, _ := strings.Cut(text, "\n")
+		if j.Index != 0 || !j.Included || !regexp.MustCompile(`^entry 0 is in the signed log of size \d+: ok$`).MatchString(head) || entry != j.Entry+"\n" {
+			t.Errorf("text %q, JSON %+v", text, j)
+		}
+	})
 	t.Run("token", func(t *testing.T) {
 		var j struct {
 			Token string `json:"token"`
