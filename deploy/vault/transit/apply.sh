@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/sh
 # apply.sh [--approle] — configure an OpenBao or Vault server for OneVisit exchange nodes:
 #   1. the transit secrets engine at transit/ (the nodes' keys.vault.mount),
 #   2. the exchange's keys listed in keys.txt (made if missing; never exportable),
@@ -8,15 +8,16 @@
 # Safe to run again: it creates what is missing and rewrites the policy and the role, and never
 # rotates, deletes or exports a key.
 #
-# Needs: the bao (OpenBao) or vault CLI (BAO=vault to use vault), VAULT_ADDR and a VAULT_TOKEN allowed
-# to mount engines and write policies (an operator's token, not the nodes'). Optional:
+# POSIX sh, so that it also runs in the openbao image (deploy/compose). Needs: the bao (OpenBao)
+# or vault CLI (BAO=vault to use vault), VAULT_ADDR and a VAULT_TOKEN allowed to mount engines and
+# write policies (an operator's token, not the nodes'). Optional:
 # ONEVISIT_VAULT_ROLE_ID and ONEVISIT_VAULT_SECRET_ID set the role's ids to these values (compose
 # does this; in production let the server make them); ONEVISIT_VAULT_MOUNT (default transit) and
 # ONEVISIT_VAULT_POLICY (default onevisit-exchange, also the role's name) put everything under other
 # names, as the test does on a shared server. deploy/README.md, "Vault transit", says more.
-set -euo pipefail
+set -eu
 
-here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+here="$(cd "$(dirname "$0")" && pwd)"
 bao="${BAO:-bao}"
 mount="${ONEVISIT_VAULT_MOUNT:-transit}"
 role="${ONEVISIT_VAULT_POLICY:-onevisit-exchange}"
@@ -25,7 +26,7 @@ case "${1:-}" in
 "") ;;
 --approle) approle=true ;;
 -h | --help)
-	sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
 	;;
 *)
@@ -39,9 +40,8 @@ command -v "$bao" >/dev/null || { echo "apply.sh: no $bao CLI on PATH (set BAO=v
 
 case "$mount$role" in *[!A-Za-z0-9_-]*) echo "apply.sh: mount and policy names: letters, digits, - and _ only" >&2; exit 2 ;; esac
 
-# (The listings are read whole first: grep -q ending a pipe early would fail it under pipefail.)
 engines="$("$bao" secrets list -format=json)"
-if grep -q "\"$mount/\"" <<<"$engines"; then
+if printf '%s\n' "$engines" | grep -q "\"$mount/\""; then
 	echo "$mount/: mounted"
 else
 	"$bao" secrets enable -path="$mount" transit >/dev/null
@@ -64,7 +64,7 @@ echo "policy $role: written"
 
 if $approle; then
 	methods="$("$bao" auth list -format=json)"
-	if ! grep -q '"approle/"' <<<"$methods"; then
+	if ! printf '%s\n' "$methods" | grep -q '"approle/"'; then
 		"$bao" auth enable approle >/dev/null
 	fi
 	# The default policy stays: the node renews its token (auth/token/renew-self) and looks it up.

@@ -128,8 +128,8 @@ func TestTransitFiles(t *testing.T) {
 			t.Errorf("policy misses %v on %q", caps, path)
 		}
 	}
-	if out, err := exec.Command("bash", "-n", "apply.sh").CombinedOutput(); err != nil {
-		t.Errorf("bash -n apply.sh: %v\n%s", err, out)
+	if out, err := exec.Command("sh", "-n", "apply.sh").CombinedOutput(); err != nil {
+		t.Errorf("sh -n apply.sh: %v\n%s", err, out)
 	}
 }
 
