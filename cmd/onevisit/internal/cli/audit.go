@@ -27,13 +27,17 @@ const auditPage = 1000
 
 func runAudit(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want `audit verify` or `audit prove`")
+		return usagef("want `audit verify|prove|export|verify-export`")
 	}
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, e, args[1:])
 	case "prove":
 		return auditProve(ctx, e, args[1:])
+	case "export":
+		return auditExport(ctx, e, args[1:])
+	case "verify-export":
+		return auditVerifyExport(ctx, e, args[1:])
 	}
 	return usagef("unknown audit command %q", args[0])
 }

@@ -36,9 +36,10 @@ var groups = map[string][]subcommand{
 		{"rollback", "propose an earlier version again"},
 		{"versions", "the applied policy versions"},
 	},
-	"schema":    {{"check", "check every dataset's schema versions for compatibility"}},
-	"kafka":     {{"setup", "topics, SCRAM users and ACLs from the grants (idempotent)"}, {"manifests", "the same as Strimzi resources"}},
-	"audit":     {{"verify", "check the signed checkpoint, the entries and consistency (exits 1 on any failed check)"}, {"prove", "prove one entry is in the signed log"}},
+	"schema": {{"check", "check every dataset's schema versions for compatibility"}},
+	"kafka":  {{"setup", "topics, SCRAM users and ACLs from the grants (idempotent)"}, {"manifests", "the same as Strimzi resources"}},
+	"audit": {{"verify", "check the signed checkpoint, the entries and consistency (exits 1 on any failed check)"}, {"prove", "prove one entry is in the signed log"},
+		{"export", "write the log to a file for an outside auditor (officers)"}, {"verify-export", "check an export file offline (exits 1 on any failed check)"}},
 	"keys":      {{"list", "the key directory"}, {"rotate", "register a new key version (officers)"}, {"revoke", "revoke a key version (officers)"}, {"break-glass", "revoke an exchange key version in the file backend (key custodian)"}},
 	"connector": {{"csv", "sign and publish the rows of a CSV file"}},
 }

@@ -1,9 +1,12 @@
 package cli_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -163,7 +166,7 @@ func TestCompletionCandidates(t *testing.T) {
 		{"subcommands", []string{"keys", ""}, []string{"break-glass", "list", "revoke", "rotate"}},
 		{"subcommand by prefix", []string{"policy", "r"}, []string{"reject", "review", "rollback"}},
 		{"help takes command names", []string{"help", "aud"}, []string{"audit"}},
-		{"help takes subcommand names", []string{"help", "audit", "v"}, []string{"verify"}},
+		{"help takes subcommand names", []string{"help", "audit", "v"}, []string{"verify", "verify-export"}},
 		{"flags of a command", []string{"dev", "--log-"}, []string{"--log-format", "--log-level"}},
 		{"flags of a subcommand", []string{"keys", "list", "--"}, []string{"--credentials", "--exchange", "--help", "--output"}},
 		{"short flags too", []string{"keys", "list", "-"}, []string{"--credentials", "--exchange", "--help", "--output", "-o"}},
@@ -213,7 +216,7 @@ func TestBashCompletion(t *testing.T) {
 		want []string
 	}{
 		{"onevisit pol", []string{"policy"}},
-		{"onevisit audit ", []string{"prove", "verify"}},
+		{"onevisit audit ", []string{"export", "prove", "verify", "verify-export"}},
 		{"onevisit policy diff -", []string{"--help", "--output", "-o"}},
 	}
 	for _, tt := range tests {
@@ -443,6 +446,66 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 		head, entry, _ := strings.Cut(text, "\n")
 		if j.Index != 0 || !j.Included || !regexp.MustCompile(`^entry 0 is in the signed log of size \d+: ok$`).MatchString(head) || entry != j.Entry+"\n" {
 			t.Errorf("text %q, JSON %+v", text, j)
+		}
+	})
+	t.Run("audit export and verify-export", func(t *testing.T) {
+		officer := creds("security-officer")
+		file := filepath.Join(t.TempDir(), "audit.json")
+		var exp struct {
+			File       string `json:"file"`
+			Entries    int    `json:"entries"`
+			Uncovered  int    `json:"uncovered"`
+			Checkpoint struct {
+				Size uint64 `json:"size"`
+				Root string `json:"root"`
+			} `json:"checkpoint"`
+		}
+		decode(t, mustRun(t, 0, "audit", "export", "--credentials", officer, "--out", file, "-o", "json"), &exp)
+		if exp.File != file || exp.Entries == 0 || uint64(exp.Entries) != exp.Checkpoint.Size || exp.Uncovered != 0 {
+			t.Fatalf("export -o json: %+v", exp)
+		}
+		if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("export file: %v, %v; want mode 0600", fi, err)
+		}
+		// Offline, with the verifier keys an auditor keeps.
+		resp, err := http.Get(env.BaseURL + "/v1/audit/verifiers")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vk, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		pinned := strings.Join(strings.Fields(string(vk)), ",")
+		text := mustRun(t, 0, "audit", "verify-export", file, "--verifier-key", pinned)
+		want := fmt.Sprintf("export %s: %d entries reproduce the signed root of checkpoint size %d root %s time ", file, exp.Entries, exp.Checkpoint.Size, exp.Checkpoint.Root)
+		if !strings.HasPrefix(text, want) {
+			t.Errorf("verify-export printed %q, want %q...", text, want)
+		}
+		mustRun(t, 0, "audit", "verify-export", "--exchange", env.BaseURL, file)
+
+		// One changed byte in the last entry: exit 1 naming it.
+		var x struct {
+			Entries     [][]byte `json:"entries"`
+			Checkpoints []string `json:"checkpoints"`
+			LeafHashes  [][]byte `json:"leaf_hashes"`
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decode(t, string(b), &x)
+		last := len(x.Entries) - 1
+		x.Entries[last] = bytes.Replace(x.Entries[last], []byte(`"node"`), []byte(`"nodE"`), 1)
+		bad, _ := json.Marshal(x)
+		badFile := filepath.Join(t.TempDir(), "tampered.json")
+		if err := os.WriteFile(badFile, bad, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := run(t, context.Background(), "audit", "verify-export", badFile, "--verifier-key", pinned)
+		if code != 1 || out != "" || !strings.Contains(errOut, fmt.Sprintf("first bad entry: %d:", last)) {
+			t.Errorf("tampered export: exit %d, stdout %q, stderr %q; want 1 naming entry %d", code, out, errOut, last)
+		}
+		if code, _, errOut := run(t, context.Background(), "audit", "verify-export", file); code != 2 || !strings.Contains(errOut, "--verifier-key") {
+			t.Errorf("verify-export without keys: exit %d, %q; want 2", code, errOut)
 		}
 	})
 	t.Run("token", func(t *testing.T) {
