@@ -1,5 +1,3 @@
-// Package cli is the onevisit command line: it parses flags and calls the
-// packages that do the work. Every command prints a usage line with -h.
 package cli
 
 import (
