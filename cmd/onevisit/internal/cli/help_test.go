@@ -508,6 +508,31 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 			t.Errorf("verify-export without keys: exit %d, %q; want 2", code, errOut)
 		}
 	})
+	t.Run("connector csv", func(t *testing.T) {
+		// A file with invalid rows: nothing is sent, so the run can be repeated.
+		file := filepath.Join("..", "..", "..", "..", "connectors", "testdata", "csv", "household-bad-rows.csv")
+		report := filepath.Join(t.TempDir(), "report.json")
+		args := []string{"connector", "csv", "--via", "http", "--exchange", env.BaseURL, "--credentials", creds("public-security"),
+			"--dataset", "household", "--file", file, "--report", report}
+		jsonOut := mustRun(t, 1, append(args, "-o", "json")...)
+		b, err := os.ReadFile(report)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if jsonOut != string(b) {
+			t.Errorf("-o json printed\n%s\nthe report file holds\n%s", jsonOut, b)
+		}
+		var rep struct {
+			Rows    int `json:"rows"`
+			Invalid int `json:"invalid"`
+			Unsent  int `json:"unsent"`
+		}
+		decode(t, jsonOut, &rep)
+		text := mustRun(t, 1, args...)
+		if want := fmt.Sprintf("%d rows: %d invalid, %d not sent\n", rep.Rows, rep.Invalid, rep.Unsent); rep.Invalid == 0 || !strings.HasSuffix(text, want) {
+			t.Errorf("text %q does not end with %q", text, want)
+		}
+	})
 	t.Run("token", func(t *testing.T) {
 		var j struct {
 			Token string `json:"token"`
