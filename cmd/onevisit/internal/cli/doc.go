@@ -18,9 +18,10 @@
 //   - Output: a command that prints results takes `-o text|json` (also
 //     --output) through outputFlag, and prints with output.print: the JSON
 //     holds the same data as the text. `policy explain` and `query` print
-//     JSON by default; `kafka manifests -o yaml|json` chooses the manifest
-//     format; `connector csv --report FILE` writes its per-row report as
-//     JSON.
+//     JSON by default (`policy explain -o text` prints lines); `kafka
+//     manifests -o yaml|json` chooses the manifest format; `connector csv -o
+//     json` prints the per-row report that --report FILE writes; `bench -o
+//     json` is its --json. `kafka setup` has no -o json yet.
 //   - `onevisit --version`: module version, VCS revision and Go version from
 //     the build information (runtime/debug).
 //   - `onevisit completion bash|zsh|fish` prints a completion script. The
