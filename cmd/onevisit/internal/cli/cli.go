@@ -48,13 +48,13 @@ func init() {
 // deny, a failed verification, a policy diff that widens access).
 func Main(ctx context.Context, args []string, out, errOut io.Writer) int {
 	e := &env{out: out, errOut: errOut, log: slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelInfo}))}
-	if len(args) == 0 || (len(args) == 1 && args[0] == "help") || isHelpFlag(args[0]) {
-		usage(out)
-		return 0
-	}
-	if args[0] == "help" {
+	if len(args) > 1 && args[0] == "help" {
 		// `help CMD [SUB]` is `CMD [SUB] -h`.
 		args = append(args[1:len(args):len(args)], "-h")
+	}
+	if len(args) == 0 || args[0] == "help" || isHelpFlag(args[0]) {
+		usage(out)
+		return 0
 	}
 	if args[0] == "__complete" { // for the scripts of `onevisit completion`
 		complete(ctx, e, args[1:])

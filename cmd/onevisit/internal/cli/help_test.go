@@ -103,6 +103,16 @@ func TestEveryCommandHelp(t *testing.T) {
 	}
 }
 
+func TestHelpOfHelp(t *testing.T) {
+	_, want, _ := run(t, context.Background(), "help")
+	for _, args := range [][]string{{"help", "-h"}, {"help", "--help"}, {"help", "help"}} {
+		code, out, errOut := run(t, context.Background(), args...)
+		if code != 0 || errOut != "" || out != want {
+			t.Errorf("%q: exit %d, stderr %q; want the usage of `help`", args, code, errOut)
+		}
+	}
+}
+
 func TestHelpOfUnknown(t *testing.T) {
 	tests := []struct {
 		name    string
