@@ -15,8 +15,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/internal/cli"
+	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestMain lets the completion test run this test binary as `onevisit`:
@@ -382,10 +384,21 @@ func TestPolicyExplainDenyExits1(t *testing.T) {
 // commands that read a running exchange (in-process, embedded broker).
 func TestOutputJSONAgainstExchange(t *testing.T) {
 	_, env, creds := startDevExchange(t)
+	// The audit subtests need a signed checkpoint with an entry in it
+	// (the seeded policy's); the node signs one shortly after it starts.
+	testkit.WaitFor(t, 60*time.Second, "a checkpoint covering an audit entry", func() bool {
+		var j struct {
+			Checkpoint struct {
+				Size uint64 `json:"size"`
+			} `json:"checkpoint"`
+		}
+		code, out, _ := run(t, context.Background(), "audit", "verify", "--exchange", env.BaseURL, "-o", "json")
+		return code == 0 && json.Unmarshal([]byte(out), &j) == nil && j.Checkpoint.Size > 0
+	})
 	t.Run("keys list", func(t *testing.T) {
-		text := mustRun(t, 0, "keys", "list", "--exchange", env.BaseURL)
+		text, js := snapshot(t, []string{"keys", "list", "--exchange", env.BaseURL})
 		var rows []map[string]string
-		decode(t, mustRun(t, 0, "keys", "list", "--exchange", env.BaseURL, "-o", "json"), &rows)
+		decode(t, js, &rows)
 		lines := strings.Split(strings.TrimSuffix(text, "\n"), "\n")
 		if len(rows) == 0 || len(lines) != len(rows)+1 {
 			t.Fatalf("%d JSON rows, %d text lines", len(rows), len(lines))
@@ -401,7 +414,7 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 		}
 	})
 	t.Run("policy versions", func(t *testing.T) {
-		text := mustRun(t, 0, "policy", "versions", "--exchange", env.BaseURL)
+		text, js := snapshot(t, []string{"policy", "versions", "--exchange", env.BaseURL})
 		var j struct {
 			Node     string `json:"node"`
 			Current  uint64 `json:"current"`
@@ -410,7 +423,7 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 				Hash   string `json:"policy_version"`
 			} `json:"versions"`
 		}
-		decode(t, mustRun(t, 0, "policy", "versions", "--exchange", env.BaseURL, "-o", "json"), &j)
+		decode(t, js, &j)
 		if j.Current == 0 || len(j.Versions) == 0 || !strings.HasPrefix(text, fmt.Sprintf("node %s decides by version %d\n", j.Node, j.Current)) {
 			t.Fatalf("text %q, JSON %+v", text, j)
 		}
@@ -552,6 +565,21 @@ func TestOutputJSONAgainstExchange(t *testing.T) {
 			t.Errorf("token %q is not a JWS", j.Token)
 		}
 	})
+}
+
+// snapshot runs a command with -o json, as text, and with -o json again
+// until both JSON answers agree, so the text shows the same state as the
+// JSON even while the exchange is still reading its topics.
+func snapshot(t *testing.T, args []string) (text, js string) {
+	t.Helper()
+	jsonArgs := append(slices.Clone(args), "-o", "json")
+	testkit.WaitFor(t, 30*time.Second, fmt.Sprintf("%q to answer the same twice", args), func() bool {
+		before := mustRun(t, 0, jsonArgs...)
+		text = mustRun(t, 0, args...)
+		js = mustRun(t, 0, jsonArgs...)
+		return before == js
+	})
+	return text, js
 }
 
 func mustRun(t *testing.T, wantCode int, args ...string) string {
