@@ -19,6 +19,7 @@ import (
 
 	"github.com/onevisit/onevisit/cmd/onevisit/internal/cli"
 	"github.com/onevisit/onevisit/deploy/testkit"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // TestMain lets the completion test run this test binary as `onevisit`:
@@ -289,7 +290,11 @@ func TestOutputJSON(t *testing.T) {
 			}
 			fmt.Fprintf(&b, "%s: ok (%s; %s)\n", r.Dataset, strings.Join(r.Versions, ", "), r.Mode)
 		}
-		if len(j) != 4 || b.String() != text {
+		reg, err := schemas.Default()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(j) != len(reg.Datasets()) || b.String() != text {
 			t.Errorf("JSON renders as\n%s\ntext is\n%s", b.String(), text)
 		}
 	})
