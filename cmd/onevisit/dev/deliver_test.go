@@ -168,10 +168,12 @@ func TestTellUsOnce(t *testing.T) {
 		got[c] = subscribe(t, env, c)
 	}
 	published := deathRow(t, env, "")
+	start := time.Now()
 	id := publishDeath(t, env, published)
 	for c, col := range got {
 		waitFor(t, c+" gets the death record", func() bool { d, _ := col.get(); return len(d) >= 1 })
 	}
+	t.Logf("published to the ingest topic and verified by all three subscribers in %v", time.Since(start).Round(time.Millisecond))
 	ids := map[string]bool{}
 	for c, col := range got {
 		d, refused := col.get()
