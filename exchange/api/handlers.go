@@ -461,8 +461,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := checkReason("audit subject", q.Reason); err != nil {
 		return err
 	}
-	if err := query.CheckSubject("audit subject", q.Subject); err != nil {
-		return err
+	// A subject is a person (resident ID) or an organisation (credit code).
+	if schemas.ValidCreditCode(q.Subject) != nil {
+		if err := query.CheckSubject("audit subject", q.Subject); err != nil {
+			return err
+		}
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {

@@ -204,7 +204,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 		return Answer{}, Error, refuse(err)
 	}
 	entry.Dataset = q.Dataset
-	if err := CheckSubject("query", q.Subject); err != nil {
+	if err := CheckSubjectOf("query", s.d.Schemas, q.Dataset, "/subject", q.Subject); err != nil {
 		return Answer{}, Error, refuse(err)
 	}
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
