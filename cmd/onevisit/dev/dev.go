@@ -114,6 +114,17 @@ var SampleClients = []Client{
 	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
+	// The departments and services of the reform's procedures
+	// (policy/examples/departments.yaml, procedures.yaml).
+	{ID: "hospital", Role: "publisher", Name: "Hospital (medical birth certificates)", Datasets: []string{"birth"}},
+	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (marriage registration)", Datasets: []string{"marriage"}},
+	{ID: "social-security", Role: "publisher", Name: "Human Resources and Social Security Bureau (social insurance)", Datasets: []string{"social_insurance"}},
+	{ID: "market-regulation", Role: "publisher", Name: "Market Regulation Bureau (business licences)", Datasets: []string{"business_licence"}},
+	{ID: "marriage-registration", Role: "consumer", Name: "Marriage registration service", Purposes: []string{"marriage_registration"}},
+	{ID: "employment-service", Role: "consumer", Name: "Employment and social insurance enrolment service", Purposes: []string{"employment"}},
+	{ID: "medical-insurance", Role: "consumer", Name: "Medical insurance reimbursement service", Purposes: []string{"medical_insurance_reimbursement"}},
+	{ID: "pension-service", Role: "consumer", Name: "Pension claim service", Purposes: []string{"pension_claim"}},
+	{ID: "company-registration", Role: "consumer", Name: "Company establishment and cancellation service", Purposes: []string{"company_establishment", "company_cancellation"}},
 }
 
 // Env is a running dev environment.
