@@ -270,7 +270,7 @@ func TestLeakScan(t *testing.T) {
 		`{"dataset":"household","subject":"` + child + `","purpose":"property_transfer","case_id":"PT-2026-0001"}`,
 		`{"dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
 		`{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment"}`,
-		`{"dataset":"marriage","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
+		`{"dataset":"fishing_licence","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
 		`{"dataset":"household","subject":"11010519491231002X","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
 		`{"dataset":"household","subject":"110105194912310021","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
 		`{"dataset":"household","subject":"11010519491231002x","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
