@@ -297,6 +297,19 @@ func TestLeakScan(t *testing.T) {
 	} {
 		post(t, env.BaseURL+"/v1/policy/explain", consumerTok, []byte(q))
 	}
+	// Case bundles: identity numbers as roles, procedures, case ids and
+	// bad subjects; then a good one, whose items are audited.
+	for i, q := range []string{
+		`{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":{"` + guardian + `":"` + child + `"}}`,
+		`{"procedure":"` + guardian + `","case_id":"SE-2026-0001","subjects":{"child":"` + child + `"}}`,
+		`{"procedure":"school_enrolment","case_id":"id:` + guardian + `","subjects":{"child":"` + child + `"}}`,
+		`{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":{"child":"110105194912310021"}}`,
+		`{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":{"child":"` + child + `","father":"` + guardian + `"}}`,
+	} {
+		if status, _ := post(t, env.BaseURL+"/v1/cases", consumerTok, []byte(q)); (status == 200) != (i == 4) {
+			t.Errorf("case %s answered %d", q, status)
+		}
+	}
 	for _, q := range []string{
 		`{"subject":"110105194912310021","reason":"citizen request 2026-118"}`,
 		`{"subject":"` + guardian + `"}`,
