@@ -128,6 +128,7 @@ var SampleClients = []Client{
 	{ID: "medical-insurance", Role: "consumer", Name: "Medical insurance reimbursement service", Purposes: []string{"medical_insurance_reimbursement"}},
 	{ID: "pension-service", Role: "consumer", Name: "Pension claim service", Purposes: []string{"pension_claim"}},
 	{ID: "company-registration", Role: "consumer", Name: "Company establishment and cancellation service", Purposes: []string{"company_establishment", "company_cancellation"}},
+	{ID: "death-registration", Role: "consumer", Name: "Death registration and funeral service", Purposes: []string{"death_registration"}},
 }
 
 // Env is a running dev environment.
