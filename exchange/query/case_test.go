@@ -174,8 +174,10 @@ func TestCase(t *testing.T) {
 			})},
 		},
 		{
-			name:    "over the caller's limits: refused whole before any item",
-			req:     func(r *query.CaseRequest) { r.Limit = func(*policy.Set) (bool, error) { return true, codes.ErrRateLimited } },
+			name: "over the caller's limits: refused whole before any item",
+			req: func(r *query.CaseRequest) {
+				r.Limit = func(*policy.Set) (bool, error) { return true, codes.ErrRateLimited }
+			},
 			wantErr: codes.ErrRateLimited, wantAudited: true,
 			wantEntries: []audit.Entry{withCode(refused, "rate_limited", func(e *audit.Entry) {
 				e.Procedure, e.Purpose, e.CaseID = "school_enrolment", "school_enrolment", "SE-2026-0001"
