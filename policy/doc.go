@@ -159,8 +159,8 @@
 // ErrInvalid and one of ErrNotYAML, ErrUnknownKey, ErrUnknownKind,
 // ErrMissing, ErrDuplicate (also a purpose declared by two Purpose
 // documents), ErrUnknownDataset, ErrUnknownField, ErrBadValue (also a
-// caseIdPattern that is not anchored or not a regular expression) or
-// ErrBadValidity. Keep the previous Set and show the
+// caseIdPattern that is not anchored or not a regular expression),
+// ErrBadValidity, ErrUnknownRole or ErrUnknownPurpose (see Procedures). Keep the previous Set and show the
 // errors to the author of the change. Lines of YAML syntax errors are as
 // go.yaml.in/yaml/v3 reports them and may point at the start of the
 // enclosing flow collection rather than the offending character.
