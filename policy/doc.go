@@ -181,7 +181,9 @@
 // dataset about persons and a person's item from a dataset about
 // organisations. A dataset and role pair appears once per procedure; an
 // unknown role is ErrUnknownRole, a purpose no Purpose document declares
-// ErrUnknownPurpose, a procedure declared twice ErrDuplicate. A procedure
+// ErrUnknownPurpose, a purpose without a caseIdPattern ErrMissing (a
+// procedure's cases have a case-id format), a procedure declared twice
+// ErrDuplicate. A procedure
 // grants nothing: each item is decided by the access policies like any
 // query, and releases only the fields both the policy and the procedure
 // name, so a change to the catalogue alone never widens access.

@@ -230,15 +230,16 @@ func kindOfRole(org bool) string {
 	return "a person (resident ID)"
 }
 
-// checkProcedures reports every procedure declared twice, and every
-// procedure whose purpose no Purpose document declares (it would have no
-// case-id format, and a typo would make every evidence query fail).
+// checkProcedures reports every procedure declared twice, every
+// procedure whose purpose no Purpose document declares (a typo would make
+// every evidence query fail), and every procedure whose purpose declares
+// no caseIdPattern: a procedure's cases have a case-id format.
 func checkProcedures(docs []Policy) []error {
 	var errs []error
-	purposes := map[string]bool{}
+	purposes := map[string]string{} // purpose to its caseIdPattern
 	for _, d := range docs {
 		if d.Kind == KindPurpose && len(d.Purposes) == 1 {
-			purposes[d.Purposes[0]] = true
+			purposes[d.Purposes[0]] = d.CaseIDPattern
 		}
 	}
 	first := map[string]string{}
@@ -253,9 +254,16 @@ func checkProcedures(docs []Policy) []error {
 			continue
 		}
 		first[d.Procedure] = d.Source
-		if len(d.Purposes) == 1 && !purposes[d.Purposes[0]] {
+		if len(d.Purposes) != 1 {
+			continue
+		}
+		switch pat, ok := purposes[d.Purposes[0]]; {
+		case !ok:
 			errs = append(errs, &LoadError{File: file, Line: line, Kind: ErrUnknownPurpose,
 				Msg: fmt.Sprintf("procedure %s: no Purpose document declares purpose %s", d.Procedure, d.Purposes[0])})
+		case pat == "":
+			errs = append(errs, &LoadError{File: file, Line: line, Kind: ErrMissing,
+				Msg: fmt.Sprintf("procedure %s: purpose %s declares no caseIdPattern, the format of the procedure's case ids", d.Procedure, d.Purposes[0])})
 		}
 	}
 	return errs

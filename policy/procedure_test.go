@@ -119,6 +119,11 @@ func TestLoadBadProcedures(t *testing.T) {
 		{"unknown-role", `spec: {procedure: nb, purpose: newborn_registration, service: s, evidence: [{dataset: birth, role: baby, fields: [name]}]}`, ErrUnknownRole},
 		{"unknown-field", `spec: {procedure: nb, purpose: newborn_registration, service: s, evidence: [{dataset: birth, role: child, fields: [name, weight]}]}`, ErrUnknownField},
 		{"unknown-purpose", `spec: {procedure: nb, purpose: birth_registration, service: s, evidence: [{dataset: birth, role: child, fields: [name]}]}`, ErrUnknownPurpose},
+		{"purpose-without-format", `spec: {procedure: nb, purpose: other_registration, service: s, evidence: [{dataset: birth, role: child, fields: [name]}]}
+---
+kind: Purpose
+metadata: {name: other}
+spec: {purpose: other_registration}`, ErrMissing},
 		{"unknown-key", `spec: {procedure: nb, purpose: newborn_registration, service: s, evidence: [{dataset: birth, role: child, fields: [name], optional: true}]}`, ErrUnknownKey},
 		{"no-evidence", `spec: {procedure: nb, purpose: newborn_registration, service: s, evidence: []}`, ErrMissing},
 		{"no-fields", `spec: {procedure: nb, purpose: newborn_registration, service: s, evidence: [{dataset: birth, role: child, fields: []}]}`, ErrMissing},
