@@ -323,3 +323,50 @@ func TestProceduresCatalogue(t *testing.T) {
 		t.Errorf("catalogue:\n%s\nwant\n%s", fmt.Sprint(got), fmt.Sprint(want))
 	}
 }
+
+// TestCaseRealEstateTransferConsent: an item whose policy needs the
+// citizen's consent is released in a bundle only while the consent is in
+// force; without it the item is missing with the refusal's code,
+// consent_required, and the rest of the bundle is still released.
+func TestCaseRealEstateTransferConsent(t *testing.T) {
+	env := startDev(t)
+	pubs := map[string]string{"household": "public-security", "property": "natural-resources", "tax": "tax-bureau", "consent": "consent-service"}
+	n := 0
+	for _, ds := range []string{"household", "property", "tax", "consent"} {
+		items := sampleRows(t, env, ds)
+		p, done, err := env.Publisher(pubs[ds], ds, "kafka")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := p.Publish(context.Background(), items); err != nil {
+			t.Fatal(err)
+		}
+		done()
+		n += len(items)
+	}
+	waitFor(t, "the samples in the view", func() bool { return env.Node.View().Len() == n })
+	req := requester(t, env, "property-transfer")
+	bundle := func(seller, caseID string) caseSummary {
+		a, err := req.Case(context.Background(), connectors.CaseQuery{Procedure: "real_estate_transfer", CaseID: caseID, Subjects: map[string]string{"seller": seller}})
+		if err != nil {
+			t.Fatalf("case: %v", err)
+		}
+		return summarise(t, a)
+	}
+	// 陈建国 consents to property transfer: all three items.
+	if got := bundle(samples.GuardianResidentID, "PT-2026-0001"); !got.Complete || len(got.Items) != 3 ||
+		!reflect.DeepEqual(got.Items["seller/household"], map[string]any{"resident_id": samples.GuardianResidentID, "name": fatherName, "household_id": samples.ChildHouseholdID, "address": home}) {
+		t.Errorf("consenting seller's bundle: %+v", got)
+	}
+	// 陈德明 has no consent in force: his household item is missing.
+	got := bundle("330106195611040339", "PT-2026-0002")
+	wantMissing := []wire.CaseMissing{{Role: "seller", Dataset: "household", Reason: "consent_required", Holders: []string{"public-security"}}}
+	var items []string
+	for k := range got.Items {
+		items = append(items, k)
+	}
+	slices.Sort(items)
+	if got.Complete || !reflect.DeepEqual(got.Missing, wantMissing) || !slices.Equal(items, []string{"seller/property", "seller/tax"}) {
+		t.Errorf("seller without consent: items %v missing %+v, want property and tax, and %+v", items, got.Missing, wantMissing)
+	}
+}
