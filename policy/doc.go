@@ -189,6 +189,9 @@
 // name, so a change to the catalogue alone never widens access.
 // Procedures lists the catalogue, Procedure finds one, Publishers names
 // the departments granted a dataset (where a missing item is held).
+// WhatIf replays a case item (Recorded.Procedure, CaseRole) narrowed the
+// same way under the proposed set, so a review shows a change to a
+// procedure's evidence, and none for a change that does not touch it.
 //
 // # Governance
 //

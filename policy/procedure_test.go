@@ -3,6 +3,7 @@ package policy
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -159,4 +160,57 @@ func mustJSON(t *testing.T, v any) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestWhatIfCaseItems: a case item's recorded release was narrowed to
+// its procedure's fields for the role; the replay narrows the same way,
+// so an unchanged set changes nothing, a field added to the procedure
+// (and allowed by the policy) is a gain, and an item dropped from the
+// catalogue is refused.
+func TestWhatIfCaseItems(t *testing.T) {
+	s := mustDefault(t)
+	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	// The school-enrolment bundle's two household items as the audit log
+	// records them (the policy does not list resident_id: not released).
+	recs := []Recorded{
+		{Time: at, Consumer: "school-enrolment", Dataset: "household", Purpose: "school_enrolment", CaseID: "SE-2026-0001", Permitted: true,
+			Fields: []string{"address", "birth_date", "household_id", "name", "relation_to_head"}, Procedure: "school_enrolment", CaseRole: "child", SubjectField: "resident_id"},
+		{Time: at, Consumer: "school-enrolment", Dataset: "household", Purpose: "school_enrolment", CaseID: "SE-2026-0001", Permitted: true,
+			Fields: []string{"address", "household_id", "name", "relation_to_head"}, Procedure: "school_enrolment", CaseRole: "father", SubjectField: "resident_id"},
+	}
+	replay := func(edit func(string) string) Impact {
+		t.Helper()
+		set, err := Parse("edited.yaml", []byte(edit(string(s.YAML()))), testCatalog)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := WhatIf(recs, set, at.Add(time.Hour), 0)
+		if len(r.Consumers) != 1 {
+			t.Fatalf("report %+v", r)
+		}
+		r.Consumers[0].Consumer = ""
+		return r.Consumers[0]
+	}
+	if got := replay(func(y string) string { return y }); !reflect.DeepEqual(got, Impact{Answers: 2, Gained: []FieldCount{}, Lost: []FieldCount{}}) {
+		t.Errorf("the same set: %+v, want no change", got)
+	}
+	// The father's household item gains birth_date (the policy allows it).
+	withBirthDate := func(y string) string {
+		return strings.Replace(y, `role: "father"
+      fields: ["address", "household_id", "name", "relation_to_head"]`, `role: "father"
+      fields: ["address", "birth_date", "household_id", "name", "relation_to_head"]`, 1)
+	}
+	if got, want := replay(withBirthDate), (Impact{Answers: 2, Changed: 1, FieldsChanged: 1, Gained: []FieldCount{{"household", "birth_date", 1}}, Lost: []FieldCount{}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("father's item gains birth_date: %+v, want %+v", got, want)
+	}
+	// The father's household item dropped from the catalogue.
+	dropFather := func(y string) string {
+		return strings.Replace(y, `    - dataset: "household"
+      role: "father"
+      fields: ["address", "household_id", "name", "relation_to_head"]
+`, "", 1)
+	}
+	if got, want := replay(dropFather), (Impact{Answers: 2, Changed: 1, NewlyRefused: 1, Gained: []FieldCount{}, Lost: []FieldCount{{"household", "address", 1}, {"household", "household_id", 1}, {"household", "name", 1}, {"household", "relation_to_head", 1}}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("father's item dropped: %+v, want %+v", got, want)
+	}
 }

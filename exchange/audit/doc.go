@@ -55,6 +55,8 @@
 //	                          citizen has one (the consent dataset, exchange/query)
 //	procedure       string    the procedure of a case bundle (POST /v1/cases): on the
 //	                          case entry and on the query entry of each of its items
+//	case_role       string    the role of the subject of a case item (child, father,
+//	                          company, ...), on the item's query entry
 //	elapsed_us      integer   a case's assembly time in microseconds (decimal digits,
 //	                          no sign, no leading zero; absent when 0)
 //

@@ -76,6 +76,9 @@ type Entry struct {
 	// Procedure is the procedure of a case bundle (POST /v1/cases), on
 	// its summary entry and on the query entry of each of its items.
 	Procedure string
+	// CaseRole is the role of the subject of a case bundle's item
+	// (child, father, company, ...), on the item's query entry.
+	CaseRole string
 	// ElapsedMicros is a case summary's assembly time in microseconds,
 	// from the request to every item decided and audited; 0 when none.
 	ElapsedMicros int64
@@ -190,6 +193,7 @@ func (e Entry) stringFields() []namedString {
 		{"consent", e.Consent},
 		{"consent_record_id", e.ConsentRecordID},
 		{"procedure", e.Procedure},
+		{"case_role", e.CaseRole},
 		// elapsed_us goes here in the encoding, after every string
 	}
 }
@@ -287,6 +291,7 @@ type wireEntry struct {
 	Consent       string   `json:"consent"`
 	ConsentRecord string   `json:"consent_record_id"`
 	Procedure     string   `json:"procedure"`
+	CaseRole      string   `json:"case_role"`
 	ElapsedUS     int64    `json:"elapsed_us"`
 }
 
@@ -315,7 +320,7 @@ func ParseEntry(b []byte) (Entry, error) {
 		Dataset: w.Dataset, Purpose: w.Purpose, CaseID: w.CaseID, Reason: w.Reason, Subject: w.Subject, RecordID: w.RecordID,
 		Fields: w.Fields, Decision: Decision(w.Decision), Code: w.Code, Policy: w.Policy,
 		PolicyVersion: w.PolicyVersion, RequestID: w.RequestID, Node: w.Node,
-		Consent: w.Consent, ConsentRecordID: w.ConsentRecord, Procedure: w.Procedure, ElapsedMicros: w.ElapsedUS,
+		Consent: w.Consent, ConsentRecordID: w.ConsentRecord, Procedure: w.Procedure, CaseRole: w.CaseRole, ElapsedMicros: w.ElapsedUS,
 	}
 	if err := e.Validate(); err != nil {
 		return Entry{}, fmt.Errorf("parse entry: %w", err)

@@ -23,7 +23,7 @@ func TestCaseEntriesGolden(t *testing.T) {
 			Time: t0, Kind: KindQuery, Actor: "newborn-registration", Role: "consumer", Dataset: "birth",
 			Purpose: "newborn_registration", CaseID: "NB-2026-0001", Subject: pseudonym("child"), RecordID: "birth-1",
 			Fields: []string{"name", "resident_id"}, Decision: DecisionPermit, Policy: "newborn-registration-birth",
-			PolicyVersion: "sha256:ab", RequestID: "req-c1", Node: "node-a", Procedure: "newborn_registration",
+			PolicyVersion: "sha256:ab", RequestID: "req-c1", Node: "node-a", Procedure: "newborn_registration", CaseRole: "child",
 		}},
 		{"case_summary", Entry{
 			Time: t0, Kind: KindCase, Actor: "newborn-registration", Role: "consumer", Route: "POST /v1/cases",

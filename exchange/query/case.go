@@ -163,7 +163,7 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 			defer wg.Done()
 			ans, _, err := s.Do(ctx, Request{
 				Consumer: r.Consumer, Role: r.Role, RequestID: r.RequestID, Dataset: ev.Dataset, Subject: subject,
-				Purpose: proc.Purpose, CaseID: r.CaseID, Fields: ev.Fields, Procedure: proc.ID,
+				Purpose: proc.Purpose, CaseID: r.CaseID, Fields: ev.Fields, Procedure: proc.ID, CaseRole: ev.Role,
 			})
 			results[i] = result{ans, err}
 		}()

@@ -86,8 +86,8 @@ func TestCase(t *testing.T) {
 		}
 		return e
 	}
-	item := func(subject, record string, d audit.Decision, code string, fields []string) audit.Entry {
-		return audit.Entry{Time: now, Kind: audit.KindQuery, Actor: "school-enrolment", Role: "consumer", Dataset: "household",
+	item := func(role, subject, record string, d audit.Decision, code string, fields []string) audit.Entry {
+		return audit.Entry{CaseRole: role, Time: now, Kind: audit.KindQuery, Actor: "school-enrolment", Role: "consumer", Dataset: "household",
 			Purpose: "school_enrolment", CaseID: "SE-2026-0001", Subject: subject, RecordID: record, Fields: fields, Decision: d, Code: code,
 			Policy: "school-household", PolicyVersion: pol.Version(), RequestID: "req-c", Node: "node-q", Procedure: "school_enrolment"}
 	}
@@ -115,7 +115,7 @@ func TestCase(t *testing.T) {
 			name:        "the child only: its item narrowed to the procedure's fields, the father's items no_subject",
 			wantItems:   []caseItem{childItem},
 			wantMissing: []query.MissingItem{{Role: "father", Dataset: "household", Reason: query.MissingNoSubject, Holders: holders}},
-			wantEntries: []audit.Entry{item(f.childP, "HH-1", audit.DecisionPermit, "", childItem.Fields), summary("case_incomplete")},
+			wantEntries: []audit.Entry{item("child", f.childP, "HH-1", audit.DecisionPermit, "", childItem.Fields), summary("case_incomplete")},
 			wantLimits:  1,
 		},
 		{
@@ -123,8 +123,8 @@ func TestCase(t *testing.T) {
 			req:         func(r *query.CaseRequest) { r.Subjects = map[string]string{"child": child, "father": father} },
 			wantItems:   []caseItem{childItem},
 			wantMissing: []query.MissingItem{{Role: "father", Dataset: "household", Reason: "key_revoked", Holders: holders}},
-			wantEntries: []audit.Entry{item(f.childP, "HH-1", audit.DecisionPermit, "", childItem.Fields),
-				item(fatherP, "HH-2", audit.DecisionDeny, "key_revoked", nil), summary("case_incomplete")},
+			wantEntries: []audit.Entry{item("child", f.childP, "HH-1", audit.DecisionPermit, "", childItem.Fields),
+				item("father", fatherP, "HH-2", audit.DecisionDeny, "key_revoked", nil), summary("case_incomplete")},
 			wantLimits: 2,
 		},
 		{
@@ -133,7 +133,7 @@ func TestCase(t *testing.T) {
 			wantMissing: []query.MissingItem{{Role: "child", Dataset: "household", Reason: "not_found", Holders: holders}, {Role: "father", Dataset: "household", Reason: query.MissingNoSubject, Holders: holders}},
 			wantEntries: func() []audit.Entry {
 				p, _ := f.pseud.Of(context.Background(), nobody)
-				return []audit.Entry{item(p, "", audit.DecisionDeny, "not_found", nil), summary("case_incomplete")}
+				return []audit.Entry{item("child", p, "", audit.DecisionDeny, "not_found", nil), summary("case_incomplete")}
 			}(),
 			wantLimits: 1,
 		},

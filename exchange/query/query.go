@@ -76,9 +76,10 @@ type Request struct {
 	// procedure's evidence item names the fields it uses); the policy's
 	// decision still bounds it. Set by Case, never from a request body.
 	Fields []string
-	// Procedure names the case bundle this query is an item of; it goes
-	// into the audit entry. Set by Case after checking it.
-	Procedure string
+	// Procedure names the case bundle this query is an item of, and
+	// CaseRole the role of its subject; both go into the audit entry. Set
+	// by Case after checking them.
+	Procedure, CaseRole string
 }
 
 // Answer is what a permitted query releases.
@@ -175,7 +176,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	// a declared purpose and a plain case id: the audit log is permanent.
 	entry := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: q.Consumer, Role: q.Role,
-		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny, Procedure: q.Procedure,
+		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny, Procedure: q.Procedure, CaseRole: q.CaseRole,
 	}
 	// Every outcome, refusals included, is audited before the answer.
 	auditCtx, cancel := context.WithTimeout(ctx, s.d.AuditTimeout)
