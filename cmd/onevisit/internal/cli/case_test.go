@@ -97,7 +97,7 @@ func TestCaseCommandAndReport(t *testing.T) {
 		Procedures []map[string]any `json:"procedures"`
 	}
 	testkit.WaitFor(t, 20*time.Second, "both cases in the audit log", func() bool {
-		code, out, errOut := run(t, ctx, "report", "--credentials", creds("security-officer"), "--since", "2026-01-01", "--json")
+		code, out, errOut := run(t, ctx, "report", "--credentials", creds("security-officer"), "--since", "2026-01-01", "-o", "json")
 		if code != 0 {
 			t.Fatalf("report: exit %d: %s", code, errOut)
 		}
@@ -121,7 +121,7 @@ func TestCaseCommandAndReport(t *testing.T) {
 		t.Errorf("report %v, want %v", rep.Procedures, wantRep)
 	}
 	// Nothing since tomorrow.
-	code, out, _ = run(t, ctx, "report", "--credentials", creds("security-officer"), "--since", time.Now().AddDate(0, 0, 2).Format(time.DateOnly), "--json")
+	code, out, _ = run(t, ctx, "report", "--credentials", creds("security-officer"), "--since", time.Now().AddDate(0, 0, 2).Format(time.DateOnly), "-o", "json")
 	if code != 0 || json.Unmarshal([]byte(out), &rep) != nil || len(rep.Procedures) != 0 {
 		t.Errorf("report since the day after tomorrow: exit %d %s", code, out)
 	}

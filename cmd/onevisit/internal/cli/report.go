@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -110,7 +109,7 @@ func parseSince(s string) (time.Time, error) {
 func runReport(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "report")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: onevisit report --credentials officer.json --since DATE [--json]
+		fmt.Fprint(fs.Output(), `Usage: onevisit report --credentials officer.json --since DATE [-o json]
 
 The reform's own numbers, computed from the audit log: per procedure, the
 case bundles assembled (POST /v1/cases) since DATE, how many were complete
@@ -127,7 +126,7 @@ time (UTC+8), or an RFC 3339 time.
 	cred := fs.String("credentials", "", "an officer's credentials file (required)")
 	exURL := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
 	sinceFlag := fs.String("since", "", "first day counted, YYYY-MM-DD (required)")
-	asJSON := fs.Bool("json", false, "print JSON instead of a table")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -162,11 +161,8 @@ time (UTC+8), or an RFC 3339 time.
 		entries = append(entries, en)
 	}
 	rs := caseReport(entries, since)
-	if *asJSON {
-		enc := json.NewEncoder(e.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"since": since.Format(time.RFC3339), "procedures": rs})
-	}
-	writeReport(e.out, rs, since, len(entries))
-	return nil
+	return o.print(e, map[string]any{"since": since.Format(time.RFC3339), "procedures": rs}, func(w io.Writer) error {
+		writeReport(w, rs, since, len(entries))
+		return nil
+	})
 }
