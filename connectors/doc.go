@@ -16,6 +16,11 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//     Requester.Case asks for a procedure's whole case bundle in one call
+//     (POST /v1/cases) and verifies it whole: every item as a single
+//     answer, bound to the subject sent for its role, every receipt
+//     naming the bundle's purpose and case id; Procedures lists the
+//     catalogue.
 //   - A Subscriber reads its consumer's delivery topic (the records its
 //     Subscriptions release, pushed by the exchange as they are accepted,
 //     exchange/deliver.go) as that consumer's Kafka principal, in its own

@@ -103,7 +103,7 @@ func (n *Node) applyCorrection(m kafka.Message) {
 // tailCorrections replays and follows the inbox of every publisher the
 // policy grants a dataset at start.
 func (n *Node) tailCorrections(ctx context.Context) {
-	for _, dept := range n.p.Policy.Publishers() {
+	for _, dept := range n.p.Policy.AllPublishers() {
 		topic := n.p.Kafka.Names.Corrections(dept)
 		go func() {
 			next := kafka.FirstOffset

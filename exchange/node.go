@@ -252,7 +252,7 @@ func (n *Node) Run(ctx context.Context) error {
 		spec := n.p.Topics
 		// Delivery topics (deliver.go) and correction inboxes (corrections.go).
 		spec.Subscribers = append(spec.Subscribers, DeliveryConsumers(n.p.Policy, n.p.Clients)...)
-		spec.Publishers = append(spec.Publishers, n.p.Policy.Publishers()...)
+		spec.Publishers = append(spec.Publishers, n.p.Policy.AllPublishers()...)
 		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}

@@ -66,6 +66,8 @@ func (s *Set) YAML() []byte {
 			if d.CaseIDPattern != "" {
 				b.WriteString("  caseIdPattern: " + q(d.CaseIDPattern) + "\n")
 			}
+		case KindProcedure:
+			b.WriteString(procedureYAML(d))
 		case KindSubscription:
 			b.WriteString("  consumer: " + q(d.Consumer) + "\n  dataset: " + q(d.Dataset) + "\n")
 			if len(d.Purposes) == 1 {

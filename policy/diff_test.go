@@ -43,10 +43,10 @@ func TestDiffNoChange(t *testing.T) {
 	}{
 		{"same set", mustDefault(t), mustDefault(t), 0},
 		{"both nil", nil, nil, 0},
-		// Every grant, read and subscription of the examples: 5 grants,
-		// one gain line per consumer, dataset and purpose (6), and one per
+		// Every grant, read and subscription of the examples: 9 grants,
+		// one gain line per consumer, dataset and purpose (24), and one per
 		// subscription (3).
-		{"from nothing", nil, mustDefault(t), 14},
+		{"from nothing", nil, mustDefault(t), 36},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -195,9 +195,9 @@ func mapKeys(a, b map[pushKey]map[string]string) []pushKey {
 	return out
 }
 
-// Publishers lists, sorted, every publisher a PublisherGrant names: each
-// has a correction inbox (`onevisit kafka setup`).
-func (s *Set) Publishers() []string {
+// AllPublishers lists, sorted, every publisher a PublisherGrant names:
+// each has a correction inbox (`onevisit kafka setup`).
+func (s *Set) AllPublishers() []string {
 	if s == nil {
 		return nil
 	}

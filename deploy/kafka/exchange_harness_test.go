@@ -65,11 +65,12 @@ func runMain(m *testing.M) int {
 }
 
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
-var samplePublishers = []string{"civil-affairs", "consent-service", "natural-resources", "public-security", "tax-bureau"}
+var samplePublishers = []string{"civil-affairs", "consent-service", "hospital", "market-regulation", "natural-resources", "public-security", "social-security", "tax-bureau"}
 
 // The sample consumers: `onevisit kafka setup` makes a SCRAM user and a delivery topic for each consumer of the
 // registry and each consumer a Subscription names (policy/examples/death.yaml): exchange.DeliveryConsumers.
-var sampleSubscribers = []string{"household-deregistration", "newborn-registration", "pension-service", "property-transfer", "school-enrolment", "social-insurance-service"}
+var sampleSubscribers = []string{"company-registration", "death-registration", "employment-service", "household-deregistration", "marriage-registration",
+	"medical-insurance", "newborn-registration", "pension-service", "property-transfer", "school-enrolment", "social-insurance-service"}
 
 // sampleUsers are the SCRAM users setup makes besides the exchange's, in the order it reports them.
 var sampleUsers = slices.Sorted(slices.Values(append(slices.Clone(samplePublishers), sampleSubscribers...)))

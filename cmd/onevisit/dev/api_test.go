@@ -95,6 +95,8 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/cases":                      "consumer",
+	"GET /v1/procedures":                  "public",
 	// Corrections: a consumer files against what it received; the
 	// department lists and decides what is routed to it; each sees its own.
 	"POST /v1/corrections":      "consumer",

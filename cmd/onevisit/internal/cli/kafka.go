@@ -49,7 +49,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	// (subscriptions, correction notices); every publisher its correction
 	// inbox.
 	spec.Subscribers = exchange.DeliveryConsumers(parts.Policy, parts.Clients)
-	spec.Publishers = parts.Policy.Publishers()
+	spec.Publishers = parts.Policy.AllPublishers()
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}

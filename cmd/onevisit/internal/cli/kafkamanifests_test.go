@@ -115,7 +115,7 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	consumers := exchange.DeliveryConsumers(set, reg2)
-	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2, Subscribers: consumers, Publishers: set.Publishers()}
+	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2, Subscribers: consumers, Publishers: set.AllPublishers()}
 
 	wantTopics := map[string]string{}
 	for _, tc := range bus.Topics(names, reg.Datasets(), spec) {
