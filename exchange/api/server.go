@@ -79,6 +79,9 @@ type Deps struct {
 	Clients interface {
 		Role(clientID string) (string, bool)
 	}
+	// Citizens verifies residents' ID tokens for the /v1/me routes (nil:
+	// citizen sign-in is off and they answer 404).
+	Citizens Citizens
 	// Governance is the node's policy control plane (the /v1/policy
 	// routes but explain, and the version /healthz shows).
 	Governance Governance

@@ -24,6 +24,7 @@ const (
 	KindKeyChange    Kind = "key_change"    // a key version was made, retired or revoked
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
+	KindCorrection   Kind = "correction"    // a resident asked for a correction of a field about them
 )
 
 // Decision is the outcome recorded with an entry.
@@ -107,7 +108,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCorrection:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}

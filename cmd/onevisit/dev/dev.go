@@ -51,6 +51,7 @@ import (
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/policy"
@@ -133,6 +134,7 @@ type Env struct {
 	topics    bus.TopicSpec
 	approvals int
 	logger    *slog.Logger
+	signIn    *citizen.DevProvider // the development sign-in provider (signin.go)
 }
 
 // Start brings dev mode up and returns when the node answers queries and
@@ -216,6 +218,9 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
+	if env.signIn, err = devSignIn(&parts); err != nil {
+		return nil, err
+	}
 	env.Schemas = parts.Schemas
 	node, err := exchange.New(parts)
 	if err != nil {
@@ -604,6 +609,11 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 	}
 	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
 	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
+	if _, err := devSignIn(&parts); err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, err
+	}
 	node, err := exchange.New(parts)
 	if err != nil {
 		ln.Close()
