@@ -17,7 +17,7 @@ const DevSignInPath = "/dev/oidc"
 // residents of connectors/samples/household.csv and makes the node accept
 // its ID tokens. p.PublicURL must be final.
 func devSignIn(p *exchange.Parts) (*citizen.DevProvider, error) {
-	rows, err := samples.Rows("household")
+	rows, err := samples.Rows(samples.HouseholdFile)
 	if err != nil {
 		return nil, fmt.Errorf("dev: sign-in residents: %w", err)
 	}
