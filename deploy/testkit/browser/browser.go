@@ -94,7 +94,7 @@ func Dir(t testing.TB) string {
 // Screenshot writes a full-page PNG of the tab to Dir/<name>.png.
 func Screenshot(t testing.TB, ctx context.Context, name string) {
 	t.Helper()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}

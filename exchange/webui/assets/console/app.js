@@ -225,7 +225,7 @@
       h("h4", {}, t("changes")), h("pre", { id: "proposal-changes" }, (p.changes || []).join("\n") || t("none")),
       h("h4", {}, t("widenings")), h("pre", {}, (p.widenings || []).join("\n") || t("none")),
       h("h4", {}, t("whatIf")), h("pre", { id: "proposal-whatif" }, wi || t("none")),
-      field("d-reason", t("reason"), h("input", { id: "d-reason", required: true, maxlength: 256 })),
+      ...field("d-reason", t("reason"), h("input", { id: "d-reason", required: true, maxlength: 256 })),
       h("button", { id: "approve", onclick: () => decide("policy.approve", p.id, base) }, t("approve")), " ",
       h("button", { id: "reject", class: "secondary", onclick: () => decide("policy.reject", p.id, base) }, t("reject")));
     $("d-reason").focus();

@@ -50,9 +50,10 @@ const OVProof = (() => {
   // (lines name+hash+base64(0x01 || Ed25519 key)) verifies the body.
   async function verifyNote(cp, verifiers) {
     for (const line of verifiers.split("\n")) {
-      const parts = line.trim().split("+");
-      if (parts.length !== 3) continue;
-      const [name, hash, key] = parts;
+      // name+hash+key: the key's base64 may hold "+" too.
+      const m = /^([^+\s]+)\+([0-9a-f]{8})\+(\S+)$/.exec(line.trim());
+      if (!m) continue;
+      const [, name, hash, key] = m;
       const raw = b64(key);
       if (raw.length !== 33 || raw[0] !== 1) continue;
       const hashBytes = Uint8Array.from(hash.match(/../g).map((h) => parseInt(h, 16)));
@@ -62,7 +63,7 @@ const OVProof = (() => {
         if (await crypto.subtle.verify({ name: "Ed25519" }, k, s.sig.slice(4), new TextEncoder().encode(cp.body))) return name;
       }
     }
-    throw new Error("checkpoint signature does not verify with any audit key");
+    throw new Error(`checkpoint signature (${cp.sigs.map((s) => s.name).join(", ") || "none"}) does not verify with any audit key (${verifiers.split("\n").filter(Boolean).length} listed)`);
   }
 
   // Checker fetches the checkpoint and verifier keys once, then checks
