@@ -276,6 +276,13 @@ func TestCitizenPageInBrowser(t *testing.T) {
 		t.Errorf("entries failed their proof check: %s", bad)
 	}
 	browser.Screenshot(t, ctx, "citizen-me")
+	// On a phone: one column, no horizontal scrolling of the page itself.
+	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
+	if wide := eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
+		t.Error("the citizen page scrolls sideways on a 390 px wide phone")
+	}
+	browser.Screenshot(t, ctx, "citizen-me-phone")
+	run(t, ctx, "desktop viewport", chromedp.EmulateReset())
 
 	// From the page, with the child's own sign-in, the father is out of reach.
 	status := eval[float64](t, ctx, fmt.Sprintf(`fetch("/v1/me/accesses?subject=%s", {headers: {Authorization: "Bearer " + sessionStorage.getItem("ov.idtoken")}}).then(r => r.status)`, otherResident))

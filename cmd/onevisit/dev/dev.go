@@ -440,8 +440,13 @@ Or with curl:
   curl -s %s/v1/query -H "Authorization: Bearer $TOKEN" \
       -d '{"dataset":"household","subject":"%s","purpose":"school_enrolment","case_id":"SE-2026-0001"}'
 
+In the browser:
+  Officer console: %s/console/   (go run ./cmd/onevisit console --credentials %s/clients/security-officer.json)
+  Citizen page:    %s/me/        (development sign-in for the sample residents: %s%s/)
+
 Press Ctrl-C to stop.
-`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child)
+`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child,
+		e.BaseURL, e.DataDir, e.BaseURL, e.BaseURL, DevSignInPath)
 }
 
 // Parts builds a node's parts for dev mode from the data directory and

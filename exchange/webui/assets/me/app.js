@@ -67,7 +67,9 @@
   }
   const fetchText = async (path) => { const r = await fetch(path, { credentials: "omit" }); if (!r.ok) throw new Error(path + ": " + r.status); return r.text(); };
 
-  function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; tr.appendChild(td); return td; }
+  const heads = ["when", "who", "what", "case", "fields", "outcome", "proof"];
+  // cell adds a cell labelled with its column (shown beside it on a phone).
+  function cell(tr, text, cls) { const td = document.createElement("td"); td.textContent = text; if (cls) td.className = cls; td.dataset.label = t(heads[tr.children.length]); tr.appendChild(td); return td; }
 
   function render(data) {
     const tb = $("accesses").querySelector("tbody");
