@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
@@ -105,6 +107,38 @@ func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request, _ auth.Princ
 	return nil
 }
 
+// Each resident may file correctionBurst correction requests per
+// correctionWindow on a node: every one is an audit entry, and a valid ID
+// token must not let anyone grow the log at their own pace.
+const (
+	correctionBurst  = 5
+	correctionWindow = time.Hour
+	// correctionKeep bounds the residents remembered; past it the window
+	// starts again for everyone (the bound holds per window, not exactly).
+	correctionKeep = 100_000
+)
+
+// correctionLimiter counts correction requests per resident pseudonym in
+// fixed windows.
+type correctionLimiter struct {
+	mu     sync.Mutex
+	window time.Time
+	counts map[string]int
+}
+
+func (l *correctionLimiter) allow(pseud string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := now.Truncate(correctionWindow); !w.Equal(l.window) || len(l.counts) >= correctionKeep {
+		l.window, l.counts = w, map[string]int{}
+	}
+	if l.counts[pseud] >= correctionBurst {
+		return false
+	}
+	l.counts[pseud]++
+	return true
+}
+
 type correctionRequest struct {
 	Dataset string `json:"dataset"`
 	Field   string `json:"field"`
@@ -138,6 +172,9 @@ func (s *Server) myCorrection(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	}
 	if err := checkReason(op, q.Comment); err != nil {
 		return &codes.FieldError{Pointer: "/comment", Err: err}
+	}
+	if !s.corrections.allow(pseud, s.d.Now()) {
+		return fmt.Errorf("%s: more than %d requests in %s from one resident: %w", op, correctionBurst, correctionWindow, codes.ErrRateLimited)
 	}
 	e := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindCorrection, Actor: citizenActor, Role: citizenActor, Route: "POST /v1/me/corrections",

@@ -72,7 +72,8 @@
 // /v1/me/corrections records a request to correct one field of a
 // dataset (a field of its schema, not the subject; a comment checked as
 // an officer's reason is) as an audit entry of kind correction, answered
-// 202 with status open, durably written before the answer. GET
+// 202 with status open, durably written before the answer; at most 5 an
+// hour per resident and node (429 rate_limited: each is an audit entry). GET
 // /v1/me/config (public) names the sign-in page.
 //
 // Abuse bounds, per node:

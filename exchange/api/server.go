@@ -116,6 +116,7 @@ type Server struct {
 	rateLimited     *prometheus.CounterVec
 	auditSuppressed *prometheus.CounterVec
 	publishInFlight prometheus.Gauge
+	corrections     correctionLimiter // citizen correction requests (citizen.go)
 }
 
 type route struct {

@@ -170,6 +170,24 @@ func TestCitizenSeesOnlyOwnAccesses(t *testing.T) {
 		}
 		return false
 	})
+	// Five requests an hour per resident: each is an audit entry.
+	for i := 2; i <= 6; i++ {
+		resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+childTok, []byte(`{"dataset":"household","field":"name","comment":"spelling"}`), nil)
+		want := http.StatusAccepted
+		if i == 6 {
+			want = http.StatusTooManyRequests
+		}
+		if resp.StatusCode != want {
+			t.Fatalf("correction request %d: %d %s, want %d", i, resp.StatusCode, b, want)
+		}
+	}
+	fatherTok, err := env.CitizenToken(otherResident)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+fatherTok, []byte(`{"dataset":"household","field":"name","comment":"spelling"}`), nil); resp.StatusCode != http.StatusAccepted {
+		t.Errorf("another resident's first request: %d %s, want 202 (the limit is per resident)", resp.StatusCode, b)
+	}
 	for name, c := range map[string]struct {
 		body, pointer string
 		status        int

@@ -195,7 +195,12 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	run(t, ctx, "open keys", chromedp.Navigate(first+"/console/#keys"), chromedp.WaitVisible(chromedp.CSS("#k-jwk")))
 	eval[bool](t, ctx, fmt.Sprintf(`(() => { document.getElementById("k-client").value = "public-security"; document.getElementById("k-use").value = "record"; document.getElementById("k-jwk").value = %s; return true; })()`, jwkJS))
 	run(t, ctx, "register the new version", chromedp.SetValue(chromedp.CSS("#k-reason"), "annual rotation"), click("#k-register"))
-	until(t, ctx, "the new version listed as active", fmt.Sprintf(`(() => { const r = document.querySelector("tr[data-kid='%s']"); return !!r && r.textContent.includes("active"); })()`, kid))
+	until(t, ctx, "the registration done", `document.getElementById("status").textContent === "完成"`)
+	// On real Kafka the directory this node serves may show the new version a moment later: reload until it does.
+	waitFor(t, "the new version listed as active", func() bool {
+		run(t, ctx, "reload keys", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#page-keys[data-loaded]")))
+		return eval[bool](t, ctx, fmt.Sprintf(`(() => { const r = document.querySelector("tr[data-kid='%s']"); return !!r && r.textContent.includes("active"); })()`, kid))
+	})
 	if st := eval[string](t, ctx, `(() => { const r = document.querySelector("tr[data-kid='public-security-record#1']"); return r ? r.children[3].textContent : ""; })()`); st != "retired" {
 		t.Errorf("the old version is %q, want retired", st)
 	}

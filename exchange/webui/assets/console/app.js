@@ -34,14 +34,14 @@
     return hd;
   }
   async function call(method, path, body) {
-    const r = await fetch(path, { method, headers: headers(!!body), body: body ? JSON.stringify(body) : undefined, credentials: "omit" });
+    const r = await fetch(path, { method, headers: headers(!!body), body: body ? JSON.stringify(body) : undefined, credentials: "omit", cache: "no-store" });
     const text = await r.text();
     let j = null; try { j = JSON.parse(text); } catch { j = null; }
     if (r.status === 401 && !proxy) { signOut(t("expired")); throw new Error("unauthenticated"); }
     if (!r.ok) throw new Error((j && j.error && (j.error.code + ": " + j.error.message)) || (r.status + " " + path));
     return j ?? text;
   }
-  const text = async (path) => { const r = await fetch(path, { headers: headers(false), credentials: "omit" }); if (!r.ok) throw new Error(path + ": " + r.status); return r.text(); };
+  const text = async (path) => { const r = await fetch(path, { headers: headers(false), credentials: "omit", cache: "no-store" }); if (!r.ok) throw new Error(path + ": " + r.status); return r.text(); };
 
   // The signed actions: only the proxy holds the officer's key.
   async function sign(ev) {
@@ -87,6 +87,12 @@
       const cp = OVProof.parseCheckpoint(cpText);
       const byCode = {};
       for (const r of rec) if (r.entry.kind === "reject" || r.entry.decision === "deny") byCode[r.entry.code || "?"] = (byCode[r.entry.code || "?"] || 0) + 1;
+      const byConsumer = {};
+      for (const { entry: x } of rec) {
+        if (x.kind !== "query" || x.role !== "consumer") continue;
+        const n = byConsumer[x.actor] || (byConsumer[x.actor] = { permit: 0, deny: 0 });
+        if (x.decision === "permit") n.permit++; else n.deny++;
+      }
       const card = (label, big, small) => h("div", { class: "card" }, h("div", { class: "muted" }, label), h("div", { class: "big" }, big), small ? h("div", { class: "muted" }, small) : null);
       el.append(h("h2", {}, t("overview")), h("div", { class: "grid" },
         card(t("node"), health.node, `${t("health")}: ${health.status}`),
@@ -95,8 +101,12 @@
         card(t("ingest"), String(ingest), `${rate("ingest", ingest)} ${t("perMin")}`),
         card(t("queries"), String(queries), `${rate("queries", queries)} ${t("perMin")}`),
         card(t("deadletters"), String(sum(ms, "onevisit_ingest_records_total", (l) => l.result === "rejected")), "")),
+      h("h3", {}, t("activity")),
+      table(t("activity"), [t("consumer"), t("permit"), t("deny")], Object.entries(byConsumer).sort((a, b) => (b[1].permit + b[1].deny) - (a[1].permit + a[1].deny)).map(([c, n]) => h("tr", {}, h("td", {}, c), h("td", {}, n.permit), h("td", {}, n.deny)))),
       h("h3", {}, t("rejections")),
       table(t("rejections"), [t("code"), t("count")], Object.entries(byCode).sort((a, b) => b[1] - a[1]).map(([c, n]) => h("tr", {}, h("td", {}, c), h("td", {}, n)))));
+      // Refresh every 15 s while shown: the rates compare with the last refresh.
+      setTimeout(() => { if (el.isConnected) route(true); }, 15000);
     },
 
     async policies(el) {
@@ -164,7 +174,7 @@
         h("form", { id: "register-key", onsubmit: async (e) => {
           e.preventDefault();
           await call("POST", "/v1/keys", { client_id: $("k-client").value, use: $("k-use").value, jwk: JSON.parse($("k-jwk").value), reason: $("k-reason").value });
-          status(t("done")); route();
+          status(t("done")); route(true);
         } },
           h("h3", {}, t("registerKey")),
           h("div", { class: "row" },
@@ -176,7 +186,7 @@
         h("form", { id: "revoke-key", onsubmit: async (e) => {
           e.preventDefault();
           await call("POST", "/v1/keys/revoke", { kid: $("r-kid").value, reason: $("r-reason").value });
-          status(t("done")); route();
+          status(t("done")); route(true);
         } },
           h("h3", {}, t("revokeKey")),
           h("div", { class: "row" },

@@ -59,13 +59,13 @@
   async function api(method, path, body) {
     const headers = { Authorization: "Bearer " + token() };
     if (body) headers["Content-Type"] = "application/json";
-    const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "omit" });
+    const r = await fetch(path, { method, headers, body: body ? JSON.stringify(body) : undefined, credentials: "omit", cache: "no-store" });
     const j = await r.json().catch(() => ({}));
     if (r.status === 401) { signOut(t("expired")); throw new Error("unauthenticated"); }
     if (!r.ok) throw new Error((j.error && (j.error.code + ": " + j.error.message)) || r.status);
     return j;
   }
-  const fetchText = async (path) => { const r = await fetch(path, { credentials: "omit" }); if (!r.ok) throw new Error(path + ": " + r.status); return r.text(); };
+  const fetchText = async (path) => { const r = await fetch(path, { credentials: "omit", cache: "no-store" }); if (!r.ok) throw new Error(path + ": " + r.status); return r.text(); };
 
   const heads = ["when", "who", "what", "case", "fields", "outcome", "proof"];
   // cell adds a cell labelled with its column (shown beside it on a phone).
