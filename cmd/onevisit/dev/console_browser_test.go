@@ -289,6 +289,39 @@ func TestCitizenPageInBrowser(t *testing.T) {
 	browser.Screenshot(t, ctx, "citizen-me-phone")
 	run(t, ctx, "desktop viewport", chromedp.EmulateReset())
 
+	// The download: the list as JSON, each entry marked as checked in the signed log.
+	download := eval[string](t, ctx, `(async () => {
+		let blob = null;
+		const create = URL.createObjectURL, clickA = HTMLAnchorElement.prototype.click;
+		URL.createObjectURL = (b) => { blob = b; return "about:blank"; };
+		HTMLAnchorElement.prototype.click = function () { this.dataset.clicked = this.download; };
+		try { document.getElementById("download").click(); } finally { URL.createObjectURL = create; HTMLAnchorElement.prototype.click = clickA; }
+		return blob ? blob.text() : "";
+	})()`)
+	var dl struct {
+		Entries []struct {
+			Index       uint64 `json:"index"`
+			InSignedLog bool   `json:"in_signed_log"`
+			Entry       struct {
+				Actor  string `json:"actor"`
+				CaseID string `json:"case_id"`
+			} `json:"entry"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal([]byte(download), &dl); err != nil {
+		t.Fatalf("download is not JSON: %v: %q", err, download)
+	}
+	found := false
+	for _, e := range dl.Entries {
+		found = found || e.Entry.CaseID == "SE-2026-0001" && e.Entry.Actor == schoolService && e.InSignedLog
+		if !e.InSignedLog {
+			t.Errorf("downloaded entry %d not marked as in the signed log", e.Index)
+		}
+	}
+	if !found {
+		t.Errorf("the download lacks the school-enrolment query: %s", download)
+	}
+
 	// From the page, with the child's own sign-in, the father is out of reach.
 	status := eval[float64](t, ctx, fmt.Sprintf(`fetch("/v1/me/accesses?subject=%s", {headers: {Authorization: "Bearer " + sessionStorage.getItem("ov.idtoken")}}).then(r => r.status)`, otherResident))
 	if status != http.StatusBadRequest {
