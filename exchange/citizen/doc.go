@@ -11,7 +11,8 @@
 //     any other, "none" included, is refused) and its kid names a key of
 //     the provider's JWKS (Config.JWKSURL, fetched over HTTP(S), at most
 //     64 KiB, kept for 5 minutes and fetched again, at most every 30 s,
-//     when a token names a kid it does not hold);
+//     when a token names a kid it does not hold; while the provider is
+//     unreachable, the keys already held go on verifying);
 //  2. the signature verifies with that key;
 //  3. iss is Config.Issuer exactly, aud holds Config.Audience, exp is in
 //     the future and iat (required) is not in the future (30 s leeway);
