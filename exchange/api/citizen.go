@@ -30,6 +30,30 @@ type Citizens interface {
 // requests make: the resident is the entry's subject, as a pseudonym.
 const citizenActor = "citizen"
 
+// authorizeCitizen admits a request to a citizen route: its bearer token
+// must be an ID token the citizen provider signed for a resident (401
+// unauthenticated without one, 401 invalid_token for one that does not
+// verify); a client's access token is 403 forbidden there. The principal
+// names no client: refusals here are not audited (nobody authenticated,
+// and the resident's ID number must not reach the log).
+func (s *Server) authorizeCitizen(r *http.Request) (auth.Principal, error) {
+	if s.d.Citizens == nil {
+		return auth.Principal{}, fmt.Errorf("citizen route: citizen sign-in is not configured on this node: %w", codes.ErrNotFound)
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return auth.Principal{}, codes.ErrUnauthenticated
+	}
+	_, cerr := s.d.Citizens.Resident(r.Context(), tok)
+	if cerr == nil {
+		return auth.Principal{Role: RoleCitizen}, nil
+	}
+	if p, err := s.d.Auth.Verify(tok); err == nil {
+		return auth.Principal{}, fmt.Errorf("api: %s is a %s, not a signed-in resident: %w", p.ClientID, p.Role, codes.ErrForbidden)
+	}
+	return auth.Principal{}, fmt.Errorf("citizen route: %v: %w", cerr, auth.ErrInvalidToken)
+}
+
 // citizenSubject verifies the resident's ID token (Authorization: Bearer)
 // and returns the resident's pseudonym. The subject comes from the
 // verified token only: the citizen routes take no subject from the

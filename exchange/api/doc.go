@@ -62,9 +62,12 @@
 // For the officer console and the citizen page (exchange/webui):
 // GET /v1/policy/current (officers) serves the policy set in force as
 // the canonical YAML a proposal carries; GET /v1/clients (officers) the
-// registered clients. The citizen routes verify a resident's OpenID
-// Connect ID token themselves (Deps.Citizens, exchange/citizen; 404 when
-// not configured, 401 for a token that does not verify): GET
+// registered clients. The citizen routes (role citizen) take a
+// resident's OpenID Connect ID token instead of an access token
+// (Deps.Citizens, exchange/citizen; 404 when not configured, 401
+// unauthenticated without a token, 401 invalid_token for one that does
+// not verify, 403 for a client's access token; these refusals name no
+// client and are not audited): GET
 // /v1/me/accesses lists every audit entry about the token's resident,
 // newest first, each with its exact bytes for the inclusion proof, and
 // refuses any query parameter (400 naming it: the subject comes from the

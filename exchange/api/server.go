@@ -37,6 +37,7 @@ const (
 	RoleConsumer  = "consumer"
 	RoleOfficer   = "officer"
 	RoleConsent   = "consent" // the consent service: publishes the consent dataset as a publisher does
+	RoleCitizen   = "citizen" // a resident signed in with an ID token of the citizen provider (citizen.go)
 	rolePublic    = "public"  // no token needed
 )
 
@@ -299,6 +300,9 @@ func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 		if role == rolePublic {
 			return auth.Principal{}, nil
 		}
+	}
+	if slices.Equal(rt.roles, []string{RoleCitizen}) {
+		return s.authorizeCitizen(r)
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")

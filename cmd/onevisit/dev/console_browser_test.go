@@ -176,6 +176,9 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	if changes := eval[string](t, ctx, `document.getElementById("proposal-changes").textContent`); !strings.Contains(changes, "gender") {
 		t.Errorf("the review's changes do not name gender: %q", changes)
 	}
+	if whatIf := eval[string](t, ctx, `document.querySelector("#proposal-detail table").textContent`); !strings.Contains(whatIf, "household.gender ×1") {
+		t.Errorf("the what-if does not show the one answer gaining household.gender: %q", whatIf)
+	}
 	browser.Screenshot(t, ctx, "console-proposal-review")
 	run(t, ctx, "approve", chromedp.SetValue(chromedp.CSS("#d-reason"), "reviewed; request 2026-31 approved"), click("#approve"))
 	until(t, ctx, "the approval applied", `document.getElementById("status").textContent.includes("policy.approve")`)

@@ -234,7 +234,13 @@
       h("p", {}, `${t("proposer")}: ${p.proposer} · ${t("effect")}: ${p.effect} · ${t("state")}: ${p.state}`),
       h("h4", {}, t("changes")), h("pre", { id: "proposal-changes" }, (p.changes || []).join("\n") || t("none")),
       h("h4", {}, t("widenings")), h("pre", {}, (p.widenings || []).join("\n") || t("none")),
-      h("h4", {}, t("whatIf")), h("pre", { id: "proposal-whatif" }, wi || t("none")),
+      h("h4", {}, t("whatIf")),
+      p.what_if ? h("p", {}, `${t("replayed")}: ${p.what_if.Replayed} · ${t("changedAnswers")}: ${p.what_if.Changed}`) : null,
+      p.what_if ? table(t("whatIf"), [t("consumer"), t("answers"), t("changedAnswers"), t("newlyRefused"), t("gained"), t("lost")], (p.what_if.Consumers || []).map((c) =>
+        h("tr", {}, h("td", {}, c.Consumer), h("td", {}, c.Answers), h("td", {}, c.Changed), h("td", {}, c.NewlyRefused),
+          h("td", {}, (c.Gained || []).map((g) => `${g.Dataset}.${g.Field} ×${g.Answers}`).join(", ")),
+          h("td", {}, (c.Lost || []).map((g) => `${g.Dataset}.${g.Field} ×${g.Answers}`).join(", "))))) : h("p", { class: "muted" }, t("none")),
+      h("details", {}, h("summary", {}, "JSON"), h("pre", { id: "proposal-whatif" }, wi || t("none"))),
       ...field("d-reason", t("reason"), h("input", { id: "d-reason", required: true, maxlength: 256 })),
       h("button", { id: "approve", onclick: () => decide("policy.approve", p.id, base) }, t("approve")), " ",
       h("button", { id: "reject", class: "secondary", onclick: () => decide("policy.reject", p.id, base) }, t("reject")));

@@ -18,7 +18,7 @@ const OVText = {
     directory: "密钥目录", owner: "所有者", use: "用途", kid: "密钥 ID", status: "状态", registerKey: "轮换：登记新的公钥版本",
     clientId: "客户端", publicJwk: "新版本公钥（JWK，由持钥方生成）", register: "登记", revokeKey: "吊销", revoke: "吊销",
     deadTitle: "被退回的记录（按数据集和代码）", clientsTitle: "已登记的客户端", role: "角色", name: "名称", datasets: "数据集", purposes: "用途",
-    done: "完成", entries: "条", activity: "各服务的查询（最近 1000 条日志）", permit: "允许", deny: "拒绝",
+    done: "完成", entries: "条", activity: "各服务的查询（最近 1000 条日志）", replayed: "回放的决定", changedAnswers: "结果改变", answers: "回答", newlyRefused: "新拒绝", gained: "新增字段", lost: "减少字段", permit: "允许", deny: "拒绝",
   },
   en: {
     title: "OneVisit officer console", language: "Language", signout: "Sign out", signinTitle: "Sign in",
@@ -37,6 +37,6 @@ const OVText = {
     directory: "Key directory", owner: "Owner", use: "Use", kid: "Key id", status: "Status", registerKey: "Rotate: register a new public key version",
     clientId: "Client", publicJwk: "New version's public key (JWK, made by the key holder)", register: "Register", revokeKey: "Revoke", revoke: "Revoke",
     deadTitle: "Rejected records (by dataset and code)", clientsTitle: "Registered clients", role: "Role", name: "Name", datasets: "Datasets", purposes: "Purposes",
-    done: "done", entries: "entries", activity: "Queries by service (latest 1000 log entries)", permit: "permitted", deny: "refused",
+    done: "done", entries: "entries", activity: "Queries by service (latest 1000 log entries)", replayed: "Decisions replayed", changedAnswers: "Answers changed", answers: "Answers", newlyRefused: "Newly refused", gained: "Fields gained", lost: "Fields lost", permit: "permitted", deny: "refused",
   },
 };
