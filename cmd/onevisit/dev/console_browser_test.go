@@ -71,6 +71,18 @@ func click(sel string) chromedp.Action[chromedp.Void] {
 		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.querySelector(%s).click()`, js)))
 }
 
+// labelled fails the test if a visible form control of the page has no
+// label (a screen reader would announce nothing for it).
+func labelled(t *testing.T, ctx context.Context, page string) {
+	t.Helper()
+	missing := eval[string](t, ctx, `[...document.querySelectorAll("input, select, textarea, button")]
+		.filter((e) => e.offsetParent !== null && !(e.labels && e.labels.length) && !(e.tagName === "BUTTON" && e.textContent.trim()))
+		.map((e) => e.id || e.name || e.tagName).join(", ")`)
+	if missing != "" {
+		t.Errorf("%s: controls without a label: %s", page, missing)
+	}
+}
+
 // eval evaluates a JavaScript expression in the page (awaiting it, if a
 // promise).
 func eval[T any](t *testing.T, ctx context.Context, expr string) T {
@@ -122,6 +134,7 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	if who := eval[string](t, ctx, `document.getElementById("who").textContent`); !strings.Contains(who, officer) {
 		t.Errorf("signed in as %q, want %s", who, officer)
 	}
+	labelled(t, ctx, "console-overview")
 	browser.Screenshot(t, ctx, "console-overview")
 
 	// Audit by subject, with a reason: the child's school-enrolment query, its proof verified.
@@ -142,6 +155,7 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	if bad := eval[string](t, ctx, `[...document.querySelectorAll("#audit-results td.bad.proof")].map(td => td.title).join("; ")`); bad != "" {
 		t.Errorf("entries failed their proof check: %s", bad)
 	}
+	labelled(t, ctx, "console-audit")
 	browser.Screenshot(t, ctx, "console-audit")
 
 	// The first officer proposes granting gender.
@@ -158,6 +172,7 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS("#pol-reason"), "class balance needs gender (request 2026-31)"),
 		click("#propose"))
 	until(t, ctx, "the proposal listed", `document.querySelector("tr[data-proposal='grant-gender']") !== null`)
+	labelled(t, ctx, "console-policies")
 	browser.Screenshot(t, ctx, "console-policies")
 	if got := schoolHouseholdFields(t, env, env.BaseURL); !slices.Equal(got, fieldsBefore) {
 		t.Fatalf("a proposal alone changed the fields to %v", got)
@@ -179,6 +194,7 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	if whatIf := eval[string](t, ctx, `document.querySelector("#proposal-detail table").textContent`); !strings.Contains(whatIf, "household.gender ×1") {
 		t.Errorf("the what-if does not show the one answer gaining household.gender: %q", whatIf)
 	}
+	labelled(t, ctx, "console-proposal-review")
 	browser.Screenshot(t, ctx, "console-proposal-review")
 	run(t, ctx, "approve", chromedp.SetValue(chromedp.CSS("#d-reason"), "reviewed; request 2026-31 approved"), click("#approve"))
 	until(t, ctx, "the approval applied", `document.getElementById("status").textContent.includes("policy.approve")`)
@@ -207,11 +223,22 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	if st := eval[string](t, ctx, `(() => { const r = document.querySelector("tr[data-kid='public-security-record#1']"); return r ? r.children[3].textContent : ""; })()`); st != "retired" {
 		t.Errorf("the old version is %q, want retired", st)
 	}
+	labelled(t, ctx, "console-keys")
 	browser.Screenshot(t, ctx, "console-keys")
+
+	// Revocation, with a reason: the retired version.
+	run(t, ctx, "revoke the old version", chromedp.SetValue(chromedp.CSS("#r-kid"), "public-security-record#1"),
+		chromedp.SetValue(chromedp.CSS("#r-reason"), "laptop lost (incident 2026-77)"), click("#r-revoke"))
+	until(t, ctx, "the revocation done", `document.getElementById("status").textContent === "完成"`)
+	waitFor(t, "the old version listed as revoked", func() bool {
+		run(t, ctx, "reload keys", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#page-keys[data-loaded]")))
+		return eval[string](t, ctx, `(() => { const r = document.querySelector("tr[data-kid='public-security-record#1']"); return r ? r.children[3].textContent : ""; })()`) == "revoked"
+	})
 
 	for _, page := range []string{"deadletters", "clients"} {
 		run(t, ctx, "open "+page, chromedp.Navigate(first+"/console/#"+page))
 		until(t, ctx, page, fmt.Sprintf(`document.querySelector("#page-%s[data-loaded]") !== null`, page))
+		labelled(t, ctx, "console-"+page)
 		browser.Screenshot(t, ctx, "console-"+page)
 	}
 	if n := eval[int](t, ctx, `document.querySelectorAll("#page-clients tbody tr").length`); n != len(dev.SampleClients) {
@@ -258,11 +285,13 @@ func TestCitizenPageInBrowser(t *testing.T) {
 	childQueried(t, env)
 
 	run(t, ctx, "open the development sign-in", chromedp.Navigate(env.BaseURL+"/me/"), chromedp.WaitVisible(chromedp.CSS("#provider")))
+	labelled(t, ctx, "citizen-signin")
 	browser.Screenshot(t, ctx, "citizen-signin")
 	run(t, ctx, "go to the provider", click("#provider"), chromedp.WaitVisible(chromedp.CSS(".devbanner")))
 	if banner := eval[string](t, ctx, `document.querySelector(".devbanner").textContent`); !strings.Contains(banner, "DEVELOPMENT ONLY") {
 		t.Errorf("the development provider is not marked as such: %q", banner)
 	}
+	labelled(t, ctx, "citizen-dev-provider")
 	browser.Screenshot(t, ctx, "citizen-dev-provider")
 	run(t, ctx, "sign in as the child",
 		click(`input[value="`+samples.ChildResidentID+`"]`),
@@ -283,12 +312,14 @@ func TestCitizenPageInBrowser(t *testing.T) {
 	if bad := eval[string](t, ctx, `[...document.querySelectorAll("#accesses td.bad.proof")].map(td => td.title).join("; ")`); bad != "" {
 		t.Errorf("entries failed their proof check: %s", bad)
 	}
+	labelled(t, ctx, "citizen-me")
 	browser.Screenshot(t, ctx, "citizen-me")
 	// On a phone: one column, no horizontal scrolling of the page itself.
 	run(t, ctx, "phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 	if wide := eval[bool](t, ctx, `document.documentElement.scrollWidth > window.innerWidth + 1`); wide {
 		t.Error("the citizen page scrolls sideways on a 390 px wide phone")
 	}
+	labelled(t, ctx, "citizen-me-phone")
 	browser.Screenshot(t, ctx, "citizen-me-phone")
 	run(t, ctx, "desktop viewport", chromedp.EmulateReset())
 
