@@ -29,9 +29,9 @@ type Corrections interface {
 	DecideCorrection(ctx context.Context, id, department, status, reason string) (wire.Correction, error)
 }
 
-// correctionWindow is how old a receipt a correction may rest on
+// receiptMaxAge is how old a receipt a correction may rest on
 // (exchange.NoticeWindow).
-const correctionWindow = 30 * 24 * time.Hour
+const receiptMaxAge = 30 * 24 * time.Hour
 
 // fileCorrection takes a consumer's correction request. It rests on what
 // the consumer received: the receipt must verify, be issued to it within
@@ -50,7 +50,7 @@ func (s *Server) fileCorrection(w http.ResponseWriter, r *http.Request, p auth.P
 		return err
 	}
 	rc, err := receipt.Verify(q.Receipt, s.d.Keys, q.Record, p.ClientID)
-	if err != nil || rc.IssuedAt == nil || s.d.Now().Sub(rc.IssuedAt.Time) > correctionWindow {
+	if err != nil || rc.IssuedAt == nil || s.d.Now().Sub(rc.IssuedAt.Time) > receiptMaxAge {
 		return fmt.Errorf("correction: receipt: %v: %w", err, codes.ErrNotReceived)
 	}
 	rec, err := record.Verify(q.Record, keys.AcceptedBefore(s.d.Keys, time.UnixMilli(rc.RecordAcceptedAt)))

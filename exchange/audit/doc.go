@@ -98,12 +98,17 @@
 //	               same request_id; a correction notice is a delivery
 //	               entry with code correction_notice and the correction id
 //	               as policy
-//	correction     a correction filed (actor the filer, code
-//	               correction_open, dataset, subject, record_id, the field,
-//	               reason), decided (actor the department, code
-//	               correction_accepted or correction_rejected, reason) or
-//	               fulfilled (code correction_corrected, record_id the
-//	               corrected record); request_id is the correction id
+//	correction     a resident's request to correct a field about them, from
+//	               the citizen page (actor and role "citizen", subject,
+//	               dataset, fields: the one field, reason: the resident's
+//	               words, code correction_open); or a consumer's correction
+//	               of a record it received (exchange/corrections.go): filed
+//	               (actor the consumer, code correction_open, dataset,
+//	               subject, record_id, the field, reason), decided (actor
+//	               the department, code correction_accepted or
+//	               correction_rejected, reason) or fulfilled (code
+//	               correction_corrected, record_id the corrected record);
+//	               request_id is the correction id
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

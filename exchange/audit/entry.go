@@ -27,7 +27,7 @@ const (
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
 	KindCase         Kind = "case"          // a case bundle was assembled (its items are query entries)
 	KindDelivery     Kind = "delivery"      // a subscription's record was pushed to its consumer
-	KindCorrection   Kind = "correction"    // a correction was filed, decided, or its record corrected
+	KindCorrection   Kind = "correction"    // a correction was requested (by a resident or a consumer), decided, or its record corrected
 )
 
 // Decision is the outcome recorded with an entry.

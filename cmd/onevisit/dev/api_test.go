@@ -97,6 +97,11 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/versions":             "public",
 	"POST /v1/cases":                      "consumer",
 	"GET /v1/procedures":                  "public",
+	"GET /v1/policy/current":              "officer",
+	"GET /v1/clients":                     "officer",
+	"GET /v1/me/config":                   "public",
+	"GET /v1/me/accesses":                 "citizen",
+	"POST /v1/me/corrections":             "citizen",
 	// Corrections: a consumer files against what it received; the
 	// department lists and decides what is routed to it; each sees its own.
 	"POST /v1/corrections":      "consumer",
@@ -808,10 +813,18 @@ func TestRequestLimits(t *testing.T) {
 			if r[1] == "/v1/corrections" { // a received record and its receipt
 				size = record.MaxSize + 64<<10 + 1
 			}
+			tok := ""
+			if role == api.RoleCitizen { // a resident's ID token, from dev mode's sign-in provider
+				if tok, err = env.CitizenToken(child); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				tok = token(t, env, roleClients[role])
+			}
 			tests = append(tests, struct {
 				name, url, tok string
 				size           int64
-			}{r[1], env.BaseURL + r[1], token(t, env, roleClients[role]), size})
+			}{r[1], env.BaseURL + r[1], tok, size})
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
