@@ -43,7 +43,7 @@ const Wildcard = "*"
 // Policy is one loaded document, as Policies lists it. Which fields are
 // set depends on Kind:
 //
-//	PublisherGrant: Publisher, Datasets
+//	PublisherGrant: Publisher, Datasets, Mode
 //	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //	Purpose:        Purposes (exactly one), CaseIDPattern
@@ -55,6 +55,8 @@ type Policy struct {
 	Description   string    `json:"description,omitempty"`
 	Source        string    `json:"source,omitempty"` // "file:line" of the document
 	Publisher     string    `json:"publisher,omitempty"`
+	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
+	Mode Mode `json:"mode,omitempty"`
 	Datasets      []string  `json:"datasets,omitempty"`
 	Consumer      string    `json:"consumer,omitempty"`
 	Dataset       string    `json:"dataset,omitempty"`
