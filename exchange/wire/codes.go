@@ -162,6 +162,7 @@ var catalogue = []Code{
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
 	// Live query (exchange/livequery.go).
 	code("source_timeout", KindSourceTimeout, "the department that holds this dataset gave no valid answer in time; retry later"),
+	code("reply_mismatch", KindRejected, "the live answer is not for the request or the subject it answers"),
 }
 
 // rank is each code's position in the catalogue.
