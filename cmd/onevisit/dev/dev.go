@@ -14,7 +14,10 @@
 //     (consent-service, role consent, which alone may publish the consent
 //     dataset) that load the CSV files shipped in connectors/samples
 //     through Kafka. Loading is idempotent, so a restart
-//     republishes and the exchange answers "duplicate". Start returns once
+//     republishes and the exchange answers "duplicate";
+//   - the live-query example (live.go): the tax bureau's responder
+//     answers the live dataset tax_certificate from the sample tax.csv
+//     (Env.Live; StartResponder runs others). Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
 //     cannot keep dev mode from starting.
@@ -118,13 +121,16 @@ var SampleClients = []Client{
 
 // Env is a running dev environment.
 type Env struct {
-	Cluster   *kfake.Cluster
-	Node      *exchange.Node
-	DataDir   string
-	Brokers   []string
-	BaseURL   string
-	Kafka     bus.Config
-	Schemas   *schemas.Registry
+	Cluster *kfake.Cluster
+	Node    *exchange.Node
+	DataDir string
+	Brokers []string
+	BaseURL string
+	Kafka   bus.Config
+	Schemas *schemas.Registry
+	// Live is the live-query example's responder (live.go), running
+	// unless SkipSamples.
+	Live      *Responder
 	done      chan error
 	cancel    context.CancelFunc
 	closeKeys func()
@@ -240,9 +246,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		if err := env.PublishSamples(ctx); err != nil {
 			return nil, err
 		}
+		if err := env.startLive(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Banner != nil {
 		env.banner(o.Banner)
+		if env.Live != nil {
+			env.liveBanner(o.Banner)
+		}
 	}
 	ok = true
 	return env, nil
@@ -310,6 +322,9 @@ func (e *Env) Done() <-chan error { return e.done }
 
 // Close stops the node and the broker. Safe to call twice.
 func (e *Env) Close() {
+	if e.Live != nil {
+		e.Live.Stop()
+	}
 	if e.cancel != nil {
 		e.cancel()
 		e.done <- <-e.done // keep the exit error for Done
