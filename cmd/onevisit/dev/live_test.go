@@ -1,6 +1,7 @@
 package dev_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,6 +20,7 @@ import (
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
+	"github.com/onevisit/onevisit/cmd/onevisit/internal/cli"
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/deploy/testkit"
@@ -334,5 +338,39 @@ func TestAttackLiveForgedReplies(t *testing.T) {
 	ans := untilAnswered(t, req, liveQuery(seller))
 	if ans.Record.Issuer != dev.LivePublisher || ans.Data["certificate_no"] != sellerRow["certificate_no"] {
 		t.Errorf("genuine answer after the forgeries: %+v", ans.Data)
+	}
+}
+
+// TestLiveResponderCLI runs `onevisit connector respond` as a department
+// would, answering from its own CSV file.
+func TestLiveResponderCLI(t *testing.T) {
+	env := startDev(t)
+	seller := samples.GuardianResidentID
+	csvFile := filepath.Join(t.TempDir(), "certificates.csv")
+	const certificate = "(251)浙个证00099999"
+	body := "resident_id,name,tax_year,taxable_income,tax_paid,tax_office,certificate_no\n" +
+		seller + ",陈建国,2026,300000.00,42000.00,国家税务总局杭州市西湖区税务局," + certificate + "\n"
+	if err := os.WriteFile(csvFile, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- cli.Main(ctx, []string{"connector", "respond", "--dataset", dev.LiveDataset,
+			"--credentials", filepath.Join(env.DataDir, "clients", dev.LivePublisher+".json"), "--file", csvFile,
+			"--namespace", string(env.Kafka.Names)}, &out, &errOut)
+	}()
+	ans := untilAnswered(t, liveRequester(t, env), liveQuery(seller))
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("connector respond exited %d: %s", code, errOut.String())
+	}
+	want := map[string]any{"resident_id": seller, "name": "陈建国", "tax_year": json.Number("2026"), "tax_paid": json.Number("42000.00"), "certificate_no": certificate}
+	if got, w := mustJSON(ans.Data), mustJSON(want); string(got) != string(w) {
+		t.Errorf("data:\n got %s\nwant %s", got, w)
+	}
+	if !strings.HasPrefix(out.String(), "answering live queries of tax_certificate as tax-bureau from ") || !strings.Contains(out.String(), "stopped: ") {
+		t.Errorf("output:\n%s", out.String())
 	}
 }
