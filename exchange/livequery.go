@@ -29,12 +29,6 @@ import (
 // answer when Parts.LiveTimeout is 0.
 const DefaultLiveTimeout = 5 * time.Second
 
-// ErrReplyMismatch: a reply on a reply topic names another request than
-// the one its key names, or another subject than the one asked about, or
-// was signed before the request. It is dropped and counted; the query
-// goes on waiting.
-var ErrReplyMismatch = wire.WithCode("reply_mismatch", errors.New("live reply does not answer the request"))
-
 // liveQueries is the node's query.LiveSource: it signs a request with the
 // exchange's receipt key, writes it to request.<dataset>, and waits for a
 // valid reply on reply.<dataset>, which every node tails from the moment
@@ -294,10 +288,10 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 		return nil, fmt.Errorf("live reply by %s: %w", rec.Issuer, ingest.ErrNoGrant)
 	}
 	if rec.ID != w.id {
-		return nil, fmt.Errorf("live reply names another request: %w", ErrReplyMismatch)
+		return nil, fmt.Errorf("live reply names another request: %w", query.ErrReplyMismatch)
 	}
 	if rec.IssuedAt.Before(w.sent.Add(-l.skew).Truncate(time.Second)) {
-		return nil, fmt.Errorf("live reply signed before the request: %w", ErrReplyMismatch)
+		return nil, fmt.Errorf("live reply signed before the request: %w", query.ErrReplyMismatch)
 	}
 	if rec.IssuedAt.After(now.Add(l.skew)) {
 		return nil, fmt.Errorf("live reply iat ahead of the exchange's clock: %w", ingest.ErrIATInFuture)
@@ -321,7 +315,7 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 		return nil, fmt.Errorf("live reply: sub_field %q: %w", rec.SubjectField, record.ErrNoSubjectBinding)
 	}
 	if subj, _ := fields[ds.Subject].(string); subj != w.subject {
-		return nil, fmt.Errorf("live reply about another subject: %w", ErrReplyMismatch)
+		return nil, fmt.Errorf("live reply about another subject: %w", query.ErrReplyMismatch)
 	}
 	return view.FromRecord(rec, now.UnixMilli()), nil
 }

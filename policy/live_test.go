@@ -82,3 +82,10 @@ func TestModeChangeWidens(t *testing.T) {
 		})
 	}
 }
+
+func modeSuffix(m Mode) string {
+	if m == ModeLive {
+		return " (live)"
+	}
+	return ""
+}

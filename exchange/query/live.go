@@ -27,6 +27,12 @@ type LiveSource interface {
 // live query before its deadline (504). The caller may retry later.
 var ErrSourceTimeout = wire.WithCode("source_timeout", errors.New("no valid answer from the department in time"))
 
+// ErrReplyMismatch: a reply on a reply topic names another request than
+// the one its key names, or another subject than the one asked about, or
+// was signed before the request. The LiveSource drops and counts it; the
+// query goes on waiting for a valid reply.
+var ErrReplyMismatch = wire.WithCode("reply_mismatch", errors.New("live reply does not answer the request"))
+
 // noLive is the LiveSource of a Service built without one: every live
 // query times out at once.
 type noLive struct{}

@@ -95,8 +95,8 @@ func TestSchemaCheck(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
-	if len(lines) != 4 {
-		t.Errorf("%d lines, want one per dataset (consent, household, property, tax):\n%s", len(lines), out)
+	if len(lines) != 5 {
+		t.Errorf("%d lines, want one per dataset (consent, household, property, tax, tax_certificate):\n%s", len(lines), out)
 	}
 	testkit.Golden(t, filepath.Join("testdata", "schema-check.golden"), []byte(out))
 
