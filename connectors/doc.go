@@ -16,6 +16,16 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//   - A Responder answers a live dataset's queries at the department
+//     (exchange/live): it reads the exchange's signed requests from
+//     request.<dataset> in its group, checks them against the exchange's
+//     keys from GET /v1/keys, calls its LookupFunc
+//     (func(ctx, subject) (map[string]any, error); ErrNoRecord for "we
+//     hold nothing", which it answers as a signed delete, 404 at the
+//     requester) and writes the record it signs then, bound to the
+//     request and the subject, to reply.<dataset>. MapLookup answers from
+//     memory; `onevisit connector respond --dataset D --credentials C
+//     --file F.csv` runs one from a CSV file.
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

@@ -397,9 +397,14 @@ func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, fun
 	return nil, nil, fmt.Errorf("dev: via %q: want kafka or http", via)
 }
 
-// SampleItems reads a dataset's sample CSV.
+// SampleItems reads a dataset's sample CSV (the live example's dataset:
+// the file its responder answers from).
 func (e *Env) SampleItems(dataset string) ([]connectors.Item, error) {
-	f, err := samples.FS.Open(dataset + ".csv")
+	name := dataset + ".csv"
+	if dataset == LiveDataset {
+		name = liveSample
+	}
+	f, err := samples.FS.Open(name)
 	if err != nil {
 		return nil, err
 	}

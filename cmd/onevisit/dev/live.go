@@ -88,13 +88,8 @@ func (e *Env) runResponder(r *connectors.Responder, kc bus.Config) (*Responder, 
 // sampleLookup answers from the sample CSV the live dataset is made of,
 // read under the live dataset's schema.
 func (e *Env) sampleLookup(dataset string) (connectors.LookupFunc, error) {
-	f, err := samples.FS.Open(liveSample)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
 	ds, _ := e.Schemas.Dataset(dataset)
-	items, err := connectors.ReadCSV(f, e.Schemas, ds.Latest)
+	items, err := e.SampleItems(dataset)
 	if err != nil {
 		return nil, fmt.Errorf("dev: live samples: %w", err)
 	}
