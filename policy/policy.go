@@ -50,13 +50,13 @@ const Wildcard = "*"
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
-	Kind          Kind      `json:"kind"`
-	Name          string    `json:"name"`
-	Description   string    `json:"description,omitempty"`
-	Source        string    `json:"source,omitempty"` // "file:line" of the document
-	Publisher     string    `json:"publisher,omitempty"`
+	Kind        Kind   `json:"kind"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	Source      string `json:"source,omitempty"` // "file:line" of the document
+	Publisher   string `json:"publisher,omitempty"`
 	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
-	Mode Mode `json:"mode,omitempty"`
+	Mode          Mode      `json:"mode,omitempty"`
 	Datasets      []string  `json:"datasets,omitempty"`
 	Consumer      string    `json:"consumer,omitempty"`
 	Dataset       string    `json:"dataset,omitempty"`

@@ -98,8 +98,10 @@ var rules = []rule{
 		forbidden: func(string) bool { return true },
 	},
 	{
-		name:      "the wire-side packages (record, receipt, keys, live) reach no server-side package",
-		roots:     func(p string) bool { return under(p, "exchange/record", "exchange/receipt", "exchange/keys", "exchange/live") },
+		name: "the wire-side packages (record, receipt, keys, live) reach no server-side package",
+		roots: func(p string) bool {
+			return under(p, "exchange/record", "exchange/receipt", "exchange/keys", "exchange/live")
+		},
 		forbidden: isServerSide,
 	},
 	{
