@@ -50,13 +50,11 @@ const Wildcard = "*"
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
-	Kind        Kind   `json:"kind"`
-	Name        string `json:"name"`
-	Description string `json:"description,omitempty"`
-	Source      string `json:"source,omitempty"` // "file:line" of the document
-	Publisher   string `json:"publisher,omitempty"`
-	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
-	Mode          Mode      `json:"mode,omitempty"`
+	Kind          Kind      `json:"kind"`
+	Name          string    `json:"name"`
+	Description   string    `json:"description,omitempty"`
+	Source        string    `json:"source,omitempty"` // "file:line" of the document
+	Publisher     string    `json:"publisher,omitempty"`
 	Datasets      []string  `json:"datasets,omitempty"`
 	Consumer      string    `json:"consumer,omitempty"`
 	Dataset       string    `json:"dataset,omitempty"`
@@ -70,6 +68,8 @@ type Policy struct {
 	RequireConsent bool `json:"requireConsent,omitempty"`
 	// CaseIDPattern: a Purpose's anchored Go regexp for case ids; "" when any case id goes.
 	CaseIDPattern string `json:"caseIdPattern,omitempty"`
+	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
+	Mode Mode `json:"mode,omitempty"`
 }
 
 func (p Policy) clone() Policy {
