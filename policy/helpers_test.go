@@ -8,11 +8,10 @@ import (
 // testCatalog mirrors the sample datasets' schemas (the schemas package
 // owns the real ones; this package must not import it).
 var testCatalog = StaticCatalog{
-	"household":       {"resident_id", "name", "gender", "birth_date", "ethnicity", "household_id", "relation_to_head", "address", "registration_date"},
-	"tax":             {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
-	"tax_certificate": {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
-	"property":        {"resident_id", "owner_name", "unit_number", "certificate_no", "address", "area_sqm", "usage", "acquired_date"},
-	"consent":         {"resident_id", "recorded_at", "consents"},
+	"household": {"resident_id", "name", "gender", "birth_date", "ethnicity", "household_id", "relation_to_head", "address", "registration_date"},
+	"tax":       {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
+	"property":  {"resident_id", "owner_name", "unit_number", "certificate_no", "address", "area_sqm", "usage", "acquired_date"},
+	"consent":   {"resident_id", "recorded_at", "consents"},
 }
 
 func mustDefault(t testing.TB) *Set {
