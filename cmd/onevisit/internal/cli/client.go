@@ -104,7 +104,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		return connectorCommands[args[0]](ctx, e, args[1:])
 	}
 	if len(args) == 0 || args[0] != "csv" {
-		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]` or `connector respond --dataset D --credentials C --file F`")
+		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`, `connector respond --dataset D --credentials C --file F` or `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`")
 	}
 	fs := flags(e, "connector csv")
 	dataset := fs.String("dataset", "", "dataset (required)")
