@@ -26,6 +26,12 @@
 //     request and the subject, to reply.<dataset>. MapLookup answers from
 //     memory; `onevisit connector respond --dataset D --credentials C
 //     --file F.csv` runs one from a CSV file.
+//   - connectors/sqlsource (a package of its own, so this one does not
+//     pull pgx) publishes a PostgreSQL query's rows through a Publisher,
+//     a snapshot and then the changes by a monotonic cursor column that
+//     it persists (`onevisit connector sql`), and makes a LookupFunc
+//     from a query, so a Responder answers from the department's
+//     database (`onevisit connector respond --dsn --lookup-query`).
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is
