@@ -202,17 +202,25 @@ func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail
 		t.err = err
 		return
 	}
+	// Every partition's reader, or none: a failed tail is opened again
+	// whole by the next query.
+	readers := map[int]*kafka.Reader{}
 	for _, po := range offs.Topics[topic] {
-		if po.Error != nil {
-			t.err = po.Error
-			return
-		}
 		r, err := l.kafka.PartitionReader(topic, po.Partition, po.LastOffset)
-		if err != nil {
-			t.err = err
+		if po.Error != nil || err != nil {
+			if r != nil {
+				r.Close()
+			}
+			for _, r := range readers {
+				r.Close()
+			}
+			t.err = errors.Join(po.Error, err)
 			return
 		}
-		go l.read(ctx, r, topic, po.Partition, dataset)
+		readers[po.Partition] = r
+	}
+	for p, r := range readers {
+		go l.read(ctx, r, topic, p, dataset)
 	}
 }
 
