@@ -108,7 +108,7 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 			cfg[e.ConfigName] = e.ConfigValue
 		}
 		out = append(out, StrimziResource{APIVersion: StrimziAPIVersion, Kind: "KafkaTopic",
-			Metadata: StrimziMeta{Name: t.Topic, Labels: label},
+			Metadata: StrimziMeta{Name: topicResourceName(t.Topic), Labels: label},
 			Spec:     map[string]any{"topicName": t.Topic, "partitions": t.NumPartitions, "replicas": t.ReplicationFactor, "config": cfg}})
 	}
 	// One KafkaUser per principal, its rules in the order ACLs lists them,
@@ -173,6 +173,12 @@ var (
 	resourceTypes = map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group"}
 	operations    = map[kafka.ACLOperationType]string{kafka.ACLOperationTypeRead: "Read", kafka.ACLOperationTypeWrite: "Write", kafka.ACLOperationTypeDescribe: "Describe"}
 )
+
+// topicResourceName is a KafkaTopic's metadata.name: the topic name with
+// the underscores of dataset names (tax_certificate) as hyphens, which a
+// Kubernetes name allows and dataset names never contain; spec.topicName
+// keeps the real name.
+func topicResourceName(topic string) string { return strings.ReplaceAll(topic, "_", "-") }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 
