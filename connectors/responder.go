@@ -14,6 +14,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/live"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // ErrNoRecord is what a Responder's Lookup returns when the department
@@ -96,7 +97,9 @@ func (r *Responder) Run(ctx context.Context) error {
 		}
 		if err := r.answer(ctx, string(m.Value)); err != nil {
 			r.count(false)
-			lg.Warn("live request not answered", "dataset", r.Dataset, "partition", m.Partition, "offset", m.Offset, "err", err)
+			// A lookup's error may quote the subject (a database's "invalid
+			// input syntax" does): never log an identity number.
+			lg.Warn("live request not answered", "dataset", r.Dataset, "partition", m.Partition, "offset", m.Offset, "err", schemas.RedactIdentities(err.Error()))
 		} else {
 			r.count(true)
 		}

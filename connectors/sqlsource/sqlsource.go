@@ -329,7 +329,7 @@ func (s *Source) Run(ctx context.Context, report func(Stats)) error {
 			return nil
 		}
 		if err != nil {
-			s.logger().Warn("sql sync failed; retrying at the next poll", "dataset", s.Publisher.Dataset, "err", err)
+			s.logger().Warn("sql sync failed; retrying at the next poll", "dataset", s.Publisher.Dataset, "err", schemas.RedactIdentities(err.Error()))
 		}
 		if report != nil && (stats.Published > 0 || len(stats.Invalid) > 0) {
 			report(stats)
