@@ -16,6 +16,11 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//     Requester.Case asks for a procedure's whole case bundle in one call
+//     (POST /v1/cases) and verifies it whole: every item as a single
+//     answer, bound to the subject sent for its role, every receipt
+//     naming the bundle's purpose and case id; Procedures lists the
+//     catalogue.
 //   - A Responder answers a live dataset's queries at the department
 //     (exchange/live): it reads the exchange's signed requests from
 //     request.<dataset> in its group, checks them against the exchange's

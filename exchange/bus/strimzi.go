@@ -102,13 +102,22 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 			"storage":  map[string]any{"type": "jbod", "volumes": []any{volume}},
 		}},
 	}
+	// A topic's resource name is the topic's with _ (dataset names such as
+	// social_insurance) as -, which Kubernetes names cannot hold;
+	// spec.topicName keeps the topic's own name.
+	resNames := map[string]string{}
 	for _, t := range topics {
 		cfg := map[string]any{}
 		for _, e := range t.ConfigEntries {
 			cfg[e.ConfigName] = e.ConfigValue
 		}
+		name := strings.ReplaceAll(t.Topic, "_", "-")
+		if prev, dup := resNames[name]; dup || !k8sName.MatchString(name) {
+			return nil, fmt.Errorf("strimzi: topic %q has no Kubernetes name of its own (%q, also %q)", t.Topic, name, prev)
+		}
+		resNames[name] = t.Topic
 		out = append(out, StrimziResource{APIVersion: StrimziAPIVersion, Kind: "KafkaTopic",
-			Metadata: StrimziMeta{Name: topicResourceName(t.Topic), Labels: label},
+			Metadata: StrimziMeta{Name: name, Labels: label},
 			Spec:     map[string]any{"topicName": t.Topic, "partitions": t.NumPartitions, "replicas": t.ReplicationFactor, "config": cfg}})
 	}
 	// One KafkaUser per principal, its rules in the order ACLs lists them,
@@ -173,12 +182,6 @@ var (
 	resourceTypes = map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group"}
 	operations    = map[kafka.ACLOperationType]string{kafka.ACLOperationTypeRead: "Read", kafka.ACLOperationTypeWrite: "Write", kafka.ACLOperationTypeDescribe: "Describe"}
 )
-
-// topicResourceName is a KafkaTopic's metadata.name: the topic name with
-// the underscores of dataset names (tax_certificate) as hyphens, which a
-// Kubernetes name allows and dataset names never contain; spec.topicName
-// keeps the real name.
-func topicResourceName(topic string) string { return strings.ReplaceAll(topic, "_", "-") }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
 

@@ -105,6 +105,10 @@ var sentinels = []struct {
 	{control.ErrStaleBase, "stale_base"},
 	{control.ErrNeedsApproval, "needs_approval"},
 	{control.ErrUnknownProposal, "unknown_proposal"},
+	{codes.ErrBadCreditCode, "invalid_credit_code"},
+	{query.ErrUnknownProcedure, "unknown_procedure"},
+	{query.ErrRoleNotInProcedure, "role_not_in_procedure"},
+	{query.ErrProcedureNotYours, "procedure_not_yours"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -94,6 +94,8 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/cases":                      "consumer",
+	"GET /v1/procedures":                  "public",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
