@@ -65,6 +65,13 @@ func (s *Server) table() []route {
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+		// The officer console's and the citizen page's routes (exchange/webui); a citizen
+		// route takes a resident's ID token instead of an access token (api/citizen.go).
+		{"GET", "/v1/policy/current", []string{RoleOfficer}, "The policy set this node decides by, as canonical YAML", s.currentPolicy},
+		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes", s.listClients},
+		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
+		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
+		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
 	}
 }
 
