@@ -334,16 +334,20 @@ func (w *world) waitForTopics() {
 	}
 }
 
-// acls is what setup should have bound in this world: the exchange user and the grants' publishers.
+// acls is what setup should have bound in this world: the exchange user, the grants' publishers and the live
+// grants' responders.
 func (w *world) acls() []kafka.ACLEntry {
 	w.t.Helper()
 	pol, err := policy.Default(w.schemas)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	pubs := map[string][]string{}
+	pubs, resp := map[string][]string{}, map[string][]string{}
 	for _, p := range pol.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
+		switch {
+		case p.Kind == policy.KindPublisherGrant && p.Mode == policy.ModeLive:
+			resp[p.Publisher] = append(resp[p.Publisher], p.Datasets...)
+		case p.Kind == policy.KindPublisherGrant:
 			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
 		}
 	}
@@ -357,7 +361,7 @@ func (w *world) acls() []kafka.ACLEntry {
 	if got := exchange.DeliveryConsumers(pol, reg); !slices.Equal(got, sampleSubscribers) {
 		w.t.Fatalf("the sample clients and subscriptions name consumers %v, the tests expect %v", got, sampleSubscribers)
 	}
-	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Subscribers: sampleSubscribers}, w.datasets)
+	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Responders: resp, Subscribers: sampleSubscribers}, w.datasets)
 }
 
 // cleanup removes what setup made in this world (not the publishers' users, which other worlds share).

@@ -24,7 +24,8 @@ func aclKey(rt kafka.ResourceType, name string, pt kafka.PatternType, principal,
 }
 
 // describeNamespaceACLs lists every binding on the cluster whose resource is in namespace ns (its topics and
-// its consumer groups), one string per binding, sorted, duplicates kept.
+// its consumer groups: the exchange's, the delivery group, the subscribers' and the responders'), one string
+// per binding, sorted, duplicates kept.
 func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string {
 	t.Helper()
 	cl, err := w.c.adminBus(w.ns).Client()
@@ -43,7 +44,6 @@ func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string
 	}
 	var out []string
 	for _, r := range res.Resources {
-		// Its topics, and its groups: the exchange's, the delivery group and the subscribers'.
 		if !strings.HasPrefix(r.ResourceName, w.ns+".") && !strings.HasPrefix(r.ResourceName, w.ns+"-") {
 			continue
 		}

@@ -26,6 +26,10 @@ type Principals struct {
 	// are their SCRAM users): each may read its own delivery topic, in its
 	// own group, and nothing else; only the exchange writes it.
 	Subscribers []string
+	// Responders maps a live publisher's client id to the datasets its
+	// live grants name: it may read only those request topics (in the
+	// group Names.Responders) and write only those reply topics.
+	Responders map[string][]string
 }
 
 // ACLs lists the bindings Principals implies. Everything else is denied
@@ -48,6 +52,10 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 			allow(topic, p.Names.Accepted(d), lit, ex, kafka.ACLOperationTypeDescribe),
 			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeWrite),
 			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Request(d), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Request(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Reply(d), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Reply(d), lit, ex, kafka.ACLOperationTypeDescribe),
 		)
 	}
 	out = append(out,
@@ -105,6 +113,7 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 			allow(group, p.Names.SubscriberGroup(c), lit, c, kafka.ACLOperationTypeDescribe),
 		)
 	}
+	out = append(out, responderACLs(p)...)
 	return out
 }
 

@@ -55,13 +55,18 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	pubs := publishers(parts.Policy)
+	pubs, resp := publishers(parts.Policy), responders(parts.Policy)
 	users := []string{*exUser}
 	for u := range pubs {
 		users = append(users, u)
 	}
+	for u := range resp {
+		if pubs[u] == nil {
+			users = append(users, u)
+		}
+	}
 	for _, u := range spec.Subscribers {
-		if _, dup := pubs[u]; !dup {
+		if _, dup := pubs[u]; !dup && resp[u] == nil {
 			users = append(users, u)
 		}
 	}
@@ -93,7 +98,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Subscribers: spec.Subscribers}, datasets)
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp, Subscribers: spec.Subscribers}, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}
@@ -107,7 +112,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 func publishers(set *policy.Set) map[string][]string {
 	pubs := map[string][]string{}
 	for _, p := range set.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
+		if p.Kind == policy.KindPublisherGrant && p.Mode != policy.ModeLive {
 			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
 		}
 	}

@@ -45,7 +45,7 @@ func runKafkaManifests(e *env, args []string) error {
 		Subscribers: exchange.DeliveryConsumers(parts.Policy, parts.Clients), Publishers: parts.Policy.AllPublishers()}
 	rs, err := bus.StrimziManifests(
 		bus.StrimziCluster{Name: *cluster, Replicas: *replicas, Storage: *storage, StorageClass: *storageClass, KafkaVersion: *version},
-		bus.Principals{Names: bus.Names(cfg.Kafka.Namespace), Exchange: *exUser, Publishers: publishers(parts.Policy), Subscribers: spec.Subscribers},
+		bus.Principals{Names: bus.Names(cfg.Kafka.Namespace), Exchange: *exUser, Publishers: publishers(parts.Policy), Responders: responders(parts.Policy), Subscribers: spec.Subscribers},
 		parts.Schemas.Datasets(), spec)
 	if err != nil {
 		return err

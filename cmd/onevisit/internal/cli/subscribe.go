@@ -63,3 +63,5 @@ func runSubscribe(ctx context.Context, e *env, args []string) error {
 	}
 	return err
 }
+
+func init() { connectorCommands["subscribe"] = runSubscribe }
