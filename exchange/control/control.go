@@ -1,6 +1,6 @@
 // Package control is the control-plane event format: a change of the
-// exchange's governed state (today the policy; client registrations and
-// schema versions later) that an officer signs with their own client key
+// exchange's governed state (the policy and the client registrations)
+// that an officer signs with their own client key
 // and every node verifies before it applies it. The CLI signs (the
 // officer's private key never reaches the exchange); the node and its API
 // verify. The package imports no server-side package, so both sides use it.
@@ -19,12 +19,31 @@
 //     credit code, schemas.ContainsIdentity), and per action:
 //     policy (the whole proposed set, policy.Set.YAML) for policy.propose
 //     and policy.narrow (and policy.seed); rollback_to (an earlier version
-//     number) for policy.rollback.
+//     number) for policy.rollback; client (an object: client_id, role,
+//     and optionally name, datasets, purposes, as in the client registry
+//     file, exchange/clients) and jwk (the client's public Ed25519 auth
+//     JWK, with a kid "<client_id>-<name>#<version>" and no private part)
+//     for clients.add; client_id for clients.disable. An action carries
+//     no claim of another action.
 //
 // Actions are "<area>.<verb>": policy.propose, policy.approve,
-// policy.reject, policy.narrow, policy.rollback, and policy.seed. Another
-// area (clients.add, schemas.propose, ...) adds its verbs and claims here;
-// a node refuses an action it does not know.
+// policy.reject, policy.narrow, policy.rollback, policy.seed,
+// clients.add and clients.disable. A node refuses an action it does not
+// know.
+//
+// # Clients
+//
+// clients.add enrols a client: it gives access, so it is a proposal like
+// a widening policy change (same proposal id space, same base version,
+// approved with policy.approve by N distinct officers, or rejected with
+// policy.reject). Once approved it becomes the next control-plane version
+// (the policy set unchanged) and every node adds the client to its
+// registry and its auth key to its key directory. clients.disable takes
+// a client's access away, so one officer alone applies it at once, like
+// policy.narrow: the next version, on every node, after which the
+// client's assertions and every token issued to it are refused. A
+// rollback restores an earlier policy set, not client registrations.
+// Client ids and kids are never reused.
 //
 // # Verification
 //
@@ -47,14 +66,17 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/schemas"
@@ -85,6 +107,9 @@ const (
 	ActionReject   = "policy.reject"
 	ActionNarrow   = "policy.narrow"
 	ActionRollback = "policy.rollback"
+
+	ActionClientsAdd     = "clients.add"
+	ActionClientsDisable = "clients.disable"
 )
 
 // RoleOfficer is the client role that may sign control events.
@@ -121,16 +146,25 @@ type Event struct {
 	Reason     string
 	Policy     string // policy.Set.YAML of the proposed set (propose, narrow, seed)
 	RollbackTo uint64 // rollback target (rollback)
+	// Client is the enrolled client (clients.add).
+	Client *clients.Client
+	// JWK is the enrolled client's public auth JWK (clients.add).
+	JWK json.RawMessage
+	// ClientID is the client to disable (clients.disable).
+	ClientID string
 }
 
 type claims struct {
 	jwt.RegisteredClaims
-	Action     string `json:"action"`
-	Proposal   string `json:"proposal"`
-	Base       uint64 `json:"base"`
-	Reason     string `json:"reason"`
-	Policy     string `json:"policy,omitempty"`
-	RollbackTo uint64 `json:"rollback_to,omitempty"`
+	Action     string          `json:"action"`
+	Proposal   string          `json:"proposal"`
+	Base       uint64          `json:"base"`
+	Reason     string          `json:"reason"`
+	Policy     string          `json:"policy,omitempty"`
+	RollbackTo uint64          `json:"rollback_to,omitempty"`
+	Client     *clients.Client `json:"client,omitempty"`
+	JWK        json.RawMessage `json:"jwk,omitempty"`
+	ClientID   string          `json:"client_id,omitempty"`
 }
 
 // NewID returns 128 random bits in hex: a jti or a proposal id.
@@ -192,6 +226,14 @@ func (e Event) Check() error {
 		if e.RollbackTo == 0 {
 			return bad("%s needs rollback_to", e.Action)
 		}
+	case ActionClientsAdd:
+		if err := checkEnrolment(e.Client, e.JWK); err != nil {
+			return bad("%s: %v", e.Action, err)
+		}
+	case ActionClientsDisable:
+		if !clients.ValidID(e.ClientID) {
+			return bad("%s needs client_id, lower-case letters, digits and dashes", e.Action)
+		}
 	case ActionApprove, ActionReject:
 	default:
 		return bad("unknown action %q", e.Action)
@@ -202,10 +244,58 @@ func (e Event) Check() error {
 	if !validID(e.Proposal) {
 		return bad("proposal must be 1 to 64 letters, digits, '-', '_' or '.'")
 	}
-	if (e.Action == ActionApprove || e.Action == ActionReject) && (e.Policy != "" || e.RollbackTo != 0) {
-		return bad("%s carries no policy or rollback_to", e.Action)
+	if e.extraClaim() {
+		return bad("%s carries a claim of another action", e.Action)
 	}
 	return nil
+}
+
+// extraClaim reports whether e carries a claim its action does not use.
+func (e Event) extraClaim() bool {
+	policyClaim := e.Action == ActionSeed || e.Action == ActionPropose || e.Action == ActionNarrow
+	return (e.Policy != "" && !policyClaim) ||
+		(e.RollbackTo != 0 && e.Action != ActionRollback) ||
+		((e.Client != nil || len(e.JWK) > 0) && e.Action != ActionClientsAdd) ||
+		(e.ClientID != "" && e.Action != ActionClientsDisable)
+}
+
+// checkEnrolment checks the client and jwk claims of clients.add.
+func checkEnrolment(c *clients.Client, jwk json.RawMessage) error {
+	if c == nil {
+		return errors.New("client is required")
+	}
+	if err := clients.Check(*c); err != nil {
+		return fmt.Errorf("client: %v", err)
+	}
+	for _, s := range append(append([]string{c.Name}, c.Datasets...), c.Purposes...) {
+		if schemas.ContainsIdentity(s) || !utf8.ValidString(s) || len(s) > 200 {
+			return errors.New("client: name, datasets and purposes must be UTF-8 of at most 200 bytes with no identity number")
+		}
+	}
+	kid, _, err := keys.ParsePublicJWK(jwk)
+	if err != nil {
+		return fmt.Errorf("jwk: %v", err)
+	}
+	if err := keys.ValidKID(kid); err != nil {
+		return fmt.Errorf("jwk.kid: %v", err)
+	}
+	if !strings.HasPrefix(kid, c.ID+"-") {
+		return fmt.Errorf("jwk.kid %q must be \"%s-<name>#<version>\"", kid, c.ID)
+	}
+	return nil
+}
+
+// EnrolledKey is the auth key version a verified clients.add event
+// enrols: active, created at the event's iat.
+func (e Event) EnrolledKey() (keys.PublicKey, error) {
+	if e.Action != ActionClientsAdd || e.Client == nil {
+		return keys.PublicKey{}, fmt.Errorf("%w: %s enrols no key", ErrBadEvent, e.Action)
+	}
+	kid, pub, err := keys.ParsePublicJWK(e.JWK)
+	if err != nil {
+		return keys.PublicKey{}, fmt.Errorf("%w: jwk: %w", ErrBadEvent, err)
+	}
+	return keys.PublicKey{KID: kid, Owner: e.Client.ID, Use: keys.UseAuth, Key: pub, Status: keys.Active, Created: e.IssuedAt}, nil
 }
 
 // Sign signs e with s: the officer's own auth key (or, for a seed, the
@@ -224,6 +314,7 @@ func Sign(ctx context.Context, s keys.Signer, e Event) (string, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.Issuer, ID: e.ID, IssuedAt: jwt.NewNumericDate(e.IssuedAt)},
 		Action:           e.Action, Proposal: e.Proposal, Base: e.Base, Reason: e.Reason, Policy: e.Policy, RollbackTo: e.RollbackTo,
+		Client: e.Client, JWK: e.JWK, ClientID: e.ClientID,
 	}
 	tok, err := keys.SignJWT(ctx, s, EventType, &c)
 	if err != nil {
@@ -269,7 +360,7 @@ func Parse(token string, r keys.Resolver, roles Roles) (Verified, error) {
 		return Verified{}, fmt.Errorf("parse control event: %w: iat is required", ErrBadEvent)
 	}
 	e := Event{Issuer: c.Issuer, ID: c.ID, IssuedAt: c.IssuedAt.Time.UTC(), Action: c.Action, Proposal: c.Proposal,
-		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo}
+		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, ClientID: c.ClientID}
 	if err := e.Check(); err != nil {
 		return Verified{}, fmt.Errorf("parse control event: %w", err)
 	}

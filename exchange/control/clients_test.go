@@ -1,0 +1,92 @@
+package control_test
+
+import (
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/control"
+	"github.com/onevisit/onevisit/exchange/keys"
+)
+
+// TestClientEvents: clients.add and clients.disable carry exactly their
+// claims, well formed; the enrolled key is the jwk's, active, owned by
+// the client.
+func TestClientEvents(t *testing.T) {
+	dir := keys.NewDirectory()
+	officer := newKey(t, dir, "officer-a-auth#1", "officer-a", keys.UseAuth, keys.Active)
+	reg := roles{"officer-a": "officer"}
+	pub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	jwkOf := func(kid string) json.RawMessage {
+		b, err := keys.MarshalPublicJWK(kid, pub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	privJWK, err := keys.MarshalPrivateJWK("school-meals-auth#1", ed25519.NewKeyFromSeed(make([]byte, 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	meals := &clients.Client{ID: "school-meals", Role: "consumer", Name: "School meals", Purposes: []string{"school_meals"}}
+	add := control.Event{Issuer: "officer-a", Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 3,
+		Reason: "new procedure service", Client: meals, JWK: jwkOf("school-meals-auth#1")}
+	with := func(f func(*control.Event)) control.Event { e := add; f(&e); return e }
+	disable := control.Event{Issuer: "officer-a", Action: control.ActionClientsDisable, Proposal: "off", Base: 3, Reason: "incident", ClientID: "school-meals"}
+
+	tests := []struct {
+		name    string
+		e       control.Event
+		wantErr error
+	}{
+		{"add", add, nil},
+		{"disable", disable, nil},
+		{"add without client", with(func(e *control.Event) { e.Client = nil }), control.ErrBadEvent},
+		{"add without jwk", with(func(e *control.Event) { e.JWK = nil }), control.ErrBadEvent},
+		{"add with a private jwk", with(func(e *control.Event) { e.JWK = privJWK }), control.ErrBadEvent},
+		{"add with another client's kid", with(func(e *control.Event) { e.JWK = jwkOf("school-enrolment-auth#9") }), control.ErrBadEvent},
+		{"add with an unknown role", with(func(e *control.Event) { c := *meals; c.Role = "admin"; e.Client = &c }), control.ErrBadEvent},
+		{"add with a bad id", with(func(e *control.Event) { c := *meals; c.ID = "School Meals"; e.Client = &c }), control.ErrBadEvent},
+		{"add with an identity number in the name", with(func(e *control.Event) { c := *meals; c.Name = "330106202003080153"; e.Client = &c }), control.ErrBadEvent},
+		{"add with a policy", with(func(e *control.Event) { e.Policy = "kind: AccessPolicy" }), control.ErrBadEvent},
+		{"add with client_id", with(func(e *control.Event) { e.ClientID = "school-meals" }), control.ErrBadEvent},
+		{"disable without client_id", control.Event{Issuer: "officer-a", Action: control.ActionClientsDisable, Proposal: "off", Reason: "r"}, control.ErrBadEvent},
+		{"disable with a client", func() control.Event { e := disable; e.Client = meals; return e }(), control.ErrBadEvent},
+		{"approve with a client_id", control.Event{Issuer: "officer-a", Action: control.ActionApprove, Proposal: "p", Reason: "r", ClientID: "x1"}, control.ErrBadEvent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.e.ID, tc.e.IssuedAt = "jti-"+tc.e.Proposal, time.Unix(1764300000, 0).UTC()
+			err := tc.e.Check()
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("Check: %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			v, err := control.Parse(sign(t, officer, tc.e), dir, reg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(v.Event, tc.e) {
+				t.Fatalf("round trip: %+v, want %+v", v.Event, tc.e)
+			}
+		})
+	}
+
+	k, err := add.EnrolledKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := keys.PublicKey{KID: "school-meals-auth#1", Owner: "school-meals", Use: keys.UseAuth, Key: pub, Status: keys.Active}
+	if !reflect.DeepEqual(k, want) {
+		t.Fatalf("EnrolledKey: %+v, want %+v", k, want)
+	}
+	if _, err := disable.EnrolledKey(); !errors.Is(err, control.ErrBadEvent) {
+		t.Fatalf("EnrolledKey of a disable: %v, want ErrBadEvent", err)
+	}
+}
