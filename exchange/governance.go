@@ -113,9 +113,21 @@ func (n *Node) toLedger(e control.Event) error {
 		}
 	case control.ActionRollback:
 		_, err = l.Rollback(p, e.RollbackTo)
+	case control.ActionClientsAdd, control.ActionClientsDisable:
+		if p, err = n.clientProposal(e, p); err != nil {
+			return err
+		}
+		if e.Action == control.ActionClientsAdd {
+			_, err = l.Propose(p)
+		} else {
+			_, err = l.NarrowNow(p)
+		}
 	case control.ActionApprove:
 		if st, ok := l.Proposal(e.Proposal); ok && st.State == policy.Pending && st.Base != e.Base {
 			return fmt.Errorf("%w: approval of %q names base %d, the proposal's is %d", control.ErrStaleBase, e.Proposal, e.Base, st.Base)
+		}
+		if err := n.approvable(e.Proposal); err != nil {
+			return err
 		}
 		_, err = l.Approve(e.Proposal, e.Issuer, e.Reason, e.IssuedAt)
 	case control.ActionReject:
@@ -135,7 +147,7 @@ func (n *Node) toLedger(e control.Event) error {
 // since the node that first read the others audited them then.
 func (n *Node) applyControl(m kafka.Message, live bool) {
 	g := n.gov
-	v, err := control.Parse(string(m.Value), n.dir, n.p.Clients)
+	v, err := control.Parse(string(m.Value), n.dir, n.clients)
 	if err != nil {
 		n.refuseControl(m, live, "bad_event", err, control.Event{})
 		return
@@ -154,6 +166,9 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 	newVersion, set := g.ledger.Current()
 	now := time.Now()
 	if newVersion != oldVersion {
+		for _, applied := range g.ledger.Versions()[oldVersion:] {
+			n.applyClientChange(applied)
+		}
 		g.applied[newVersion] = now
 		n.policy.Store(set)
 		g.version.Set(float64(newVersion))
@@ -168,13 +183,14 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 		}
 		n.p.Logger.Info("policy version applied", "version", newVersion, "policy_version", set.Version(), "proposal", v.Proposal)
 	}
+	about := n.clientOf(v.Proposal)
 	wait := g.waiters[v.ID]
 	delete(g.waiters, v.ID)
 	g.mu.Unlock()
 	if err != nil {
 		n.refuseControl(m, live, wireName(err), err, v.Event)
 	} else if live {
-		n.auditSteps(v.Event, steps)
+		n.auditSteps(v.Event, steps, about)
 	}
 	if wait != nil {
 		wait <- err
@@ -211,13 +227,19 @@ func (n *Node) refuseControl(m kafka.Message, live bool, reason string, err erro
 }
 
 // auditSteps writes one policy_change entry per ledger step an event
-// caused: who did what to which proposal, why, and the version.
-func (n *Node) auditSteps(e control.Event, steps []policy.Step) {
+// caused: who did what to which proposal, why, and the version. A step
+// of a client proposal is coded "clients_<step>" instead of
+// "policy_<step>" and names the client (about) as its Consumer.
+func (n *Node) auditSteps(e control.Event, steps []policy.Step, about string) {
 	entries := make([]audit.Entry, 0, len(steps))
+	area := "policy_"
+	if about != "" {
+		area = "clients_"
+	}
 	for _, s := range steps {
 		en := audit.Entry{
-			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit,
-			Code: "policy_" + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
+			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit, Consumer: about,
+			Code: area + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
 			Policy: s.Proposal, PolicyVersion: strconv.FormatUint(s.Version, 10), RecordID: "control:" + e.ID, Node: n.p.Node,
 		}
 		if s.Officer != "" {
@@ -270,7 +292,7 @@ func (n *Node) seed(ctx context.Context) error {
 // must be the event's issuer. Refusals wrap the control package's
 // sentinels.
 func (n *Node) SubmitControl(ctx context.Context, token, submitter string) (control.Event, error) {
-	v, err := control.Parse(token, n.dir, n.p.Clients)
+	v, err := control.Parse(token, n.dir, n.clients)
 	if err != nil {
 		return control.Event{}, err
 	}
@@ -327,6 +349,18 @@ func (n *Node) precheck(e control.Event) error {
 	}
 	cur, set := l.Current()
 	switch e.Action {
+	case control.ActionClientsAdd, control.ActionClientsDisable:
+		if _, ok := l.Proposal(e.Proposal); ok {
+			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
+		}
+		if e.Base != cur {
+			return fmt.Errorf("%w: base %d, current version %d", control.ErrStaleBase, e.Base, cur)
+		}
+		if set == nil {
+			return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
+		}
+		_, err := n.clientProposal(e, policy.Proposal{})
+		return err
 	case control.ActionPropose, control.ActionNarrow, control.ActionRollback:
 		if _, ok := l.Proposal(e.Proposal); ok {
 			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
@@ -366,6 +400,7 @@ func (n *Node) precheck(e control.Event) error {
 		if st.Base != cur || e.Base != cur {
 			return fmt.Errorf("%w: proposal base %d, event base %d, current version %d", control.ErrStaleBase, st.Base, e.Base, cur)
 		}
+		return n.approvable(e.Proposal)
 	}
 	return nil
 }

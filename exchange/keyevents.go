@@ -79,7 +79,7 @@ func (b *refusalBudget) take(now time.Time) bool {
 func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
 	e, _, err := keys.ParseEvent(string(m.Value), n.dir)
 	if err == nil {
-		if _, ok := n.p.Clients.Role(e.Key.Owner); !ok {
+		if !n.clients.Known(e.Key.Owner) { // disabled clients too: their keys may still be revoked
 			err = fmt.Errorf("%w: %q", errUnknownOwner, e.Key.Owner)
 		}
 	}

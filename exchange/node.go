@@ -90,10 +90,11 @@ type Node struct {
 	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
-	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
-	applied          *applied     // offsets each tail has applied
-	trail            *auditTrail  // the audit topic: writes, read-back, lookups
-	gov              *governance  // the control topic: the policy ledger
+	keysOK           atomic.Int64  // unix nanos of the last successful key refresh
+	applied          *applied      // offsets each tail has applied
+	trail            *auditTrail   // the audit topic: writes, read-back, lookups
+	gov              *governance   // the control topic: the policy ledger
+	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -136,6 +137,7 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
 	n.policy.Store(p.Policy)
+	n.clients = clients.NewLive(p.Clients)
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
 		return nil, err
 	}
@@ -172,14 +174,14 @@ func New(p Parts) (*Node, error) {
 	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{
 		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
-		Signer: p.TokenSigner, Keys: n.dir, Clients: p.Clients,
+		Signer: p.TokenSigner, Keys: n.dir, Clients: n.clients,
 	})
 	if err != nil {
 		return nil, err
 	}
 	n.server, err = api.New(api.Deps{
 		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
 	})
 	if err != nil {

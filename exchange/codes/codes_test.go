@@ -103,6 +103,8 @@ var sentinels = []struct {
 	{control.ErrStaleBase, "stale_base"},
 	{control.ErrNeedsApproval, "needs_approval"},
 	{control.ErrUnknownProposal, "unknown_proposal"},
+	{control.ErrClientExists, "client_exists"},
+	{control.ErrUnknownClient, "unknown_client"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

@@ -133,6 +133,11 @@ var (
 	// ErrUnknownProposal: no proposal has this id, or it is no longer
 	// pending.
 	ErrUnknownProposal = wire.WithCode("unknown_proposal", errors.New("no pending proposal has this id"))
+	// ErrClientExists: clients.add names a client id, kid or public key
+	// registered already (ids and kids are never reused).
+	ErrClientExists = wire.WithCode("client_exists", errors.New("client id, key id or public key already registered"))
+	// ErrUnknownClient: clients.disable names no enabled client.
+	ErrUnknownClient = wire.WithCode("unknown_client", errors.New("no enabled client has this id"))
 )
 
 // Event is one control-plane change.

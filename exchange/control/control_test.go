@@ -154,6 +154,7 @@ func TestSentinelCodes(t *testing.T) {
 	for want, err := range map[string]error{
 		"bad_event": control.ErrBadEvent, "self_approval": control.ErrSelfApproval, "already_approved": control.ErrAlreadyApproved,
 		"stale_base": control.ErrStaleBase, "needs_approval": control.ErrNeedsApproval, "unknown_proposal": control.ErrUnknownProposal,
+		"client_exists": control.ErrClientExists, "unknown_client": control.ErrUnknownClient,
 	} {
 		c := wire.Of(fmt.Errorf("wrapped: %w", err))
 		if c.Name != want {

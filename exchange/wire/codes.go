@@ -155,6 +155,9 @@ var catalogue = []Code{
 	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
 	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
+	// Clients at runtime (exchange/control).
+	code("client_exists", KindConflict, "this client id, key id or public key is registered already; ids and kids are never reused"),
+	code("unknown_client", KindNotExist, "no enabled client has this id (see GET /v1/clients)"),
 }
 
 // rank is each code's position in the catalogue.

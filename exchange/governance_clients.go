@@ -1,0 +1,134 @@
+package exchange
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/control"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/policy"
+)
+
+// Clients at runtime. clients.add and clients.disable go through the
+// policy ledger as proposals whose Change is a clientChange: an
+// enrolment widens (N officers), a disablement narrows (one officer, at
+// once). When the ledger applies one as a version, applyClientChange
+// changes the node's live registry and key directory. Every node applies
+// the same events in the same order, so every registry agrees; a
+// restarted node rebuilds its own by replaying the control topic.
+
+// clientChange is the Change a client proposal carries.
+type clientChange struct {
+	add     *clients.Client
+	key     keys.PublicKey // the enrolled auth key (add)
+	disable string         // the client to disable
+	at      time.Time      // the event's iat
+}
+
+// clientProposal turns a verified clients.add or clients.disable event
+// into a ledger proposal, after checking it against the registry and key
+// directory as they stand at this point of the topic. Callers hold g.mu.
+func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Proposal, error) {
+	_, p.Set = n.gov.ledger.Current()
+	ch := clientChange{at: e.IssuedAt}
+	switch e.Action {
+	case control.ActionClientsAdd:
+		k, err := e.EnrolledKey()
+		if err != nil {
+			return p, err
+		}
+		if err := n.enrolmentFree(e.Client.ID, k); err != nil {
+			return p, err
+		}
+		c := *e.Client
+		ch.add, ch.key = &c, k
+		p.ChangeWidenings = []string{fmt.Sprintf("widen: client %s enrolled as %s with auth key %s", c.ID, c.Role, k.KID)}
+	case control.ActionClientsDisable:
+		if _, ok := n.clients.Role(e.ClientID); !ok {
+			return p, fmt.Errorf("%w: %q", control.ErrUnknownClient, e.ClientID)
+		}
+		ch.disable = e.ClientID
+	}
+	p.Change = ch
+	return p, nil
+}
+
+// enrolmentFree checks that neither the client id, nor the kid, nor the
+// public key is registered already.
+func (n *Node) enrolmentFree(id string, k keys.PublicKey) error {
+	if n.clients.Known(id) {
+		return fmt.Errorf("%w: client %q", control.ErrClientExists, id)
+	}
+	if _, err := n.dir.PublicKey(k.KID); err == nil {
+		return fmt.Errorf("%w: kid %q", control.ErrClientExists, k.KID)
+	}
+	for _, o := range n.dir.All() {
+		if o.Key.Equal(k.Key) {
+			return fmt.Errorf("%w: the public key is %s's %s", control.ErrClientExists, o.Owner, o.KID)
+		}
+	}
+	return nil
+}
+
+// approvable refuses the approval of an enrolment whose id or key was
+// registered since it was proposed (by another enrolment). Callers hold
+// g.mu.
+func (n *Node) approvable(proposal string) error {
+	st, ok := n.gov.ledger.Proposal(proposal)
+	if !ok || st.State != policy.Pending {
+		return nil // the ledger refuses it
+	}
+	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
+		return n.enrolmentFree(ch.add.ID, ch.key)
+	}
+	return nil
+}
+
+// applyClientChange makes an applied version's client change take effect
+// on this node. Callers hold g.mu.
+func (n *Node) applyClientChange(v policy.Version) {
+	ch, ok := v.Change.(clientChange)
+	if !ok {
+		return
+	}
+	var err error
+	switch {
+	case ch.add != nil:
+		if err = n.clients.Add(*ch.add); err == nil {
+			err = n.dir.Add(ch.key)
+		}
+		if err == nil {
+			n.p.Logger.Info("client enrolled", "client", ch.add.ID, "role", ch.add.Role, "kid", ch.key.KID, "version", v.Number)
+		}
+	case ch.disable != "":
+		if err = n.clients.Disable(ch.disable, ch.at); err == nil {
+			n.p.Logger.Info("client disabled", "client", ch.disable, "version", v.Number)
+		}
+	}
+	if err != nil {
+		// Checked before the ledger took it; a failure here means the
+		// key directory moved under it (a key event). Every node reads
+		// the same topics, so the outcome is logged, not retried.
+		n.p.Logger.Error("client change of an applied version not applied", "version", v.Number, "err", err)
+	}
+}
+
+// clientOf names the client a proposal enrols or disables; "" for a
+// policy change. Callers hold g.mu.
+func (n *Node) clientOf(proposal string) string {
+	st, ok := n.gov.ledger.Proposal(proposal)
+	if !ok {
+		return ""
+	}
+	switch ch, _ := st.Change.(clientChange); {
+	case ch.add != nil:
+		return ch.add.ID
+	default:
+		return ch.disable
+	}
+}
+
+// Clients lists the node's clients: the file's and the enrolled ones,
+// disabled ones included.
+func (n *Node) Clients() []clients.Entry { return n.clients.All() }
