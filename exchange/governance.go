@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -289,12 +290,15 @@ func (n *Node) seed(ctx context.Context) error {
 // SubmitControl checks a signed event as the node would apply it,
 // produces it to the control topic and waits (up to submitWait) until
 // this node applied it. submitter, the officer authenticated at the API,
-// must be the event's issuer. Refusals wrap the control package's
-// sentinels.
-func (n *Node) SubmitControl(ctx context.Context, token, submitter string) (control.Event, error) {
+// must be the event's issuer; area ("policy", "clients") the area its
+// action must be of. Refusals wrap the control package's sentinels.
+func (n *Node) SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error) {
 	v, err := control.Parse(token, n.dir, n.clients)
 	if err != nil {
 		return control.Event{}, err
+	}
+	if a, _, _ := strings.Cut(v.Action, "."); a != area {
+		return control.Event{}, fmt.Errorf("%w: action %s is not a %s event", control.ErrBadEvent, v.Action, area)
 	}
 	if v.Issuer != submitter {
 		return control.Event{}, fmt.Errorf("%w: signed by %q, submitted by %q", control.ErrBadEvent, v.Issuer, submitter)

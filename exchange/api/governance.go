@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/policy"
@@ -16,13 +17,17 @@ import (
 type Governance interface {
 	// SubmitControl checks a signed event as a node would, produces it
 	// and waits (bounded) until this node applied it; submitter is the
-	// authenticated officer, who must be the event's issuer.
-	SubmitControl(ctx context.Context, token, submitter string) (control.Event, error)
+	// authenticated officer, who must be the event's issuer; area the
+	// area of its action ("policy" or "clients", as the route).
+	SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error)
 	PolicyVersion() uint64
 	PolicyVersions() ([]policy.Version, map[uint64]time.Time)
 	PolicyProposals() []policy.Status
 	PolicyProposal(id string) (policy.Status, *policy.Set, bool)
 	RecordedDecisions() []policy.Recorded
+	// Clients lists the client registry: the file's clients and those
+	// enrolled since, disabled ones included.
+	Clients() []clients.Entry
 }
 
 type policyEventRequest struct {
@@ -93,7 +98,7 @@ func (s *Server) postPolicyEvent(w http.ResponseWriter, r *http.Request, p auth.
 	if q.Event == "" {
 		return fmt.Errorf("policy event: /event is required: %w", codes.ErrBadRequest)
 	}
-	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID)
+	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, "policy")
 	if err != nil {
 		return fmt.Errorf("policy event: %w", err)
 	}
