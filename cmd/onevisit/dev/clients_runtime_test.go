@@ -95,7 +95,12 @@ func newService(t *testing.T) (ed25519.PrivateKey, json.RawMessage) {
 // serviceToken asks base's token endpoint for a token as the service,
 // with a fresh assertion each time.
 func serviceToken(base string, priv ed25519.PrivateKey) (string, error) {
-	c := &connectors.Client{BaseURL: base, ClientID: mealsID, Auth: keys.NewLocalSigner(mealsKID, priv)}
+	return tokenAs(base, mealsID, mealsKID, priv)
+}
+
+// tokenAs asks base for a token as client, signing with kid.
+func tokenAs(base, client, kid string, priv ed25519.PrivateKey) (string, error) {
+	c := &connectors.Client{BaseURL: base, ClientID: client, Auth: keys.NewLocalSigner(kid, priv)}
 	return c.Token(context.Background())
 }
 
@@ -267,10 +272,10 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	// once by each node, which applied it live.
 	want := map[string]int{
 		"clients_propose:widens|security-officer|school meals joins enrolment cases|school-meals": 2,
-		"clients_approve:widens|security-reviewer|service checked|school-meals":                  2,
-		"clients_apply:widens||school meals joins enrolment cases|school-meals":                  2,
-		"clients_narrow:narrows|security-officer|incident: meals service key lost|school-meals":  2,
-		"clients_apply:narrows||incident: meals service key lost|school-meals":                   2,
+		"clients_approve:widens|security-reviewer|service checked|school-meals":                   2,
+		"clients_apply:widens||school meals joins enrolment cases|school-meals":                   2,
+		"clients_narrow:narrows|security-officer|incident: meals service key lost|school-meals":   2,
+		"clients_apply:narrows||incident: meals service key lost|school-meals":                    2,
 	}
 	var steps map[string]int
 	waitFor(t, "both nodes' audit entries of the client steps", func() bool {
@@ -312,4 +317,37 @@ func sameSet(a, b []string) bool {
 		}
 	}
 	return true
+}
+
+// TestClientsRestartKeepsRegistry: a restarted node rebuilds its client
+// registry from the control topic: the enrolled service still gets a
+// token, the disabled client still does not.
+func TestClientsRestartKeepsRegistry(t *testing.T) {
+	dir := t.TempDir()
+	env := startAt(t, dir, true)
+	seeded(t, env.BaseURL)
+	priv, jwk := newService(t)
+	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 1,
+		Reason: "school meals joins", Client: &clients.Client{ID: mealsID, Role: "consumer"}, JWK: jwk}, "")
+	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "enrol-meals", Base: 1, Reason: "ok"}, "")
+	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsDisable, Proposal: "off-school", Base: 2,
+		Reason: "incident", ClientID: schoolService}, "")
+	before := clientsOf(t, env, env.BaseURL)
+	env.Close()
+
+	env = startAt(t, dir, true)
+	waitFor(t, "the restarted node replays version 3", func() bool { return versionsOf(t, env.BaseURL).Current == 3 })
+	if after := clientsOf(t, env, env.BaseURL); !reflect.DeepEqual(after, before) {
+		t.Fatalf("registry after restart:\n%+v\nbefore:\n%+v", after, before)
+	}
+	if _, err := serviceToken(env.BaseURL, priv); err != nil {
+		t.Fatalf("enrolled service after restart: %v", err)
+	}
+	c, err := env.Client(schoolService)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_client") {
+		t.Fatalf("disabled client after restart: %v, want invalid_client", err)
+	}
 }
