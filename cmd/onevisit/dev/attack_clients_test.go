@@ -24,7 +24,9 @@ func TestAttackClientEventsFromTopic(t *testing.T) {
 	seeded(t, env.BaseURL)
 	topic := controlTopic(env)
 	before := clientsOf(t, env, env.BaseURL)
-	hdr := func(kid string) map[string]any { return map[string]any{"alg": "EdDSA", "typ": "onevisit-control+jwt", "kid": kid} }
+	hdr := func(kid string) map[string]any {
+		return map[string]any{"alg": "EdDSA", "typ": "onevisit-control+jwt", "kid": kid}
+	}
 	consumerKID, consumerSign := clientKey(t, env, schoolService)
 	officerKID, _ := clientKey(t, env, officer)
 	roguePub, roguePriv := newKey(t)

@@ -48,7 +48,7 @@ func run(t *testing.T, ctx context.Context, args ...string) (code int, out, errO
 	return code, o.String(), e.String()
 }
 
-var allCommands = []string{"audit", "bench", "connector", "dev", "kafka", "keys", "policy", "query", "schema", "serve", "token"}
+var allCommands = []string{"audit", "bench", "clients", "connector", "dev", "kafka", "keys", "policy", "query", "schema", "serve", "token"}
 
 func TestHelp(t *testing.T) {
 	ctx := context.Background()

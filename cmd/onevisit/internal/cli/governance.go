@@ -82,6 +82,11 @@ func (g govFlags) client() (*connectors.Credentials, *connectors.Client, error) 
 
 // submit signs e with the officer's key, posts it and prints the outcome.
 func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
+	return submitTo(ctx, e, cred, cl, "/v1/policy/events", ev)
+}
+
+// submitTo is submit to the events route of ev's area.
+func submitTo(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, route string, ev control.Event) error {
 	s, err := cred.AuthSigner()
 	if err != nil {
 		return err
@@ -97,7 +102,7 @@ func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *conne
 		Node     string            `json:"node"`
 		Proposal *api.ProposalView `json:"proposal"`
 	}
-	if err := cl.Do(ctx, "POST", "/v1/policy/events", map[string]string{"event": tok}, &out); err != nil {
+	if err := cl.Do(ctx, "POST", route, map[string]string{"event": tok}, &out); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "%s by %s: done on node %s, which now decides by policy version %d\n", out.Action, cred.ClientID, out.Node, out.Version)
