@@ -73,6 +73,20 @@
 // (policy_version); each node writes the entries of what it applied live.
 // GET /v1/policy/versions and /healthz show the version the node runs.
 //
+// Clients at runtime (governance_clients.go). A node's client registry is
+// the registry file plus the clients.add and clients.disable events of
+// the control topic (clients.Live; exchange/control "# Clients"), which
+// officers submit at POST /v1/clients/events. An enrolment is a proposal
+// of the same ledger, approved at POST /v1/policy/events by N officers;
+// when applied, every node adds the client and its auth key (to the key
+// directory). A disablement is applied at once by one officer; from then
+// on the node's token endpoint refuses the client's assertions and every
+// token it holds (auth re-checks the registry on each request), and the
+// control plane its events. Both refuse ids, kids and public keys
+// registered before (client_exists) and a client not enabled
+// (unknown_client); their audit entries are coded "clients_<step>" and
+// name the client as consumer. GET /v1/clients lists the registry.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to

@@ -58,6 +58,10 @@
 // what-if replay of this node's audit log, ?window=, default 30 days);
 // GET /v1/policy/versions (public) lists the applied versions and the one
 // the node decides by, which /healthz shows too (policy_version).
+// POST /v1/policy/events takes policy.* actions only; POST
+// /v1/clients/events takes clients.add and clients.disable the same way
+// (refusing also client_exists and unknown_client), and GET /v1/clients
+// lists the client registry, disabled clients included (officers).
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
