@@ -105,6 +105,9 @@ var sentinels = []struct {
 	{control.ErrUnknownProposal, "unknown_proposal"},
 	{control.ErrClientExists, "client_exists"},
 	{control.ErrUnknownClient, "unknown_client"},
+	{schemas.ErrBadSchema, "bad_schema"},
+	{schemas.ErrIncompatible, "incompatible_schema"},
+	{policy.ErrUnknownField, "unknown_policy_field"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

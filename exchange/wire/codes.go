@@ -158,6 +158,10 @@ var catalogue = []Code{
 	// Clients at runtime (exchange/control).
 	code("client_exists", KindConflict, "this client id, key id or public key is registered already; ids and kids are never reused"),
 	code("unknown_client", KindNotExist, "no enabled client has this id (see GET /v1/clients)"),
+	// Schemas at runtime (schemas, policy).
+	code("bad_schema", KindInvalid, "the schema file is not strict JSON, leaves the OneVisit schema profile, or is not the next version of a served dataset"),
+	code("incompatible_schema", KindConflict, "the schema version breaks its dataset's compatibility mode against the latest version"),
+	code("unknown_policy_field", KindInvalid, "the policy names a field that no schema version of its dataset defines"),
 }
 
 // rank is each code's position in the catalogue.
