@@ -81,6 +81,12 @@ func ledgerError(err error) error {
 // parseSet parses the policy an event carries against the node's schemas.
 func (n *Node) parseSet(e control.Event) (*policy.Set, error) {
 	s, err := policy.Parse("control-"+e.ID+".yaml", []byte(e.Policy), n.p.Schemas)
+	if errors.Is(err, policy.ErrUnknownField) {
+		// Its own code, not bad_event (which the catalogue ranks first):
+		// a field no schema version of the dataset has; propose the
+		// schema version first.
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: policy: %w", control.ErrBadEvent, err)
 	}
@@ -114,6 +120,11 @@ func (n *Node) toLedger(e control.Event) error {
 		}
 	case control.ActionRollback:
 		_, err = l.Rollback(p, e.RollbackTo)
+	case control.ActionSchemasPropose:
+		if p, err = n.schemaProposal(e, p); err != nil {
+			return err
+		}
+		_, err = l.Propose(p)
 	case control.ActionClientsAdd, control.ActionClientsDisable:
 		if p, err = n.clientProposal(e, p); err != nil {
 			return err
@@ -169,6 +180,7 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 	if newVersion != oldVersion {
 		for _, applied := range g.ledger.Versions()[oldVersion:] {
 			n.applyClientChange(applied)
+			n.applySchemaChange(applied)
 		}
 		g.applied[newVersion] = now
 		n.policy.Store(set)
@@ -184,14 +196,14 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 		}
 		n.p.Logger.Info("policy version applied", "version", newVersion, "policy_version", set.Version(), "proposal", v.Proposal)
 	}
-	about := n.clientOf(v.Proposal)
+	area, client, dataset := n.changeOf(v.Proposal)
 	wait := g.waiters[v.ID]
 	delete(g.waiters, v.ID)
 	g.mu.Unlock()
 	if err != nil {
 		n.refuseControl(m, live, wireName(err), err, v.Event)
 	} else if live {
-		n.auditSteps(v.Event, steps, about)
+		n.auditSteps(v.Event, steps, area, client, dataset)
 	}
 	if wait != nil {
 		wait <- err
@@ -229,18 +241,14 @@ func (n *Node) refuseControl(m kafka.Message, live bool, reason string, err erro
 
 // auditSteps writes one policy_change entry per ledger step an event
 // caused: who did what to which proposal, why, and the version. A step
-// of a client proposal is coded "clients_<step>" instead of
-// "policy_<step>" and names the client (about) as its Consumer.
-func (n *Node) auditSteps(e control.Event, steps []policy.Step, about string) {
+// is coded "<area>_<step>:<effect>": area policy, clients (naming the
+// client as Consumer) or schemas (naming the dataset).
+func (n *Node) auditSteps(e control.Event, steps []policy.Step, area, client, dataset string) {
 	entries := make([]audit.Entry, 0, len(steps))
-	area := "policy_"
-	if about != "" {
-		area = "clients_"
-	}
 	for _, s := range steps {
 		en := audit.Entry{
-			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit, Consumer: about,
-			Code: area + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
+			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit, Consumer: client, Dataset: dataset,
+			Code: area + "_" + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
 			Policy: s.Proposal, PolicyVersion: strconv.FormatUint(s.Version, 10), RecordID: "control:" + e.ID, Node: n.p.Node,
 		}
 		if s.Officer != "" {
@@ -353,7 +361,7 @@ func (n *Node) precheck(e control.Event) error {
 	}
 	cur, set := l.Current()
 	switch e.Action {
-	case control.ActionClientsAdd, control.ActionClientsDisable:
+	case control.ActionClientsAdd, control.ActionClientsDisable, control.ActionSchemasPropose:
 		if _, ok := l.Proposal(e.Proposal); ok {
 			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
 		}
@@ -362,6 +370,10 @@ func (n *Node) precheck(e control.Event) error {
 		}
 		if set == nil {
 			return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
+		}
+		if e.Action == control.ActionSchemasPropose {
+			_, err := n.schemaProposal(e, policy.Proposal{})
+			return err
 		}
 		_, err := n.clientProposal(e, policy.Proposal{})
 		return err

@@ -72,8 +72,8 @@ func (n *Node) enrolmentFree(id string, k keys.PublicKey) error {
 }
 
 // approvable refuses the approval of an enrolment whose id or key was
-// registered since it was proposed (by another enrolment). Callers hold
-// g.mu.
+// registered since it was proposed (by another enrolment), or of a schema
+// version that is no longer the next one. Callers hold g.mu.
 func (n *Node) approvable(proposal string) error {
 	st, ok := n.gov.ledger.Proposal(proposal)
 	if !ok || st.State != policy.Pending {
@@ -82,7 +82,7 @@ func (n *Node) approvable(proposal string) error {
 	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
 		return n.enrolmentFree(ch.add.ID, ch.key)
 	}
-	return nil
+	return n.schemaApprovable(st)
 }
 
 // applyClientChange makes an applied version's client change take effect
@@ -114,19 +114,24 @@ func (n *Node) applyClientChange(v policy.Version) {
 	}
 }
 
-// clientOf names the client a proposal enrols or disables; "" for a
-// policy change. Callers hold g.mu.
-func (n *Node) clientOf(proposal string) string {
+// changeOf says what a proposal changes, for its audit entries: its area
+// ("policy", "clients", "schemas"), the client it enrols or disables, and
+// the dataset of its schema version. Callers hold g.mu.
+func (n *Node) changeOf(proposal string) (area, client, dataset string) {
 	st, ok := n.gov.ledger.Proposal(proposal)
 	if !ok {
-		return ""
+		return "policy", "", ""
 	}
-	switch ch, _ := st.Change.(clientChange); {
-	case ch.add != nil:
-		return ch.add.ID
-	default:
-		return ch.disable
+	switch ch := st.Change.(type) {
+	case clientChange:
+		if ch.add != nil {
+			return "clients", ch.add.ID, ""
+		}
+		return "clients", ch.disable, ""
+	case schemaChange:
+		return "schemas", "", ch.prepared.Dataset()
 	}
+	return "policy", "", ""
 }
 
 // Clients lists the node's clients: the file's and the enrolled ones,

@@ -118,6 +118,9 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
+	if p.Schemas != nil {
+		p.Schemas = p.Schemas.Clone() // this node's own: approved versions are added to it at runtime
+	}
 	var err error
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))

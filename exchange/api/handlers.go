@@ -55,6 +55,8 @@ func (s *Server) table() []route {
 		{"GET", "/v1/policy/versions", pub, "Applied policy versions and the one this node decides by", s.policyVersions},
 		{"POST", "/v1/clients/events", []string{RoleOfficer}, "Submit a signed client change event (clients.add, a proposal; clients.disable, at once); answers once this node applied it", s.postClientEvent},
 		{"GET", "/v1/clients", []string{RoleOfficer}, "The client registry: the file's clients and those enrolled since, disabled ones included", s.listClients},
+		{"POST", "/v1/schemas/events", []string{RoleOfficer}, "Submit a signed schema change event (schemas.propose: the next version of a dataset, a proposal); answers once this node applied it", s.postSchemaEvent},
+		{"GET", "/v1/schemas", pub, "Every dataset's schema versions as this node holds them", s.listSchemas},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},

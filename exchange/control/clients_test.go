@@ -90,3 +90,42 @@ func TestClientEvents(t *testing.T) {
 		t.Fatalf("EnrolledKey of a disable: %v, want ErrBadEvent", err)
 	}
 }
+
+// TestSchemaEvents: schemas.propose carries the schema file and nothing
+// of another action.
+func TestSchemaEvents(t *testing.T) {
+	dir := keys.NewDirectory()
+	officer := newKey(t, dir, "officer-a-auth#1", "officer-a", keys.UseAuth, keys.Active)
+	schema := json.RawMessage(`{"$id":"https://onevisit.example/schemas/household/v2"}`)
+	ok := control.Event{Issuer: "officer-a", Action: control.ActionSchemasPropose, Proposal: "household-v2", Base: 2, Reason: "phone numbers", Schema: schema}
+	tests := []struct {
+		name    string
+		e       control.Event
+		wantErr error
+	}{
+		{"propose", ok, nil},
+		{"no schema", func() control.Event { e := ok; e.Schema = nil; return e }(), control.ErrBadEvent},
+		{"schema not an object", func() control.Event { e := ok; e.Schema = json.RawMessage(`"household/v2"`); return e }(), control.ErrBadEvent},
+		{"schema and a policy", func() control.Event { e := ok; e.Policy = "kind: AccessPolicy"; return e }(), control.ErrBadEvent},
+		{"schema on a disable", control.Event{Issuer: "officer-a", Action: control.ActionClientsDisable, Proposal: "p", Reason: "r", ClientID: "x1", Schema: schema}, control.ErrBadEvent},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.e.ID, tc.e.IssuedAt = "jti-1", time.Unix(1764300000, 0).UTC()
+			err := tc.e.Check()
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("Check: %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			v, err := control.Parse(sign(t, officer, tc.e), dir, roles{"officer-a": "officer"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(v.Event, tc.e) {
+				t.Fatalf("round trip: %+v, want %+v", v.Event, tc.e)
+			}
+		})
+	}
+}

@@ -1,6 +1,6 @@
 // Package control is the control-plane event format: a change of the
-// exchange's governed state (the policy and the client registrations)
-// that an officer signs with their own client key
+// exchange's governed state (the policy, the client registrations and
+// the schema versions) that an officer signs with their own client key
 // and every node verifies before it applies it. The CLI signs (the
 // officer's private key never reaches the exchange); the node and its API
 // verify. The package imports no server-side package, so both sides use it.
@@ -23,13 +23,14 @@
 //     and optionally name, datasets, purposes, as in the client registry
 //     file, exchange/clients) and jwk (the client's public Ed25519 auth
 //     JWK, with a kid "<client_id>-<name>#<version>" and no private part)
-//     for clients.add; client_id for clients.disable. An action carries
-//     no claim of another action.
+//     for clients.add; client_id for clients.disable; schema (the schema
+//     file, a JSON object, as schemas/<dataset>/v<N>.json) for
+//     schemas.propose. An action carries no claim of another action.
 //
 // Actions are "<area>.<verb>": policy.propose, policy.approve,
 // policy.reject, policy.narrow, policy.rollback, policy.seed,
-// clients.add and clients.disable. A node refuses an action it does not
-// know.
+// clients.add, clients.disable and schemas.propose. A node refuses an
+// action it does not know.
 //
 // # Clients
 //
@@ -44,6 +45,17 @@
 // client's assertions and every token issued to it are refused. A
 // rollback restores an earlier policy set, not client registrations.
 // Client ids and kids are never reused.
+//
+// # Schemas
+//
+// schemas.propose registers the next version of a dataset the exchange
+// serves (its $id names the dataset and the version after the latest).
+// Every node checks it as schemas.Registry.Prepare does: the OneVisit
+// schema profile, strict JSON, and compatibility with the latest version
+// under the union of both versions' modes (bad_schema,
+// incompatible_schema). It is a proposal like a widening, approved with
+// policy.approve by N officers; once approved, every node adds it to its
+// registry without a restart, and records of every version are served.
 //
 // # Verification
 //
@@ -110,6 +122,8 @@ const (
 
 	ActionClientsAdd     = "clients.add"
 	ActionClientsDisable = "clients.disable"
+
+	ActionSchemasPropose = "schemas.propose"
 )
 
 // RoleOfficer is the client role that may sign control events.
@@ -157,6 +171,9 @@ type Event struct {
 	JWK json.RawMessage
 	// ClientID is the client to disable (clients.disable).
 	ClientID string
+	// Schema is the proposed schema file, a JSON object
+	// (schemas.propose).
+	Schema json.RawMessage
 }
 
 type claims struct {
@@ -170,6 +187,7 @@ type claims struct {
 	Client     *clients.Client `json:"client,omitempty"`
 	JWK        json.RawMessage `json:"jwk,omitempty"`
 	ClientID   string          `json:"client_id,omitempty"`
+	Schema     json.RawMessage `json:"schema,omitempty"`
 }
 
 // NewID returns 128 random bits in hex: a jti or a proposal id.
@@ -239,6 +257,10 @@ func (e Event) Check() error {
 		if !clients.ValidID(e.ClientID) {
 			return bad("%s needs client_id, lower-case letters, digits and dashes", e.Action)
 		}
+	case ActionSchemasPropose:
+		if len(e.Schema) == 0 || e.Schema[0] != '{' {
+			return bad("%s needs the schema claim, a JSON object", e.Action)
+		}
 	case ActionApprove, ActionReject:
 	default:
 		return bad("unknown action %q", e.Action)
@@ -261,7 +283,8 @@ func (e Event) extraClaim() bool {
 	return (e.Policy != "" && !policyClaim) ||
 		(e.RollbackTo != 0 && e.Action != ActionRollback) ||
 		((e.Client != nil || len(e.JWK) > 0) && e.Action != ActionClientsAdd) ||
-		(e.ClientID != "" && e.Action != ActionClientsDisable)
+		(e.ClientID != "" && e.Action != ActionClientsDisable) ||
+		(len(e.Schema) > 0 && e.Action != ActionSchemasPropose)
 }
 
 // checkEnrolment checks the client and jwk claims of clients.add.
@@ -319,7 +342,7 @@ func Sign(ctx context.Context, s keys.Signer, e Event) (string, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.Issuer, ID: e.ID, IssuedAt: jwt.NewNumericDate(e.IssuedAt)},
 		Action:           e.Action, Proposal: e.Proposal, Base: e.Base, Reason: e.Reason, Policy: e.Policy, RollbackTo: e.RollbackTo,
-		Client: e.Client, JWK: e.JWK, ClientID: e.ClientID,
+		Client: e.Client, JWK: e.JWK, ClientID: e.ClientID, Schema: e.Schema,
 	}
 	tok, err := keys.SignJWT(ctx, s, EventType, &c)
 	if err != nil {
@@ -365,7 +388,7 @@ func Parse(token string, r keys.Resolver, roles Roles) (Verified, error) {
 		return Verified{}, fmt.Errorf("parse control event: %w: iat is required", ErrBadEvent)
 	}
 	e := Event{Issuer: c.Issuer, ID: c.ID, IssuedAt: c.IssuedAt.Time.UTC(), Action: c.Action, Proposal: c.Proposal,
-		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, ClientID: c.ClientID}
+		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, ClientID: c.ClientID, Schema: c.Schema}
 	if err := e.Check(); err != nil {
 		return Verified{}, fmt.Errorf("parse control event: %w", err)
 	}

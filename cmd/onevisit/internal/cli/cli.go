@@ -35,7 +35,7 @@ func init() {
 		"token":     {"print an access token for a client (--credentials C)", runToken},
 		"query":     {"ask for a record as a procedure service and verify the answer", runQuery},
 		"policy":    {"policy tools: `policy explain|diff|check`; governance (officers): `policy propose|review|approve|reject|narrow|rollback|versions`", runPolicy},
-		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
+		"schema":    {"schema tools: `schema check [DIR]`; at runtime (officers): `schema propose FILE` (a proposal others approve), `schema list`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
 		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent); `kafka manifests`: the same as Strimzi resources", runKafka},
 		"audit":     {"audit log: `audit verify` (checkpoint, entries, consistency), `audit prove --index N`", runAudit},
