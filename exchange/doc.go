@@ -87,6 +87,20 @@
 // (unknown_client); their audit entries are coded "clients_<step>" and
 // name the client as consumer. GET /v1/clients lists the registry.
 //
+// Schema versions at runtime (governance_schemas.go). A node works on its
+// own Clone of the schema registry it is given. schemas.propose events,
+// submitted at POST /v1/schemas/events, carry the next version of a
+// served dataset; the node checks each as schemas.Registry.Prepare does
+// (the profile, and compatibility with the latest version under the
+// dataset's mode: bad_schema, incompatible_schema), at submission and
+// again when it reads it from the topic and before an approval applies
+// it. It is a proposal approved by N officers; when applied, every node
+// adds the version (Registry.Add), so ingest accepts records of it,
+// queries serve records of every version, and policies may name its
+// fields (before, a policy naming a field no version has is refused
+// unknown_policy_field). Audit entries are coded "schemas_<step>" and
+// name the dataset. GET /v1/schemas lists each dataset's versions.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to

@@ -62,6 +62,9 @@
 // /v1/clients/events takes clients.add and clients.disable the same way
 // (refusing also client_exists and unknown_client), and GET /v1/clients
 // lists the client registry, disabled clients included (officers).
+// POST /v1/schemas/events takes schemas.propose (refusing also bad_schema
+// and incompatible_schema), and GET /v1/schemas (public) lists each
+// dataset's schema versions as the node holds them.
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
