@@ -82,7 +82,9 @@
 // directory). A disablement is applied at once by one officer; from then
 // on the node's token endpoint refuses the client's assertions and every
 // token it holds (auth re-checks the registry on each request), and the
-// control plane its events. Both refuse ids, kids and public keys
+// control plane its events; its key versions are revoked from the event's
+// iat on, so a record it signs is refused even when produced straight to
+// an ingest topic. Both refuse ids, kids and public keys
 // registered before (client_exists) and a client not enabled
 // (unknown_client); their audit entries are coded "clients_<step>" and
 // name the client as consumer. GET /v1/clients lists the registry.

@@ -103,6 +103,9 @@ func (n *Node) applyClientChange(v policy.Version) {
 		}
 	case ch.disable != "":
 		if err = n.clients.Disable(ch.disable, ch.at); err == nil {
+			err = n.revokeKeysOf(ch.disable, ch.at)
+		}
+		if err == nil {
 			n.p.Logger.Info("client disabled", "client", ch.disable, "version", v.Number)
 		}
 	}
@@ -112,6 +115,22 @@ func (n *Node) applyClientChange(v policy.Version) {
 		// the same topics, so the outcome is logged, not retried.
 		n.p.Logger.Error("client change of an applied version not applied", "version", v.Number, "err", err)
 	}
+}
+
+// revokeKeysOf revokes every key version of a disabled client from at
+// on, on this node: a record it signs and that is accepted later is
+// refused, also when produced straight to an ingest topic; what was
+// accepted before stays served. Every node applies the same event, so
+// every directory agrees.
+func (n *Node) revokeKeysOf(client string, at time.Time) error {
+	for _, k := range n.dir.All() {
+		if k.Owner == client && k.Status != keys.Revoked {
+			if err := n.dir.SetStatus(k.KID, keys.Revoked, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // changeOf says what a proposal changes, for its audit entries: its area

@@ -42,7 +42,9 @@
 // registry and its auth key to its key directory. clients.disable takes
 // a client's access away, so one officer alone applies it at once, like
 // policy.narrow: the next version, on every node, after which the
-// client's assertions and every token issued to it are refused. A
+// client's assertions and every token issued to it are refused, and its
+// key versions are revoked from the event's iat on (records accepted
+// before stay served). A
 // rollback restores an earlier policy set, not client registrations.
 // Client ids and kids are never reused.
 //

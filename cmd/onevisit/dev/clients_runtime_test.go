@@ -256,6 +256,12 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	if _, err := serviceToken(n2.BaseURL, priv); err == nil {
 		t.Fatal("node 2 issued the disabled service a token")
 	}
+	// Its key is revoked on both nodes: records it might sign are refused.
+	for _, base := range []string{env.BaseURL, n2.BaseURL} {
+		if st := keyStatus(t, base, mealsKID); st != "revoked" {
+			t.Fatalf("%s lists %s as %q, want revoked", base, mealsKID, st)
+		}
+	}
 	// Disabling twice, or a client nobody enrolled, is refused.
 	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsDisable, Proposal: "off-again", Base: 4, Reason: "again", ClientID: mealsID}, "unknown_client")
 
@@ -350,4 +356,28 @@ func TestClientsRestartKeepsRegistry(t *testing.T) {
 	if _, err := c.Token(context.Background()); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("disabled client after restart: %v, want invalid_client", err)
 	}
+}
+
+// keyStatus reads a kid's status from base's public key directory.
+func keyStatus(t *testing.T, base, kid string) string {
+	t.Helper()
+	resp, body := call(t, "GET", base+"/v1/keys", "", nil, nil)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /v1/keys: %d", resp.StatusCode)
+	}
+	var jwks struct {
+		Keys []struct {
+			KID    string `json:"kid"`
+			Status string `json:"status"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(body, &jwks); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range jwks.Keys {
+		if k.KID == kid {
+			return k.Status
+		}
+	}
+	return ""
 }
