@@ -3,12 +3,17 @@ package dev_test
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/onevisit/onevisit/connectors/samples"
+	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // TestAttackClientEventsFromTopic: with a broker credential, an outsider
@@ -76,5 +81,39 @@ func TestAttackClientEventsFromTopic(t *testing.T) {
 	token(t, env, reviewer) // the reviewer still gets one
 	if v := versionsOf(t, env.BaseURL); v.Current != 1 {
 		t.Fatalf("version %d after forged events, want 1", v.Current)
+	}
+}
+
+// TestAttackDisabledPublisherStraightToIngest: once an officer disables a
+// publisher, a record signed with its key and produced straight to the
+// ingest topic (bypassing the token it can no longer get) is
+// dead-lettered key_revoked, not served.
+func TestAttackDisabledPublisherStraightToIngest(t *testing.T) {
+	env := startDev(t)
+	seeded(t, env.BaseURL)
+	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsDisable, Proposal: "off-ps", Base: 1,
+		Reason: "incident: record key leaked", ClientID: "public-security"}, "")
+	subject := "33010620180101002"
+	subject += string(schemas.ResidentIDCheck(subject))
+	raw := signed(t, env, "public-security", record.Claims{Dataset: "household", Schema: "household/v1", ID: "after-disable-1", IssuedAt: time.Now()},
+		map[string]any{"resident_id": subject, "name": "陈小风", "gender": "male", "birth_date": "2018-01-01", "ethnicity": "汉族",
+			"household_id": samples.ChildHouseholdID, "relation_to_head": "grandchild", "address": "杭州市西湖区文三路 1 号", "registration_date": "2018-01-10"})
+	produce(t, rawWriter(t, env, env.Kafka.Names.Ingest("household")), []byte(raw))
+	var code string
+	waitFor(t, "the record dead-lettered", func() bool {
+		for _, m := range readAll(t, env, env.Kafka.Names.Rejected("household")) {
+			var dl deadLetter
+			if json.Unmarshal(m.Value, &dl) == nil && dl.Record == raw {
+				code = dl.Code
+				return true
+			}
+		}
+		return false
+	})
+	if code != "key_revoked" {
+		t.Fatalf("dead letter code %q, want key_revoked", code)
+	}
+	if status, _ := servedQuery(t, env, token(t, env, schoolService), "household", subject, "school_enrolment", "SE-2026-0001"); status == http.StatusOK {
+		t.Fatal("the disabled publisher's record is served")
 	}
 }
