@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,9 +22,9 @@ import (
 // clientChange is the Change a client proposal carries.
 type clientChange struct {
 	add     *clients.Client
-	key     keys.PublicKey // the enrolled auth key (add)
-	disable string         // the client to disable
-	at      time.Time      // the event's iat
+	keys    []keys.PublicKey // the enrolled auth key, then any record key (add)
+	disable string           // the client to disable
+	at      time.Time        // the event's iat
 }
 
 // clientProposal turns a verified clients.add or clients.disable event
@@ -34,16 +35,20 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 	ch := clientChange{at: e.IssuedAt}
 	switch e.Action {
 	case control.ActionClientsAdd:
-		k, err := e.EnrolledKey()
+		ks, err := e.EnrolledKeys()
 		if err != nil {
 			return p, err
 		}
-		if err := n.enrolmentFree(e.Client.ID, k); err != nil {
+		if err := n.enrolmentFree(e.Client.ID, ks); err != nil {
 			return p, err
 		}
 		c := *e.Client
-		ch.add, ch.key = &c, k
-		p.ChangeWidenings = []string{fmt.Sprintf("widen: client %s enrolled as %s with auth key %s", c.ID, c.Role, k.KID)}
+		ch.add, ch.keys = &c, ks
+		w := fmt.Sprintf("widen: client %s enrolled as %s with auth key %s", c.ID, c.Role, ks[0].KID)
+		if len(ks) > 1 {
+			w += " and record key " + ks[1].KID
+		}
+		p.ChangeWidenings = []string{w}
 	case control.ActionClientsDisable:
 		if _, ok := n.clients.Role(e.ClientID); !ok {
 			return p, fmt.Errorf("%w: %q", control.ErrUnknownClient, e.ClientID)
@@ -54,18 +59,23 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 	return p, nil
 }
 
-// enrolmentFree checks that neither the client id, nor the kid, nor the
-// public key is registered already.
-func (n *Node) enrolmentFree(id string, k keys.PublicKey) error {
+// enrolmentFree checks that neither the client id, nor a kid, nor a
+// public key is registered already, and that the keys differ.
+func (n *Node) enrolmentFree(id string, ks []keys.PublicKey) error {
 	if n.clients.Known(id) {
 		return fmt.Errorf("%w: client %q", control.ErrClientExists, id)
 	}
-	if _, err := n.dir.PublicKey(k.KID); err == nil {
-		return fmt.Errorf("%w: kid %q", control.ErrClientExists, k.KID)
+	if len(ks) > 1 && ks[0].Key.Equal(ks[1].Key) {
+		return fmt.Errorf("%w: the auth and record keys are the same key", control.ErrClientExists)
 	}
-	for _, o := range n.dir.All() {
-		if o.Key.Equal(k.Key) {
-			return fmt.Errorf("%w: the public key is %s's %s", control.ErrClientExists, o.Owner, o.KID)
+	for _, k := range ks {
+		if _, err := n.dir.PublicKey(k.KID); err == nil {
+			return fmt.Errorf("%w: kid %q", control.ErrClientExists, k.KID)
+		}
+		for _, o := range n.dir.All() {
+			if o.Key.Equal(k.Key) {
+				return fmt.Errorf("%w: the public key of %s is %s's %s", control.ErrClientExists, k.KID, o.Owner, o.KID)
+			}
 		}
 	}
 	return nil
@@ -80,7 +90,7 @@ func (n *Node) approvable(proposal string) error {
 		return nil // the ledger refuses it
 	}
 	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
-		return n.enrolmentFree(ch.add.ID, ch.key)
+		return n.enrolmentFree(ch.add.ID, ch.keys)
 	}
 	return n.schemaApprovable(st)
 }
@@ -96,10 +106,12 @@ func (n *Node) applyClientChange(v policy.Version) {
 	switch {
 	case ch.add != nil:
 		if err = n.clients.Add(*ch.add); err == nil {
-			err = n.dir.Add(ch.key)
+			for _, k := range ch.keys {
+				err = errors.Join(err, n.dir.Add(k))
+			}
 		}
 		if err == nil {
-			n.p.Logger.Info("client enrolled", "client", ch.add.ID, "role", ch.add.Role, "kid", ch.key.KID, "version", v.Number)
+			n.p.Logger.Info("client enrolled", "client", ch.add.ID, "role", ch.add.Role, "kid", ch.keys[0].KID, "version", v.Number)
 		}
 	case ch.disable != "":
 		if err = n.clients.Disable(ch.disable, ch.at); err == nil {

@@ -54,6 +54,23 @@ func TestClientEvents(t *testing.T) {
 		{"add with an identity number in the name", with(func(e *control.Event) { c := *meals; c.Name = "330106202003080153"; e.Client = &c }), control.ErrBadEvent},
 		{"add with a policy", with(func(e *control.Event) { e.Policy = "kind: AccessPolicy" }), control.ErrBadEvent},
 		{"add with client_id", with(func(e *control.Event) { e.ClientID = "school-meals" }), control.ErrBadEvent},
+		{"publisher with a record key", with(func(e *control.Event) {
+			c := *meals
+			c.Role = "publisher"
+			e.Client, e.RecordJWK = &c, jwkOf("school-meals-record#1")
+		}), nil},
+		{"consumer with a record key", with(func(e *control.Event) { e.RecordJWK = jwkOf("school-meals-record#1") }), control.ErrBadEvent},
+		{"record key under the auth kid", with(func(e *control.Event) {
+			c := *meals
+			c.Role = "publisher"
+			e.Client, e.RecordJWK = &c, jwkOf("school-meals-auth#1")
+		}), control.ErrBadEvent},
+		{"record key of another client", with(func(e *control.Event) {
+			c := *meals
+			c.Role = "publisher"
+			e.Client, e.RecordJWK = &c, jwkOf("tax-bureau-record#1")
+		}), control.ErrBadEvent},
+		{"record key on a disable", control.Event{Issuer: "officer-a", Action: control.ActionClientsDisable, Proposal: "off", Reason: "r", ClientID: "x1", RecordJWK: jwkOf("x1-record#1")}, control.ErrBadEvent},
 		{"disable without client_id", control.Event{Issuer: "officer-a", Action: control.ActionClientsDisable, Proposal: "off", Reason: "r"}, control.ErrBadEvent},
 		{"disable with a client", func() control.Event { e := disable; e.Client = meals; return e }(), control.ErrBadEvent},
 		{"approve with a client_id", control.Event{Issuer: "officer-a", Action: control.ActionApprove, Proposal: "p", Reason: "r", ClientID: "x1"}, control.ErrBadEvent},
@@ -78,16 +95,27 @@ func TestClientEvents(t *testing.T) {
 		})
 	}
 
-	k, err := add.EnrolledKey()
+	ks, err := add.EnrolledKeys()
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := keys.PublicKey{KID: "school-meals-auth#1", Owner: "school-meals", Use: keys.UseAuth, Key: pub, Status: keys.Active}
-	if !reflect.DeepEqual(k, want) {
-		t.Fatalf("EnrolledKey: %+v, want %+v", k, want)
+	want := []keys.PublicKey{{KID: "school-meals-auth#1", Owner: "school-meals", Use: keys.UseAuth, Key: pub, Status: keys.Active}}
+	if !reflect.DeepEqual(ks, want) {
+		t.Fatalf("EnrolledKeys: %+v, want %+v", ks, want)
 	}
-	if _, err := disable.EnrolledKey(); !errors.Is(err, control.ErrBadEvent) {
-		t.Fatalf("EnrolledKey of a disable: %v, want ErrBadEvent", err)
+	pubAdd := add
+	pubAdd.Client = &clients.Client{ID: "school-meals", Role: "publisher"}
+	pubAdd.RecordJWK = jwkOf("school-meals-record#1")
+	ks, err = pubAdd.EnrolledKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = append(want, keys.PublicKey{KID: "school-meals-record#1", Owner: "school-meals", Use: keys.UseRecord, Key: pub, Status: keys.Active})
+	if !reflect.DeepEqual(ks, want) {
+		t.Fatalf("EnrolledKeys of a publisher: %+v, want %+v", ks, want)
+	}
+	if _, err := disable.EnrolledKeys(); !errors.Is(err, control.ErrBadEvent) {
+		t.Fatalf("EnrolledKeys of a disable: %v, want ErrBadEvent", err)
 	}
 }
 

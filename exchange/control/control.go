@@ -21,9 +21,11 @@
 //     and policy.narrow (and policy.seed); rollback_to (an earlier version
 //     number) for policy.rollback; client (an object: client_id, role,
 //     and optionally name, datasets, purposes, as in the client registry
-//     file, exchange/clients) and jwk (the client's public Ed25519 auth
+//     file, exchange/clients), jwk (the client's public Ed25519 auth
 //     JWK, with a kid "<client_id>-<name>#<version>" and no private part)
-//     for clients.add; client_id for clients.disable; schema (the schema
+//     and, for a publisher or the consent service only, optionally
+//     record_jwk (its public record key, the same shape, another kid) for
+//     clients.add; client_id for clients.disable; schema (the schema
 //     file, a JSON object, as schemas/<dataset>/v<N>.json) for
 //     schemas.propose. An action carries no claim of another action.
 //
@@ -39,7 +41,8 @@
 // approved with policy.approve by N distinct officers, or rejected with
 // policy.reject). Once approved it becomes the next control-plane version
 // (the policy set unchanged) and every node adds the client to its
-// registry and its auth key to its key directory. clients.disable takes
+// registry and its auth key (and record key) to its key directory,
+// active from the event's iat. clients.disable takes
 // a client's access away, so one officer alone applies it at once, like
 // policy.narrow: the next version, on every node, after which the
 // client's assertions and every token issued to it are refused, and its
@@ -171,6 +174,9 @@ type Event struct {
 	Client *clients.Client
 	// JWK is the enrolled client's public auth JWK (clients.add).
 	JWK json.RawMessage
+	// RecordJWK is an enrolled publisher's or consent service's public
+	// record JWK (clients.add; optional).
+	RecordJWK json.RawMessage
 	// ClientID is the client to disable (clients.disable).
 	ClientID string
 	// Schema is the proposed schema file, a JSON object
@@ -188,6 +194,7 @@ type claims struct {
 	RollbackTo uint64          `json:"rollback_to,omitempty"`
 	Client     *clients.Client `json:"client,omitempty"`
 	JWK        json.RawMessage `json:"jwk,omitempty"`
+	RecordJWK  json.RawMessage `json:"record_jwk,omitempty"`
 	ClientID   string          `json:"client_id,omitempty"`
 	Schema     json.RawMessage `json:"schema,omitempty"`
 }
@@ -252,7 +259,7 @@ func (e Event) Check() error {
 			return bad("%s needs rollback_to", e.Action)
 		}
 	case ActionClientsAdd:
-		if err := checkEnrolment(e.Client, e.JWK); err != nil {
+		if err := checkEnrolment(e.Client, e.JWK, e.RecordJWK); err != nil {
 			return bad("%s: %v", e.Action, err)
 		}
 	case ActionClientsDisable:
@@ -284,13 +291,14 @@ func (e Event) extraClaim() bool {
 	policyClaim := e.Action == ActionSeed || e.Action == ActionPropose || e.Action == ActionNarrow
 	return (e.Policy != "" && !policyClaim) ||
 		(e.RollbackTo != 0 && e.Action != ActionRollback) ||
-		((e.Client != nil || len(e.JWK) > 0) && e.Action != ActionClientsAdd) ||
+		((e.Client != nil || len(e.JWK) > 0 || len(e.RecordJWK) > 0) && e.Action != ActionClientsAdd) ||
 		(e.ClientID != "" && e.Action != ActionClientsDisable) ||
 		(len(e.Schema) > 0 && e.Action != ActionSchemasPropose)
 }
 
-// checkEnrolment checks the client and jwk claims of clients.add.
-func checkEnrolment(c *clients.Client, jwk json.RawMessage) error {
+// checkEnrolment checks the client, jwk and record_jwk claims of
+// clients.add.
+func checkEnrolment(c *clients.Client, jwk, recordJWK json.RawMessage) error {
 	if c == nil {
 		return errors.New("client is required")
 	}
@@ -302,30 +310,61 @@ func checkEnrolment(c *clients.Client, jwk json.RawMessage) error {
 			return errors.New("client: name, datasets and purposes must be UTF-8 of at most 200 bytes with no identity number")
 		}
 	}
-	kid, _, err := keys.ParsePublicJWK(jwk)
+	kid, err := checkJWK("jwk", c.ID, jwk)
 	if err != nil {
-		return fmt.Errorf("jwk: %v", err)
+		return err
 	}
-	if err := keys.ValidKID(kid); err != nil {
-		return fmt.Errorf("jwk.kid: %v", err)
+	if len(recordJWK) == 0 {
+		return nil
 	}
-	if !strings.HasPrefix(kid, c.ID+"-") {
-		return fmt.Errorf("jwk.kid %q must be \"%s-<name>#<version>\"", kid, c.ID)
+	if c.Role != "publisher" && c.Role != "consent" {
+		return fmt.Errorf("record_jwk: a %s holds no record key", c.Role)
 	}
-	return nil
+	rkid, err := checkJWK("record_jwk", c.ID, recordJWK)
+	if err == nil && rkid == kid {
+		err = errors.New("record_jwk.kid is jwk.kid; each key version has its own kid")
+	}
+	return err
 }
 
-// EnrolledKey is the auth key version a verified clients.add event
-// enrols: active, created at the event's iat.
-func (e Event) EnrolledKey() (keys.PublicKey, error) {
-	if e.Action != ActionClientsAdd || e.Client == nil {
-		return keys.PublicKey{}, fmt.Errorf("%w: %s enrols no key", ErrBadEvent, e.Action)
-	}
-	kid, pub, err := keys.ParsePublicJWK(e.JWK)
+// checkJWK checks a public JWK claim of the client id and returns its kid.
+func checkJWK(claim, id string, jwk json.RawMessage) (string, error) {
+	kid, _, err := keys.ParsePublicJWK(jwk)
 	if err != nil {
-		return keys.PublicKey{}, fmt.Errorf("%w: jwk: %w", ErrBadEvent, err)
+		return "", fmt.Errorf("%s: %v", claim, err)
 	}
-	return keys.PublicKey{KID: kid, Owner: e.Client.ID, Use: keys.UseAuth, Key: pub, Status: keys.Active, Created: e.IssuedAt}, nil
+	if err := keys.ValidKID(kid); err != nil {
+		return "", fmt.Errorf("%s.kid: %v", claim, err)
+	}
+	if !strings.HasPrefix(kid, id+"-") {
+		return "", fmt.Errorf("%s.kid %q must be \"%s-<name>#<version>\"", claim, kid, id)
+	}
+	return kid, nil
+}
+
+// EnrolledKeys are the key versions a verified clients.add event enrols:
+// its auth key, then its record key if it has one; active, created at the
+// event's iat.
+func (e Event) EnrolledKeys() ([]keys.PublicKey, error) {
+	if e.Action != ActionClientsAdd || e.Client == nil {
+		return nil, fmt.Errorf("%w: %s enrols no key", ErrBadEvent, e.Action)
+	}
+	var out []keys.PublicKey
+	for _, k := range []struct {
+		claim string
+		use   keys.Use
+		jwk   json.RawMessage
+	}{{"jwk", keys.UseAuth, e.JWK}, {"record_jwk", keys.UseRecord, e.RecordJWK}} {
+		if len(k.jwk) == 0 && k.use == keys.UseRecord {
+			continue
+		}
+		kid, pub, err := keys.ParsePublicJWK(k.jwk)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadEvent, k.claim, err)
+		}
+		out = append(out, keys.PublicKey{KID: kid, Owner: e.Client.ID, Use: k.use, Key: pub, Status: keys.Active, Created: e.IssuedAt})
+	}
+	return out, nil
 }
 
 // Sign signs e with s: the officer's own auth key (or, for a seed, the
@@ -344,7 +383,7 @@ func Sign(ctx context.Context, s keys.Signer, e Event) (string, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.Issuer, ID: e.ID, IssuedAt: jwt.NewNumericDate(e.IssuedAt)},
 		Action:           e.Action, Proposal: e.Proposal, Base: e.Base, Reason: e.Reason, Policy: e.Policy, RollbackTo: e.RollbackTo,
-		Client: e.Client, JWK: e.JWK, ClientID: e.ClientID, Schema: e.Schema,
+		Client: e.Client, JWK: e.JWK, RecordJWK: e.RecordJWK, ClientID: e.ClientID, Schema: e.Schema,
 	}
 	tok, err := keys.SignJWT(ctx, s, EventType, &c)
 	if err != nil {
@@ -390,7 +429,7 @@ func Parse(token string, r keys.Resolver, roles Roles) (Verified, error) {
 		return Verified{}, fmt.Errorf("parse control event: %w: iat is required", ErrBadEvent)
 	}
 	e := Event{Issuer: c.Issuer, ID: c.ID, IssuedAt: c.IssuedAt.Time.UTC(), Action: c.Action, Proposal: c.Proposal,
-		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, ClientID: c.ClientID, Schema: c.Schema}
+		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, RecordJWK: c.RecordJWK, ClientID: c.ClientID, Schema: c.Schema}
 	if err := e.Check(); err != nil {
 		return Verified{}, fmt.Errorf("parse control event: %w", err)
 	}

@@ -41,6 +41,7 @@ func clientsAdd(ctx context.Context, e *env, args []string) error {
 	id := fs.String("id", "", "the new client's id (required)")
 	role := fs.String("role", "", "consumer, publisher, consent or officer (required)")
 	jwkPath := fs.String("jwk", "", "the client's public auth JWK, as `keys generate` printed it (required)")
+	recordPath := fs.String("record-jwk", "", "a publisher's or consent service's public record JWK, as `keys generate --record-jwk` wrote it")
 	name := fs.String("name", "", "a display name")
 	datasets := fs.String("datasets", "", "comma-separated datasets (publishers)")
 	purposes := fs.String("purposes", "", "comma-separated purposes (procedure services)")
@@ -55,13 +56,17 @@ func clientsAdd(ctx context.Context, e *env, args []string) error {
 	if err := clients.Check(c); err != nil {
 		return usagef("%v", err)
 	}
-	jwk, err := os.ReadFile(*jwkPath)
+	var jwk []byte
+	var err error
+	jwk, err = publicJWK("--jwk", *jwkPath)
 	if err != nil {
 		return err
 	}
-	jwk = []byte(strings.TrimSpace(string(jwk)))
-	if _, _, err := keys.ParsePublicJWK(jwk); err != nil {
-		return fmt.Errorf("--jwk %s: %w", *jwkPath, err)
+	var recordJWK []byte
+	if *recordPath != "" {
+		if recordJWK, err = publicJWK("--record-jwk", *recordPath); err != nil {
+			return err
+		}
 	}
 	cred, cl, err := g.client()
 	if err != nil {
@@ -75,7 +80,7 @@ func clientsAdd(ctx context.Context, e *env, args []string) error {
 		*proposal = control.NewID()
 	}
 	if err := submitTo(ctx, e, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsAdd, Proposal: *proposal,
-		Base: base, Reason: *g.reason, Client: &c, JWK: jwk}); err != nil {
+		Base: base, Reason: *g.reason, Client: &c, JWK: jwk, RecordJWK: recordJWK}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
@@ -148,6 +153,20 @@ func clientsList(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Role, c.Source, status, c.Name)
 	}
 	return tw.Flush()
+}
+
+// publicJWK reads a public JWK file; a file with a private part is
+// refused (the private key never leaves its holder).
+func publicJWK(flag, path string) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	b = []byte(strings.TrimSpace(string(b)))
+	if _, _, err := keys.ParsePublicJWK(b); err != nil {
+		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return b, nil
 }
 
 func split(s string) []string {

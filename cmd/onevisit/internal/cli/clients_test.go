@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -63,6 +64,12 @@ func TestClientsCLI(t *testing.T) {
 		{"token after disable", []string{"token", "--credentials", credFile}, 1, "invalid_client"},
 		{"disable again", []string{"clients", "disable", "school-meals", "--reason", "again", "--credentials", creds("security-officer")},
 			1, "404 unknown_client"},
+		{"generate a publisher without --record-jwk", []string{"keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", filepath.Join(dir, "civil.json")},
+			2, "--record-jwk FILE is required for a publisher"},
+		{"generate a publisher", []string{"keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", filepath.Join(dir, "civil.json"),
+			"--record-jwk", filepath.Join(dir, "civil-record.jwk")}, 0, "civil-affairs-auth#1"},
+		{"record key for a consumer, refused before signing", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", jwkFile,
+			"--record-jwk", filepath.Join(dir, "civil-record.jwk"), "--reason", "r", "--credentials", creds("security-officer")}, 1, "a consumer holds no record key"},
 	}
 	for _, st := range steps {
 		code, out, errOut := run(t, ctx, st.args...)
@@ -99,5 +106,30 @@ func TestClientsCLI(t *testing.T) {
 	}
 	if doc.Version != 3 || !found {
 		t.Fatalf("clients list -o json: %s", out)
+	}
+}
+
+// TestClientsCLIPublisher: a publisher's key pairs from `keys generate`
+// enrol it with both keys.
+func TestClientsCLIPublisher(t *testing.T) {
+	ctx, _, creds := startDevExchange(t)
+	dir := t.TempDir()
+	cred, rec := filepath.Join(dir, "civil.json"), filepath.Join(dir, "civil-record.jwk")
+	code, out, errOut := run(t, ctx, "keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", cred, "--record-jwk", rec)
+	if code != 0 {
+		t.Fatalf("keys generate: exit %d: %s", code, errOut)
+	}
+	auth := filepath.Join(dir, "civil.jwk")
+	if err := os.WriteFile(auth, []byte(out), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := connectors.LoadCredentials(cred)
+	if err != nil || len(c.SigningKey) == 0 {
+		t.Fatalf("credentials of a publisher: %v, signing key %d bytes", err, len(c.SigningKey))
+	}
+	code, out, errOut = run(t, ctx, "clients", "add", "--id", "civil-affairs", "--role", "publisher", "--datasets", "household", "--jwk", auth, "--record-jwk", rec,
+		"--reason", "civil affairs", "--credentials", creds("security-officer"))
+	if code != 0 || !strings.Contains(out, "pending, widens access") {
+		t.Fatalf("clients add: exit %d\n%s\n%s", code, out, errOut)
 	}
 }

@@ -21,13 +21,16 @@ import (
 // auth key pair, so no private key passes through the officer: the
 // private half goes to a new credentials file (mode 0600) or stays in
 // Vault's transit engine, and the public JWK is printed on standard
-// output, for `clients add --jwk`.
+// output, for `clients add --jwk`. A publisher or consent service (file
+// keys) also gets a record key pair, its public JWK written to
+// --record-jwk, for `clients add --record-jwk`.
 func keysGenerate(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "keys generate")
 	id := fs.String("id", "", "the client id to be enrolled (required): lower-case letters, digits and dashes")
 	out := fs.String("out", "", "write the credentials file (private key, mode 0600) here; it must not exist")
 	role := fs.String("role", "consumer", "the role recorded in the credentials file: consumer, publisher, consent or officer")
 	exchangeURL := fs.String("exchange", "", "exchange base URL recorded in the credentials file")
+	recordOut := fs.String("record-jwk", "", "publisher or consent role, with --out: write the public record JWK here (the private one goes to the credentials file)")
 	transit := fs.String("vault-transit", "", "use this Vault transit key (ed25519, named \"<id>-<name>\") instead of a file; VAULT_ADDR and VAULT_TOKEN from the environment")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -42,6 +45,13 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 	}
 	if err := clients.Check(clients.Client{ID: *id, Role: *role}); err != nil {
 		return usagef("--role: %v", err)
+	}
+	records := *role == "publisher" || *role == "consent"
+	switch {
+	case records && *out != "" && *recordOut == "":
+		return usagef("--record-jwk FILE is required for a %s: it publishes with a record key", *role)
+	case *recordOut != "" && (!records || *out == ""):
+		return usagef("--record-jwk goes with --out and a publisher or consent role")
 	}
 	var pubJWK []byte
 	if *transit != "" {
@@ -82,12 +92,32 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 		if pubJWK, err = keys.MarshalPublicJWK(kid, pub); err != nil {
 			return err
 		}
-		b, err := json.MarshalIndent(connectors.Credentials{ClientID: *id, Role: *role, AuthKey: privJWK, ExchangeURL: *exchangeURL}, "", "  ")
+		cred := connectors.Credentials{ClientID: *id, Role: *role, AuthKey: privJWK, ExchangeURL: *exchangeURL}
+		var recordJWK []byte
+		if records {
+			rpub, rpriv, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			rkid := *id + "-record#1"
+			if cred.SigningKey, err = keys.MarshalPrivateJWK(rkid, rpriv); err != nil {
+				return err
+			}
+			if recordJWK, err = keys.MarshalPublicJWK(rkid, rpub); err != nil {
+				return err
+			}
+		}
+		b, err := json.MarshalIndent(cred, "", "  ")
 		if err != nil {
 			return err
 		}
 		if err := writeNew(*out, append(b, '\n')); err != nil {
 			return fmt.Errorf("keys generate: %w", err)
+		}
+		if recordJWK != nil {
+			if err := writeNew(*recordOut, append(recordJWK, '\n')); err != nil {
+				return fmt.Errorf("keys generate: wrote %s, but not the record JWK: %w", *out, err)
+			}
 		}
 		fmt.Fprintf(e.errOut, "wrote the private key of %s to %s (mode 0600); give the officer the public JWK below\n", kid, *out)
 	}
