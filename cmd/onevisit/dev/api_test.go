@@ -94,6 +94,10 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/clients/events":             "officer",
+	"GET /v1/clients":                     "officer",
+	"POST /v1/schemas/events":             "officer",
+	"GET /v1/schemas":                     "public",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -793,7 +797,7 @@ func TestRequestLimits(t *testing.T) {
 			}
 			role, _, _ := strings.Cut(r[2], ",")
 			size := int64(16<<10 + 1)
-			if r[1] == "/v1/policy/events" { // a whole policy set
+			if strings.HasSuffix(r[1], "/events") { // control events: a whole policy set
 				size = control.MaxEventSize + 1024 + 1
 			}
 			tests = append(tests, struct {
