@@ -298,8 +298,9 @@ func (n *Node) seed(ctx context.Context) error {
 // SubmitControl checks a signed event as the node would apply it,
 // produces it to the control topic and waits (up to submitWait) until
 // this node applied it. submitter, the officer authenticated at the API,
-// must be the event's issuer; area ("policy", "clients") the area its
-// action must be of. Refusals wrap the control package's sentinels.
+// must be the event's issuer; area ("policy", "clients", "schemas") the
+// area its action must be of. Refusals wrap the control package's
+// sentinels.
 func (n *Node) SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error) {
 	v, err := control.Parse(token, n.dir, n.clients)
 	if err != nil {

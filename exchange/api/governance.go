@@ -18,7 +18,7 @@ type Governance interface {
 	// SubmitControl checks a signed event as a node would, produces it
 	// and waits (bounded) until this node applied it; submitter is the
 	// authenticated officer, who must be the event's issuer; area the
-	// area of its action ("policy" or "clients", as the route).
+	// area of its action ("policy", "clients" or "schemas", as the route).
 	SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error)
 	PolicyVersion() uint64
 	PolicyVersions() ([]policy.Version, map[uint64]time.Time)
