@@ -87,7 +87,12 @@
 // an ingest topic. Both refuse ids, kids and public keys
 // registered before (client_exists) and a client not enabled
 // (unknown_client); their audit entries are coded "clients_<step>" and
-// name the client as consumer. GET /v1/clients lists the registry.
+// name the client as consumer. GET /v1/clients lists the registry. At
+// start, key events of a client the node does not know yet (enrolled in
+// the control topic, which is replayed side by side) wait until the
+// control topic is replayed, so a restart keeps their rotations and
+// revocations; a disabled client's keys stay revoked whatever the order
+// (keyevents_clients.go).
 //
 // Schema versions at runtime (governance_schemas.go). A node works on its
 // own Clone of the schema registry it is given. schemas.propose events,

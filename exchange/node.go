@@ -95,6 +95,7 @@ type Node struct {
 	trail            *auditTrail   // the audit topic: writes, read-back, lookups
 	gov              *governance   // the control topic: the policy ledger
 	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
+	keyHold          keyHold       // key events held back until the control topic is replayed
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it

@@ -134,6 +134,14 @@ func (l *Live) Disable(id string, at time.Time) error {
 	return nil
 }
 
+// DisabledAt says since when a client is disabled; false if it is not.
+func (l *Live) DisabledAt(id string) (time.Time, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	at, off := l.disabled[id]
+	return at, off
+}
+
 // All lists every client, enabled or not, sorted by id.
 func (l *Live) All() []Entry {
 	l.mu.RLock()
