@@ -27,6 +27,14 @@ type clientChange struct {
 	at      time.Time        // the event's iat
 }
 
+// String says what the change does, for the versions list.
+func (c clientChange) String() string {
+	if c.add != nil {
+		return "clients.add " + c.add.ID + " (" + c.add.Role + ")"
+	}
+	return "clients.disable " + c.disable
+}
+
 // clientProposal turns a verified clients.add or clients.disable event
 // into a ledger proposal, after checking it against the registry and key
 // directory as they stand at this point of the topic. Callers hold g.mu.

@@ -23,6 +23,9 @@ type schemaChange struct {
 	prepared *schemas.Prepared
 }
 
+// String says what the change does, for the versions list.
+func (c schemaChange) String() string { return "schemas.propose " + c.prepared.ID() }
+
 // schemaProposal turns a verified schemas.propose event into a ledger
 // proposal. Callers hold g.mu.
 func (n *Node) schemaProposal(e control.Event, p policy.Proposal) (policy.Proposal, error) {

@@ -46,6 +46,9 @@ type VersionView struct {
 	AppliedAt  time.Time `json:"applied_here,omitzero"`
 	RollbackTo uint64    `json:"rollback_to,omitempty"`
 	Narrowing  bool      `json:"narrowing,omitempty"`
+	// Change names a change other than the policy set, e.g.
+	// "clients.add school-meals (consumer)"; "" for a policy change.
+	Change string `json:"change,omitempty"`
 }
 
 // ProposalView is one proposal as the API shows it.
@@ -62,6 +65,7 @@ type ProposalView struct {
 	Approvals  []ApprovalView `json:"approvals"`
 	Rejection  *ApprovalView  `json:"rejection,omitempty"`
 	Version    uint64         `json:"version,omitempty"`
+	Change     string         `json:"change,omitempty"` // as VersionView.Change
 	WhatIf     *policy.Report `json:"what_if,omitempty"`
 	Time       time.Time      `json:"time"`
 }
@@ -73,10 +77,19 @@ type ApprovalView struct {
 	Time    time.Time `json:"time"`
 }
 
+// changeName names a proposal's Change (a fmt.Stringer of the node's),
+// "" when it has none.
+func changeName(c any) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return ""
+}
+
 func proposalView(st policy.Status) ProposalView {
 	v := ProposalView{ID: st.ID, State: st.State.String(), Proposer: st.Proposer, Reason: st.Reason, Base: st.Base,
 		RollbackTo: st.RollbackTo, Effect: st.Classification.Effect.String(), Widenings: st.Classification.Widenings,
-		Version: st.Version, Time: st.Time.UTC(), Approvals: []ApprovalView{}}
+		Version: st.Version, Time: st.Time.UTC(), Approvals: []ApprovalView{}, Change: changeName(st.Change)}
 	for _, c := range st.Classification.Changes {
 		v.Changes = append(v.Changes, c.String())
 	}
@@ -148,7 +161,7 @@ func (s *Server) policyVersions(w http.ResponseWriter, _ *http.Request, _ auth.P
 	for _, v := range vs {
 		out = append(out, VersionView{Number: v.Number, Hash: v.Set.Version(), Proposal: v.Proposal, Officers: v.Officers,
 			Reason: v.Reason, Effect: v.Effect.String(), Time: v.Time.UTC(), AppliedAt: at[v.Number].UTC(),
-			RollbackTo: v.Rollback, Narrowing: v.Narrowing})
+			RollbackTo: v.Rollback, Narrowing: v.Narrowing, Change: changeName(v.Change)})
 	}
 	cur := s.d.Governance.PolicyVersion()
 	hash := ""

@@ -180,7 +180,7 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	body := submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 1,
 		Reason: "school meals joins enrolment cases", Client: meals, JWK: jwk}, "")
 	p, _ := body["proposal"].(map[string]any)
-	if p["state"] != "pending" || p["effect"] != "widens" ||
+	if p["state"] != "pending" || p["effect"] != "widens" || p["change"] != "clients.add school-meals (consumer)" ||
 		!reflect.DeepEqual(p["widenings"], []any{"widen: client school-meals enrolled as consumer with auth key school-meals-auth#1"}) {
 		t.Fatalf("enrolment proposal: %v", p)
 	}

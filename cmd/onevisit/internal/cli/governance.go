@@ -120,6 +120,9 @@ func printProposal(e *env, p api.ProposalView) {
 	if p.RollbackTo != 0 {
 		fmt.Fprintf(e.out, ", rolls back to version %d", p.RollbackTo)
 	}
+	if p.Change != "" {
+		fmt.Fprintf(e.out, ": %s", p.Change)
+	}
 	fmt.Fprintln(e.out)
 	for i, a := range p.Approvals {
 		verb := "approved"
@@ -330,6 +333,9 @@ func policyVersions(ctx context.Context, e *env, args []string) error {
 		}
 		if v.RollbackTo != 0 {
 			eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
+		}
+		if v.Change != "" {
+			eff += " (" + v.Change + ")"
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
 	}
