@@ -2,6 +2,7 @@ package control_test
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -153,6 +154,45 @@ func TestSchemaEvents(t *testing.T) {
 			}
 			if !reflect.DeepEqual(v.Event, tc.e) {
 				t.Fatalf("round trip: %+v, want %+v", v.Event, tc.e)
+			}
+		})
+	}
+}
+
+// TestClientClaimStrict: the client claim of a hand-built, validly signed
+// clients.add is decoded strictly: an unknown or repeated member is
+// refused, not ignored.
+func TestClientClaimStrict(t *testing.T) {
+	dir := keys.NewDirectory()
+	officer := newKey(t, dir, "officer-a-auth#1", "officer-a", keys.UseAuth, keys.Active)
+	pub := ed25519.NewKeyFromSeed(make([]byte, 32)).Public().(ed25519.PublicKey)
+	jwk, err := keys.MarshalPublicJWK("meals-auth#1", pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b64 := base64.RawURLEncoding.EncodeToString
+	hand := func(client string) string {
+		h := `{"alg":"EdDSA","typ":"onevisit-control+jwt","kid":"officer-a-auth#1"}`
+		c := `{"iss":"officer-a","jti":"j1","iat":1764300000,"action":"clients.add","proposal":"p","base":1,"reason":"r","client":` + client + `,"jwk":` + string(jwk) + `}`
+		in := b64([]byte(h)) + "." + b64([]byte(c))
+		return in + "." + b64(ed25519.Sign(officer.priv, []byte(in)))
+	}
+	for _, tc := range []struct {
+		name, client string
+		wantErr      error
+	}{
+		{"well formed", `{"client_id":"meals","role":"consumer"}`, nil},
+		{"unknown member", `{"client_id":"meals","role":"consumer","admin":true}`, control.ErrBadEvent},
+		{"repeated member", `{"client_id":"meals","role":"consumer","role":"officer"}`, control.ErrBadEvent},
+		{"case-variant member", `{"client_id":"meals","role":"consumer","Role":"officer"}`, control.ErrBadEvent},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v, err := control.Parse(hand(tc.client), dir, roles{"officer-a": "officer"})
+			if !errors.Is(err, tc.wantErr) || (tc.wantErr == nil) != (err == nil) {
+				t.Fatalf("Parse: %v, want %v", err, tc.wantErr)
+			}
+			if err == nil && (v.Client == nil || !reflect.DeepEqual(*v.Client, clients.Client{ID: "meals", Role: "consumer"})) {
+				t.Fatalf("client %+v", v.Client)
 			}
 		})
 	}

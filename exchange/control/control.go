@@ -21,7 +21,8 @@
 //     and policy.narrow (and policy.seed); rollback_to (an earlier version
 //     number) for policy.rollback; client (an object: client_id, role,
 //     and optionally name, datasets, purposes, as in the client registry
-//     file, exchange/clients), jwk (the client's public Ed25519 auth
+//     file, exchange/clients; decoded strictly: no other member, no
+//     repeated key), jwk (the client's public Ed25519 auth
 //     JWK, with a kid "<client_id>-<name>#<version>" and no private part)
 //     and, for a publisher or the consent service only, optionally
 //     record_jwk (its public record key, the same shape, another kid) for
@@ -97,6 +98,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // EventType is the JWS typ of a control-plane event.
@@ -192,7 +194,7 @@ type claims struct {
 	Reason     string          `json:"reason"`
 	Policy     string          `json:"policy,omitempty"`
 	RollbackTo uint64          `json:"rollback_to,omitempty"`
-	Client     *clients.Client `json:"client,omitempty"`
+	Client     json.RawMessage `json:"client,omitempty"` // a clients.Client, decoded strictly
 	JWK        json.RawMessage `json:"jwk,omitempty"`
 	RecordJWK  json.RawMessage `json:"record_jwk,omitempty"`
 	ClientID   string          `json:"client_id,omitempty"`
@@ -383,7 +385,14 @@ func Sign(ctx context.Context, s keys.Signer, e Event) (string, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.Issuer, ID: e.ID, IssuedAt: jwt.NewNumericDate(e.IssuedAt)},
 		Action:           e.Action, Proposal: e.Proposal, Base: e.Base, Reason: e.Reason, Policy: e.Policy, RollbackTo: e.RollbackTo,
-		Client: e.Client, JWK: e.JWK, RecordJWK: e.RecordJWK, ClientID: e.ClientID, Schema: e.Schema,
+		JWK: e.JWK, RecordJWK: e.RecordJWK, ClientID: e.ClientID, Schema: e.Schema,
+	}
+	if e.Client != nil {
+		b, err := json.Marshal(e.Client)
+		if err != nil {
+			return "", fmt.Errorf("sign control event: %w", err)
+		}
+		c.Client = b
 	}
 	tok, err := keys.SignJWT(ctx, s, EventType, &c)
 	if err != nil {
@@ -429,7 +438,14 @@ func Parse(token string, r keys.Resolver, roles Roles) (Verified, error) {
 		return Verified{}, fmt.Errorf("parse control event: %w: iat is required", ErrBadEvent)
 	}
 	e := Event{Issuer: c.Issuer, ID: c.ID, IssuedAt: c.IssuedAt.Time.UTC(), Action: c.Action, Proposal: c.Proposal,
-		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, Client: c.Client, JWK: c.JWK, RecordJWK: c.RecordJWK, ClientID: c.ClientID, Schema: c.Schema}
+		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, JWK: c.JWK, RecordJWK: c.RecordJWK, ClientID: c.ClientID, Schema: c.Schema}
+	if len(c.Client) > 0 {
+		var cl clients.Client
+		if err := jsonstrict.Decode(c.Client, &cl); err != nil {
+			return Verified{}, fmt.Errorf("parse control event: %w: client: %w", ErrBadEvent, err)
+		}
+		e.Client = &cl
+	}
 	if err := e.Check(); err != nil {
 		return Verified{}, fmt.Errorf("parse control event: %w", err)
 	}
