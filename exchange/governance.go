@@ -18,6 +18,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // Policy governance at runtime. The control topic is untrusted input like
@@ -373,7 +374,12 @@ func (n *Node) precheck(e control.Event) error {
 			return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
 		}
 		if e.Action == control.ActionSchemasPropose {
-			_, err := n.schemaProposal(e, policy.Proposal{})
+			p, err := n.schemaProposal(e, policy.Proposal{})
+			if err == nil && n.p.Schemas.Held(p.Change.(schemaChange).prepared) {
+				// Only at submission: replaying it, a node whose files
+				// have it already must reach the others' outcome.
+				err = fmt.Errorf("%w: this exchange serves that version already", schemas.ErrBadSchema)
+			}
 			return err
 		}
 		_, err := n.clientProposal(e, policy.Proposal{})

@@ -65,24 +65,13 @@ func (n *Node) applySchemaChange(v policy.Version) {
 	n.p.Logger.Info("schema version added", "schema", ch.prepared.ID(), "version", v.Number)
 }
 
-// schemaApprovable refuses the approval of a schema proposal that is no
-// longer the next version (another was added since). Callers hold g.mu.
+// schemaApprovable refuses the approval of a schema proposal that the
+// registry would no longer take (another version was added since).
+// Callers hold g.mu.
 func (n *Node) schemaApprovable(st policy.Status) error {
 	ch, ok := st.Change.(schemaChange)
 	if !ok {
 		return nil
 	}
-	if d, _ := n.p.Schemas.Dataset(ch.prepared.Dataset()); len(d.Versions) >= 1 && d.Latest != previousID(ch.prepared.ID()) {
-		return fmt.Errorf("%w: %s is no longer the next version of %s (latest %s)", schemas.ErrBadSchema, ch.prepared.ID(), ch.prepared.Dataset(), d.Latest)
-	}
-	return nil
-}
-
-// previousID is the schema id before id: "household/v1" for
-// "household/v2".
-func previousID(id string) string {
-	name, n, _ := strings.Cut(id, "/v")
-	var i int
-	fmt.Sscan(n, &i)
-	return fmt.Sprintf("%s/v%d", name, i-1)
+	return n.p.Schemas.Recheck(ch.prepared)
 }

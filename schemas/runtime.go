@@ -37,7 +37,10 @@ func (p *Prepared) Fields() []string { return slices.Clone(p.v.names) }
 // latest. It fails with ErrBadSchema (not strict JSON, outside the
 // profile, not the next version of a known dataset) or an error joining
 // the *CompatibilityError values (ErrIncompatible). The Registry is not
-// changed.
+// changed. A version the Registry holds already, with the same fields
+// and subject, is prepared too (Add of it does nothing): a node whose
+// schema files have caught up with versions approved at runtime replays
+// them to the same outcome as the other nodes.
 func (r *Registry) Prepare(data []byte) (*Prepared, error) {
 	if len(data) > maxSchemaFile {
 		return nil, fmt.Errorf("prepare schema: %w: larger than %d bytes", ErrBadSchema, maxSchemaFile)
@@ -54,13 +57,27 @@ func (r *Registry) Prepare(data []byte) (*Prepared, error) {
 	}
 	r.mu.RLock()
 	d := r.datasets[name]
-	var latest *compiled
+	var latest, have *compiled
 	if d != nil {
 		latest = d.versions[len(d.versions)-1]
+		for _, v := range d.versions[:len(d.versions)-1] {
+			if fmt.Sprint(v.n) == n {
+				have = v
+			}
+		}
+		if fmt.Sprint(latest.n) == n {
+			have, latest = latest, nil
+			if len(d.versions) > 1 {
+				latest = d.versions[len(d.versions)-2]
+			}
+		}
 	}
 	r.mu.RUnlock()
 	if d == nil {
 		return nil, fmt.Errorf("prepare schema: %w: /$id names dataset %q, which this exchange does not serve", ErrBadSchema, name)
+	}
+	if have != nil {
+		return r.prepareHeld(have, doc, data)
 	}
 	if want := fmt.Sprint(latest.n + 1); n != want {
 		return nil, fmt.Errorf("prepare schema: %w: /$id names version %s of %s; the next version is v%s", ErrBadSchema, n, name, want)
@@ -85,6 +102,34 @@ func (r *Registry) Prepare(data []byte) (*Prepared, error) {
 		return nil, fmt.Errorf("prepare schema %s: %w", v.id, errors.Join(errs...))
 	}
 	return &Prepared{v: &compiled{version: v, schema: sch}, data: slices.Clone(data)}, nil
+}
+
+// prepareHeld prepares a version the registry holds already: the same
+// fields and subject, or ErrBadSchema.
+func (r *Registry) prepareHeld(have *compiled, doc any, data []byte) (*Prepared, error) {
+	v, err := parseVersion(have.dataset, have.n, doc)
+	if err != nil {
+		return nil, fmt.Errorf("prepare schema %s: %w", have.id, err)
+	}
+	if v.subject != have.subject || !slices.Equal(v.names, have.names) {
+		return nil, fmt.Errorf("prepare schema %s: %w: a different %s is loaded already", have.id, ErrBadSchema, have.id)
+	}
+	return &Prepared{v: have, data: slices.Clone(data)}, nil
+}
+
+// Recheck prepares p's file again against the registry as it is now:
+// before a version prepared earlier is added, another may have been.
+func (r *Registry) Recheck(p *Prepared) error {
+	_, err := r.Prepare(p.data)
+	return err
+}
+
+// Held reports whether the registry holds p's version already.
+func (r *Registry) Held(p *Prepared) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	_, ok := r.versions[p.v.id]
+	return ok
 }
 
 // Add makes p its dataset's latest version. It fails with ErrBadSchema

@@ -51,7 +51,10 @@ func TestPrepareAndAdd(t *testing.T) {
 		{"compatible v2: an optional field more", householdV2(t, addPhone(false)), nil},
 		{"incompatible under BACKWARD: a required field more", householdV2(t, addPhone(true)), schemas.ErrIncompatible},
 		{"not the next version", householdV2(t, func(d map[string]any) { d["$id"] = schemas.IDBase + "household/v3" }), schemas.ErrBadSchema},
-		{"the version it replaces", householdV2(t, func(d map[string]any) { d["$id"] = schemas.IDBase + "household/v1" }), schemas.ErrBadSchema},
+		{"v1 with other fields", householdV2(t, func(d map[string]any) {
+			d["$id"] = schemas.IDBase + "household/v1"
+			addPhone(false)(d)
+		}), schemas.ErrBadSchema},
 		{"a dataset not served", householdV2(t, func(d map[string]any) { d["$id"] = schemas.IDBase + "pets/v1" }), schemas.ErrBadSchema},
 		{"outside the profile", householdV2(t, func(d map[string]any) { d["$ref"] = "https://evil.example/x" }), schemas.ErrBadSchema},
 		{"no $id", householdV2(t, func(d map[string]any) { delete(d, "$id") }), schemas.ErrBadSchema},
@@ -88,15 +91,22 @@ func TestPrepareAndAdd(t *testing.T) {
 			if d.Latest != "household/v2" || !slices.Equal(d.Versions, []string{"household/v1", "household/v2"}) || !slices.Contains(all, "phone") {
 				t.Fatalf("after Add: %+v, fields %v", d, all)
 			}
-			if _, err := r.Prepare(tc.data); !errors.Is(err, schemas.ErrBadSchema) {
-				t.Fatalf("preparing v2 again once added: %v, want ErrBadSchema", err)
+			if again, err := r.Prepare(tc.data); err != nil || r.Add(again) != nil {
+				t.Fatalf("preparing and adding v2 again once added: %v, want a no-op", err)
+			}
+			if d, _ := r.Dataset("household"); len(d.Versions) != 2 {
+				t.Fatalf("after adding v2 twice: %v", d.Versions)
 			}
 			if d, _ := def.Dataset("household"); d.Latest != "household/v1" {
 				t.Fatalf("Add to a clone changed the shared default registry: latest %s", d.Latest)
 			}
-			q, err := def.Clone().Prepare(householdV2(t, func(d map[string]any) {
+			other := householdV2(t, func(d map[string]any) {
 				d["properties"].(map[string]any)["email"] = map[string]any{"type": "string", "format": "email"}
-			}))
+			})
+			if _, err := r.Prepare(other); !errors.Is(err, schemas.ErrBadSchema) {
+				t.Fatalf("preparing a different v2 once v2 is added: %v, want ErrBadSchema", err)
+			}
+			q, err := def.Clone().Prepare(other)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -188,6 +188,9 @@ func TestSchemasProposeOnTwoNodes(t *testing.T) {
 			return reflect.DeepEqual(householdVersions(t, base), []string{"household/v1", "household/v2"})
 		})
 	}
+	// The version it serves now cannot be proposed again.
+	submitSchemaEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionSchemasPropose, Proposal: "hh-v2-again", Base: 2,
+		Reason: "again", Schema: householdV2(t, false, "v2")}, "bad_schema")
 	// Now a policy may name phone; school enrolment gets it where a
 	// record has it.
 	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "grant-phone", Base: 2, Reason: "phone for enrolment", Policy: withPhone}, "")
