@@ -382,6 +382,10 @@ func (n *Node) precheck(e control.Event) error {
 			}
 			return err
 		}
+		if e.Action == control.ActionClientsAdd && n.enrolmentInFile(*e.Client, mustKeys(e)) {
+			// Only at submission (see enrolmentInFile).
+			return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, e.Client.ID)
+		}
 		_, err := n.clientProposal(e, policy.Proposal{})
 		return err
 	case control.ActionPropose, control.ActionNarrow, control.ActionRollback:

@@ -47,7 +47,7 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 		if err != nil {
 			return p, err
 		}
-		if err := n.enrolmentFree(e.Client.ID, ks); err != nil {
+		if err := n.enrolmentFree(e.Client.ID, ks); err != nil && !n.enrolmentInFile(*e.Client, ks) {
 			return p, err
 		}
 		c := *e.Client
@@ -89,6 +89,32 @@ func (n *Node) enrolmentFree(id string, ks []keys.PublicKey) error {
 	return nil
 }
 
+// enrolmentInFile reports whether the registry file the node started
+// with holds the enrolment already: the client with its role, and each
+// key under its kid. A node whose files have caught up with enrolments
+// approved at runtime then replays them to the same ledger as the other
+// nodes, and applying them changes nothing.
+func (n *Node) enrolmentInFile(c clients.Client, ks []keys.PublicKey) bool {
+	f, ok := n.clients.InFile(c.ID)
+	if !ok || f.Role != c.Role {
+		return false
+	}
+	for _, k := range ks {
+		d, err := n.dir.PublicKey(k.KID)
+		if err != nil || d.Owner != c.ID || d.Use != k.Use || !d.Key.Equal(k.Key) {
+			return false
+		}
+	}
+	return true
+}
+
+// mustKeys is e.EnrolledKeys, nil when it fails (Check passed, so it
+// does not).
+func mustKeys(e control.Event) []keys.PublicKey {
+	ks, _ := e.EnrolledKeys()
+	return ks
+}
+
 // approvable refuses the approval of an enrolment whose id or key was
 // registered since it was proposed (by another enrolment), or of a schema
 // version that is no longer the next one. Callers hold g.mu.
@@ -98,7 +124,10 @@ func (n *Node) approvable(proposal string) error {
 		return nil // the ledger refuses it
 	}
 	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
-		return n.enrolmentFree(ch.add.ID, ch.keys)
+		if err := n.enrolmentFree(ch.add.ID, ch.keys); err != nil && !n.enrolmentInFile(*ch.add, ch.keys) {
+			return err
+		}
+		return nil
 	}
 	return n.schemaApprovable(st)
 }
@@ -112,6 +141,8 @@ func (n *Node) applyClientChange(v policy.Version) {
 	}
 	var err error
 	switch {
+	case ch.add != nil && n.enrolmentInFile(*ch.add, ch.keys):
+		n.p.Logger.Info("client enrolment applied: the registry file has it already", "client", ch.add.ID, "version", v.Number)
 	case ch.add != nil:
 		if err = n.clients.Add(*ch.add); err == nil {
 			for _, k := range ch.keys {

@@ -92,6 +92,9 @@ func (l *Live) Client(id string) (Client, bool) {
 	return l.boot.Client(id)
 }
 
+// InFile returns a client of the registry file the node started with.
+func (l *Live) InFile(id string) (Client, bool) { return l.boot.Client(id) }
+
 // Known reports whether id was ever registered, disabled or not.
 func (l *Live) Known(id string) bool {
 	l.mu.RLock()
