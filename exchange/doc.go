@@ -92,7 +92,11 @@
 // the control topic, which is replayed side by side) wait until the
 // control topic is replayed, so a restart keeps their rotations and
 // revocations; a disabled client's keys stay revoked whatever the order
-// (keyevents_clients.go).
+// (keyevents_clients.go). Nodes must start from the same files; a node
+// whose files have caught up with what was enrolled or approved at
+// runtime (the same client, role and keys; the same schema version)
+// replays those events to the same versions as the others, and applying
+// them changes nothing.
 //
 // Schema versions at runtime (governance_schemas.go). A node works on its
 // own Clone of the schema registry it is given. schemas.propose events,
