@@ -48,7 +48,7 @@ func run(t *testing.T, ctx context.Context, args ...string) (code int, out, errO
 	return code, o.String(), e.String()
 }
 
-var allCommands = []string{"audit", "bench", "clients", "connector", "dev", "kafka", "keys", "policy", "query", "schema", "serve", "token"}
+var allCommands = []string{"audit", "bench", "clients", "completion", "connector", "dev", "kafka", "keys", "policy", "query", "schema", "serve", "token"}
 
 func TestHelp(t *testing.T) {
 	ctx := context.Background()
@@ -236,13 +236,13 @@ func TestUsageErrors(t *testing.T) {
 }
 
 func TestFlagHelpExitsZero(t *testing.T) {
-	code, _, errOut := run(t, context.Background(), "dev", "-h")
-	if code != 0 {
-		t.Errorf("dev -h: exit %d", code)
+	code, out, errOut := run(t, context.Background(), "dev", "-h")
+	if code != 0 || errOut != "" {
+		t.Errorf("dev -h: exit %d, stderr %q", code, errOut)
 	}
 	for _, f := range []string{"-data", "-http", "-kafka"} {
-		if !strings.Contains(errOut, f) {
-			t.Errorf("dev -h does not list %s:\n%s", f, errOut)
+		if !strings.Contains(out, f) {
+			t.Errorf("dev -h does not list %s on stdout:\n%s", f, out)
 		}
 	}
 }

@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -79,11 +79,13 @@ func clientsAdd(ctx context.Context, e *env, args []string) error {
 	if *proposal == "" {
 		*proposal = control.NewID()
 	}
-	if err := submitTo(ctx, e, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsAdd, Proposal: *proposal,
+	if err := submitTo(ctx, e, g.out, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsAdd, Proposal: *proposal,
 		Base: base, Reason: *g.reason, Client: &c, JWK: jwk, RecordJWK: recordJWK}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
+	if !g.out.json {
+		fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
+	}
 	return nil
 }
 
@@ -107,20 +109,16 @@ func clientsDisable(ctx context.Context, e *env, args []string) error {
 	if *proposal == "" {
 		*proposal = control.NewID()
 	}
-	return submitTo(ctx, e, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsDisable, Proposal: *proposal,
+	return submitTo(ctx, e, g.out, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsDisable, Proposal: *proposal,
 		Base: base, Reason: *g.reason, ClientID: id})
 }
 
-// clientsList: `clients list --credentials C [-o table|json]`.
+// clientsList: `clients list --credentials C [-o text|json]`.
 func clientsList(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "clients list")
 	g := newGovFlags(fs, false)
-	output := fs.String("o", "table", "output: table or json (the API's document)")
 	if err := parse(fs, args); err != nil {
 		return err
-	}
-	if *output != "table" && *output != "json" {
-		return usagef("-o %q: want table or json", *output)
 	}
 	_, cl, err := g.client()
 	if err != nil {
@@ -134,25 +132,19 @@ func clientsList(ctx context.Context, e *env, args []string) error {
 	if err := cl.Do(ctx, "GET", "/v1/clients", nil, &doc); err != nil {
 		return err
 	}
-	if *output == "json" {
-		b, err := json.MarshalIndent(doc, "", "  ")
-		if err != nil {
-			return err
+	return g.out.print(e, doc, func(w io.Writer) error {
+		fmt.Fprintf(w, "node %s, version %d\n", doc.Node, doc.Version)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "CLIENT\tROLE\tSOURCE\tSTATUS\tNAME")
+		for _, c := range doc.Clients {
+			status := "enabled"
+			if c.Disabled {
+				status = "disabled since " + c.DisabledAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Role, c.Source, status, c.Name)
 		}
-		_, err = fmt.Fprintf(e.out, "%s\n", b)
-		return err
-	}
-	fmt.Fprintf(e.out, "node %s, version %d\n", doc.Node, doc.Version)
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT\tROLE\tSOURCE\tSTATUS\tNAME")
-	for _, c := range doc.Clients {
-		status := "enabled"
-		if c.Disabled {
-			status = "disabled since " + c.DisabledAt.UTC().Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Role, c.Source, status, c.Name)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 // publicJWK reads a public JWK file; a file with a private part is

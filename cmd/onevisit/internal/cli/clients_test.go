@@ -128,6 +128,15 @@ func TestClientsCLIPublisher(t *testing.T) {
 	if err != nil || len(c.SigningKey) == 0 {
 		t.Fatalf("credentials of a publisher: %v, signing key %d bytes", err, len(c.SigningKey))
 	}
+	code, jout, errOut := run(t, ctx, "keys", "generate", "--id", "civil-works", "--role", "publisher", "--out", filepath.Join(dir, "works.json"),
+		"--record-jwk", filepath.Join(dir, "works-record.jwk"), "-o", "json")
+	var doc map[string]json.RawMessage
+	if code != 0 || json.Unmarshal([]byte(jout), &doc) != nil || len(doc) != 2 {
+		t.Fatalf("keys generate -o json: exit %d, %q, %s", code, jout, errOut)
+	}
+	if kid, _, err := keys.ParsePublicJWK(doc["record_jwk"]); err != nil || kid != "civil-works-record#1" {
+		t.Fatalf("keys generate -o json: record_jwk kid %q, %v", kid, err)
+	}
 	code, out, errOut = run(t, ctx, "clients", "add", "--id", "civil-affairs", "--role", "publisher", "--datasets", "household", "--jwk", auth, "--record-jwk", rec,
 		"--reason", "civil affairs", "--credentials", creds("security-officer"))
 	if code != 0 || !strings.Contains(out, "pending, widens access") {

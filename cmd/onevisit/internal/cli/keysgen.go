@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -21,7 +22,8 @@ import (
 // auth key pair, so no private key passes through the officer: the
 // private half goes to a new credentials file (mode 0600) or stays in
 // Vault's transit engine, and the public JWK is printed on standard
-// output, for `clients add --jwk`. A publisher or consent service (file
+// output (-o json: {"jwk": ..., "record_jwk": ...}), for `clients add
+// --jwk`. A publisher or consent service (file
 // keys) also gets a record key pair, its public JWK written to
 // --record-jwk, for `clients add --record-jwk`.
 func keysGenerate(ctx context.Context, e *env, args []string) error {
@@ -31,6 +33,7 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 	role := fs.String("role", "consumer", "the role recorded in the credentials file: consumer, publisher, consent or officer")
 	exchangeURL := fs.String("exchange", "", "exchange base URL recorded in the credentials file")
 	recordOut := fs.String("record-jwk", "", "publisher or consent role, with --out: write the public record JWK here (the private one goes to the credentials file)")
+	o := outputFlag(fs)
 	transit := fs.String("vault-transit", "", "use this Vault transit key (ed25519, named \"<id>-<name>\") instead of a file; VAULT_ADDR and VAULT_TOKEN from the environment")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -53,7 +56,7 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 	case *recordOut != "" && (!records || *out == ""):
 		return usagef("--record-jwk goes with --out and a publisher or consent role")
 	}
-	var pubJWK []byte
+	var pubJWK, recordJWK []byte
 	if *transit != "" {
 		s, err := vault.New(vault.FromEnv(*transit, *id, keys.UseAuth), e.log)
 		if err != nil {
@@ -93,7 +96,6 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		cred := connectors.Credentials{ClientID: *id, Role: *role, AuthKey: privJWK, ExchangeURL: *exchangeURL}
-		var recordJWK []byte
 		if records {
 			rpub, rpriv, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {
@@ -121,8 +123,14 @@ func keysGenerate(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.errOut, "wrote the private key of %s to %s (mode 0600); give the officer the public JWK below\n", kid, *out)
 	}
-	_, err := fmt.Fprintf(e.out, "%s\n", pubJWK)
-	return err
+	doc := map[string]json.RawMessage{"jwk": pubJWK}
+	if recordJWK != nil {
+		doc["record_jwk"] = recordJWK
+	}
+	return o.print(e, doc, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s\n", pubJWK)
+		return err
+	})
 }
 
 // writeNew writes a new file readable by its owner only; an existing

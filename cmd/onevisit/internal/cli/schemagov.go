@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -54,11 +55,13 @@ func schemaPropose(ctx context.Context, e *env, args []string) error {
 	if *proposal == "" {
 		*proposal = control.NewID()
 	}
-	if err := submitTo(ctx, e, cred, cl, "/v1/schemas/events", control.Event{Action: control.ActionSchemasPropose, Proposal: *proposal,
+	if err := submitTo(ctx, e, g.out, cred, cl, "/v1/schemas/events", control.Event{Action: control.ActionSchemasPropose, Proposal: *proposal,
 		Base: base, Reason: *g.reason, Schema: compact}); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
+	if !g.out.json {
+		fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
+	}
 	return nil
 }
 
@@ -82,16 +85,19 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 	}
 	var out struct {
 		Node    string           `json:"node"`
+		Version uint64           `json:"version"`
 		Schemas []api.SchemaView `json:"schemas"`
 	}
 	if err := getJSON(ctx, base, "/v1/schemas", &out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "node %s\n", out.Node)
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATASET\tLATEST\tMODE\tVERSIONS\tFIELDS")
-	for _, s := range out.Schemas {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Dataset, s.Latest, s.Mode, strings.Join(s.Versions, ","), strings.Join(s.Fields, ","))
-	}
-	return tw.Flush()
+	return g.out.print(e, out, func(w io.Writer) error {
+		fmt.Fprintf(w, "node %s\n", out.Node)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "DATASET\tLATEST\tMODE\tVERSIONS\tFIELDS")
+		for _, s := range out.Schemas {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Dataset, s.Latest, s.Mode, strings.Join(s.Versions, ","), strings.Join(s.Fields, ","))
+		}
+		return tw.Flush()
+	})
 }
