@@ -16,6 +16,11 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//     Requester.Case asks for a procedure's whole case bundle in one call
+//     (POST /v1/cases) and verifies it whole: every item as a single
+//     answer, bound to the subject sent for its role, every receipt
+//     naming the bundle's purpose and case id; Procedures lists the
+//     catalogue.
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

@@ -66,6 +66,8 @@ func (s *Set) YAML() []byte {
 			if d.CaseIDPattern != "" {
 				b.WriteString("  caseIdPattern: " + q(d.CaseIDPattern) + "\n")
 			}
+		case KindProcedure:
+			b.WriteString(procedureYAML(d))
 		}
 	}
 	return b.Bytes()

@@ -215,6 +215,9 @@ func version(docs []Policy) string {
 		if d.RequireConsent || d.CaseIDPattern != "" { // likewise for conditions and case-id formats
 			fmt.Fprintf(h, "governance %t %q\n", d.RequireConsent, d.CaseIDPattern)
 		}
+		if d.Kind == KindProcedure {
+			fmt.Fprintln(h, procedureVersion(d))
+		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }

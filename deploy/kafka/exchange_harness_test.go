@@ -64,7 +64,7 @@ func runMain(m *testing.M) int {
 }
 
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
-var samplePublishers = []string{"consent-service", "natural-resources", "public-security", "tax-bureau"}
+var samplePublishers = []string{"civil-affairs", "consent-service", "hospital", "market-regulation", "natural-resources", "public-security", "social-security", "tax-bureau"}
 
 // publisherPasswords holds the passwords `kafka setup` handed over when it created the publishers' users. SCRAM
 // users are cluster-wide (not namespaced), so the first world of a test run deletes stale ones left by an

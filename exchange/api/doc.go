@@ -22,7 +22,8 @@
 // each refusal naming its field: dataset, subject and purpose present
 // (missing_field); dataset in the catalogue (unknown_dataset); subject a
 // resident identity number (bad_check_character, lowercase_check_character,
-// invalid_subject); purpose declared by some policy (unknown_purpose; a
+// invalid_subject), or a unified social credit code for a dataset about
+// organisations (invalid_credit_code); purpose declared by some policy (unknown_purpose; a
 // typo is not a denial); case id, if given, 1-64 letters, digits and
 // . _ : / - with no identity number or credit code inside, in its
 // purpose's format if the purpose declares one (bad_case_id).
@@ -47,6 +48,14 @@
 // audited at most once a second per client, route and code (a query
 // refused by policy is audited every time); the rest are counted in
 // onevisit_api_audit_suppressed_total. See exchange/audit for the entries.
+//
+// Case bundles: POST /v1/cases (consumers) takes {procedure, case_id,
+// subjects: {role: id}} and answers every evidence item of the procedure
+// the exchange holds, each exactly as POST /v1/query would, plus the
+// missing items with the departments that hold them
+// (exchange/query.Service.Case has the checks and audit entries); GET
+// /v1/procedures (public) lists the procedure catalogue of the policy
+// this node decides by.
 //
 // Policy governance (officers; the node behind Deps.Governance, see
 // exchange/doc.go "Policy governance"): POST /v1/policy/events takes one

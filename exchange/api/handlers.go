@@ -43,6 +43,8 @@ func (s *Server) table() []route {
 	return []route{
 		{"POST", "/v1/token", pub, "Exchange a client assertion (RFC 7523) for an access token", s.token},
 		{"POST", "/v1/query", []string{RoleConsumer}, "Ask for the allowed fields of one subject's record", s.query},
+		{"POST", "/v1/cases", []string{RoleConsumer}, "Gather every evidence item of a procedure in one call: each a minimised, verifiable record with its receipt, plus what is missing", s.cases},
+		{"GET", "/v1/procedures", pub, "The procedure catalogue: each procedure's purpose, case-id format, service and evidence", s.procedures},
 		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher, RoleConsent}, "Publish signed records", s.publish},
 		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
@@ -465,8 +467,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := checkReason("audit subject", q.Reason); err != nil {
 		return err
 	}
-	if err := query.CheckSubject("audit subject", q.Subject); err != nil {
-		return err
+	// A subject is a person (resident ID) or an organisation (credit code).
+	if schemas.ValidCreditCode(q.Subject) != nil {
+		if err := query.CheckSubject("audit subject", q.Subject); err != nil {
+			return err
+		}
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {

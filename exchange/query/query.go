@@ -72,6 +72,14 @@ type Request struct {
 	// codes.ErrRateLimited) and whether to audit it: a refusal that costs
 	// the caller nothing to repeat is audited only now and then.
 	Limit func(pol *policy.Set) (auditIt bool, refusal error)
+	// Fields, when not nil, narrows the release to these fields (a
+	// procedure's evidence item names the fields it uses); the policy's
+	// decision still bounds it. Set by Case, never from a request body.
+	Fields []string
+	// Procedure names the case bundle this query is an item of, and
+	// CaseRole the role of its subject; both go into the audit entry. Set
+	// by Case after checking them.
+	Procedure, CaseRole string
 }
 
 // Answer is what a permitted query releases.
@@ -104,6 +112,7 @@ type Service struct {
 	decisions *prometheus.CounterVec
 	distinctN *prometheus.CounterVec
 	distinct  distinct
+	cases     caseMetrics
 }
 
 // New builds a Service; it does no I/O.
@@ -127,8 +136,9 @@ func New(d Deps) (*Service, error) {
 	s.distinctN = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_query_distinct_subjects_total", Help: "Subjects a consumer asked about for the first time in the current hour, by consumer.",
 	}, []string{"consumer"})
+	s.cases = newCaseMetrics()
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.decisions, s.distinctN} {
+		for _, c := range append([]prometheus.Collector{s.decisions, s.distinctN}, s.cases.collectors()...) {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("query: %w", err)
 			}
@@ -166,7 +176,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	// a declared purpose and a plain case id: the audit log is permanent.
 	entry := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: q.Consumer, Role: q.Role,
-		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny,
+		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny, Procedure: q.Procedure, CaseRole: q.CaseRole,
 	}
 	// Every outcome, refusals included, is audited before the answer.
 	auditCtx, cancel := context.WithTimeout(ctx, s.d.AuditTimeout)
@@ -204,7 +214,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 		return Answer{}, Error, refuse(err)
 	}
 	entry.Dataset = q.Dataset
-	if err := CheckSubject("query", q.Subject); err != nil {
+	if err := CheckSubjectOf("query", s.d.Schemas, q.Dataset, "/subject", q.Subject); err != nil {
 		return Answer{}, Error, refuse(err)
 	}
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
@@ -240,6 +250,11 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 			if fields = withoutFields(dec.Fields, dec.ConsentFields); len(fields) == 0 {
 				return Answer{}, Deny, refuse(fmt.Errorf("query: %s for %s: %w", q.Consumer, q.Purpose, ErrConsentRequired))
 			}
+		}
+	}
+	if q.Fields != nil {
+		if fields = onlyFields(fields, q.Fields); len(fields) == 0 {
+			return Answer{}, Deny, refuse(fmt.Errorf("query: the policy releases none of the procedure's fields of %s: %w", q.Dataset, policy.ErrDenied))
 		}
 	}
 	if s.distinct.first(q.Consumer, entry.Subject, s.d.Now()) {

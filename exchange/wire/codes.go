@@ -155,6 +155,11 @@ var catalogue = []Code{
 	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
 	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
+	// Procedures and case bundles (exchange/query, POST /v1/cases).
+	code("invalid_credit_code", KindInvalid, "subject is not a unified social credit code: 18 characters of 0-9 A-H J-N P-R T U W-Y with a valid check character"),
+	code("unknown_procedure", KindInvalid, "no procedure of this name is in the catalogue (see GET /v1/procedures)"),
+	code("role_not_in_procedure", KindInvalid, "the procedure's evidence names no subject of this role (see GET /v1/procedures; the pointer names it)"),
+	code("procedure_not_yours", KindPermission, "the procedure is run by another service"),
 	// Clients at runtime (exchange/control).
 	code("client_exists", KindConflict, "this client id, key id or public key is registered already; ids and kids are never reused"),
 	code("unknown_client", KindNotExist, "no enabled client has this id (see GET /v1/clients)"),

@@ -94,6 +94,8 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/cases":                      "consumer",
+	"GET /v1/procedures":                  "public",
 	"POST /v1/clients/events":             "officer",
 	"GET /v1/clients":                     "officer",
 	"POST /v1/schemas/events":             "officer",

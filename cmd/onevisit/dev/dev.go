@@ -10,10 +10,13 @@
 //     under DIR/clients/<client>.json (0600; private keys: never commit
 //     them), with the public halves in DIR/registry.json;
 //   - the exchange's own keys, in a file keystore under DIR/keys;
-//   - three sample publisher connectors and the sample consent service
-//     (consent-service, role consent, which alone may publish the consent
-//     dataset) that load the CSV files shipped in connectors/samples
-//     through Kafka. Loading is idempotent, so a restart
+//   - seven sample publisher connectors (household, tax, property, birth,
+//     marriage, social insurance, business licences) and the sample
+//     consent service (consent-service, role consent, which alone may
+//     publish the consent dataset) that load the CSV files shipped in
+//     connectors/samples through Kafka; and the procedure services of the
+//     seed procedure catalogue (policy/examples/procedures.yaml), whose
+//     case bundles (POST /v1/cases, `onevisit case`) the banner shows. Loading is idempotent, so a restart
 //     republishes and the exchange answers "duplicate". Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
@@ -114,6 +117,18 @@ var SampleClients = []Client{
 	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
+	// The departments and services of the reform's procedures
+	// (policy/examples/departments.yaml, procedures.yaml).
+	{ID: "hospital", Role: "publisher", Name: "Hospital (medical birth certificates)", Datasets: []string{"birth"}},
+	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (marriage registration)", Datasets: []string{"marriage"}},
+	{ID: "social-security", Role: "publisher", Name: "Human Resources and Social Security Bureau (social insurance)", Datasets: []string{"social_insurance"}},
+	{ID: "market-regulation", Role: "publisher", Name: "Market Regulation Bureau (business licences)", Datasets: []string{"business_licence"}},
+	{ID: "marriage-registration", Role: "consumer", Name: "Marriage registration service", Purposes: []string{"marriage_registration"}},
+	{ID: "employment-service", Role: "consumer", Name: "Employment and social insurance enrolment service", Purposes: []string{"employment"}},
+	{ID: "medical-insurance", Role: "consumer", Name: "Medical insurance reimbursement service", Purposes: []string{"medical_insurance_reimbursement"}},
+	{ID: "pension-service", Role: "consumer", Name: "Pension claim service", Purposes: []string{"pension_claim"}},
+	{ID: "company-registration", Role: "consumer", Name: "Company establishment and cancellation service", Purposes: []string{"company_establishment", "company_cancellation"}},
+	{ID: "death-registration", Role: "consumer", Name: "Death registration and funeral service", Purposes: []string{"death_registration"}},
 }
 
 // Env is a running dev environment.
@@ -435,8 +450,20 @@ Or with curl:
   curl -s %s/v1/query -H "Authorization: Bearer $TOKEN" \
       -d '{"dataset":"household","subject":"%s","purpose":"school_enrolment","case_id":"SE-2026-0001"}'
 
+One call per procedure (procedures: %s/v1/procedures): a newborn registration gathers the
+child's birth certificate and both parents' households and marriage records, each verified:
+  go run ./cmd/onevisit case --credentials %s/clients/newborn-registration.json \
+      --procedure newborn_registration --case-id NB-2026-0001 \
+      --subject child=%s --subject father=%s --subject mother=%s
+A company establishment, keyed by the company's unified social credit code:
+  go run ./cmd/onevisit case --credentials %s/clients/company-registration.json \
+      --procedure company_establishment --case-id CE-2026-0001 \
+      --subject company=%s --subject legal_representative=%s
+
 Press Ctrl-C to stop.
-`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child)
+`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child,
+		e.BaseURL, e.DataDir, child, samples.GuardianResidentID, samples.MotherResidentID,
+		e.DataDir, samples.NewCompanyCreditCode, samples.MotherResidentID)
 }
 
 // Parts builds a node's parts for dev mode from the data directory and

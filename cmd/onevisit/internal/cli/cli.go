@@ -33,6 +33,8 @@ func init() {
 		"connector": {"run a connector: `connector csv --dataset D --file F --credentials C`", runConnector},
 		"token":     {"print an access token for a client (--credentials C)", runToken},
 		"query":     {"ask for a record as a procedure service and verify the answer", runQuery},
+		"case":      {"gather a procedure's evidence in one call and verify the bundle: `case --procedure P --case-id X --subject role=id ...`", runCase},
+		"report":    {"the reform's numbers from the audit log (officers): `report --since DATE`", runReport},
 		"policy":    {"policy tools: `policy explain|diff|check`; governance (officers): `policy propose|review|approve|reject|narrow|rollback|versions`", runPolicy},
 		"schema":    {"schema tools: `schema check [DIR]`; at runtime (officers): `schema propose FILE` (a proposal others approve), `schema list`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},

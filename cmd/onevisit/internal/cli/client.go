@@ -72,7 +72,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	url := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
 	var q connectors.Query
 	fs.StringVar(&q.Dataset, "dataset", "", "dataset (required)")
-	fs.StringVar(&q.Subject, "subject", "", "resident identity number (required)")
+	fs.StringVar(&q.Subject, "subject", "", "resident identity number; for a dataset about organisations (business_licence) the unified social credit code (required)")
 	fs.StringVar(&q.Purpose, "purpose", "", "purpose (required)")
 	fs.StringVar(&q.CaseID, "case-id", "", "case id")
 	if err := parse(fs, args); err != nil {

@@ -289,7 +289,7 @@ func TestOutputJSON(t *testing.T) {
 			}
 			fmt.Fprintf(&b, "%s: ok (%s; %s)\n", r.Dataset, strings.Join(r.Versions, ", "), r.Mode)
 		}
-		if len(j) != 4 || b.String() != text {
+		if len(j) == 0 || b.String() != text {
 			t.Errorf("JSON renders as\n%s\ntext is\n%s", b.String(), text)
 		}
 	})
