@@ -390,31 +390,31 @@ func keyStatus(t *testing.T, base, kid string) string {
 func TestClientsEnrolPublisher(t *testing.T) {
 	env := startDev(t)
 	seeded(t, env.BaseURL)
-	const id = "civil-affairs"
+	const id = "water-bureau"
 	authPub, authPriv, _ := ed25519.GenerateKey(rand.Reader)
 	recPub, recPriv, _ := ed25519.GenerateKey(rand.Reader)
 	authJWK, _ := keys.MarshalPublicJWK(id+"-auth#1", authPub)
 	recJWK, _ := keys.MarshalPublicJWK(id+"-record#1", recPub)
-	body := submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-civil", Base: 1,
-		Reason: "civil affairs keeps household records too", Client: &clients.Client{ID: id, Role: "publisher", Datasets: []string{"household"}},
+	body := submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-water", Base: 1,
+		Reason: "the water bureau keeps household records too", Client: &clients.Client{ID: id, Role: "publisher", Datasets: []string{"household"}},
 		JWK: authJWK, RecordJWK: recJWK}, "")
 	if p, _ := body["proposal"].(map[string]any); !reflect.DeepEqual(p["widenings"],
-		[]any{"widen: client civil-affairs enrolled as publisher with auth key civil-affairs-auth#1 and record key civil-affairs-record#1"}) {
+		[]any{"widen: client water-bureau enrolled as publisher with auth key water-bureau-auth#1 and record key water-bureau-record#1"}) {
 		t.Fatalf("enrolment proposal: %v", p)
 	}
-	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "enrol-civil", Base: 1, Reason: "ok"}, "")
+	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "enrol-water", Base: 1, Reason: "ok"}, "")
 	grant := examplesPlus(t, `
 ---
 kind: PublisherGrant
 metadata:
-  name: civil-affairs-household
-  description: Civil affairs registers households too.
+  name: water-bureau-household
+  description: The water bureau registers households too.
 spec:
-  publisher: civil-affairs
+  publisher: water-bureau
   datasets: [household]
 `)
-	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "grant-civil", Base: 2, Reason: "grant", Policy: grant}, "")
-	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "grant-civil", Base: 2, Reason: "ok"}, "")
+	act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "grant-water", Base: 2, Reason: "grant", Policy: grant}, "")
+	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "grant-water", Base: 2, Reason: "ok"}, "")
 	if st := keyStatus(t, env.BaseURL, id+"-record#1"); st != "active" {
 		t.Fatalf("record key %q, want active", st)
 	}
@@ -423,7 +423,7 @@ spec:
 	subject += string(schemas.ResidentIDCheck(subject))
 	ds, _ := env.Schemas.Dataset("household")
 	raw, err := record.Sign(context.Background(), keys.NewLocalSigner(id+"-record#1", recPriv),
-		record.Claims{Issuer: id, Dataset: "household", Schema: "household/v1", ID: "civil-1", IssuedAt: time.Now(), Op: record.Upsert, SubjectField: ds.Subject},
+		record.Claims{Issuer: id, Dataset: "household", Schema: "household/v1", ID: "water-1", IssuedAt: time.Now(), Op: record.Upsert, SubjectField: ds.Subject},
 		map[string]any{"resident_id": subject, "name": "陈小云", "gender": "female", "birth_date": "2018-01-01", "ethnicity": "汉族",
 			"household_id": samples.ChildHouseholdID, "relation_to_head": "grandchild", "address": "杭州市西湖区文三路 1 号", "registration_date": "2018-01-10"})
 	if err != nil {
@@ -437,7 +437,7 @@ spec:
 	if status, out := post(t, env.BaseURL+"/v1/datasets/household/records", tok, b); status != http.StatusOK || !reflect.DeepEqual(resultCodes(out), []string{"accepted"}) {
 		t.Fatalf("publish as the enrolled department: %d %v", status, out)
 	}
-	waitServed(t, env, token(t, env, schoolService), "household", subject, "school_enrolment", "SE-2026-0001", "civil-1")
+	waitServed(t, env, token(t, env, schoolService), "household", subject, "school_enrolment", "SE-2026-0001", "water-1")
 }
 
 // TestClientsRestartKeysInOrder: key events of a client enrolled at

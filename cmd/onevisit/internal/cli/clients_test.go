@@ -65,10 +65,10 @@ func TestClientsCLI(t *testing.T) {
 		{"token after disable", []string{"token", "--credentials", credFile}, 1, "invalid_client"},
 		{"disable again", []string{"clients", "disable", "school-meals", "--reason", "again", "--credentials", creds("security-officer")},
 			1, "404 unknown_client"},
-		{"generate a publisher without --record-jwk", []string{"keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", filepath.Join(dir, "civil.json")},
+		{"generate a publisher without --record-jwk", []string{"keys", "generate", "--id", "water-bureau", "--role", "publisher", "--out", filepath.Join(dir, "civil.json")},
 			2, "--record-jwk FILE is required for a publisher"},
-		{"generate a publisher", []string{"keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", filepath.Join(dir, "civil.json"),
-			"--record-jwk", filepath.Join(dir, "civil-record.jwk")}, 0, "civil-affairs-auth#1"},
+		{"generate a publisher", []string{"keys", "generate", "--id", "water-bureau", "--role", "publisher", "--out", filepath.Join(dir, "civil.json"),
+			"--record-jwk", filepath.Join(dir, "civil-record.jwk")}, 0, "water-bureau-auth#1"},
 		{"record key for a consumer, refused before signing", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", jwkFile,
 			"--record-jwk", filepath.Join(dir, "civil-record.jwk"), "--reason", "r", "--credentials", creds("security-officer")}, 1, "a consumer holds no record key"},
 	}
@@ -116,7 +116,7 @@ func TestClientsCLIPublisher(t *testing.T) {
 	ctx, _, creds := startDevExchange(t)
 	dir := t.TempDir()
 	cred, rec := filepath.Join(dir, "civil.json"), filepath.Join(dir, "civil-record.jwk")
-	code, out, errOut := run(t, ctx, "keys", "generate", "--id", "civil-affairs", "--role", "publisher", "--out", cred, "--record-jwk", rec)
+	code, out, errOut := run(t, ctx, "keys", "generate", "--id", "water-bureau", "--role", "publisher", "--out", cred, "--record-jwk", rec)
 	if code != 0 {
 		t.Fatalf("keys generate: exit %d: %s", code, errOut)
 	}
@@ -137,8 +137,8 @@ func TestClientsCLIPublisher(t *testing.T) {
 	if kid, _, err := keys.ParsePublicJWK(doc["record_jwk"]); err != nil || kid != "civil-works-record#1" {
 		t.Fatalf("keys generate -o json: record_jwk kid %q, %v", kid, err)
 	}
-	code, out, errOut = run(t, ctx, "clients", "add", "--id", "civil-affairs", "--role", "publisher", "--datasets", "household", "--jwk", auth, "--record-jwk", rec,
-		"--reason", "civil affairs", "--credentials", creds("security-officer"))
+	code, out, errOut = run(t, ctx, "clients", "add", "--id", "water-bureau", "--role", "publisher", "--datasets", "household", "--jwk", auth, "--record-jwk", rec,
+		"--reason", "water bureau", "--credentials", creds("security-officer"))
 	if code != 0 || !strings.Contains(out, "pending, widens access") {
 		t.Fatalf("clients add: exit %d\n%s\n%s", code, out, errOut)
 	}
