@@ -15,6 +15,12 @@
 // With http.tls_cert and http.tls_key the listener speaks only HTTPS
 // (httptls.go: TLS 1.2 and up, the pair re-read when the files change).
 //
+// Beside the API and /metrics, the node serves the officer console
+// (/console/) and the citizen page (/me/) from exchange/webui, and, with
+// Parts.Citizen (config key citizen), verifies residents' ID tokens for
+// the /v1/me routes (exchange/citizen); dev mode adds its development
+// sign-in provider under /dev/ (Parts.DevSignIn).
+//
 // A node's loops (the HTTP server, one tail per partition of the
 // accepted, audit, keys and control topics, the key refresh, the ingest
 // loop) run

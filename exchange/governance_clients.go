@@ -203,7 +203,3 @@ func (n *Node) changeOf(proposal string) (area, client, dataset string) {
 	}
 	return "policy", "", ""
 }
-
-// Clients lists the node's clients: the file's and the enrolled ones,
-// disabled ones included.
-func (n *Node) Clients() []clients.Entry { return n.clients.All() }

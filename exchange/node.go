@@ -19,11 +19,13 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/webui"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -70,6 +72,13 @@ type Parts struct {
 	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
 	// http.tls_cert, http.tls_key).
 	TLSCert, TLSKey string
+
+	// Citizen is the OpenID Connect provider of the citizen page (config
+	// key citizen); unset: the /v1/me routes answer 404.
+	Citizen citizen.Config
+	// DevSignIn, dev mode only, is the development sign-in provider,
+	// served under /dev/ (exchange/citizen.DevProvider).
+	DevSignIn http.Handler
 }
 
 // Node is one exchange node.
@@ -183,8 +192,17 @@ func New(p Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var citizens api.Citizens
+	if p.Citizen.Enabled() {
+		v, err := citizen.NewVerifier(p.Citizen, nil)
+		if err != nil {
+			return nil, fmt.Errorf("exchange: %w", err)
+		}
+		citizens = v
+	}
 	n.server, err = api.New(api.Deps{
-		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
+		Citizens: citizens,
+		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
 	})
@@ -194,8 +212,21 @@ func New(p Parts) (*Node, error) {
 	return n, nil
 }
 
-// Handler is the node's HTTP handler (API and /metrics).
-func (n *Node) Handler() http.Handler { return n.server.Handler() }
+// Handler is the node's HTTP handler: the API, /metrics, the officer
+// console and the citizen page (exchange/webui), and in dev mode the
+// development sign-in provider under /dev/.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", n.server.Handler())
+	ui := webui.Handler()
+	for _, p := range webui.Paths {
+		mux.Handle(p, ui)
+	}
+	if n.p.DevSignIn != nil {
+		mux.Handle("/dev/", n.p.DevSignIn)
+	}
+	return mux
+}
 
 // Directory is the node's key directory.
 func (n *Node) Directory() *keys.Directory { return n.dir }

@@ -102,6 +102,13 @@ var rules = []rule{
 		forbidden: isServerSide,
 	},
 	{
+		name:  "the pages (exchange/webui) and residents' sign-in (exchange/citizen) reach no server-side package, nor the API, keys or auth code",
+		roots: func(p string) bool { return p == "exchange/webui" || p == "exchange/citizen" },
+		forbidden: func(p string) bool {
+			return isServerSide(p) || under(p, "exchange/api", "exchange/keys", "exchange/auth")
+		},
+	},
+	{
 		name:      "connectors/samples is sample data and imports nothing from this module",
 		roots:     func(p string) bool { return p == sampleData },
 		forbidden: func(string) bool { return true },

@@ -12,7 +12,7 @@ import (
 // Clients at runtime: an officer enrols (clients.add, a proposal that
 // other officers approve with policy.approve at /v1/policy/events) or
 // disables (clients.disable, at once) a client by a signed control
-// event, and lists the registry.
+// event; GET /v1/clients (console.go) lists the registry.
 
 // postClientEvent takes one signed clients.* control event from an
 // officer; it answers once this node applied it.
@@ -33,11 +33,5 @@ func (s *Server) postClientEvent(w http.ResponseWriter, r *http.Request, p auth.
 		out["proposal"] = proposalView(st)
 	}
 	writeJSON(w, http.StatusOK, out)
-	return nil
-}
-
-// listClients answers the client registry of this node.
-func (s *Server) listClients(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "version": s.d.Governance.PolicyVersion(), "clients": s.d.Governance.Clients()})
 	return nil
 }

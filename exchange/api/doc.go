@@ -75,6 +75,26 @@
 // and incompatible_schema), and GET /v1/schemas (public) lists each
 // dataset's schema versions as the node holds them.
 //
+// For the officer console and the citizen page (exchange/webui):
+// GET /v1/policy/current (officers) serves the policy set in force as
+// the canonical YAML a proposal carries; GET /v1/clients (officers) the
+// registered clients. The citizen routes (role citizen) take a
+// resident's OpenID Connect ID token instead of an access token
+// (Deps.Citizens, exchange/citizen; 404 when not configured, 401
+// unauthenticated without a token, 401 invalid_token for one that does
+// not verify, 403 for a client's access token; these refusals name no
+// client and are not audited): GET
+// /v1/me/accesses lists every audit entry about the token's resident,
+// newest first, each with its exact bytes for the inclusion proof, and
+// refuses any query parameter (400 naming it: the subject comes from the
+// token only, so a resident cannot ask for another's entries); POST
+// /v1/me/corrections records a request to correct one field of a
+// dataset (a field of its schema, not the subject; a comment checked as
+// an officer's reason is) as an audit entry of kind correction, answered
+// 202 with status open, durably written before the answer; at most 5 an
+// hour per resident and node (429 rate_limited: each is an audit entry). GET
+// /v1/me/config (public) names the sign-in page.
+//
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
 //     (policy.Set.Limits) on every query, refused ones included, and on

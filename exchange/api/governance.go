@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/policy"
@@ -25,9 +24,6 @@ type Governance interface {
 	PolicyProposals() []policy.Status
 	PolicyProposal(id string) (policy.Status, *policy.Set, bool)
 	RecordedDecisions() []policy.Recorded
-	// Clients lists the client registry: the file's clients and those
-	// enrolled since, disabled ones included.
-	Clients() []clients.Entry
 }
 
 type policyEventRequest struct {

@@ -56,7 +56,6 @@ func (s *Server) table() []route {
 		{"GET", "/v1/policy/proposals/{id}", []string{RoleOfficer}, "Review a proposal: its diff, widenings and what-if replay of the audit log", s.reviewProposal},
 		{"GET", "/v1/policy/versions", pub, "Applied policy versions and the one this node decides by", s.policyVersions},
 		{"POST", "/v1/clients/events", []string{RoleOfficer}, "Submit a signed client change event (clients.add, a proposal; clients.disable, at once); answers once this node applied it", s.postClientEvent},
-		{"GET", "/v1/clients", []string{RoleOfficer}, "The client registry: the file's clients and those enrolled since, disabled ones included", s.listClients},
 		{"POST", "/v1/schemas/events", []string{RoleOfficer}, "Submit a signed schema change event (schemas.propose: the next version of a dataset, a proposal); answers once this node applied it", s.postSchemaEvent},
 		{"GET", "/v1/schemas", pub, "Every dataset's schema versions as this node holds them", s.listSchemas},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
@@ -69,6 +68,13 @@ func (s *Server) table() []route {
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+		// The officer console's and the citizen page's routes (exchange/webui); a citizen
+		// route takes a resident's ID token instead of an access token (api/citizen.go).
+		{"GET", "/v1/policy/current", []string{RoleOfficer}, "The policy set this node decides by, as canonical YAML", s.currentPolicy},
+		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes (enrolled at runtime and disabled ones included)", s.listClients},
+		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
+		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
+		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
 	}
 }
 

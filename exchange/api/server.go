@@ -37,6 +37,7 @@ const (
 	RoleConsumer  = "consumer"
 	RoleOfficer   = "officer"
 	RoleConsent   = "consent" // the consent service: publishes the consent dataset as a publisher does
+	RoleCitizen   = "citizen" // a resident signed in with an ID token of the citizen provider (citizen.go)
 	rolePublic    = "public"  // no token needed
 )
 
@@ -79,6 +80,9 @@ type Deps struct {
 	Clients interface {
 		Role(clientID string) (string, bool)
 	}
+	// Citizens verifies residents' ID tokens for the /v1/me routes (nil:
+	// citizen sign-in is off and they answer 404).
+	Citizens Citizens
 	// Governance is the node's policy control plane (the /v1/policy
 	// routes but explain, and the version /healthz shows).
 	Governance Governance
@@ -113,6 +117,7 @@ type Server struct {
 	rateLimited     *prometheus.CounterVec
 	auditSuppressed *prometheus.CounterVec
 	publishInFlight prometheus.Gauge
+	corrections     correctionLimiter // citizen correction requests (citizen.go)
 }
 
 type route struct {
@@ -295,6 +300,9 @@ func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 		if role == rolePublic {
 			return auth.Principal{}, nil
 		}
+	}
+	if slices.Equal(rt.roles, []string{RoleCitizen}) {
+		return s.authorizeCitizen(r)
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")

@@ -24,7 +24,8 @@
 //	                          "Z", fractional seconds only if non-zero and without
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
-//	                          policy_change | key_change | token | explain | case
+//	                          policy_change | key_change | token | explain | case |
+//	                          correction
 //	actor           string    client id of the caller (a department, a service, an officer)
 //	                          whose signature or token verified; absent when nobody
 //	                          authenticated (see below)
@@ -88,6 +89,10 @@
 //	               decision permit, code case_complete (every item released)
 //	               or case_incomplete, and elapsed_us; a case refused before its items (bad input,
 //	               limits) is a query entry with route POST /v1/cases
+//	correction     a resident's request to correct a field about them, from
+//	               the citizen page (actor and role "citizen", subject,
+//	               dataset, fields: the one field, reason: the resident's
+//	               words, code correction_open)
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

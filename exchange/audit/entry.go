@@ -26,6 +26,7 @@ const (
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
 	KindCase         Kind = "case"          // a case bundle was assembled (its items are query entries)
+	KindCorrection   Kind = "correction"    // a resident asked for a correction of a field about them
 )
 
 // Decision is the outcome recorded with an entry.
@@ -118,7 +119,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCase:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCase, KindCorrection:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}

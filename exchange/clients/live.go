@@ -145,8 +145,8 @@ func (l *Live) DisabledAt(id string) (time.Time, bool) {
 	return at, off
 }
 
-// All lists every client, enabled or not, sorted by id.
-func (l *Live) All() []Entry {
+// Entries lists every client, enabled or not, sorted by id.
+func (l *Live) Entries() []Entry {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	var out []Entry

@@ -52,8 +52,8 @@ func TestLive(t *testing.T) {
 		{Client: clients.Client{ID: "officer-a", Role: "officer"}, Source: clients.SourceFile},
 		{Client: clients.Client{ID: "school", Role: "consumer"}, Source: clients.SourceFile, Disabled: true, DisabledAt: at},
 	}
-	if got := l.All(); !reflect.DeepEqual(got, want) {
-		t.Fatalf("All:\n got %+v\nwant %+v", got, want)
+	if got := l.Entries(); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Entries:\n got %+v\nwant %+v", got, want)
 	}
 	if !l.Known("school") || l.Known("nobody") {
 		t.Fatal("Known: school (disabled) must be known, nobody not")

@@ -54,6 +54,7 @@ import (
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/policy"
@@ -148,6 +149,7 @@ type Env struct {
 	topics    bus.TopicSpec
 	approvals int
 	logger    *slog.Logger
+	signIn    *citizen.DevProvider // the development sign-in provider (signin.go)
 }
 
 // Start brings dev mode up and returns when the node answers queries and
@@ -231,6 +233,9 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
+	if env.signIn, err = devSignIn(&parts); err != nil {
+		return nil, err
+	}
 	env.Schemas = parts.Schemas
 	node, err := exchange.New(parts)
 	if err != nil {
@@ -460,10 +465,15 @@ A company establishment, keyed by the company's unified social credit code:
       --procedure company_establishment --case-id CE-2026-0001 \
       --subject company=%s --subject legal_representative=%s
 
+In the browser:
+  Officer console: %s/console/   (go run ./cmd/onevisit console --credentials %s/clients/security-officer.json)
+  Citizen page:    %s/me/        (development sign-in for the sample residents: %s%s/)
+
 Press Ctrl-C to stop.
 `, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child,
 		e.BaseURL, e.DataDir, child, samples.GuardianResidentID, samples.MotherResidentID,
-		e.DataDir, samples.NewCompanyCreditCode, samples.MotherResidentID)
+		e.DataDir, samples.NewCompanyCreditCode, samples.MotherResidentID,
+		e.BaseURL, e.DataDir, e.BaseURL, e.BaseURL, DevSignInPath)
 }
 
 // Parts builds a node's parts for dev mode from the data directory and
@@ -631,6 +641,11 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 	}
 	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
 	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
+	if _, err := devSignIn(&parts); err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, err
+	}
 	node, err := exchange.New(parts)
 	if err != nil {
 		ln.Close()

@@ -40,8 +40,9 @@ func init() {
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
 		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent); `kafka manifests`: the same as Strimzi resources", runKafka},
 		"audit":     {"audit log: `audit verify` (checkpoint, entries, consistency), `audit prove --index N`", runAudit},
-		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian), `keys generate` (a new client's own key pair)", runKeys},
 		"clients":   {"client registry (officers): `clients add` (a proposal others approve), `clients list`, `clients disable` (at once)", runClients},
+		"console":   {"officer console through a local proxy that adds your token: `console --credentials officer.json`", runConsole},
+		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian), `keys generate` (a new client's own key pair)", runKeys},
 	}
 }
 
