@@ -68,6 +68,9 @@ type Parts struct {
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
+	// LiveTimeout is how long a query of a live dataset waits for the
+	// department's answer before source_timeout (0: DefaultLiveTimeout).
+	LiveTimeout time.Duration
 
 	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
 	// http.tls_cert, http.tls_key).
@@ -103,6 +106,7 @@ type Node struct {
 	applied          *applied      // offsets each tail has applied
 	trail            *auditTrail   // the audit topic: writes, read-back, lookups
 	gov              *governance   // the control topic: the policy ledger
+	live             *liveQueries  // live datasets: request and reply topics
 	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
 	keyHold          keyHold       // key events held back until the control topic is replayed
 
@@ -185,6 +189,9 @@ func New(p Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.live, err = newLiveQueries(p, w, p.ReceiptSigner, n.dir, n.metrics); err != nil {
+		return nil, err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{
 		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
 		Signer: p.TokenSigner, Keys: n.dir, Clients: n.clients,
@@ -204,7 +211,7 @@ func New(p Parts) (*Node, error) {
 		Citizens: citizens,
 		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
-		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
+		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
 	})
 	if err != nil {
 		return nil, err
@@ -319,6 +326,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
+	n.live.start(gctx)
 	goRun := func(name string, fn func(context.Context) error) {
 		g.Go(func() error {
 			if err := fn(gctx); err != nil && gctx.Err() == nil {

@@ -14,6 +14,7 @@
 //	spec:
 //	  publisher: public-security      # client id
 //	  datasets: [household]           # one or more datasets
+//	  mode: live                      # optional: replicated (default) or live
 //
 //	kind: AccessPolicy
 //	metadata: {name: school-enrolment-household}
@@ -98,6 +99,20 @@
 // lists the permitting and forbidding reasons; a deny lists why each
 // considered policy did not permit. MayPublish answers the same way from
 // the PublisherGrant documents.
+//
+// # Live datasets
+//
+// A PublisherGrant with mode: live makes its datasets live (Set.Live):
+// the data stays at the department, and the exchange forwards each
+// allowed query to the publisher's responder and answers with the record
+// it signs at that moment (exchange/query, "Live datasets"). MayAnswer
+// decides who may answer; a live grant does not let its publisher publish
+// records for the replicated view, nor a replicated grant answer. The
+// mode sits on the grant, not in the dataset's schema, because it is a
+// decision about who serves the data and how, which officers govern like
+// any grant (a change of mode widens, so it needs approval), while the
+// schema only says what a record of the dataset looks like; the same
+// schema serves either mode.
 //
 // A Set is immutable and safe for concurrent use; Decide does no I/O and
 // allocates little (see BenchmarkDecide). Version is a sha256 over the

@@ -394,11 +394,20 @@ func (p *parser) dataset(n *yaml.Node, ds string) (map[string]bool, bool) {
 }
 
 func (p *parser) grantSpec(at, n *yaml.Node, pol *Policy) {
-	sp, ok := p.mapping(at, n, "PublisherGrant spec", "publisher", "datasets")
+	sp, ok := p.mapping(at, n, "PublisherGrant spec", "publisher", "datasets", "mode")
 	if !ok {
 		return
 	}
 	pol.Publisher = p.client(sp, "publisher", false)
+	if mode, mn := p.str(sp, "mode", false); mn != nil {
+		switch Mode(mode) {
+		case ModeReplicated:
+		case ModeLive:
+			pol.Mode = ModeLive
+		default:
+			p.errf(mn, ErrBadValue, "mode %q: want replicated (the default) or live", mode)
+		}
+	}
 	var nodes []*yaml.Node
 	pol.Datasets, nodes = p.list(sp, "datasets", true)
 	for i, ds := range pol.Datasets {

@@ -179,7 +179,7 @@ func TestPoliciesGolden(t *testing.T) {
 		b.WriteString(string(p.Kind) + " " + p.Name + " (" + p.Source + ")\n")
 		switch p.Kind {
 		case KindPublisherGrant:
-			b.WriteString("  " + p.Publisher + " publishes " + strings.Join(p.Datasets, ", ") + "\n")
+			b.WriteString("  " + p.Publisher + " publishes " + strings.Join(p.Datasets, ", ") + modeSuffix(p.Mode) + "\n")
 		case KindAccessPolicy:
 			b.WriteString("  " + p.Consumer + " reads " + p.Dataset + " [" + strings.Join(p.Fields, ", ") + "] for " +
 				strings.Join(p.Purposes, ", ") + " (" + condition(p) + ")\n")

@@ -44,7 +44,7 @@ const Wildcard = "*"
 // Policy is one loaded document, as Policies lists it. Which fields are
 // set depends on Kind:
 //
-//	PublisherGrant: Publisher, Datasets
+//	PublisherGrant: Publisher, Datasets, Mode
 //	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //	Purpose:        Purposes (exactly one), CaseIDPattern
@@ -74,6 +74,8 @@ type Policy struct {
 	// (in the order written); its service is Consumer.
 	Procedure string     `json:"procedure,omitempty"`
 	Evidence  []Evidence `json:"evidence,omitempty"`
+	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
+	Mode Mode `json:"mode,omitempty"`
 }
 
 func (p Policy) clone() Policy {

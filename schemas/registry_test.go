@@ -167,7 +167,7 @@ func nanValue() float64 {
 
 func TestDataset(t *testing.T) {
 	reg := defaultRegistry(t)
-	if got, want := reg.Datasets(), []string{"birth", "business_licence", "consent", "household", "marriage", "property", "social_insurance", "tax"}; !slices.Equal(got, want) {
+	if got, want := reg.Datasets(), []string{"birth", "business_licence", "consent", "household", "marriage", "property", "social_insurance", "tax", "tax_certificate"}; !slices.Equal(got, want) {
 		t.Errorf("Datasets() = %v, want %v", got, want)
 	}
 	d, ok := reg.Dataset("household")
@@ -329,6 +329,7 @@ func TestLoadIgnoresOtherFolders(t *testing.T) {
 		"property: ok (property/v1; BACKWARD)",
 		"social_insurance: ok (social_insurance/v1; BACKWARD)",
 		"tax: ok (tax/v1; BACKWARD)",
+		"tax_certificate: ok (tax_certificate/v1; BACKWARD)",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("CheckDir(.) =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

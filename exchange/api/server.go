@@ -100,6 +100,9 @@ type Deps struct {
 	// once, in bytes (0: DefaultPublishBytesInFlight). A publish waits up
 	// to 5 s for room, then gets 503 with Retry-After.
 	PublishBytesInFlight int64
+	// Live fetches records of live datasets from their departments (nil:
+	// queries of a live dataset answer source_timeout).
+	Live query.LiveSource
 }
 
 // Server is an http.Handler.
@@ -176,7 +179,7 @@ func New(d Deps) (*Server, error) {
 	s.queries, err = query.New(query.Deps{
 		Policy: d.Policy, Schemas: d.Schemas, View: d.View, Pseudonym: d.Pseudonym, Audit: d.Audit,
 		Receipts: d.Receipts, Keys: d.Keys, Node: d.Node, Ready: d.Ready, Fresh: d.Fresh, Now: d.Now,
-		AuditTimeout: writeTimeout, Metrics: reg,
+		AuditTimeout: writeTimeout, Metrics: reg, Live: d.Live,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)

@@ -129,6 +129,9 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 	for u := range p.Publishers {
 		users[u] = true
 	}
+	for u := range p.Responders {
+		users[u] = true
+	}
 	for _, a := range ACLs(p, datasets) {
 		if a.PermissionType != kafka.ACLPermissionTypeAllow || a.ResourcePatternType != kafka.PatternTypeLiteral || a.Host != "*" {
 			return nil, fmt.Errorf("strimzi: ACL %+v has no KafkaUser form here", a)

@@ -97,6 +97,8 @@ var sentinels = []struct {
 	{codes.ErrBadRange, "bad_range"},
 	{codes.ErrBeyondLog, "beyond_log"},
 	{query.ErrConsentRequired, "consent_required"},
+	{query.ErrSourceTimeout, "source_timeout"},
+	{query.ErrReplyMismatch, "reply_mismatch"},
 	{control.ErrBadEvent, "bad_event"},
 	{control.ErrSelfApproval, "self_approval"},
 	{control.ErrAlreadyApproved, "already_approved"},

@@ -59,6 +59,20 @@
 // consent record read, if the citizen has one) whenever the decision
 // required consent.
 //
+// # Live datasets
+//
+// A dataset named by a PublisherGrant with mode: live (policy.Set.Live)
+// is not held in the view: at step 6 Do asks Deps.Live (the node's
+// LiveSource, exchange/livequery.go) for the record, which forwards the
+// query on request.<dataset> to the department's responder and waits
+// for a reply that verifies as ingest verifies a record and is bound to
+// this request and subject (exchange/live, "Reply"). The rest is the same
+// as for a held record: revocation check, projection, receipt, audit
+// entry (its record_id is the live record's, the request id). A reply
+// that says the department holds nothing is not_found; no valid reply
+// before the deadline (Parts.LiveTimeout, default 5 s) is source_timeout
+// (504, ErrSourceTimeout), audited like any refusal.
+//
 // Promises: every outcome, refusals included, is durably audited (an
 // audit.KindQuery entry, exchange/audit) before Do returns; if the entry
 // cannot be written the caller gets codes.ErrUnavailable and nothing is

@@ -50,6 +50,9 @@ type Deps struct {
 	AuditTimeout time.Duration
 	// Metrics, when set, gets the package's metrics (see the package doc).
 	Metrics prometheus.Registerer
+	// Live fetches records of live datasets (nil: they answer
+	// source_timeout). See "Live datasets" in the package doc.
+	Live LiveSource
 }
 
 // DefaultAuditTimeout bounds a query's audit writes when
@@ -128,6 +131,9 @@ func New(d Deps) (*Service, error) {
 	}
 	if d.AuditTimeout <= 0 {
 		d.AuditTimeout = DefaultAuditTimeout
+	}
+	if d.Live == nil {
+		d.Live = noLive{}
 	}
 	s := &Service{d: d}
 	s.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -260,7 +266,18 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	if s.distinct.first(q.Consumer, entry.Subject, s.d.Now()) {
 		s.distinctN.WithLabelValues(q.Consumer).Inc()
 	}
-	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
+	var e *view.Entry
+	ok := false
+	if pol.Live(q.Dataset) {
+		// The data stays at the department: ask it now (LiveSource). The
+		// answer is checked and released below exactly as a held record.
+		if e, err = s.d.Live.Fetch(ctx, pol, q.Dataset, q.Subject); err != nil {
+			return Answer{}, Error, refuse(fmt.Errorf("query: live: %w", err))
+		}
+		ok = !e.Deleted
+	} else {
+		e, ok = s.d.View.Get(q.Dataset, entry.Subject)
+	}
 	if !ok {
 		return Answer{}, NotFound, refuse(fmt.Errorf("query: %w", codes.ErrNotFound))
 	}

@@ -17,7 +17,10 @@
 //     connectors/samples through Kafka; and the procedure services of the
 //     seed procedure catalogue (policy/examples/procedures.yaml), whose
 //     case bundles (POST /v1/cases, `onevisit case`) the banner shows. Loading is idempotent, so a restart
-//     republishes and the exchange answers "duplicate". Start returns once
+//     republishes and the exchange answers "duplicate";
+//   - the live-query example (live.go): the tax bureau's responder
+//     answers the live dataset tax_certificate from the sample tax.csv
+//     (Env.Live; StartResponder runs others). Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
 //     cannot keep dev mode from starting.
@@ -134,13 +137,16 @@ var SampleClients = []Client{
 
 // Env is a running dev environment.
 type Env struct {
-	Cluster   *kfake.Cluster
-	Node      *exchange.Node
-	DataDir   string
-	Brokers   []string
-	BaseURL   string
-	Kafka     bus.Config
-	Schemas   *schemas.Registry
+	Cluster *kfake.Cluster
+	Node    *exchange.Node
+	DataDir string
+	Brokers []string
+	BaseURL string
+	Kafka   bus.Config
+	Schemas *schemas.Registry
+	// Live is the live-query example's responder (live.go), running
+	// unless SkipSamples.
+	Live      *Responder
 	done      chan error
 	cancel    context.CancelFunc
 	closeKeys func()
@@ -260,9 +266,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		if err := env.PublishSamples(ctx); err != nil {
 			return nil, err
 		}
+		if err := env.startLive(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Banner != nil {
 		env.banner(o.Banner)
+		if env.Live != nil {
+			env.liveBanner(o.Banner)
+		}
 	}
 	ok = true
 	return env, nil
@@ -330,6 +342,9 @@ func (e *Env) Done() <-chan error { return e.done }
 
 // Close stops the node and the broker. Safe to call twice.
 func (e *Env) Close() {
+	if e.Live != nil {
+		e.Live.Stop()
+	}
 	if e.cancel != nil {
 		e.cancel()
 		e.done <- <-e.done // keep the exit error for Done
@@ -402,9 +417,14 @@ func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, fun
 	return nil, nil, fmt.Errorf("dev: via %q: want kafka or http", via)
 }
 
-// SampleItems reads a dataset's sample CSV.
+// SampleItems reads a dataset's sample CSV (the live example's dataset:
+// the file its responder answers from).
 func (e *Env) SampleItems(dataset string) ([]connectors.Item, error) {
-	f, err := samples.FS.Open(dataset + ".csv")
+	name := dataset + ".csv"
+	if dataset == LiveDataset {
+		name = liveSample
+	}
+	f, err := samples.FS.Open(name)
 	if err != nil {
 		return nil, err
 	}

@@ -216,6 +216,14 @@ func TestLeakScan(t *testing.T) {
 		_, ok := env.Node.View().Get("household", pseudonymOf(t, env, child))
 		return ok
 	})
+	// A live query too: the request and reply topics, and the logs of
+	// both sides, must not show the subject either.
+	responder, err := env.StartResponder(dev.LivePublisher, dev.LiveDataset, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer responder.Stop()
+	untilAnswered(t, liveRequester(t, env), liveQuery(guardian))
 	for _, q := range []string{
 		`{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,
 		`{"dataset":"property","subject":"` + guardian + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`,

@@ -121,9 +121,9 @@ func householdVersions(t *testing.T, base string) []string {
 	return nil
 }
 
-// schoolQuery asks base for subject as school enrolment and returns the
+// schoolQueryFields asks base for subject as school enrolment and returns the
 // status and the released field names.
-func schoolQuery(t *testing.T, env *dev.Env, base, subject string) (int, []string) {
+func schoolQueryFields(t *testing.T, env *dev.Env, base, subject string) (int, []string) {
 	t.Helper()
 	body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subject, "purpose": "school_enrolment", "case_id": "SE-2026-0077"})
 	status, m := post(t, base+"/v1/query", token(t, env, schoolService), body)
@@ -210,14 +210,14 @@ func TestSchemasProposeOnTwoNodes(t *testing.T) {
 	for _, base := range []string{env.BaseURL, n2.BaseURL} {
 		var got []string
 		testkit.WaitFor(t, 20*time.Second, base+" serves the v2 record", func() bool {
-			status, f := schoolQuery(t, env, base, subject)
+			status, f := schoolQueryFields(t, env, base, subject)
 			got = f
 			return status == http.StatusOK
 		})
 		if !reflect.DeepEqual(got, v2Fields) {
 			t.Fatalf("%s v2 record: fields %v, want %v", base, got, v2Fields)
 		}
-		if status, got := schoolQuery(t, env, base, samples.ChildResidentID); status != http.StatusOK || !reflect.DeepEqual(got, v1Fields) {
+		if status, got := schoolQueryFields(t, env, base, samples.ChildResidentID); status != http.StatusOK || !reflect.DeepEqual(got, v1Fields) {
 			t.Fatalf("%s v1 record: %d fields %v, want %v", base, status, got, v1Fields)
 		}
 	}

@@ -106,8 +106,11 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 }
 
 func runConnector(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && connectorCommands[args[0]] != nil {
+		return connectorCommands[args[0]](ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "csv" {
-		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`")
+		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`, `connector respond --dataset D --credentials C --file F` or `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`")
 	}
 	fs := flags(e, "connector csv")
 	dataset := fs.String("dataset", "", "dataset (required)")
