@@ -102,12 +102,16 @@
 // newest first, each with its exact bytes for the inclusion proof, and
 // refuses any query parameter (400 naming it: the subject comes from the
 // token only, so a resident cannot ask for another's entries); POST
-// /v1/me/corrections records a request to correct one field of a
-// dataset (a field of its schema, not the subject; a comment checked as
-// an officer's reason is) as an audit entry of kind correction, answered
-// 202 with status open, durably written before the answer; at most 5 an
-// hour per resident and node (429 rate_limited: each is an audit entry). GET
-// /v1/me/config (public) names the sign-in page.
+// /v1/me/corrections files a request to correct one field of a dataset
+// (a field of its schema, not the subject; a comment checked as an
+// officer's reason is) in the correction workflow of /v1/corrections:
+// about the record the node holds of the resident in that dataset (404
+// not_found naming /dataset when none), routed to its publisher's inbox
+// with filer "(resident)", answered 201 with the open correction once it
+// is audited and in the inbox; at most 5 an hour per resident and node
+// (429 rate_limited: each is an audit entry). GET /v1/me/corrections
+// lists the resident's corrections with their status as the department
+// decides them. GET /v1/me/config (public) names the sign-in page.
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
