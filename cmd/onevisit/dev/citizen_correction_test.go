@@ -61,7 +61,9 @@ func TestCitizenCorrectionRoutedToDepartment(t *testing.T) {
 
 	// Refusals: no record of the child in tax; a consumer's access token.
 	resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+childTok, []byte(`{"dataset":"tax","field":"taxable_income","comment":"not mine"}`), nil)
-	var eb struct{ Error struct{ Code, Pointer string } }
+	var eb struct {
+		Error struct{ Code, Pointer string }
+	}
 	_ = json.Unmarshal(b, &eb)
 	if resp.StatusCode != http.StatusNotFound || eb.Error.Code != "not_found" || eb.Error.Pointer != "/dataset" {
 		t.Errorf("a dataset without the child's record: %d %s, want 404 not_found at /dataset", resp.StatusCode, b)
