@@ -26,7 +26,10 @@
 //     Connect provider (exchange/citizen; the ID token kept in
 //     sessionStorage) and lists every audit entry about them, newest
 //     first, each with its inclusion proof checked; the list downloads as
-//     JSON, and a resident can ask for the correction of a field.
+//     JSON, and a resident can ask for the correction of a field, routed to
+//     the department that published it, and follow its status (open,
+//     accepted, rejected, corrected), asked again every 3 s while one is
+//     open.
 //
 // The in-page proof check: the leaf hash SHA-256(0x00 || entry bytes),
 // the RFC 9162 inclusion proof from /v1/audit/proof/inclusion up to the
