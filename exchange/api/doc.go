@@ -92,7 +92,11 @@
 // For the officer console and the citizen page (exchange/webui):
 // GET /v1/policy/current (officers) serves the policy set in force as
 // the canonical YAML a proposal carries; GET /v1/clients (officers) the
-// registered clients. The citizen routes (role citizen) take a
+// registered clients; GET /v1/audit/entries with filter parameters
+// (consumer, case_id, dataset, kind, code, from, to; officers) searches
+// the latest 100000 entries, or [start, end), newest first, and GET
+// /v1/audit/rejections (officers) counts the records refused at ingest
+// by dataset and code (auditsearch.go). The citizen routes (role citizen) take a
 // resident's OpenID Connect ID token instead of an access token
 // (Deps.Citizens, exchange/citizen; 404 when not configured, 401
 // unauthenticated without a token, 401 invalid_token for one that does
