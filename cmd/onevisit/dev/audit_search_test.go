@@ -155,7 +155,9 @@ func TestAuditSearchServerSide(t *testing.T) {
 				return (e.Actor == "newborn-registration" || e.Consumer == "newborn-registration") && e.Kind == audit.KindQuery
 			}, 2},
 		{"by consumer, any kind", url.Values{"consumer": {"newborn-registration"}},
-			func(e audit.Entry) bool { return e.Actor == "newborn-registration" || e.Consumer == "newborn-registration" }, 2},
+			func(e audit.Entry) bool {
+				return e.Actor == "newborn-registration" || e.Consumer == "newborn-registration"
+			}, 2},
 		{"by time range", url.Values{"from": {mid.Format(time.RFC3339Nano)}, "consumer": {"newborn-registration"}},
 			func(e audit.Entry) bool {
 				return !e.Time.Before(mid) && (e.Actor == "newborn-registration" || e.Consumer == "newborn-registration")
@@ -194,7 +196,9 @@ func TestAuditSearchServerSide(t *testing.T) {
 
 	// Paging: limit 1 answers the newest match and says there is more; the
 	// next page (end = that index) the one before.
-	allNB := wantIndexes(all, 0, size, func(e audit.Entry) bool { return e.Actor == "newborn-registration" || e.Consumer == "newborn-registration" })
+	allNB := wantIndexes(all, 0, size, func(e audit.Entry) bool {
+		return e.Actor == "newborn-registration" || e.Consumer == "newborn-registration"
+	})
 	p1 := search(url.Values{"consumer": {"newborn-registration"}, "limit": {"1"}})
 	if !slices.Equal(p1.Indexes, allNB[:1]) || !p1.More {
 		t.Fatalf("limit 1: %v more %v, want %v more true", p1.Indexes, p1.More, allNB[:1])
@@ -250,7 +254,9 @@ func TestAuditSearchServerSide(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			status, b := auditGet(t, env, officer, "/v1/audit/entries?"+tt.query)
-			var eb struct{ Error struct{ Code, Pointer string } }
+			var eb struct {
+				Error struct{ Code, Pointer string }
+			}
 			_ = json.Unmarshal(b, &eb)
 			if status != tt.status || eb.Error.Code != tt.code || eb.Error.Pointer != tt.pointer {
 				t.Errorf("%d %s, want %d %s at %s", status, b, tt.status, tt.code, tt.pointer)
