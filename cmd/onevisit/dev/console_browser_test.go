@@ -157,6 +157,7 @@ func TestConsoleOfficerInBrowser(t *testing.T) {
 	}
 	labelled(t, ctx, "console-audit")
 	browser.Screenshot(t, ctx, "console-audit")
+	consoleServerSearch(t, ctx, env, first)
 
 	// The first officer proposes granting gender.
 	run(t, ctx, "open policies", chromedp.Navigate(first+"/console/#policies"), chromedp.WaitVisible(chromedp.CSS("#pol-yaml")))
