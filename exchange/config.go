@@ -42,6 +42,7 @@ type Config struct {
 	Schemas string       `yaml:"schemas"`
 	Keys    KeysConfig   `yaml:"keys"`
 	Ingest  IngestConfig `yaml:"ingest"`
+	View    ViewConfig   `yaml:"view"`
 }
 
 // IngestConfig tunes the acceptance pipeline.
@@ -406,5 +407,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
 		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals,
+		ViewDir: c.View.Dir,
 	}, nil
 }

@@ -466,3 +466,46 @@ func (v *View) Close() error {
 	}
 	return err
 }
+
+// UseDisk turns v, a view made by New and not used yet, into one kept on
+// disk in dir (see Open). A node makes its view before it can derive the
+// store's MAC key, which takes its key backend: it calls UseDisk in Run,
+// before anything reads or writes the view.
+func (v *View) UseDisk(dir string, key []byte, o Options) error {
+	d, err := Open(dir, key, o)
+	if err != nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.disk != nil || len(v.entries) > 0 {
+		d.Close()
+		return errors.New("view: UseDisk on a view in use")
+	}
+	v.disk, v.live, v.entries, v.seen = d.disk, d.live, nil, nil
+	return nil
+}
+
+// Reset empties a view on disk: its entries, record ids and checkpoints
+// (the node found a checkpoint past the end of its partition: the topic
+// was recreated, and the store describes a log that is gone).
+func (v *View) Reset() error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.disk == nil {
+		return nil
+	}
+	b := v.disk.db.NewBatch()
+	defer b.Close()
+	for _, p := range []string{prefixEntry, prefixSeen, prefixOffset} {
+		end := []byte(p)
+		end[len(end)-1]++
+		_ = b.DeleteRange([]byte(p), end, nil)
+	}
+	_ = b.Delete([]byte(keyLive), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("view: reset store: %w", err)
+	}
+	v.live, v.disk.offsets = 0, map[string]int64{}
+	return nil
+}
