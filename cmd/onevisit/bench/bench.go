@@ -56,11 +56,20 @@ type Result struct {
 	CPUs int
 	// VerifyPerSec is the raw Ed25519 rate on all cores, measured right
 	// before and after the first ingest phase (their mean).
-	VerifyPerSec   float64
-	Embedded       Figures  // against the embedded broker
-	Kafka          *Figures // against Options.Kafka, when given
+	VerifyPerSec float64
+	Embedded     Figures  // against the embedded broker
+	Kafka        *Figures // against Options.Kafka, when given
+	// BytesPerRecord is the heap one record costs in a view kept in
+	// memory (view.dir unset), measured alone.
 	BytesPerRecord float64
+	// Scale and KafkaScale are the scale phase's figures (scale.go).
+	Scale, KafkaScale *Scale
 }
+
+// PhaseRecords bounds the records of the ingest and query phases: a run
+// with more (--records) measures the rest in the scale phase, which never
+// holds its records in memory.
+const PhaseRecords = 100_000
 
 // Report is the machine-readable form of a Result (`onevisit bench
 // --json`). Its field names are a contract: they keep their names across
@@ -79,23 +88,43 @@ type Report struct {
 	HeapBytesPerRecord float64  `json:"heap_bytes_per_record"`
 	DiskBytesPerRecord *float64 `json:"disk_bytes_per_record"` // null: views are in memory
 	RebuildPerSec      *float64 `json:"rebuild_per_s"`         // null: not measured yet
+	// Figures of the scale phase (records held by one node, view on
+	// disk); heap_bytes_per_record is then that node's whole process
+	// (view, audit log, in-process broker) after a forced collection.
+	RSSBytesPerRecord       *float64 `json:"rss_bytes_per_record"`
+	MemoryViewBytesPerRecod float64  `json:"memory_view_heap_bytes_per_record"` // a view in memory, alone
+	AuditHeapBytesPerRecord *float64 `json:"audit_heap_bytes_per_record"`       // estimated
+	ScaleQueryPerSec        *float64 `json:"scale_query_per_s"`
+	ScaleQueryP50Ms         *float64 `json:"scale_query_p50_ms"`
+	ScaleQueryP99Ms         *float64 `json:"scale_query_p99_ms"`
+	ForwardQueryP50Ms       *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
+	ForwardQueryP99Ms       *float64 `json:"forward_query_p99_ms"`
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
 
 // Report returns the run's figures in their machine-readable form.
 func (r Result) Report(records int) Report {
-	of := func(f Figures) Report {
-		return Report{
+	of := func(f Figures, sc *Scale) Report {
+		rep := Report{
 			CPUs: r.CPUs, Records: records, RawVerifyPerSec: r.VerifyPerSec,
 			IngestPerSec: f.IngestPerSec, IngestRatio: f.IngestRatio, IngestTopicPerSec: f.IngestTopicPerSec,
 			QueryPerSec: f.QueryPerSec, QueryP50Ms: ms(f.QueryP50), QueryP99Ms: ms(f.QueryP99), QueryErrors: f.QueryErrors,
-			HeapBytesPerRecord: r.BytesPerRecord,
+			HeapBytesPerRecord: r.BytesPerRecord, MemoryViewBytesPerRecod: r.BytesPerRecord,
 		}
+		if sc != nil {
+			p := func(v float64) *float64 { return &v }
+			rep.HeapBytesPerRecord = sc.HeapPerRecord
+			rep.DiskBytesPerRecord, rep.RebuildPerSec, rep.RSSBytesPerRecord = p(sc.DiskPerRecord), p(sc.RebuildPerSec), p(sc.RSSPerRecord)
+			rep.AuditHeapBytesPerRecord = p(float64(sc.AuditHeapApprox) / float64(max(1, sc.Records)))
+			rep.ScaleQueryPerSec, rep.ScaleQueryP50Ms, rep.ScaleQueryP99Ms = p(sc.QueryPerSec), p(ms(sc.QueryP50)), p(ms(sc.QueryP99))
+			rep.ForwardQueryP50Ms, rep.ForwardQueryP99Ms = p(ms(sc.HopP50)), p(ms(sc.HopP99))
+		}
+		return rep
 	}
-	rep := of(r.Embedded)
+	rep := of(r.Embedded, r.Scale)
 	if r.Kafka != nil {
-		k := of(*r.Kafka)
+		k := of(*r.Kafka, r.KafkaScale)
 		rep.Kafka = &k
 	}
 	return rep
@@ -136,23 +165,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{CPUs: runtime.GOMAXPROCS(0)}
 	say := func(f string, a ...any) { fmt.Fprintf(o.Out, f+"\n", a...) }
 	say("onevisit bench: %d CPUs, %s per timed phase, %d records, query concurrency %d", res.CPUs, o.Duration, o.Records, o.Concurrency)
-	subjects := Subjects(o.Records)
+	subjects := Subjects(min(o.Records, PhaseRecords))
 
 	var recs []string
 	envs := []struct {
-		name string
-		opts dev.Options
-		dst  *Figures
-	}{{"embedded broker", dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}, &res.Embedded}}
+		name  string
+		opts  dev.Options
+		dst   *Figures
+		scale **Scale
+	}{{"embedded broker", dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}, &res.Embedded, &res.Scale}}
 	if o.Kafka != nil {
 		kc := *o.Kafka
 		kc.Names = bus.Names(fmt.Sprintf("bench%d", time.Now().UnixNano()))
 		res.Kafka = &Figures{}
 		envs = append(envs, struct {
-			name string
-			opts dev.Options
-			dst  *Figures
-		}{"Kafka " + strings.Join(kc.Brokers, ","), dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, Kafka: &kc, Topics: bus.TopicSpec{ReplicationFactor: min(3, len(kc.Brokers))}}, res.Kafka})
+			name  string
+			opts  dev.Options
+			dst   *Figures
+			scale **Scale
+		}{"Kafka " + strings.Join(kc.Brokers, ","), dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, Kafka: &kc, Topics: bus.TopicSpec{ReplicationFactor: min(3, len(kc.Brokers))}}, res.Kafka, &res.KafkaScale})
 	}
 	for i, e := range envs {
 		env, err := dev.Start(ctx, e.opts)
@@ -179,7 +210,22 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		say("  query:                     %10.0f answers/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", f.QueryPerSec, f.QueryP50.Round(10*time.Microsecond), f.QueryP99.Round(10*time.Microsecond), f.QueryErrors, o.Concurrency)
 	}
 	res.BytesPerRecord = memoryPerRecord(recs)
-	say("memory per held record:      %10.0f bytes", res.BytesPerRecord)
+	say("memory per held record:      %10.0f bytes (a view in memory, alone)", res.BytesPerRecord)
+	for _, e := range envs {
+		opts := e.opts
+		if opts.Kafka != nil {
+			kc := *opts.Kafka
+			kc.Names = bus.Names(fmt.Sprintf("benchscale%d", time.Now().UnixNano()))
+			opts.Kafka = &kc
+		}
+		say("[%s, scale: %d records held, view on disk]", e.name, o.Records)
+		sc, err := scale(ctx, opts, o)
+		if err != nil {
+			return res, fmt.Errorf("bench scale on %s: %w", e.name, err)
+		}
+		*e.scale = &sc
+		sc.print(say, o.Concurrency)
+	}
 	return res, nil
 }
 
@@ -362,6 +408,11 @@ func signHousehold(ctx context.Context, env *dev.Env, subjects []string) ([]stri
 }
 
 func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) (float64, time.Duration, time.Duration, int64, error) {
+	return queryLoadAt(ctx, env, env.BaseURL, subjects, o)
+}
+
+// queryLoadAt is queryLoad against base, env's node or a proxy before it.
+func queryLoadAt(ctx context.Context, env *dev.Env, base string, subjects []string, o Options) (float64, time.Duration, time.Duration, int64, error) {
 	c, err := env.Client("school-enrolment")
 	if err != nil {
 		return 0, 0, 0, 0, err
@@ -384,7 +435,7 @@ func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) 
 			defer wg.Done()
 			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += o.Concurrency {
 				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "BENCH-1"})
-				req, _ := http.NewRequestWithContext(ctx, "POST", env.BaseURL+"/v1/query", bytes.NewReader(body))
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok)
 				t0 := time.Now()
 				resp, err := hc.Do(req)
