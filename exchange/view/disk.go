@@ -509,3 +509,16 @@ func (v *View) Reset() error {
 	v.live, v.disk.offsets = 0, map[string]int64{}
 	return nil
 }
+
+// Compact flushes the store's memtable and compacts every level, so its
+// size on disk (DiskBytes) is that of its live data; onevisit bench calls
+// it before it measures. A no-op in memory.
+func (v *View) Compact() error {
+	if v.disk == nil {
+		return nil
+	}
+	if err := v.disk.db.Flush(); err != nil {
+		return err
+	}
+	return v.disk.db.Compact([]byte{0}, []byte{0xff}, true)
+}

@@ -91,14 +91,14 @@ type Report struct {
 	// Figures of the scale phase (records held by one node, view on
 	// disk); heap_bytes_per_record is then that node's whole process
 	// (view, audit log, in-process broker) after a forced collection.
-	RSSBytesPerRecord       *float64 `json:"rss_bytes_per_record"`
-	MemoryViewBytesPerRecod float64  `json:"memory_view_heap_bytes_per_record"` // a view in memory, alone
-	AuditHeapBytesPerRecord *float64 `json:"audit_heap_bytes_per_record"`       // estimated
-	ScaleQueryPerSec        *float64 `json:"scale_query_per_s"`
-	ScaleQueryP50Ms         *float64 `json:"scale_query_p50_ms"`
-	ScaleQueryP99Ms         *float64 `json:"scale_query_p99_ms"`
-	ForwardQueryP50Ms       *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
-	ForwardQueryP99Ms       *float64 `json:"forward_query_p99_ms"`
+	RSSBytesPerRecord        *float64 `json:"rss_bytes_per_record"`
+	MemoryViewBytesPerRecord float64  `json:"memory_view_heap_bytes_per_record"` // a view in memory, alone
+	AuditHeapBytesPerRecord  *float64 `json:"audit_heap_bytes_per_record"`       // estimated
+	ScaleQueryPerSec         *float64 `json:"scale_query_per_s"`
+	ScaleQueryP50Ms          *float64 `json:"scale_query_p50_ms"`
+	ScaleQueryP99Ms          *float64 `json:"scale_query_p99_ms"`
+	ForwardQueryP50Ms        *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
+	ForwardQueryP99Ms        *float64 `json:"forward_query_p99_ms"`
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
@@ -110,7 +110,7 @@ func (r Result) Report(records int) Report {
 			CPUs: r.CPUs, Records: records, RawVerifyPerSec: r.VerifyPerSec,
 			IngestPerSec: f.IngestPerSec, IngestRatio: f.IngestRatio, IngestTopicPerSec: f.IngestTopicPerSec,
 			QueryPerSec: f.QueryPerSec, QueryP50Ms: ms(f.QueryP50), QueryP99Ms: ms(f.QueryP99), QueryErrors: f.QueryErrors,
-			HeapBytesPerRecord: r.BytesPerRecord, MemoryViewBytesPerRecod: r.BytesPerRecord,
+			HeapBytesPerRecord: r.BytesPerRecord, MemoryViewBytesPerRecord: r.BytesPerRecord,
 		}
 		if sc != nil {
 			p := func(v float64) *float64 { return &v }
@@ -434,7 +434,7 @@ func queryLoadAt(ctx context.Context, env *dev.Env, base string, subjects []stri
 		go func() {
 			defer wg.Done()
 			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += o.Concurrency {
-				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "BENCH-1"})
+				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "SE-2026-0001"})
 				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok)
 				t0 := time.Now()

@@ -36,7 +36,7 @@ type Scale struct {
 	// Records, never below 0.
 	HeapBefore, HeapAfter, RSSBefore, RSSAfter int64
 	HeapPerRecord, RSSPerRecord                float64
-	// ViewDisk is the view store's size on disk.
+	// ViewDisk is the view store's size on disk, flushed and compacted.
 	ViewDisk        uint64
 	DiskPerRecord   float64
 	AuditEntries    uint64
@@ -113,7 +113,7 @@ func scale(ctx context.Context, opts dev.Options, o Options) (Scale, error) {
 	s.HeapAfter, s.RSSAfter = memory()
 	s.HeapPerRecord = perRecord(s.HeapBefore, s.HeapAfter, o.Records)
 	s.RSSPerRecord = perRecord(s.RSSBefore, s.RSSAfter, o.Records)
-	if err := env.Node.View().Sync(); err != nil {
+	if err := env.Node.View().Compact(); err != nil {
 		return s, err
 	}
 	s.ViewDisk = env.Node.View().DiskBytes()
