@@ -43,6 +43,7 @@ type Config struct {
 	Keys    KeysConfig   `yaml:"keys"`
 	Ingest  IngestConfig `yaml:"ingest"`
 	View    ViewConfig   `yaml:"view"`
+	Audit   AuditConfig  `yaml:"audit"`
 }
 
 // IngestConfig tunes the acceptance pipeline.
@@ -407,6 +408,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
 		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals,
-		ViewDir: c.View.Dir,
+		ViewDir: c.View.Dir, AuditDir: c.Audit.Dir,
 	}, nil
 }

@@ -69,6 +69,9 @@ type Parts struct {
 	// ViewDir, when set, keeps the view on disk there (config view.dir,
 	// see ViewConfig).
 	ViewDir string
+	// AuditDir, when set, keeps the audit log on disk there (config
+	// audit.dir, see AuditConfig).
+	AuditDir string
 
 	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
 	// http.tls_cert, http.tls_key).
@@ -266,6 +269,10 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	defer n.view.Close()
+	if err := n.openAuditStore(); err != nil {
+		return err
+	}
+	defer n.log.Close()
 	ln := n.p.Listener
 	if ln == nil {
 		var err error

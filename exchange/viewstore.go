@@ -23,6 +23,15 @@ type ViewConfig struct {
 	Dir string `yaml:"dir"`
 }
 
+// AuditConfig is where the node keeps its copy of the audit log.
+type AuditConfig struct {
+	// Dir, when set, keeps the log's entries, Merkle tree hashes and
+	// by-subject index on disk (Pebble) in that folder, emptied at start:
+	// the node still rebuilds the log from the audit topic, but its memory
+	// stays flat as the log grows. Empty: the log is in memory.
+	Dir string `yaml:"dir"`
+}
+
 // registerViewMetrics adds the view store's metrics to the node's
 // registry.
 func (n *Node) registerViewMetrics() {
@@ -43,6 +52,18 @@ func (n *Node) openViewStore(ctx context.Context) error {
 		return fmt.Errorf("exchange: derive view store key: %w", err)
 	}
 	if err := n.view.UseDisk(n.p.ViewDir, k, view.Options{}); err != nil {
+		return fmt.Errorf("exchange: %w", err)
+	}
+	return nil
+}
+
+// openAuditStore moves the audit log to disk when the node has an audit
+// folder; like openViewStore, before anything reads or writes it.
+func (n *Node) openAuditStore() error {
+	if n.p.AuditDir == "" {
+		return nil
+	}
+	if err := n.log.UseDisk(n.p.AuditDir); err != nil {
 		return fmt.Errorf("exchange: %w", err)
 	}
 	return nil

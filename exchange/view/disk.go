@@ -181,6 +181,9 @@ func (d *disk) get(k []byte) ([]byte, error) {
 }
 
 func (d *disk) has(k []byte) bool {
+	if d.closed {
+		return false
+	}
 	_, c, err := d.db.Get(k)
 	if err != nil {
 		return false
@@ -215,6 +218,9 @@ func (d *disk) mac(k, val []byte) []byte {
 // entry reads the entry at k: (nil, nil) when there is none, ErrCorrupt
 // when its MAC or its encoding is bad.
 func (d *disk) entry(k []byte) (*Entry, error) {
+	if d.closed {
+		return nil, errClosed
+	}
 	v, c, err := d.db.Get(k)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return nil, nil
@@ -278,6 +284,9 @@ func encode(e *Entry) []byte {
 
 var errEncoding = errors.New("view: bad entry encoding")
 
+// errClosed: the node stopped and closed its store.
+var errClosed = errors.New("view: store closed")
+
 func decode(b []byte) (*Entry, error) {
 	r := bytes.NewReader(b)
 	if f, err := r.ReadByte(); err != nil || f != entryFormat {
@@ -330,6 +339,9 @@ func decode(b []byte) (*Entry, error) {
 // log) its partition's checkpoint in one batch.
 func (v *View) applyDisk(subject string, e *Entry, topic string, partition int) bool {
 	d := v.disk
+	if d.closed {
+		return false
+	}
 	id := e.Key().flat()
 	applied := d.has(seenKey(id))
 	k := entryKey(e.Dataset, subject)
@@ -399,7 +411,7 @@ func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) bo
 func (v *View) Advance(topic string, partition int, next int64) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.disk == nil {
+	if v.disk == nil || v.disk.closed {
 		return nil
 	}
 	b := v.disk.db.NewBatch()
@@ -436,7 +448,7 @@ func (v *View) Corrupt() int64 {
 
 // DiskBytes is the space the store takes on disk (0 in memory).
 func (v *View) DiskBytes() uint64 {
-	if v.disk == nil {
+	if v.disk == nil || v.disk.closed {
 		return 0
 	}
 	m := v.disk.db.Metrics()
@@ -445,7 +457,7 @@ func (v *View) DiskBytes() uint64 {
 
 // Sync flushes the store's write-ahead log to disk (a no-op in memory).
 func (v *View) Sync() error {
-	if v.disk == nil {
+	if v.disk == nil || v.disk.closed {
 		return nil
 	}
 	return v.disk.db.LogData(nil, pebble.Sync)
@@ -492,7 +504,7 @@ func (v *View) UseDisk(dir string, key []byte, o Options) error {
 func (v *View) Reset() error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.disk == nil {
+	if v.disk == nil || v.disk.closed {
 		return nil
 	}
 	b := v.disk.db.NewBatch()
@@ -514,7 +526,7 @@ func (v *View) Reset() error {
 // size on disk (DiskBytes) is that of its live data; onevisit bench calls
 // it before it measures. A no-op in memory.
 func (v *View) Compact() error {
-	if v.disk == nil {
+	if v.disk == nil || v.disk.closed {
 		return nil
 	}
 	if err := v.disk.db.Flush(); err != nil {

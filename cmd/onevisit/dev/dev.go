@@ -219,6 +219,7 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	// The view lives on disk beside the broker's log and lasts as long as
 	// it: an ephemeral broker starts empty, so its view does too.
 	parts.ViewDir = filepath.Join(env.DataDir, "view")
+	parts.AuditDir = filepath.Join(env.DataDir, "audit-log") // emptied at every start
 	if o.Ephemeral {
 		if err := os.RemoveAll(parts.ViewDir); err != nil {
 			return nil, fmt.Errorf("dev: view dir: %w", err)
@@ -613,6 +614,7 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
 	// A node of its own has a view of its own, built from the log.
 	parts.ViewDir = filepath.Join(e.DataDir, "view-"+name)
+	parts.AuditDir = filepath.Join(e.DataDir, "audit-log-"+name)
 	if err := os.RemoveAll(parts.ViewDir); err != nil {
 		ln.Close()
 		kb.Close()
