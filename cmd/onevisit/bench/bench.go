@@ -6,6 +6,17 @@
 // p50/p99 latency at a fixed concurrency with the audit write on; and the
 // heap bytes one held record costs.
 //
+// The scale phase (scale.go) then fills a fresh node, its view and audit
+// log on disk, with Options.Records records signed in parallel on every
+// core (each signed, none reused: the subject is bound into the
+// signature) and streamed into the pipeline, and reports the process's
+// heap and RSS per record after forced collections (a signed difference,
+// never below 0), the view store's disk bytes per record, the rate at
+// which a new node rebuilds its replica from the accepted topics, and the
+// query rate and p50/p99 over random subjects from disk, directly and
+// through one loopback HTTP hop (the cost of forwarding to another node).
+// The ingest and query phases use at most PhaseRecords records.
+//
 // Everything runs on loopback against the embedded broker (or the cluster
 // named in Options.Kafka). Each phase is bounded in time or count and the
 // run stops by itself. It is a benchmark, never a test: nothing here
