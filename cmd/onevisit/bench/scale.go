@@ -52,6 +52,11 @@ type Scale struct {
 	QueryP50, QueryP99          time.Duration
 	HopP50, HopP99              time.Duration
 	QueryErrors, HopErrors      int64
+	// JoinQueries and JoinErrors count the queries the first node
+	// answered, and failed, while the new node caught up; JoinWorstP99
+	// is the worst p99 of any one-second window then.
+	JoinQueries, JoinErrors int64
+	JoinWorstP99            time.Duration
 }
 
 // subjectAt is the i-th subject of Subjects, without holding them all.
@@ -120,13 +125,42 @@ func scale(ctx context.Context, opts dev.Options, o Options) (Scale, error) {
 	s.DiskPerRecord = float64(s.ViewDisk) / float64(o.Records)
 	s.AuditEntries, s.AuditHeapApprox = auditFootprint(env)
 
-	// A new node on the same topics: time until it has caught up.
+	rng := rand.New(rand.NewPCG(uint64(o.Records), 11))
+	sample := make([]string, min(o.Records, 100_000))
+	for i := range sample {
+		sample[i] = subjectAt(rng.IntN(o.Records))
+	}
+	// A new node on the same topics: time until it has caught up, while
+	// the first node keeps answering queries.
+	joined := make(chan struct{})
+	joinDone := make(chan struct{})
+	go func() {
+		defer close(joinDone)
+		w := o
+		w.Duration = time.Second
+		for {
+			select {
+			case <-joined:
+				return
+			default:
+			}
+			qps, _, p99, errs, err := queryLoadAt(ctx, env, env.BaseURL, sample, w)
+			s.JoinQueries += int64(qps * w.Duration.Seconds())
+			s.JoinErrors += errs
+			if err != nil && errs == 0 {
+				s.JoinErrors++
+			}
+			s.JoinWorstP99 = max(s.JoinWorstP99, p99)
+		}
+	}()
 	start = time.Now()
 	n2, err := env.StartNode(ctx, "bench-rebuild")
+	s.Rebuild = time.Since(start)
+	close(joined)
+	<-joinDone
 	if err != nil {
 		return s, fmt.Errorf("bench: rebuild node: %w", err)
 	}
-	s.Rebuild = time.Since(start)
 	held := n2.Node.View().Len()
 	n2.Close()
 	if held != o.Records {
@@ -136,11 +170,6 @@ func scale(ctx context.Context, opts dev.Options, o Options) (Scale, error) {
 
 	// Queries over subjects spread over the whole store, so the block
 	// cache does not hold them all.
-	rng := rand.New(rand.NewPCG(uint64(o.Records), 11))
-	sample := make([]string, min(o.Records, 100_000))
-	for i := range sample {
-		sample[i] = subjectAt(rng.IntN(o.Records))
-	}
 	s.QueryPerSec, s.QueryP50, s.QueryP99, s.QueryErrors, err = queryLoadAt(ctx, env, env.BaseURL, sample, o)
 	if err != nil {
 		return s, err
@@ -283,6 +312,7 @@ func (s Scale) print(say func(string, ...any), concurrency int) {
 	say("  audit log in memory:    %8d entries, about %.1f MiB (%.0f bytes/record)", s.AuditEntries, mb(s.AuditHeapApprox), float64(s.AuditHeapApprox)/float64(max(1, s.Records)))
 	say("  in-process broker:      the rest of the heap growth")
 	say("  rebuild (new node):     %8.0f records/s  (%s for %d)", s.RebuildPerSec, s.Rebuild.Round(time.Millisecond), s.Records)
+	say("  queries meanwhile:      %8d answered, %d errors, worst 1-s p99 %s (first node, while the new one caught up)", s.JoinQueries, s.JoinErrors, s.JoinWorstP99.Round(10*time.Microsecond))
 	say("  query from disk:        %8.0f answers/s  p50 %s  p99 %s  errors %d  (concurrency %d, random subjects)", s.QueryPerSec, s.QueryP50.Round(10*time.Microsecond), s.QueryP99.Round(10*time.Microsecond), s.QueryErrors, concurrency)
 	say("  + one forwarding hop:   %8.0f answers/s  p50 %s  p99 %s  errors %d  (loopback reverse proxy)", s.HopQueryPerSec, s.HopP50.Round(10*time.Microsecond), s.HopP99.Round(10*time.Microsecond), s.HopErrors)
 }
