@@ -110,6 +110,8 @@ type Report struct {
 	ScaleQueryP99Ms          *float64 `json:"scale_query_p99_ms"`
 	ForwardQueryP50Ms        *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
 	ForwardQueryP99Ms        *float64 `json:"forward_query_p99_ms"`
+	JoinQueryErrors          *int64   `json:"join_query_errors"` // queries failed while a new node caught up
+	JoinQueryP99Ms           *float64 `json:"join_query_p99_ms"` // their worst one-second p99
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
@@ -130,6 +132,8 @@ func (r Result) Report(records int) Report {
 			rep.AuditHeapBytesPerRecord = p(float64(sc.AuditHeapApprox) / float64(max(1, sc.Records)))
 			rep.ScaleQueryPerSec, rep.ScaleQueryP50Ms, rep.ScaleQueryP99Ms = p(sc.QueryPerSec), p(ms(sc.QueryP50)), p(ms(sc.QueryP99))
 			rep.ForwardQueryP50Ms, rep.ForwardQueryP99Ms = p(ms(sc.HopP50)), p(ms(sc.HopP99))
+			je := sc.JoinErrors
+			rep.JoinQueryErrors, rep.JoinQueryP99Ms = &je, p(ms(sc.JoinWorstP99))
 		}
 		return rep
 	}
