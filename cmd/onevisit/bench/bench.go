@@ -75,12 +75,14 @@ type Result struct {
 	BytesPerRecord float64
 	// Scale and KafkaScale are the scale phase's figures (scale.go).
 	Scale, KafkaScale *Scale
+	// ViewAlone is the view store alone at Options.Records (viewalone.go).
+	ViewAlone *ViewAlone
 }
 
 // PhaseRecords bounds the records of the ingest and query phases: a run
 // with more (--records) measures the rest in the scale phase, which never
 // holds its records in memory.
-const PhaseRecords = 100_000
+const PhaseRecords = DefaultRecords
 
 // Report is the machine-readable form of a Result (`onevisit bench
 // --json`). Its field names are a contract: they keep their names across
@@ -104,14 +106,19 @@ type Report struct {
 	// (view, audit log, in-process broker) after a forced collection.
 	RSSBytesPerRecord        *float64 `json:"rss_bytes_per_record"`
 	MemoryViewBytesPerRecord float64  `json:"memory_view_heap_bytes_per_record"` // a view in memory, alone
-	AuditHeapBytesPerRecord  *float64 `json:"audit_heap_bytes_per_record"`       // estimated
+	NodeRecords              *int     `json:"node_records"`                      // records the scale phase's node held (at most NodeRecords)
 	ScaleQueryPerSec         *float64 `json:"scale_query_per_s"`
 	ScaleQueryP50Ms          *float64 `json:"scale_query_p50_ms"`
 	ScaleQueryP99Ms          *float64 `json:"scale_query_p99_ms"`
 	ForwardQueryP50Ms        *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
 	ForwardQueryP99Ms        *float64 `json:"forward_query_p99_ms"`
-	JoinQueryErrors          *int64   `json:"join_query_errors"` // queries failed while a new node caught up
-	JoinQueryP99Ms           *float64 `json:"join_query_p99_ms"` // their worst one-second p99
+	// The view store alone at records entries (ViewAlone).
+	ViewDiskBytesPerRecord *float64 `json:"view_disk_bytes_per_record"`
+	ViewHeapBytesPerRecord *float64 `json:"view_heap_bytes_per_record"`
+	ViewApplyPerSec        *float64 `json:"view_apply_per_s"`
+	ViewGetP99Ms           *float64 `json:"view_get_p99_ms"`
+	JoinQueryErrors        *int64   `json:"join_query_errors"` // queries failed while a new node caught up
+	JoinQueryP99Ms         *float64 `json:"join_query_p99_ms"` // their worst one-second p99
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
@@ -129,7 +136,7 @@ func (r Result) Report(records int) Report {
 			p := func(v float64) *float64 { return &v }
 			rep.HeapBytesPerRecord = sc.HeapPerRecord
 			rep.DiskBytesPerRecord, rep.RebuildPerSec, rep.RSSBytesPerRecord = p(sc.DiskPerRecord), p(sc.RebuildPerSec), p(sc.RSSPerRecord)
-			rep.AuditHeapBytesPerRecord = p(float64(sc.AuditHeapApprox) / float64(max(1, sc.Records)))
+			rep.NodeRecords = &sc.Records
 			rep.ScaleQueryPerSec, rep.ScaleQueryP50Ms, rep.ScaleQueryP99Ms = p(sc.QueryPerSec), p(ms(sc.QueryP50)), p(ms(sc.QueryP99))
 			rep.ForwardQueryP50Ms, rep.ForwardQueryP99Ms = p(ms(sc.HopP50)), p(ms(sc.HopP99))
 			je := sc.JoinErrors
@@ -138,6 +145,10 @@ func (r Result) Report(records int) Report {
 		return rep
 	}
 	rep := of(r.Embedded, r.Scale)
+	if va := r.ViewAlone; va != nil {
+		get := ms(va.GetP99)
+		rep.ViewDiskBytesPerRecord, rep.ViewHeapBytesPerRecord, rep.ViewApplyPerSec, rep.ViewGetP99Ms = &va.DiskPerRecord, &va.HeapPerRecord, &va.ApplyPerSec, &get
+	}
 	if r.Kafka != nil {
 		k := of(*r.Kafka, r.KafkaScale)
 		rep.Kafka = &k
@@ -233,14 +244,19 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			kc.Names = bus.Names(fmt.Sprintf("benchscale%d", time.Now().UnixNano()))
 			opts.Kafka = &kc
 		}
-		say("[%s, scale: %d records held, view on disk]", e.name, o.Records)
-		sc, err := scale(ctx, opts, o)
+		say("[%s, scale: %d records held by one node, view and audit log on disk]", e.name, min(o.Records, NodeRecords))
+		sc, err := scale(ctx, opts, o, say)
 		if err != nil {
 			return res, fmt.Errorf("bench scale on %s: %w", e.name, err)
 		}
 		*e.scale = &sc
-		sc.print(say, o.Concurrency)
 	}
+	say("[view store alone: %d records]", o.Records)
+	va, err := viewAlone(ctx, o.Records, say)
+	if err != nil {
+		return res, fmt.Errorf("bench view store alone: %w", err)
+	}
+	res.ViewAlone = &va
 	return res, nil
 }
 
