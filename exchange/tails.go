@@ -71,6 +71,9 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			}
 			apply := func(m kafka.Message) {
 				n.applyAccepted(ctx, m)
+				if ctx.Err() != nil {
+					return // stopped, maybe before m was applied: no checkpoint past it
+				}
 				n.viewReads.Inc()
 				// The checkpoint moves past a message that did not
 				// change the view too (refused, or held already).
