@@ -22,6 +22,12 @@
 // With http.tls_cert and http.tls_key the listener speaks only HTTPS
 // (httptls.go: TLS 1.2 and up, the pair re-read when the files change).
 //
+// Beside the API and /metrics, the node serves the officer console
+// (/console/) and the citizen page (/me/) from exchange/webui, and, with
+// Parts.Citizen (config key citizen), verifies residents' ID tokens for
+// the /v1/me routes (exchange/citizen); dev mode adds its development
+// sign-in provider under /dev/ (Parts.DevSignIn).
+//
 // A node's loops (the HTTP server, one tail per partition of the
 // accepted, audit, keys and control topics, the key refresh, the ingest
 // loop) run
@@ -33,8 +39,30 @@
 // read-back check of accepted records; audittrail.go the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
-// policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// policy control plane; seal.go the node MACs; deliver.go the delivery of
+// subscriptions to their consumers' delivery topics ("Tell Us Once");
+// corrections.go the corrections routed to departments and the notices
+// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
+//
+// # Live queries
+//
+// livequery.go is the node's query.LiveSource for live datasets
+// (policy/doc.go, "Live datasets"): it signs a request (exchange/live)
+// with the exchange's receipt key and writes it to request.<dataset>,
+// keyed by a random request id, with the subject only inside the signed
+// value. The first live query of a dataset starts a tail of every
+// partition of reply.<dataset> at its end offsets, before the request is
+// written, so no reply is missed; every node tails the reply topic and
+// skips, unparsed, replies whose key names no request it is waiting for.
+// A reply to a pending request is taken only if it verifies as ingest
+// verifies a record (signature with a record key its issuer owns and that
+// was not revoked, dataset, schema, subject binding, iat not in the
+// future), its issuer has a live grant for the dataset (MayAnswer), its
+// record id is the request id and it discloses the subject asked about;
+// anything else is counted by code and the query goes on waiting, so a
+// forger can delay an answer to the deadline but never be served. Live
+// answers are never written to the accepted topics or the view.
 //
 // # Keys
 //
@@ -79,6 +107,54 @@
 // the officer (actor), their reason, the proposal (policy) and the version
 // (policy_version); each node writes the entries of what it applied live.
 // GET /v1/policy/versions and /healthz show the version the node runs.
+//
+// Clients at runtime (governance_clients.go). A node's client registry is
+// the registry file plus the clients.add and clients.disable events of
+// the control topic (clients.Live; exchange/control "# Clients"), which
+// officers submit at POST /v1/clients/events. An enrolment is a proposal
+// of the same ledger, approved at POST /v1/policy/events by N officers;
+// when applied, every node adds the client and its auth key (to the key
+// directory). A disablement is applied at once by one officer; from then
+// on the node's token endpoint refuses the client's assertions and every
+// token it holds (auth re-checks the registry on each request), and the
+// control plane its events; its key versions are revoked from the event's
+// iat on, so a record it signs is refused even when produced straight to
+// an ingest topic. Both refuse ids, kids and public keys
+// registered before (client_exists) and a client not enabled
+// (unknown_client); their audit entries are coded "clients_<step>" and
+// name the client as consumer. GET /v1/clients lists the registry. At
+// start, key events of a client the node does not know yet (enrolled in
+// the control topic, which is replayed side by side) wait until the
+// control topic is replayed, so a restart keeps their rotations and
+// revocations; a disabled client's keys stay revoked whatever the order
+// (keyevents_clients.go). Nodes must start from the same files; a node
+// whose files have caught up with what was enrolled or approved at
+// runtime (the same client, role and keys; the same schema version)
+// replays those events to the same versions as the others, and applying
+// them changes nothing.
+//
+// Schema versions at runtime (governance_schemas.go). A node works on its
+// own Clone of the schema registry it is given. schemas.propose events,
+// submitted at POST /v1/schemas/events, carry the next version of a
+// served dataset; the node checks each as schemas.Registry.Prepare does
+// (the profile, and compatibility with the latest version under the
+// dataset's mode: bad_schema, incompatible_schema), at submission and
+// again when it reads it from the topic and before an approval applies
+// it. It is a proposal approved by N officers; when applied, every node
+// adds the version (Registry.Add), so ingest accepts records of it,
+// queries serve records of every version, and policies may name its
+// fields (before, a policy naming a field no version has is refused
+// unknown_policy_field). Audit entries are coded "schemas_<step>" and
+// name the dataset. GET /v1/schemas lists each dataset's versions.
+//
+// # Delivery
+//
+// Every node also reads the accepted topics in the delivery group
+// (bus.Names.DeliverGroup) and pushes each verified record to the
+// delivery topic of every consumer whose Subscription covers its dataset,
+// minimised like a query answer, with a receipt and an audit entry, and
+// commits only after that: deliver.go says how, and what survives a
+// restart.
 //
 // # What a node believes of its own topics
 //
@@ -145,4 +221,18 @@
 //	                                                   to this node applying it; events read live only
 //	onevisit_policy_events_refused_total{reason}       control events not applied (reason: bad_event,
 //	                                                   replay, or the ledger's refusal code)
+//	onevisit_live_query_seconds{dataset,outcome}       histogram: from writing a live request to its
+//	                                                   valid reply (answered), its deadline (timeout),
+//	                                                   or a failed write (error)
+//	onevisit_live_replies_refused_total{dataset,code}  replies to a pending live request of this node
+//	                                                   that failed a check (bad_signature, no_grant,
+//	                                                   reply_mismatch, malformed_record, ...), dropped
+//	onevisit_deliveries_total{consumer}                records written to a subscriber's delivery topic
+//	                                                   (redeliveries after a restart included)
+//	onevisit_delivery_lag{consumer}                    records accepted for a subscriber's datasets and not
+//	                                                   yet delivered (beyond the delivery group's committed
+//	                                                   offsets; set every 5 s)
+//	onevisit_delivery_refused_total{dataset,code}      records read for delivery that did not verify,
+//	                                                   delivered to no one (code as in
+//	                                                   onevisit_view_records_refused_total)
 package exchange

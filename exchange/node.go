@@ -19,11 +19,13 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/webui"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -72,10 +74,20 @@ type Parts struct {
 	// AuditDir, when set, keeps the audit log on disk there (config
 	// audit.dir, see AuditConfig).
 	AuditDir string
+	// LiveTimeout is how long a query of a live dataset waits for the
+	// department's answer before source_timeout (0: DefaultLiveTimeout).
+	LiveTimeout time.Duration
 
 	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
 	// http.tls_cert, http.tls_key).
 	TLSCert, TLSKey string
+
+	// Citizen is the OpenID Connect provider of the citizen page (config
+	// key citizen); unset: the /v1/me routes answer 404.
+	Citizen citizen.Config
+	// DevSignIn, dev mode only, is the development sign-in provider,
+	// served under /dev/ (exchange/citizen.DevProvider).
+	DevSignIn http.Handler
 }
 
 // Node is one exchange node.
@@ -96,10 +108,16 @@ type Node struct {
 	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
-	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
-	applied          *applied     // offsets each tail has applied
-	trail            *auditTrail  // the audit topic: writes, read-back, lookups
-	gov              *governance  // the control topic: the policy ledger
+	keysOK           atomic.Int64  // unix nanos of the last successful key refresh
+	applied          *applied      // offsets each tail has applied
+	trail            *auditTrail   // the audit topic: writes, read-back, lookups
+	gov              *governance   // the control topic: the policy ledger
+	live             *liveQueries  // live datasets: request and reply topics
+	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
+	keyHold          keyHold       // key events held back until the control topic is replayed
+
+	deliver     *deliverer     // subscriptions: deliver.go
+	corrections correctionBook // corrections.go
 
 	viewRefused *prometheus.CounterVec
 	viewReads   prometheus.Counter // accepted-topic messages read (viewstore.go)
@@ -124,6 +142,9 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
+	if p.Schemas != nil {
+		p.Schemas = p.Schemas.Clone() // this node's own: approved versions are added to it at runtime
+	}
 	var err error
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,9 +165,14 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
 	n.policy.Store(p.Policy)
+	n.clients = clients.NewLive(p.Clients)
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
 		return nil, err
 	}
+	if n.deliver, err = newDeliverer(n.metrics); err != nil {
+		return nil, err
+	}
+	n.corrections.byID = map[string]*correctionState{}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
@@ -178,17 +204,30 @@ func New(p Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.live, err = newLiveQueries(p, w, p.ReceiptSigner, n.dir, n.metrics); err != nil {
+		return nil, err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{
 		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
-		Signer: p.TokenSigner, Keys: n.dir, Clients: p.Clients,
+		Signer: p.TokenSigner, Keys: n.dir, Clients: n.clients,
 	})
 	if err != nil {
 		return nil, err
 	}
+	var citizens api.Citizens
+	if p.Citizen.Enabled() {
+		v, err := citizen.NewVerifier(p.Citizen, nil)
+		if err != nil {
+			return nil, fmt.Errorf("exchange: %w", err)
+		}
+		citizens = v
+	}
 	n.server, err = api.New(api.Deps{
-		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
-		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
+		Citizens: citizens,
+		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
+		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
+		Corrections: n,
 	})
 	if err != nil {
 		return nil, err
@@ -196,8 +235,21 @@ func New(p Parts) (*Node, error) {
 	return n, nil
 }
 
-// Handler is the node's HTTP handler (API and /metrics).
-func (n *Node) Handler() http.Handler { return n.server.Handler() }
+// Handler is the node's HTTP handler: the API, /metrics, the officer
+// console and the citizen page (exchange/webui), and in dev mode the
+// development sign-in provider under /dev/.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", n.server.Handler())
+	ui := webui.Handler()
+	for _, p := range webui.Paths {
+		mux.Handle(p, ui)
+	}
+	if n.p.DevSignIn != nil {
+		mux.Handle("/dev/", n.p.DevSignIn)
+	}
+	return mux
+}
 
 // Directory is the node's key directory.
 func (n *Node) Directory() *keys.Directory { return n.dir }
@@ -249,7 +301,11 @@ func (n *Node) Run(ctx context.Context) error {
 	lg := n.p.Logger
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {
-		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, n.p.Topics); err != nil {
+		spec := n.p.Topics
+		// Delivery topics (deliver.go) and correction inboxes (corrections.go).
+		spec.Subscribers = append(spec.Subscribers, DeliveryConsumers(n.p.Policy, n.p.Clients)...)
+		spec.Publishers = append(spec.Publishers, n.p.Policy.AllPublishers()...)
+		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}
 	}
@@ -298,6 +354,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
+	n.live.start(gctx)
 	goRun := func(name string, fn func(context.Context) error) {
 		g.Go(func() error {
 			if err := fn(gctx); err != nil && gctx.Err() == nil {
@@ -325,9 +382,11 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
+	n.tailCorrections(gctx)
 	if n.p.RefreshKeys != nil {
 		goRun("key refresh", n.refreshKeys)
 	}
+	goRun("delivery", func(ctx context.Context) error { return n.runDelivery(ctx, caught, datasets) })
 	goRun("ingest", func(ctx context.Context) error {
 		select {
 		case <-caught:

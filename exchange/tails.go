@@ -66,6 +66,11 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 				next = s
 				n.applied.advance(topic, partition, next)
 			}
+			if topic == names.Control() {
+				// Key events of clients enrolled at runtime wait for it.
+				partDone := done
+				done = func() { n.controlCaughtUp(); partDone() }
+			}
 			if end <= 0 || next >= end {
 				done()
 			}

@@ -58,7 +58,8 @@ type Classification struct {
 //     of old granting that field for that purpose cover the new policy's
 //     validity window at every instant, needing no condition (case id,
 //     consent) that the new policy does not need.
-//   - Publishing: every publisher grant of new is one of old.
+//   - Publishing: every publisher grant of new is one of old, in the same
+//     mode (replicated or live; a change of mode widens either way).
 //   - Forbids: every (consumer, dataset, field) some Forbid of old
 //     withholds is still withheld in new, unless no access policy of new
 //     lets that consumer read the dataset at all; a Forbid for "*" or of
@@ -69,6 +70,9 @@ type Classification struct {
 //     new is limited in new, no number is
 //     higher or unbounded where it was bounded, and purposes that shared
 //     a bucket still share one.
+//   - Subscriptions: every field a Subscription of new pushes to a
+//     consumer (after forbids), for a dataset and purpose, some
+//     Subscription of old pushed to it for the same dataset and purpose.
 //   - Case-id formats: a purpose with a caseIdPattern in old keeps the
 //     same pattern (the classifier does not compare regular expressions);
 //     adding a pattern narrows.
@@ -86,6 +90,7 @@ func Classify(old, new *Set) Classification {
 	w = append(w, removedForbids(old, new)...)
 	w = append(w, widerLimits(old, new)...)
 	w = append(w, widerCaseIDs(old, new)...)
+	w = append(w, widerPushes(old, new)...)
 	slices.Sort(w)
 	c.Widenings = slices.Compact(w)
 	c.Effect = Narrows

@@ -43,16 +43,21 @@ func (s *Server) table() []route {
 	return []route{
 		{"POST", "/v1/token", pub, "Exchange a client assertion (RFC 7523) for an access token", s.token},
 		{"POST", "/v1/query", []string{RoleConsumer}, "Ask for the allowed fields of one subject's record", s.query},
+		{"POST", "/v1/cases", []string{RoleConsumer}, "Gather every evidence item of a procedure in one call: each a minimised, verifiable record with its receipt, plus what is missing", s.cases},
+		{"GET", "/v1/procedures", pub, "The procedure catalogue: each procedure's purpose, case-id format, service and evidence", s.procedures},
 		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher, RoleConsent}, "Publish signed records", s.publish},
 		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
 		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
 		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
-		{"POST", "/v1/policy/events", []string{RoleOfficer}, "Submit a signed policy change event (propose, approve, reject, narrow, rollback); answers once this node applied it", s.postPolicyEvent},
+		{"POST", "/v1/policy/events", []string{RoleOfficer}, "Submit a signed policy change event (propose, approve, reject, narrow, rollback; approve and reject also decide client proposals); answers once this node applied it", s.postPolicyEvent},
 		{"GET", "/v1/policy/proposals", []string{RoleOfficer}, "Pending policy proposals", s.listProposals},
 		{"GET", "/v1/policy/proposals/{id}", []string{RoleOfficer}, "Review a proposal: its diff, widenings and what-if replay of the audit log", s.reviewProposal},
 		{"GET", "/v1/policy/versions", pub, "Applied policy versions and the one this node decides by", s.policyVersions},
+		{"POST", "/v1/clients/events", []string{RoleOfficer}, "Submit a signed client change event (clients.add, a proposal; clients.disable, at once); answers once this node applied it", s.postClientEvent},
+		{"POST", "/v1/schemas/events", []string{RoleOfficer}, "Submit a signed schema change event (schemas.propose: the next version of a dataset, a proposal); answers once this node applied it", s.postSchemaEvent},
+		{"GET", "/v1/schemas", pub, "Every dataset's schema versions as this node holds them", s.listSchemas},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},
@@ -63,6 +68,17 @@ func (s *Server) table() []route {
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+		// The officer console's and the citizen page's routes (exchange/webui); a citizen
+		// route takes a resident's ID token instead of an access token (api/citizen.go).
+		{"GET", "/v1/policy/current", []string{RoleOfficer}, "The policy set this node decides by, as canonical YAML", s.currentPolicy},
+		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes (enrolled at runtime and disabled ones included)", s.listClients},
+		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
+		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
+		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
+		{"POST", "/v1/corrections", []string{RoleConsumer}, "File a correction of a field of a record you received (its record and receipt)", s.fileCorrection},
+		{"GET", "/v1/corrections", []string{RolePublisher, RoleConsent}, "The corrections routed to your department (?status=open|accepted|rejected)", s.listCorrections},
+		{"GET", "/v1/corrections/{id}", []string{RoleConsumer, RolePublisher, RoleConsent}, "One correction you filed or decide", s.getCorrection},
+		{"POST", "/v1/corrections/{id}", []string{RolePublisher, RoleConsent}, "Accept or reject a correction routed to your department", s.decideCorrection},
 	}
 }
 
@@ -461,8 +477,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := checkReason("audit subject", q.Reason); err != nil {
 		return err
 	}
-	if err := query.CheckSubject("audit subject", q.Subject); err != nil {
-		return err
+	// A subject is a person (resident ID) or an organisation (credit code).
+	if schemas.ValidCreditCode(q.Subject) != nil {
+		if err := query.CheckSubject("audit subject", q.Subject); err != nil {
+			return err
+		}
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/record"
 )
 
 // call sends one request and returns the response (body already read)
@@ -94,6 +95,22 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/cases":                      "consumer",
+	"GET /v1/procedures":                  "public",
+	"GET /v1/policy/current":              "officer",
+	"GET /v1/clients":                     "officer",
+	"GET /v1/me/config":                   "public",
+	"GET /v1/me/accesses":                 "citizen",
+	"POST /v1/me/corrections":             "citizen",
+	"POST /v1/clients/events":             "officer",
+	"POST /v1/schemas/events":             "officer",
+	"GET /v1/schemas":                     "public",
+	// Corrections: a consumer files against what it received; the
+	// department lists and decides what is routed to it; each sees its own.
+	"POST /v1/corrections":      "consumer",
+	"GET /v1/corrections":       "publisher,consent",
+	"GET /v1/corrections/{id}":  "consumer,publisher,consent",
+	"POST /v1/corrections/{id}": "publisher,consent",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -793,13 +810,24 @@ func TestRequestLimits(t *testing.T) {
 			}
 			role, _, _ := strings.Cut(r[2], ",")
 			size := int64(16<<10 + 1)
-			if r[1] == "/v1/policy/events" { // a whole policy set
+			if strings.HasSuffix(r[1], "/events") { // control events: a whole policy set
 				size = control.MaxEventSize + 1024 + 1
+			}
+			if r[1] == "/v1/corrections" { // a received record and its receipt
+				size = record.MaxSize + 64<<10 + 1
+			}
+			tok := ""
+			if role == api.RoleCitizen { // a resident's ID token, from dev mode's sign-in provider
+				if tok, err = env.CitizenToken(child); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				tok = token(t, env, roleClients[role])
 			}
 			tests = append(tests, struct {
 				name, url, tok string
 				size           int64
-			}{r[1], env.BaseURL + r[1], token(t, env, roleClients[role]), size})
+			}{r[1], env.BaseURL + r[1], tok, size})
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -45,15 +45,30 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	datasets := parts.Schemas.Datasets()
 	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
+	// Every consumer gets its delivery topic, which it alone reads
+	// (subscriptions, correction notices); every publisher its correction
+	// inbox.
+	spec.Subscribers = exchange.DeliveryConsumers(parts.Policy, parts.Clients)
+	spec.Publishers = parts.Policy.AllPublishers()
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	pubs := publishers(parts.Policy)
+	pubs, resp := publishers(parts.Policy), responders(parts.Policy)
 	users := []string{*exUser}
 	for u := range pubs {
 		users = append(users, u)
+	}
+	for u := range resp {
+		if pubs[u] == nil {
+			users = append(users, u)
+		}
+	}
+	for _, u := range spec.Subscribers {
+		if _, dup := pubs[u]; !dup && resp[u] == nil {
+			users = append(users, u)
+		}
 	}
 	sort.Strings(users[1:])
 	for _, u := range users {
@@ -83,7 +98,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs}, datasets)
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp, Subscribers: spec.Subscribers}, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}
@@ -97,7 +112,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 func publishers(set *policy.Set) map[string][]string {
 	pubs := map[string][]string{}
 	for _, p := range set.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
+		if p.Kind == policy.KindPublisherGrant && p.Mode != policy.ModeLive {
 			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
 		}
 	}
