@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 )
 
 // TestRestartResumesViewFromCheckpoint: dev mode keeps the view on disk
@@ -17,8 +19,10 @@ func TestRestartResumesViewFromCheckpoint(t *testing.T) {
 	dir := t.TempDir()
 	first := startAt(t, dir, false)
 	total := 0
-	for _, ds := range []string{"household", "tax", "property", "consent"} {
-		total += len(sampleRows(t, first, ds))
+	for _, c := range dev.SampleClients {
+		for _, ds := range c.Datasets {
+			total += len(sampleRows(t, first, ds))
+		}
 	}
 	const reads = "onevisit_view_log_messages_read_total"
 	waitFor(t, "every sample record in the view", func() bool { return first.Node.View().Len() == total })
