@@ -42,7 +42,8 @@
 // policy control plane; seal.go the node MACs; deliver.go the delivery of
 // subscriptions to their consumers' delivery topics ("Tell Us Once");
 // corrections.go the corrections routed to departments and the notices
-// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
+// of corrected records (corrections_citizen.go those residents file from
+// the citizen page); the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Live queries
