@@ -142,6 +142,8 @@
   async function loadCorrections() {
     clearTimeout(pollTimer);
     const j = await api("GET", "/v1/me/corrections");
+    const was = new Map((lastCorrections || []).map((c) => [c.id, c.status]));
+    if (j.corrections.some((c) => was.has(c.id) && was.get(c.id) !== c.status)) status(""); // "sent … open" no longer holds
     lastCorrections = j.corrections;
     renderCorrections(lastCorrections);
     if (lastCorrections.some((c) => c.status === "open") && token()) {
