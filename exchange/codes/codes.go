@@ -73,6 +73,10 @@ var (
 	// this node, after catching up with every durable write). Ask again
 	// with a size from GET /v1/audit/checkpoint.
 	ErrBeyondLog = wire.WithCode("beyond_log", errors.New("beyond the audit log"))
+	// ErrRequestSchema: the request does not match its operation in the
+	// API document (/openapi.json) in a way no narrower code names. Wrap it
+	// in a *FieldError naming the field.
+	ErrRequestSchema = wire.WithCode("request_schema", errors.New("request does not match the API document"))
 )
 
 // MaxCaseID and MaxPurpose bound the free-text fields of a request; they

@@ -103,6 +103,7 @@ var sentinels = []struct {
 	{control.ErrStaleBase, "stale_base"},
 	{control.ErrNeedsApproval, "needs_approval"},
 	{control.ErrUnknownProposal, "unknown_proposal"},
+	{codes.ErrRequestSchema, "request_schema"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

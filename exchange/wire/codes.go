@@ -155,6 +155,8 @@ var catalogue = []Code{
 	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
 	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
+	// Requests checked against the API document (exchange/api/spec.go).
+	code("request_schema", KindInvalid, "the request does not match its operation in GET /openapi.json (see pointer)"),
 }
 
 // rank is each code's position in the catalogue.
