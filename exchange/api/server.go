@@ -364,6 +364,13 @@ func decodeBody(r *http.Request, limit int64, v any) error {
 		return fmt.Errorf("read body: %v: %w", err, codes.ErrBadRequest)
 	}
 	if err := jsonstrict.Decode(body, v); err != nil {
+		// Valid JSON the Go type refused (a number for a string, a
+		// string that is no time): the document names the field.
+		if errors.Is(err, jsonstrict.ErrSyntax) && json.Valid(body) {
+			if serr := checkBody(r, body, "application/json"); serr != nil {
+				return serr
+			}
+		}
 		return fmt.Errorf("decode body: %w", err)
 	}
 	if err := checkBody(r, body, "application/json"); err != nil {
