@@ -19,8 +19,8 @@ func TestAttackRequestsOutsideTheSpec(t *testing.T) {
 	officer := token(t, env, "security-officer")
 	tests := []struct {
 		name, method, path, token, body string
-		wantStatus                        int
-		wantCode, wantPointer             string
+		wantStatus                      int
+		wantCode, wantPointer           string
 	}{
 		{"publish a null record", "POST", "/v1/datasets/household/records", publisher, `{"records":[null]}`, 400, "request_schema", "/records/0"},
 		{"publish an empty record", "POST", "/v1/datasets/household/records", publisher, `{"records":[""]}`, 400, "missing_field", "/records/0"},
