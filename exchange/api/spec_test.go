@@ -227,3 +227,18 @@ func TestMetricsOtherMethods(t *testing.T) {
 		t.Errorf("GET /metrics: %d, want 200", rec.Code)
 	}
 }
+
+// BenchmarkSpecCheckQuery: the cost the document check adds to a query
+// (parameters and body).
+func BenchmarkSpecCheckQuery(b *testing.B) {
+	body := []byte(`{"dataset":"household","subject":"` + specSubject + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`)
+	for b.Loop() {
+		r, err := checkParams(httptest.NewRequest("POST", "/v1/query", nil))
+		if err == nil {
+			err = checkBody(r, body, "application/json")
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+}
