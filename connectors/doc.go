@@ -16,6 +16,27 @@
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
+//     Requester.Case asks for a procedure's whole case bundle in one call
+//     (POST /v1/cases) and verifies it whole: every item as a single
+//     answer, bound to the subject sent for its role, every receipt
+//     naming the bundle's purpose and case id; Procedures lists the
+//     catalogue.
+//   - A Responder answers a live dataset's queries at the department
+//     (exchange/live): it reads the exchange's signed requests from
+//     request.<dataset> in its group, checks them against the exchange's
+//     keys from GET /v1/keys, calls its LookupFunc
+//     (func(ctx, subject) (map[string]any, error); ErrNoRecord for "we
+//     hold nothing", which it answers as a signed delete, 404 at the
+//     requester) and writes the record it signs then, bound to the
+//     request and the subject, to reply.<dataset>. MapLookup answers from
+//     memory; `onevisit connector respond --dataset D --credentials C
+//     --file F.csv` runs one from a CSV file.
+//   - connectors/sqlsource (a package of its own, so this one does not
+//     pull pgx) publishes a PostgreSQL query's rows through a Publisher,
+//     a snapshot and then the changes by a monotonic cursor column that
+//     it persists (`onevisit connector sql`), and makes a LookupFunc
+//     from a query, so a Responder answers from the department's
+//     database (`onevisit connector respond --dsn --lookup-query`).
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

@@ -94,6 +94,11 @@ func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 	if err := r.Client.Do(ctx, "POST", "/v1/query", q, &resp); err != nil {
 		return nil, err
 	}
+	return r.verify(ctx, q, resp)
+}
+
+// verify checks one answer to q as Query describes.
+func (r *Requester) verify(ctx context.Context, q Query, resp wire.QueryAnswer) (*Answer, error) {
 	dir, err := r.directory(ctx, false)
 	if err != nil {
 		return nil, err

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
@@ -42,6 +43,9 @@ type Config struct {
 	Schemas string       `yaml:"schemas"`
 	Keys    KeysConfig   `yaml:"keys"`
 	Ingest  IngestConfig `yaml:"ingest"`
+	// Citizen is the OpenID Connect provider residents sign in with for
+	// the citizen page (/me); unset: citizen sign-in is off.
+	Citizen citizen.Config `yaml:"citizen"`
 }
 
 // IngestConfig tunes the acceptance pipeline.
@@ -213,6 +217,11 @@ func (c Config) Validate() error {
 	}
 	if c.Ingest.FutureSkew < 0 {
 		return fmt.Errorf("ingest.future_skew: %s is negative; want a duration such as 5m", c.Ingest.FutureSkew)
+	}
+	if c.Citizen.Enabled() {
+		if err := c.Citizen.WithDefaults().Validate(); err != nil {
+			return err
+		}
 	}
 	switch c.Keys.Backend {
 	case "file":
@@ -405,6 +414,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		CreateTopics: c.Topics.Create, Schemas: reg, Policy: pol, Clients: cl,
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
-		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals,
+		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals, Citizen: c.Citizen,
 	}, nil
 }

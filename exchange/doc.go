@@ -15,6 +15,12 @@
 // With http.tls_cert and http.tls_key the listener speaks only HTTPS
 // (httptls.go: TLS 1.2 and up, the pair re-read when the files change).
 //
+// Beside the API and /metrics, the node serves the officer console
+// (/console/) and the citizen page (/me/) from exchange/webui, and, with
+// Parts.Citizen (config key citizen), verifies residents' ID tokens for
+// the /v1/me routes (exchange/citizen); dev mode adds its development
+// sign-in provider under /dev/ (Parts.DevSignIn).
+//
 // A node's loops (the HTTP server, one tail per partition of the
 // accepted, audit, keys and control topics, the key refresh, the ingest
 // loop) run
@@ -28,6 +34,25 @@
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
 // policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
+//
+// # Live queries
+//
+// livequery.go is the node's query.LiveSource for live datasets
+// (policy/doc.go, "Live datasets"): it signs a request (exchange/live)
+// with the exchange's receipt key and writes it to request.<dataset>,
+// keyed by a random request id, with the subject only inside the signed
+// value. The first live query of a dataset starts a tail of every
+// partition of reply.<dataset> at its end offsets, before the request is
+// written, so no reply is missed; every node tails the reply topic and
+// skips, unparsed, replies whose key names no request it is waiting for.
+// A reply to a pending request is taken only if it verifies as ingest
+// verifies a record (signature with a record key its issuer owns and that
+// was not revoked, dataset, schema, subject binding, iat not in the
+// future), its issuer has a live grant for the dataset (MayAnswer), its
+// record id is the request id and it discloses the subject asked about;
+// anything else is counted by code and the query goes on waiting, so a
+// forger can delay an answer to the deadline but never be served. Live
+// answers are never written to the accepted topics or the view.
 //
 // # Keys
 //
@@ -137,4 +162,10 @@
 //	                                                   to this node applying it; events read live only
 //	onevisit_policy_events_refused_total{reason}       control events not applied (reason: bad_event,
 //	                                                   replay, or the ledger's refusal code)
+//	onevisit_live_query_seconds{dataset,outcome}       histogram: from writing a live request to its
+//	                                                   valid reply (answered), its deadline (timeout),
+//	                                                   or a failed write (error)
+//	onevisit_live_replies_refused_total{dataset,code}  replies to a pending live request of this node
+//	                                                   that failed a check (bad_signature, no_grant,
+//	                                                   reply_mismatch, malformed_record, ...), dropped
 package exchange

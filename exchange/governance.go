@@ -448,8 +448,12 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 				fields = slices.DeleteFunc(slices.Clone(fields), func(f string) bool { return f == ds.Subject })
 			}
 		}
-		out = append(out, policy.Recorded{Time: e.Time, Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose,
-			CaseID: e.CaseID, Permitted: permitted, Fields: fields, Code: e.Code})
+		rec := policy.Recorded{Time: e.Time, Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose,
+			CaseID: e.CaseID, Permitted: permitted, Fields: fields, Code: e.Code, Procedure: e.Procedure, CaseRole: e.CaseRole}
+		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok {
+			rec.SubjectField = ds.Subject
+		}
+		out = append(out, rec)
 	}
 	return out
 }

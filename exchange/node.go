@@ -19,11 +19,13 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/ingest"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/webui"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -66,10 +68,20 @@ type Parts struct {
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
+	// LiveTimeout is how long a query of a live dataset waits for the
+	// department's answer before source_timeout (0: DefaultLiveTimeout).
+	LiveTimeout time.Duration
 
 	// TLSCert and TLSKey, when set, make the listener HTTPS (config keys
 	// http.tls_cert, http.tls_key).
 	TLSCert, TLSKey string
+
+	// Citizen is the OpenID Connect provider of the citizen page (config
+	// key citizen); unset: the /v1/me routes answer 404.
+	Citizen citizen.Config
+	// DevSignIn, dev mode only, is the development sign-in provider,
+	// served under /dev/ (exchange/citizen.DevProvider).
+	DevSignIn http.Handler
 }
 
 // Node is one exchange node.
@@ -94,6 +106,7 @@ type Node struct {
 	applied          *applied     // offsets each tail has applied
 	trail            *auditTrail  // the audit topic: writes, read-back, lookups
 	gov              *governance  // the control topic: the policy ledger
+	live             *liveQueries // live datasets: request and reply topics
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -168,6 +181,9 @@ func New(p Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if n.live, err = newLiveQueries(p, w, p.ReceiptSigner, n.dir, n.metrics); err != nil {
+		return nil, err
+	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{
 		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
 		Signer: p.TokenSigner, Keys: n.dir, Clients: p.Clients,
@@ -175,10 +191,19 @@ func New(p Parts) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	var citizens api.Citizens
+	if p.Citizen.Enabled() {
+		v, err := citizen.NewVerifier(p.Citizen, nil)
+		if err != nil {
+			return nil, fmt.Errorf("exchange: %w", err)
+		}
+		citizens = v
+	}
 	n.server, err = api.New(api.Deps{
-		Auth: issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
+		Citizens: citizens,
+		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
-		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh,
+		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
 	})
 	if err != nil {
 		return nil, err
@@ -186,8 +211,21 @@ func New(p Parts) (*Node, error) {
 	return n, nil
 }
 
-// Handler is the node's HTTP handler (API and /metrics).
-func (n *Node) Handler() http.Handler { return n.server.Handler() }
+// Handler is the node's HTTP handler: the API, /metrics, the officer
+// console and the citizen page (exchange/webui), and in dev mode the
+// development sign-in provider under /dev/.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", n.server.Handler())
+	ui := webui.Handler()
+	for _, p := range webui.Paths {
+		mux.Handle(p, ui)
+	}
+	if n.p.DevSignIn != nil {
+		mux.Handle("/dev/", n.p.DevSignIn)
+	}
+	return mux
+}
 
 // Directory is the node's key directory.
 func (n *Node) Directory() *keys.Directory { return n.dir }
@@ -280,6 +318,7 @@ func (n *Node) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	g, gctx := errgroup.WithContext(ctx)
+	n.live.start(gctx)
 	goRun := func(name string, fn func(context.Context) error) {
 		g.Go(func() error {
 			if err := fn(gctx); err != nil && gctx.Err() == nil {

@@ -33,6 +33,9 @@ func (s *Set) YAML() []byte {
 		switch d.Kind {
 		case KindPublisherGrant:
 			b.WriteString("  publisher: " + q(d.Publisher) + "\n  datasets: " + ql(d.Datasets) + "\n")
+			if d.Mode == ModeLive {
+				b.WriteString("  mode: live\n")
+			}
 		case KindAccessPolicy:
 			b.WriteString("  consumer: " + q(d.Consumer) + "\n  dataset: " + q(d.Dataset) +
 				"\n  purposes: " + ql(d.Purposes) + "\n  fields: " + ql(d.Fields) + "\n")
@@ -66,6 +69,8 @@ func (s *Set) YAML() []byte {
 			if d.CaseIDPattern != "" {
 				b.WriteString("  caseIdPattern: " + q(d.CaseIDPattern) + "\n")
 			}
+		case KindProcedure:
+			b.WriteString(procedureYAML(d))
 		}
 	}
 	return b.Bytes()

@@ -58,7 +58,8 @@ type Classification struct {
 //     of old granting that field for that purpose cover the new policy's
 //     validity window at every instant, needing no condition (case id,
 //     consent) that the new policy does not need.
-//   - Publishing: every publisher grant of new is one of old.
+//   - Publishing: every publisher grant of new is one of old, in the same
+//     mode (replicated or live; a change of mode widens either way).
 //   - Forbids: every (consumer, dataset, field) some Forbid of old
 //     withholds is still withheld in new, unless no access policy of new
 //     lets that consumer read the dataset at all; a Forbid for "*" or of

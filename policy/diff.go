@@ -180,6 +180,12 @@ func publishes(s *Set) map[pair]bool {
 		for k := range s.grants {
 			out[k] = true
 		}
+		// A live grant is another capability than a replicated one (it
+		// makes queries go to the publisher's responder), so a change of
+		// mode is a widening in both directions.
+		for k := range s.live {
+			out[pair{k.subject, k.dataset + " live"}] = true
+		}
 	}
 	return out
 }

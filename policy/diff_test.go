@@ -43,9 +43,9 @@ func TestDiffNoChange(t *testing.T) {
 	}{
 		{"same set", mustDefault(t), mustDefault(t), 0},
 		{"both nil", nil, nil, 0},
-		// Every grant and every read of the examples: 4 grants, and one
-		// gain line per consumer, dataset and purpose (6).
-		{"from nothing", nil, mustDefault(t), 10},
+		// Every grant and every read of the examples: 9 grants (one of
+		// them live), and one gain line per consumer, dataset and purpose (25).
+		{"from nothing", nil, mustDefault(t), 34},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -14,6 +14,7 @@
 //	spec:
 //	  publisher: public-security      # client id
 //	  datasets: [household]           # one or more datasets
+//	  mode: live                      # optional: replicated (default) or live
 //
 //	kind: AccessPolicy
 //	metadata: {name: school-enrolment-household}
@@ -40,6 +41,17 @@
 //	spec:
 //	  purpose: school_enrolment       # lower snake case, declared once in the set
 //	  caseIdPattern: '^SE-\d{4}-\d{4,}$' # optional Go regexp, see Purposes
+//
+//	kind: Procedure
+//	metadata: {name: procedure-newborn-registration, description: "..."}
+//	spec:
+//	  procedure: newborn_registration # lower snake case, declared once in the set
+//	  purpose: newborn_registration   # declared by a Purpose document (its case-id format)
+//	  service: newborn-registration   # client id of the consumer that runs it
+//	  evidence:                       # one or more, in the order the bundle lists them
+//	    - dataset: birth              # in the catalogue
+//	      role: child                 # one of Roles
+//	      fields: [name, birth_date]  # one or more, each defined by the dataset's schema
 //
 // metadata.name is unique across the whole set (lower case letters,
 // digits, '-' and '.'); metadata.description is optional free text. Client
@@ -87,6 +99,20 @@
 // lists the permitting and forbidding reasons; a deny lists why each
 // considered policy did not permit. MayPublish answers the same way from
 // the PublisherGrant documents.
+//
+// # Live datasets
+//
+// A PublisherGrant with mode: live makes its datasets live (Set.Live):
+// the data stays at the department, and the exchange forwards each
+// allowed query to the publisher's responder and answers with the record
+// it signs at that moment (exchange/query, "Live datasets"). MayAnswer
+// decides who may answer; a live grant does not let its publisher publish
+// records for the replicated view, nor a replicated grant answer. The
+// mode sits on the grant, not in the dataset's schema, because it is a
+// decision about who serves the data and how, which officers govern like
+// any grant (a change of mode widens, so it needs approval), while the
+// schema only says what a record of the dataset looks like; the same
+// schema serves either mode.
 //
 // A Set is immutable and safe for concurrent use; Decide does no I/O and
 // allocates little (see BenchmarkDecide). Version is a sha256 over the
@@ -148,11 +174,39 @@
 // ErrInvalid and one of ErrNotYAML, ErrUnknownKey, ErrUnknownKind,
 // ErrMissing, ErrDuplicate (also a purpose declared by two Purpose
 // documents), ErrUnknownDataset, ErrUnknownField, ErrBadValue (also a
-// caseIdPattern that is not anchored or not a regular expression) or
-// ErrBadValidity. Keep the previous Set and show the
+// caseIdPattern that is not anchored or not a regular expression),
+// ErrBadValidity, ErrUnknownRole or ErrUnknownPurpose (see Procedures). Keep the previous Set and show the
 // errors to the author of the change. Lines of YAML syntax errors are as
 // go.yaml.in/yaml/v3 reports them and may point at the start of the
 // enclosing flow collection rather than the offending character.
+//
+// # Procedures
+//
+// A Procedure document is one entry of the procedure catalogue (an "at
+// most one visit" procedure): the service that runs it, the purpose its
+// evidence queries state (and so its case-id format), and its evidence,
+// each item a dataset, the role of its subject and the fields the
+// procedure uses. The roles are a closed set (Roles): child, father,
+// mother, deceased, seller, buyer, company, legal_representative,
+// applicant (the person the procedure is for when no other role fits)
+// and partner (the other party of a marriage). RoleCompany is an
+// organisation, identified by a unified social credit code; the others
+// are persons. With a Catalog that also implements SubjectCatalog (the
+// schema registry does), the loader refuses a company item from a
+// dataset about persons and a person's item from a dataset about
+// organisations. A dataset and role pair appears once per procedure; an
+// unknown role is ErrUnknownRole, a purpose no Purpose document declares
+// ErrUnknownPurpose, a purpose without a caseIdPattern ErrMissing (a
+// procedure's cases have a case-id format), a procedure declared twice
+// ErrDuplicate. A procedure
+// grants nothing: each item is decided by the access policies like any
+// query, and releases only the fields both the policy and the procedure
+// name, so a change to the catalogue alone never widens access.
+// Procedures lists the catalogue, Procedure finds one, Publishers names
+// the departments granted a dataset (where a missing item is held).
+// WhatIf replays a case item (Recorded.Procedure, CaseRole) narrowed the
+// same way under the proposed set, so a review shows a change to a
+// procedure's evidence, and none for a change that does not touch it.
 //
 // # Governance
 //

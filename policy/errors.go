@@ -44,7 +44,8 @@ var (
 	// ErrUnknownKey: a key that the document's kind does not define
 	// (decoding is strict everywhere, so a typo is never ignored).
 	ErrUnknownKey = errors.New("unknown key")
-	// ErrUnknownKind: kind is not PublisherGrant, AccessPolicy, Forbid or Purpose.
+	// ErrUnknownKind: kind is not PublisherGrant, AccessPolicy, Forbid,
+	// Purpose or Procedure.
 	ErrUnknownKind = errors.New("unknown kind")
 	// ErrMissing: a required key is absent or empty, including an empty
 	// list of fields, purposes or datasets.
@@ -62,6 +63,12 @@ var (
 	ErrBadValue = errors.New("bad value")
 	// ErrBadValidity: validUntil is before validFrom.
 	ErrBadValidity = errors.New("validity window ends before it starts")
+	// ErrUnknownRole: a procedure's evidence names a subject role that is
+	// not one of Roles.
+	ErrUnknownRole = errors.New("unknown role")
+	// ErrUnknownPurpose: a procedure states a purpose that no Purpose
+	// document declares.
+	ErrUnknownPurpose = errors.New("unknown purpose")
 )
 
 // LoadError is one problem in one policy file, at one line.

@@ -12,6 +12,13 @@ var testCatalog = StaticCatalog{
 	"tax":       {"resident_id", "name", "tax_year", "taxable_income", "tax_paid", "tax_office", "certificate_no", "employer_credit_code"},
 	"property":  {"resident_id", "owner_name", "unit_number", "certificate_no", "address", "area_sqm", "usage", "acquired_date"},
 	"consent":   {"resident_id", "recorded_at", "consents"},
+	"birth": {"resident_id", "name", "gender", "birth_date", "birth_weight_g", "hospital", "mother_resident_id", "mother_name",
+		"father_resident_id", "father_name", "certificate_no", "issued_date"},
+	"marriage": {"resident_id", "name", "marital_status", "spouse_resident_id", "spouse_name", "certificate_no", "registered_date", "registry_office"},
+	"social_insurance": {"resident_id", "name", "insurance_status", "employer_name", "employer_credit_code", "pension_months",
+		"medical_scheme", "enrolled_date"},
+	"business_licence": {"credit_code", "company_name", "company_type", "legal_representative", "legal_representative_id",
+		"registered_capital", "established_date", "address", "business_scope", "status", "registration_authority"},
 }
 
 func mustDefault(t testing.TB) *Set {

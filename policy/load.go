@@ -79,6 +79,7 @@ func Parse(name string, data []byte, cat Catalog) (*Set, error) {
 func build(docs []Policy, errs []error) (*Set, error) {
 	errs = append(errs, checkNames(docs)...)
 	errs = append(errs, checkPurposes(docs)...)
+	errs = append(errs, checkProcedures(docs)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load policy: %w", errors.Join(errs...))
 	}
@@ -331,11 +332,11 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 	kind, kn := p.str(top, "kind", true)
 	pol := Policy{Kind: Kind(kind), Source: fmt.Sprintf("%s:%d", p.file, root.Line)}
 	switch pol.Kind {
-	case KindPublisherGrant, KindAccessPolicy, KindForbid, KindPurpose:
+	case KindPublisherGrant, KindAccessPolicy, KindForbid, KindPurpose, KindProcedure:
 	case "":
 		return Policy{}, false // reported by str
 	default:
-		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy, Forbid or Purpose)", kind)
+		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy, Forbid, Purpose or Procedure)", kind)
 		return Policy{}, false
 	}
 	if n := p.value(top, "metadata", true); n != nil {
@@ -359,6 +360,8 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 			p.forbidSpec(at, n, &pol)
 		case KindPurpose:
 			p.purposeSpec(at, n, &pol)
+		case KindProcedure:
+			p.procedureSpec(at, n, &pol)
 		}
 	}
 	return pol, len(p.errs) == before
@@ -391,11 +394,20 @@ func (p *parser) dataset(n *yaml.Node, ds string) (map[string]bool, bool) {
 }
 
 func (p *parser) grantSpec(at, n *yaml.Node, pol *Policy) {
-	sp, ok := p.mapping(at, n, "PublisherGrant spec", "publisher", "datasets")
+	sp, ok := p.mapping(at, n, "PublisherGrant spec", "publisher", "datasets", "mode")
 	if !ok {
 		return
 	}
 	pol.Publisher = p.client(sp, "publisher", false)
+	if mode, mn := p.str(sp, "mode", false); mn != nil {
+		switch Mode(mode) {
+		case ModeReplicated:
+		case ModeLive:
+			pol.Mode = ModeLive
+		default:
+			p.errf(mn, ErrBadValue, "mode %q: want replicated (the default) or live", mode)
+		}
+	}
 	var nodes []*yaml.Node
 	pol.Datasets, nodes = p.list(sp, "datasets", true)
 	for i, ds := range pol.Datasets {

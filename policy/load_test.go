@@ -134,7 +134,7 @@ spec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid]}
 		{"errors from every file are reported", fstest.MapFS{
 			"1.yaml": {Data: []byte("kind: Nope\n")},
 			"2.yaml": {Data: []byte(strings.Replace(access, "tax_paid", "salary", 1))},
-		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy, Forbid or Purpose)\n" +
+		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy, Forbid, Purpose or Procedure)\n" +
 			"2.yaml:3:59: dataset tax has no field \"salary\""},
 	}
 	for _, tc := range tests {
@@ -179,7 +179,7 @@ func TestPoliciesGolden(t *testing.T) {
 		b.WriteString(string(p.Kind) + " " + p.Name + " (" + p.Source + ")\n")
 		switch p.Kind {
 		case KindPublisherGrant:
-			b.WriteString("  " + p.Publisher + " publishes " + strings.Join(p.Datasets, ", ") + "\n")
+			b.WriteString("  " + p.Publisher + " publishes " + strings.Join(p.Datasets, ", ") + modeSuffix(p.Mode) + "\n")
 		case KindAccessPolicy:
 			b.WriteString("  " + p.Consumer + " reads " + p.Dataset + " [" + strings.Join(p.Fields, ", ") + "] for " +
 				strings.Join(p.Purposes, ", ") + " (" + condition(p) + ")\n")

@@ -34,6 +34,7 @@ const (
 	KindAccessPolicy   Kind = "AccessPolicy"
 	KindForbid         Kind = "Forbid"
 	KindPurpose        Kind = "Purpose"
+	KindProcedure      Kind = "Procedure" // see Procedure
 )
 
 // Wildcard, as a Forbid's consumer, means every consumer; as its only
@@ -43,10 +44,11 @@ const Wildcard = "*"
 // Policy is one loaded document, as Policies lists it. Which fields are
 // set depends on Kind:
 //
-//	PublisherGrant: Publisher, Datasets
+//	PublisherGrant: Publisher, Datasets, Mode
 //	AccessPolicy:   Consumer, Dataset, Purposes, Fields, RequireCaseID, ValidFrom, ValidUntil, Limits
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //	Purpose:        Purposes (exactly one), CaseIDPattern
+//	Procedure:      Procedure, Purposes (exactly one), Consumer (the service), Evidence
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
@@ -68,16 +70,27 @@ type Policy struct {
 	RequireConsent bool `json:"requireConsent,omitempty"`
 	// CaseIDPattern: a Purpose's anchored Go regexp for case ids; "" when any case id goes.
 	CaseIDPattern string `json:"caseIdPattern,omitempty"`
+	// Procedure and Evidence: a Procedure document's id and evidence list
+	// (in the order written); its service is Consumer.
+	Procedure string     `json:"procedure,omitempty"`
+	Evidence  []Evidence `json:"evidence,omitempty"`
+	// Mode: a PublisherGrant's mode; "" is replicated, ModeLive live.
+	Mode Mode `json:"mode,omitempty"`
 }
 
 func (p Policy) clone() Policy {
 	p.Datasets = slices.Clone(p.Datasets)
 	p.Purposes = slices.Clone(p.Purposes)
 	p.Fields = slices.Clone(p.Fields)
+	p.Evidence = slices.Clone(p.Evidence)
+	for i := range p.Evidence {
+		p.Evidence[i].Fields = slices.Clone(p.Evidence[i].Fields)
+	}
 	return p
 }
 
-// kindOrder sorts documents: grants, then permits, then forbids, then purposes.
+// kindOrder sorts documents: grants, then permits, then forbids, then
+// purposes and procedures (by name).
 func kindOrder(k Kind) int {
 	switch k {
 	case KindPublisherGrant:

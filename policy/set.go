@@ -18,7 +18,8 @@ import (
 type Set struct {
 	docs     []Policy          // sorted by kind, then name
 	entries  map[pair]*entry   // consumer+dataset pairs with at least one permit
-	grants   map[pair]Decision // publisher+dataset pairs with at least one grant
+	grants   map[pair]Decision // publisher+dataset pairs with at least one replicated grant
+	live     map[pair]Decision // publisher+dataset pairs with at least one live grant (live.go)
 	limits   map[limitKey]Limits
 	caseIDs  map[string]*regexp.Regexp // purpose to compiled caseIdPattern
 	patterns map[string]string         // purpose to caseIdPattern as written
@@ -94,12 +95,16 @@ func newSet(docs []Policy) *Set {
 	slices.SortFunc(docs, func(a, b Policy) int {
 		return cmp.Or(cmp.Compare(kindOrder(a.Kind), kindOrder(b.Kind)), strings.Compare(a.Name, b.Name))
 	})
-	s := &Set{docs: docs, entries: map[pair]*entry{}, grants: map[pair]Decision{}}
+	s := &Set{docs: docs, entries: map[pair]*entry{}, grants: map[pair]Decision{}, live: map[pair]Decision{}}
 
 	grantNames := map[pair][]string{}
 	for _, d := range docs {
 		switch d.Kind {
 		case KindPublisherGrant:
+			if d.Mode == ModeLive {
+				s.addLive(d)
+				continue
+			}
 			for _, ds := range d.Datasets {
 				k := pair{d.Publisher, ds}
 				grantNames[k] = append(grantNames[k], d.Name)
@@ -214,6 +219,9 @@ func version(docs []Policy) string {
 		}
 		if d.RequireConsent || d.CaseIDPattern != "" { // likewise for conditions and case-id formats
 			fmt.Fprintf(h, "governance %t %q\n", d.RequireConsent, d.CaseIDPattern)
+		}
+		if d.Kind == KindProcedure {
+			fmt.Fprintln(h, procedureVersion(d))
 		}
 	}
 	return "sha256:" + hex.EncodeToString(h.Sum(nil))

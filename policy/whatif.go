@@ -25,6 +25,14 @@ type Recorded struct {
 	Permitted bool     // the exchange answered with data
 	Fields    []string // the fields released, when Permitted
 	Code      string   // the refusal code, when not Permitted; for display only
+	// Procedure and CaseRole name the case-bundle item this was (audit
+	// members procedure and case_role): its release was narrowed to the
+	// fields the procedure's evidence names for the role, so the replay
+	// narrows the same way under the proposed set; an item the proposed
+	// catalogue no longer has counts as refused. SubjectField is the
+	// dataset's subject field, which a release carries on top of those
+	// fields when the policy lists it.
+	Procedure, CaseRole, SubjectField string
 }
 
 // FieldCount counts answers in which one field of one dataset appears or
@@ -137,7 +145,31 @@ func redecide(s *Set, rec Recorded) (permitted bool, fields []string, consent bo
 	if !d.Allowed {
 		return false, nil, false
 	}
-	return true, d.Fields, d.RequiresConsent
+	if rec.Procedure == "" {
+		return true, d.Fields, d.RequiresConsent
+	}
+	// A case item: the procedure's fields for the role, and the subject
+	// field where the policy lists it.
+	p, ok := s.Procedure(rec.Procedure)
+	if !ok || p.Service != rec.Consumer {
+		return false, nil, false
+	}
+	for _, ev := range p.Evidence {
+		if ev.Dataset != rec.Dataset || ev.Role != rec.CaseRole {
+			continue
+		}
+		var fields []string
+		for _, f := range d.Fields {
+			if slices.Contains(ev.Fields, f) || f == rec.SubjectField {
+				fields = append(fields, f)
+			}
+		}
+		if len(fields) == 0 {
+			return false, nil, false
+		}
+		return true, fields, d.RequiresConsent
+	}
+	return false, nil, false
 }
 
 // setMinus returns the distinct members of a not in b, sorted.

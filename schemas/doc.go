@@ -34,8 +34,13 @@
 //     "properties" (non-empty), "required" (names of properties),
 //     "additionalProperties": false, the annotations below, and "title",
 //     "description", "$comment";
-//   - "x-onevisit-subject": the field that identifies the citizen; it must
-//     be a required property of type "string";
+//   - "x-onevisit-subject": the field that identifies the citizen (or, for
+//     a dataset about organisations such as business_licence, the
+//     company); it must be a required property of type "string". Its
+//     format says what a subject is: resident-id for persons,
+//     unified-social-credit-code for organisations (SubjectFormat;
+//     ValidSubject checks a request's or a delete record's subject by
+//     it);
 //   - "x-onevisit-compatibility": BACKWARD, FORWARD, FULL or NONE;
 //   - per property: "type" (string, integer, number, boolean, null, or an
 //     array of them), "format" (only with string: date, date-time, email,

@@ -167,7 +167,7 @@ func nanValue() float64 {
 
 func TestDataset(t *testing.T) {
 	reg := defaultRegistry(t)
-	if got, want := reg.Datasets(), []string{"consent", "household", "property", "tax"}; !slices.Equal(got, want) {
+	if got, want := reg.Datasets(), []string{"birth", "business_licence", "consent", "household", "marriage", "property", "social_insurance", "tax", "tax_certificate"}; !slices.Equal(got, want) {
 		t.Errorf("Datasets() = %v, want %v", got, want)
 	}
 	d, ok := reg.Dataset("household")
@@ -321,10 +321,15 @@ func TestLoadIgnoresOtherFolders(t *testing.T) {
 		got = append(got, r.String())
 	}
 	want := []string{
+		"birth: ok (birth/v1; BACKWARD)",
+		"business_licence: ok (business_licence/v1; BACKWARD)",
 		"consent: ok (consent/v1; BACKWARD)",
 		"household: ok (household/v1; BACKWARD)",
+		"marriage: ok (marriage/v1; BACKWARD)",
 		"property: ok (property/v1; BACKWARD)",
+		"social_insurance: ok (social_insurance/v1; BACKWARD)",
 		"tax: ok (tax/v1; BACKWARD)",
+		"tax_certificate: ok (tax_certificate/v1; BACKWARD)",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("CheckDir(.) =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

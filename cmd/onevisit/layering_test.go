@@ -22,7 +22,8 @@ import (
 //     sample data, is allowed while it imports nothing from this module);
 //   - schemas and policy, tests included, reach nothing under exchange/;
 //   - exchange/wire imports nothing from this module, and the other
-//     wire-side packages (record, receipt, keys) reach no server-side
+//     wire-side packages (record, receipt, keys, and live: the live-query
+//     format a department's responder shares) reach no server-side
 //     package.
 //
 // TestLayering checks them on the real graph (go list) and prints each
@@ -97,9 +98,18 @@ var rules = []rule{
 		forbidden: func(string) bool { return true },
 	},
 	{
-		name:      "the wire-side packages (record, receipt, keys) reach no server-side package",
-		roots:     func(p string) bool { return under(p, "exchange/record", "exchange/receipt", "exchange/keys") },
+		name: "the wire-side packages (record, receipt, keys, live) reach no server-side package",
+		roots: func(p string) bool {
+			return under(p, "exchange/record", "exchange/receipt", "exchange/keys", "exchange/live")
+		},
 		forbidden: isServerSide,
+	},
+	{
+		name:  "the pages (exchange/webui) and residents' sign-in (exchange/citizen) reach no server-side package, nor the API, keys or auth code",
+		roots: func(p string) bool { return p == "exchange/webui" || p == "exchange/citizen" },
+		forbidden: func(p string) bool {
+			return isServerSide(p) || under(p, "exchange/api", "exchange/keys", "exchange/auth")
+		},
 	},
 	{
 		name:      "connectors/samples is sample data and imports nothing from this module",

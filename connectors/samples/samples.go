@@ -1,6 +1,6 @@
 // Package samples holds OneVisit's sample data: made-up records of twelve
-// residents of Hangzhou, Zhejiang, as three departments and the consent
-// service would publish them.
+// residents of Hangzhou, Zhejiang, and four of its companies, as seven
+// departments and the consent service would publish them.
 //
 //   - household.csv: the public security bureau's household register
 //     (schema household/v1), two families and five one-person households;
@@ -11,7 +11,18 @@
 //   - consent.csv: the consent service's consent records (schema
 //     consent/v1): GuardianResidentID consents to property-transfer for
 //     property_transfer until the end of 2027; 陈德明 (330106195611040339)
-//     has a record with no consent in force.
+//     has a record with no consent in force;
+//   - birth.csv: hospitals' medical birth certificates (schema birth/v1)
+//     of the two children, naming their parents;
+//   - marriage.csv: the civil affairs bureau's marriage registrations
+//     (schema marriage/v1) of the two married couples, one record each;
+//   - social_insurance.csv: the human resources and social security
+//     bureau's enrolments (schema social_insurance/v1): three contributors
+//     and one pensioner (陈德明);
+//   - business_licence.csv: the market regulation bureau's business
+//     licences (schema business_licence/v1), keyed by unified social credit
+//     code: the employers of tax.csv, NewCompanyCreditCode (established
+//     2026-11-20, legal representative 林晓燕) and 张伟's restaurant.
 //
 // Each file's header row names the schema's fields, and every row passes
 // schemas.Coerce and schemas.Validate (a test in this package checks it).
@@ -24,6 +35,10 @@
 // school age in 2026 (born 2020-03-08) registered in household
 // ChildHouseholdID, whose head is the child's father GuardianResidentID;
 // the father has a tax record and owns the flat the household lives in.
+// The newborn-registration walkthrough takes the same child with its
+// parents (MotherResidentID): their households, marriage records and the
+// child's birth certificate; the company-establishment walkthrough takes
+// NewCompanyCreditCode and its legal representative, the mother.
 package samples
 
 import (
@@ -32,7 +47,7 @@ import (
 	"fmt"
 )
 
-// FS holds household.csv, tax.csv, property.csv and consent.csv.
+// FS holds the CSV files, one per dataset, named <dataset>.csv.
 //
 //go:embed *.csv
 var FS embed.FS
@@ -47,11 +62,22 @@ const (
 	GuardianResidentID = "330106198503120415"
 	// ChildHouseholdID is the household (户号) of the child and guardian.
 	ChildHouseholdID = "330106-00451"
+	// MotherResidentID is 林晓燕, the child's mother, married to
+	// GuardianResidentID, and legal representative of NewCompanyCreditCode.
+	MotherResidentID = "330106198707210623"
+	// NewCompanyCreditCode is 杭州晓燕文化创意有限公司, established
+	// 2026-11-20.
+	NewCompanyCreditCode = "91330106MA2KXY7T3M"
 
 	HouseholdFile = "household.csv"
 	TaxFile       = "tax.csv"
 	PropertyFile  = "property.csv"
 	ConsentFile   = "consent.csv"
+
+	BirthFile           = "birth.csv"
+	MarriageFile        = "marriage.csv"
+	SocialInsuranceFile = "social_insurance.csv"
+	BusinessLicenceFile = "business_licence.csv"
 )
 
 // Rows reads one of the files as rows keyed by its header, as text: the

@@ -34,6 +34,10 @@ func TestSamplesValidate(t *testing.T) {
 		{TaxFile, "tax", 10},
 		{PropertyFile, "property", 5},
 		{ConsentFile, "consent", 2},
+		{BirthFile, "birth", 2},
+		{MarriageFile, "marriage", 4},
+		{SocialInsuranceFile, "social_insurance", 4},
+		{BusinessLicenceFile, "business_licence", 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {

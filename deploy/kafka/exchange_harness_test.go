@@ -64,7 +64,7 @@ func runMain(m *testing.M) int {
 }
 
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
-var samplePublishers = []string{"consent-service", "natural-resources", "public-security", "tax-bureau"}
+var samplePublishers = []string{"civil-affairs", "consent-service", "hospital", "market-regulation", "natural-resources", "public-security", "social-security", "tax-bureau"}
 
 // publisherPasswords holds the passwords `kafka setup` handed over when it created the publishers' users. SCRAM
 // users are cluster-wide (not namespaced), so the first world of a test run deletes stale ones left by an
@@ -325,23 +325,27 @@ func (w *world) waitForTopics() {
 	}
 }
 
-// acls is what setup should have bound in this world: the exchange user and the grants' publishers.
+// acls is what setup should have bound in this world: the exchange user, the grants' publishers and the live
+// grants' responders.
 func (w *world) acls() []kafka.ACLEntry {
 	w.t.Helper()
 	pol, err := policy.Default(w.schemas)
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	pubs := map[string][]string{}
+	pubs, resp := map[string][]string{}, map[string][]string{}
 	for _, p := range pol.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
+		switch {
+		case p.Kind == policy.KindPublisherGrant && p.Mode == policy.ModeLive:
+			resp[p.Publisher] = append(resp[p.Publisher], p.Datasets...)
+		case p.Kind == policy.KindPublisherGrant:
 			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
 		}
 	}
 	if got := slices.Sorted(maps.Keys(pubs)); !slices.Equal(got, samplePublishers) {
 		w.t.Fatalf("the built-in grants name publishers %v, the tests expect %v", got, samplePublishers)
 	}
-	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs}, w.datasets)
+	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Responders: resp}, w.datasets)
 }
 
 // cleanup removes what setup made in this world (not the publishers' users, which other worlds share).

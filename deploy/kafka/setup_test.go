@@ -23,8 +23,8 @@ func aclKey(rt kafka.ResourceType, name string, pt kafka.PatternType, principal,
 	return fmt.Sprintf("%s:%s(%s) %s@%s %s %s", rt, name, pt, principal, host, op, perm)
 }
 
-// describeNamespaceACLs lists every binding on the cluster whose resource is in namespace ns (its topics and
-// its consumer group), one string per binding, sorted, duplicates kept.
+// describeNamespaceACLs lists every binding on the cluster whose resource is in namespace ns (its topics, its
+// consumer group and its responders' groups), one string per binding, sorted, duplicates kept.
 func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string {
 	t.Helper()
 	cl, err := w.c.adminBus(w.ns).Client()
@@ -43,7 +43,7 @@ func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string
 	}
 	var out []string
 	for _, r := range res.Resources {
-		if !strings.HasPrefix(r.ResourceName, w.ns+".") && r.ResourceName != w.names.Group() {
+		if !strings.HasPrefix(r.ResourceName, w.ns+".") && !strings.HasPrefix(r.ResourceName, w.ns+"-respond-") && r.ResourceName != w.names.Group() {
 			continue
 		}
 		for _, a := range r.ACLs {

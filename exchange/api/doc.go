@@ -34,7 +34,8 @@
 // each refusal naming its field: dataset, subject and purpose present
 // (missing_field); dataset in the catalogue (unknown_dataset); subject a
 // resident identity number (bad_check_character, lowercase_check_character,
-// invalid_subject); purpose declared by some policy (unknown_purpose; a
+// invalid_subject), or a unified social credit code for a dataset about
+// organisations (invalid_credit_code); purpose declared by some policy (unknown_purpose; a
 // typo is not a denial); case id, if given, 1-64 letters, digits and
 // . _ : / - with no identity number or credit code inside, in its
 // purpose's format if the purpose declares one (bad_case_id).
@@ -60,6 +61,14 @@
 // refused by policy is audited every time); the rest are counted in
 // onevisit_api_audit_suppressed_total. See exchange/audit for the entries.
 //
+// Case bundles: POST /v1/cases (consumers) takes {procedure, case_id,
+// subjects: {role: id}} and answers every evidence item of the procedure
+// the exchange holds, each exactly as POST /v1/query would, plus the
+// missing items with the departments that hold them
+// (exchange/query.Service.Case has the checks and audit entries); GET
+// /v1/procedures (public) lists the procedure catalogue of the policy
+// this node decides by.
+//
 // Policy governance (officers; the node behind Deps.Governance, see
 // exchange/doc.go "Policy governance"): POST /v1/policy/events takes one
 // control event signed by the calling officer (exchange/control; its iss
@@ -70,6 +79,26 @@
 // what-if replay of this node's audit log, ?window=, default 30 days);
 // GET /v1/policy/versions (public) lists the applied versions and the one
 // the node decides by, which /healthz shows too (policy_version).
+//
+// For the officer console and the citizen page (exchange/webui):
+// GET /v1/policy/current (officers) serves the policy set in force as
+// the canonical YAML a proposal carries; GET /v1/clients (officers) the
+// registered clients. The citizen routes (role citizen) take a
+// resident's OpenID Connect ID token instead of an access token
+// (Deps.Citizens, exchange/citizen; 404 when not configured, 401
+// unauthenticated without a token, 401 invalid_token for one that does
+// not verify, 403 for a client's access token; these refusals name no
+// client and are not audited): GET
+// /v1/me/accesses lists every audit entry about the token's resident,
+// newest first, each with its exact bytes for the inclusion proof, and
+// refuses any query parameter (400 naming it: the subject comes from the
+// token only, so a resident cannot ask for another's entries); POST
+// /v1/me/corrections records a request to correct one field of a
+// dataset (a field of its schema, not the subject; a comment checked as
+// an officer's reason is) as an audit entry of kind correction, answered
+// 202 with status open, durably written before the answer; at most 5 an
+// hour per resident and node (429 rate_limited: each is an audit entry). GET
+// /v1/me/config (public) names the sign-in page.
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies

@@ -43,6 +43,8 @@ func (s *Server) table() []route {
 	return []route{
 		{"POST", "/v1/token", pub, "Exchange a client assertion (RFC 7523) for an access token", s.token},
 		{"POST", "/v1/query", []string{RoleConsumer}, "Ask for the allowed fields of one subject's record", s.query},
+		{"POST", "/v1/cases", []string{RoleConsumer}, "Gather every evidence item of a procedure in one call: each a minimised, verifiable record with its receipt, plus what is missing", s.cases},
+		{"GET", "/v1/procedures", pub, "The procedure catalogue: each procedure's purpose, case-id format, service and evidence", s.procedures},
 		{"POST", "/v1/datasets/{dataset}/records", []string{RolePublisher, RoleConsent}, "Publish signed records", s.publish},
 		{"GET", "/v1/datasets", pub, "List datasets with their fields", s.datasets},
 		{"POST", "/v1/policy/explain", []string{RoleConsumer, RoleOfficer}, "Explain a policy decision", s.explain},
@@ -63,6 +65,13 @@ func (s *Server) table() []route {
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
 		{"GET", "/openapi.json", pub, "This API's OpenAPI document", s.openapi},
+		// The officer console's and the citizen page's routes (exchange/webui); a citizen
+		// route takes a resident's ID token instead of an access token (api/citizen.go).
+		{"GET", "/v1/policy/current", []string{RoleOfficer}, "The policy set this node decides by, as canonical YAML", s.currentPolicy},
+		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes", s.listClients},
+		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
+		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
+		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
 	}
 }
 
@@ -464,8 +473,11 @@ func (s *Server) auditSubject(w http.ResponseWriter, r *http.Request, p auth.Pri
 	if err := checkReason("audit subject", q.Reason); err != nil {
 		return err
 	}
-	if err := query.CheckSubject("audit subject", q.Subject); err != nil {
-		return err
+	// A subject is a person (resident ID) or an organisation (credit code).
+	if schemas.ValidCreditCode(q.Subject) != nil {
+		if err := query.CheckSubject("audit subject", q.Subject); err != nil {
+			return err
+		}
 	}
 	pseud, err := s.d.Pseudonym.Of(ctx, q.Subject)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestHandleRefusesRouteWithoutRoles(t *testing.T) {
 }
 
 // knownRoles are the role names a route may list.
-var knownRoles = map[string]bool{rolePublic: true, RolePublisher: true, RoleConsumer: true, RoleOfficer: true, RoleConsent: true}
+var knownRoles = map[string]bool{rolePublic: true, RolePublisher: true, RoleConsumer: true, RoleOfficer: true, RoleConsent: true, RoleCitizen: true}
 
 // TestRouteTableRoles checks the table every request goes through: each
 // route lists at least one known role, and "public" stands alone, since
@@ -85,6 +85,9 @@ func TestRouteTableRoles(t *testing.T) {
 			if !knownRoles[role] {
 				t.Errorf("%s lists unknown role %q", key, role)
 			}
+		}
+		if slices.Contains(roles, RoleCitizen) && len(roles) > 1 {
+			t.Errorf("%s lists citizen together with %v: a citizen route takes ID tokens only", key, roles)
 		}
 		if slices.Contains(roles, rolePublic) && len(roles) > 1 {
 			t.Errorf("%s lists public together with %v: public opens it to everyone", key, roles)
@@ -203,6 +206,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		bearer := false
 		for _, req := range o.Security {
 			if _, ok := req["bearer"]; ok {
+				bearer = true
+			}
+			if _, ok := req["citizen"]; ok && roles == RoleCitizen { // a resident's ID token
 				bearer = true
 			}
 		}

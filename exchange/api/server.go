@@ -37,6 +37,7 @@ const (
 	RoleConsumer  = "consumer"
 	RoleOfficer   = "officer"
 	RoleConsent   = "consent" // the consent service: publishes the consent dataset as a publisher does
+	RoleCitizen   = "citizen" // a resident signed in with an ID token of the citizen provider (citizen.go)
 	rolePublic    = "public"  // no token needed
 )
 
@@ -79,6 +80,9 @@ type Deps struct {
 	Clients interface {
 		Role(clientID string) (string, bool)
 	}
+	// Citizens verifies residents' ID tokens for the /v1/me routes (nil:
+	// citizen sign-in is off and they answer 404).
+	Citizens Citizens
 	// Governance is the node's policy control plane (the /v1/policy
 	// routes but explain, and the version /healthz shows).
 	Governance Governance
@@ -96,6 +100,9 @@ type Deps struct {
 	// once, in bytes (0: DefaultPublishBytesInFlight). A publish waits up
 	// to 5 s for room, then gets 503 with Retry-After.
 	PublishBytesInFlight int64
+	// Live fetches records of live datasets from their departments (nil:
+	// queries of a live dataset answer source_timeout).
+	Live query.LiveSource
 }
 
 // Server is an http.Handler.
@@ -114,6 +121,7 @@ type Server struct {
 	rateLimited     *prometheus.CounterVec
 	auditSuppressed *prometheus.CounterVec
 	publishInFlight prometheus.Gauge
+	corrections     correctionLimiter // citizen correction requests (citizen.go)
 }
 
 type route struct {
@@ -173,7 +181,7 @@ func New(d Deps) (*Server, error) {
 	s.queries, err = query.New(query.Deps{
 		Policy: d.Policy, Schemas: d.Schemas, View: d.View, Pseudonym: d.Pseudonym, Audit: d.Audit,
 		Receipts: d.Receipts, Keys: d.Keys, Node: d.Node, Ready: d.Ready, Fresh: d.Fresh, Now: d.Now,
-		AuditTimeout: writeTimeout, Metrics: reg,
+		AuditTimeout: writeTimeout, Metrics: reg, Live: d.Live,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -304,6 +312,9 @@ func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
 		if role == rolePublic {
 			return auth.Principal{}, nil
 		}
+	}
+	if slices.Equal(rt.roles, []string{RoleCitizen}) {
+		return s.authorizeCitizen(r)
 	}
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")

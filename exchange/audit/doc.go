@@ -24,7 +24,8 @@
 //	                          "Z", fractional seconds only if non-zero and without
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
-//	                          policy_change | key_change | token | explain
+//	                          policy_change | key_change | token | explain | case |
+//	                          correction
 //	actor           string    client id of the caller (a department, a service, an officer)
 //	                          whose signature or token verified; absent when nobody
 //	                          authenticated (see below)
@@ -53,6 +54,12 @@
 //	                          force; absent from the entry when none was required
 //	consent_record_id string  id of the consent record the query read, when the
 //	                          citizen has one (the consent dataset, exchange/query)
+//	procedure       string    the procedure of a case bundle (POST /v1/cases): on the
+//	                          case entry and on the query entry of each of its items
+//	case_role       string    the role of the subject of a case item (child, father,
+//	                          company, ...), on the item's query entry
+//	elapsed_us      integer   a case's assembly time in microseconds (decimal digits,
+//	                          no sign, no leading zero; absent when 0)
 //
 // Which members a kind carries is the writer's business; the format only
 // requires time and kind. The exchange writes:
@@ -77,6 +84,15 @@
 //	               officer, the reason, the proposal and the version; or a
 //	               control event refused (deny, with the reason code). See
 //	               exchange/doc.go and exchange/control.
+//	case           a case bundle assembled (POST /v1/cases), after the query
+//	               entries of its items: procedure, purpose, case_id,
+//	               decision permit, code case_complete (every item released)
+//	               or case_incomplete, and elapsed_us; a case refused before its items (bad input,
+//	               limits) is a query entry with route POST /v1/cases
+//	correction     a resident's request to correct a field about them, from
+//	               the citizen page (actor and role "citizen", subject,
+//	               dataset, fields: the one field, reason: the resident's
+//	               words, code correction_open)
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,6 +25,8 @@ const (
 	KindKeyChange    Kind = "key_change"    // a key version was made, retired or revoked
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
+	KindCase         Kind = "case"          // a case bundle was assembled (its items are query entries)
+	KindCorrection   Kind = "correction"    // a resident asked for a correction of a field about them
 )
 
 // Decision is the outcome recorded with an entry.
@@ -71,6 +74,15 @@ type Entry struct {
 	// ConsentRecordID is the id of the consent record the query read, if
 	// the citizen has one.
 	ConsentRecordID string
+	// Procedure is the procedure of a case bundle (POST /v1/cases), on
+	// its summary entry and on the query entry of each of its items.
+	Procedure string
+	// CaseRole is the role of the subject of a case bundle's item
+	// (child, father, company, ...), on the item's query entry.
+	CaseRole string
+	// ElapsedMicros is a case summary's assembly time in microseconds,
+	// from the request to every item decided and audited; 0 when none.
+	ElapsedMicros int64
 }
 
 // The values of Entry.Consent.
@@ -107,7 +119,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCase, KindCorrection:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}
@@ -120,6 +132,9 @@ func (e Entry) Validate() error {
 	case "", DecisionPermit, DecisionDeny, DecisionAccepted, DecisionRejected, DecisionDuplicate:
 	default:
 		return fmt.Errorf("%w: unknown decision %q", ErrBadEntry, e.Decision)
+	}
+	if e.ElapsedMicros < 0 {
+		return fmt.Errorf("%w: elapsed_us is negative", ErrBadEntry)
 	}
 	if e.Subject != "" && !isPseudonym(e.Subject) {
 		return fmt.Errorf("%w: subject is not a 64-character lowercase hex pseudonym", ErrBadEntry)
@@ -178,6 +193,9 @@ func (e Entry) stringFields() []namedString {
 		{"node", e.Node},
 		{"consent", e.Consent},
 		{"consent_record_id", e.ConsentRecordID},
+		{"procedure", e.Procedure},
+		{"case_role", e.CaseRole},
+		// elapsed_us goes here in the encoding, after every string
 	}
 }
 
@@ -210,6 +228,10 @@ func (e Entry) MarshalCanonical() []byte {
 		b = append(b, f.name...)
 		b = append(b, '"', ':')
 		b = appendString(b, f.value)
+	}
+	if e.ElapsedMicros > 0 {
+		b = append(b, `,"elapsed_us":`...)
+		b = strconv.AppendInt(b, e.ElapsedMicros, 10)
 	}
 	return append(b, '}')
 }
@@ -269,6 +291,9 @@ type wireEntry struct {
 	Node          string   `json:"node"`
 	Consent       string   `json:"consent"`
 	ConsentRecord string   `json:"consent_record_id"`
+	Procedure     string   `json:"procedure"`
+	CaseRole      string   `json:"case_role"`
+	ElapsedUS     int64    `json:"elapsed_us"`
 }
 
 // ParseEntry decodes one entry and accepts it only if it is valid and in
@@ -296,7 +321,7 @@ func ParseEntry(b []byte) (Entry, error) {
 		Dataset: w.Dataset, Purpose: w.Purpose, CaseID: w.CaseID, Reason: w.Reason, Subject: w.Subject, RecordID: w.RecordID,
 		Fields: w.Fields, Decision: Decision(w.Decision), Code: w.Code, Policy: w.Policy,
 		PolicyVersion: w.PolicyVersion, RequestID: w.RequestID, Node: w.Node,
-		Consent: w.Consent, ConsentRecordID: w.ConsentRecord,
+		Consent: w.Consent, ConsentRecordID: w.ConsentRecord, Procedure: w.Procedure, CaseRole: w.CaseRole, ElapsedMicros: w.ElapsedUS,
 	}
 	if err := e.Validate(); err != nil {
 		return Entry{}, fmt.Errorf("parse entry: %w", err)

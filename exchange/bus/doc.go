@@ -32,6 +32,14 @@
 //	N.audit        every decision, one partition (one total order)
 //	N.keys         signed key directory events (key: kid), kept forever, never compacted
 //	N.control      officers' signed policy events (exchange/control), one partition, kept forever, never compacted
+//	N.request.D    live queries the exchange signs (key: request id), kept an hour (LiveRetention)
+//	N.reply.D      the department's signed answers (key: request id), kept an hour
+//
+// The request and reply topics exist for every dataset, so a grant can
+// make a dataset live at runtime (exchange/live has the format). Only the
+// exchange writes N.request.D and reads N.reply.D; only the publishers of
+// D's live grants (Principals.Responders) read N.request.D, in the group
+// N-respond-D, and write N.reply.D.
 //
 // Topics (their configs) and ACLs (who may read and write which topic
 // and the exchange's group, from the publisher grants) are the one model

@@ -22,6 +22,10 @@ type Principals struct {
 	// Publishers maps a publisher's client id (its SCRAM user) to the
 	// datasets it may publish: it may write only those ingest topics.
 	Publishers map[string][]string
+	// Responders maps a live publisher's client id to the datasets its
+	// live grants name: it may read only those request topics (in the
+	// group Names.Responders) and write only those reply topics.
+	Responders map[string][]string
 }
 
 // ACLs lists the bindings Principals implies. Everything else is denied
@@ -44,6 +48,10 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 			allow(topic, p.Names.Accepted(d), lit, ex, kafka.ACLOperationTypeDescribe),
 			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeWrite),
 			allow(topic, p.Names.Rejected(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Request(d), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Request(d), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Reply(d), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Reply(d), lit, ex, kafka.ACLOperationTypeDescribe),
 		)
 	}
 	out = append(out,
@@ -74,6 +82,7 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 			)
 		}
 	}
+	out = append(out, responderACLs(p)...)
 	return out
 }
 

@@ -102,13 +102,22 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 			"storage":  map[string]any{"type": "jbod", "volumes": []any{volume}},
 		}},
 	}
+	// A topic's resource name is the topic's with _ (dataset names such as
+	// social_insurance) as -, which Kubernetes names cannot hold;
+	// spec.topicName keeps the topic's own name.
+	resNames := map[string]string{}
 	for _, t := range topics {
 		cfg := map[string]any{}
 		for _, e := range t.ConfigEntries {
 			cfg[e.ConfigName] = e.ConfigValue
 		}
+		name := strings.ReplaceAll(t.Topic, "_", "-")
+		if prev, dup := resNames[name]; dup || !k8sName.MatchString(name) {
+			return nil, fmt.Errorf("strimzi: topic %q has no Kubernetes name of its own (%q, also %q)", t.Topic, name, prev)
+		}
+		resNames[name] = t.Topic
 		out = append(out, StrimziResource{APIVersion: StrimziAPIVersion, Kind: "KafkaTopic",
-			Metadata: StrimziMeta{Name: t.Topic, Labels: label},
+			Metadata: StrimziMeta{Name: name, Labels: label},
 			Spec:     map[string]any{"topicName": t.Topic, "partitions": t.NumPartitions, "replicas": t.ReplicationFactor, "config": cfg}})
 	}
 	// One KafkaUser per principal, its rules in the order ACLs lists them,
@@ -118,6 +127,9 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 	var order []key
 	users := map[string]bool{p.Exchange: true}
 	for u := range p.Publishers {
+		users[u] = true
+	}
+	for u := range p.Responders {
 		users[u] = true
 	}
 	for _, a := range ACLs(p, datasets) {

@@ -83,6 +83,10 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 				kafka.ConfigEntry{ConfigName: "segment.ms", ConfigValue: "600000"},
 			),
 			mk(n.Rejected(d), spec.Partitions),
+			// Live queries (every dataset: a grant can make one live at
+			// runtime); short-lived, see LiveRetention.
+			mk(n.Request(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: liveRetention()}),
+			mk(n.Reply(d), spec.Partitions, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: liveRetention()}),
 		)
 	}
 	out = append(out,

@@ -73,6 +73,10 @@ var (
 	// this node, after catching up with every durable write). Ask again
 	// with a size from GET /v1/audit/checkpoint.
 	ErrBeyondLog = wire.WithCode("beyond_log", errors.New("beyond the audit log"))
+	// ErrBadCreditCode: a subject of a dataset about organisations that is
+	// not a valid unified social credit code (length, characters,
+	// division code or check character).
+	ErrBadCreditCode = wire.WithCode("invalid_credit_code", errors.New("subject is not a valid unified social credit code"))
 	// ErrRequestSchema: the request does not match its operation in the
 	// API document (/openapi.json) in a way no narrower code names. Wrap it
 	// in a *FieldError naming the field.

@@ -97,12 +97,18 @@ var sentinels = []struct {
 	{codes.ErrBadRange, "bad_range"},
 	{codes.ErrBeyondLog, "beyond_log"},
 	{query.ErrConsentRequired, "consent_required"},
+	{query.ErrSourceTimeout, "source_timeout"},
+	{query.ErrReplyMismatch, "reply_mismatch"},
 	{control.ErrBadEvent, "bad_event"},
 	{control.ErrSelfApproval, "self_approval"},
 	{control.ErrAlreadyApproved, "already_approved"},
 	{control.ErrStaleBase, "stale_base"},
 	{control.ErrNeedsApproval, "needs_approval"},
 	{control.ErrUnknownProposal, "unknown_proposal"},
+	{codes.ErrBadCreditCode, "invalid_credit_code"},
+	{query.ErrUnknownProcedure, "unknown_procedure"},
+	{query.ErrRoleNotInProcedure, "role_not_in_procedure"},
+	{query.ErrProcedureNotYours, "procedure_not_yours"},
 	{codes.ErrRequestSchema, "request_schema"},
 }
 

@@ -392,7 +392,7 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 			out.err = fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, ErrBadDelete)
 			return out
 		}
-		if err := schemas.ValidResidentID(subj); err != nil {
+		if err := p.d.Schemas.ValidSubject(rec.Dataset, subj); err != nil {
 			out.err = &schemas.ValidationError{Schema: rec.Schema, Pointer: "/" + ds.Subject, Keyword: "format", Reason: err.Error()}
 			return out
 		}

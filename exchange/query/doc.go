@@ -10,7 +10,9 @@
 //     the consumer's policies; rate_limited);
 //  2. dataset, subject and purpose present (missing_field); dataset in the
 //     catalogue (unknown_dataset); subject a resident identity number
-//     (bad_check_character, lowercase_check_character, invalid_subject);
+//     (bad_check_character, lowercase_check_character, invalid_subject),
+//     or for a dataset whose subject field is a unified social credit
+//     code (business_licence) a valid one (invalid_credit_code);
 //     purpose declared by some policy (unknown_purpose); case id, if
 //     given, 1-64 letters, digits and . _ : / - with no identity number or
 //     credit code inside, and matching the caseIdPattern its purpose's
@@ -57,6 +59,20 @@
 // consent record read, if the citizen has one) whenever the decision
 // required consent.
 //
+// # Live datasets
+//
+// A dataset named by a PublisherGrant with mode: live (policy.Set.Live)
+// is not held in the view: at step 6 Do asks Deps.Live (the node's
+// LiveSource, exchange/livequery.go) for the record, which forwards the
+// query on request.<dataset> to the department's responder and waits
+// for a reply that verifies as ingest verifies a record and is bound to
+// this request and subject (exchange/live, "Reply"). The rest is the same
+// as for a held record: revocation check, projection, receipt, audit
+// entry (its record_id is the live record's, the request id). A reply
+// that says the department holds nothing is not_found; no valid reply
+// before the deadline (Parts.LiveTimeout, default 5 s) is source_timeout
+// (504, ErrSourceTimeout), audited like any refusal.
+//
 // Promises: every outcome, refusals included, is durably audited (an
 // audit.KindQuery entry, exchange/audit) before Do returns; if the entry
 // cannot be written the caller gets codes.ErrUnavailable and nothing is
@@ -79,4 +95,33 @@
 //	    consumer and hour (8 bytes each), past that every subject counts.
 //	    Its rate is the scraping signal: deploy/prometheus/rules.yaml
 //	    alerts on it. No subject ever becomes a label.
+//	onevisit_case_records_delivered_total{procedure}
+//	    evidence records released in case bundles: each a paper the citizen
+//	    did not fetch from a department
+//	onevisit_cases_total{procedure,outcome}   complete (nothing missing) | incomplete
+//	onevisit_case_assembly_seconds{procedure}
+//	    histogram of the time to assemble a bundle, every item decided and
+//	    audited (the case's audit entry carries the same, elapsed_us)
+//
+// The procedure label is a procedure of the catalogue (checked before
+// anything is counted), so it is bounded by the policy.
+//
+// # Case bundles
+//
+// Case (POST /v1/cases) answers a procedure of the policy's catalogue
+// (policy.Procedure) in one call: every evidence item whose role has a
+// subject is answered by Do exactly as a query would be, for the
+// procedure's purpose and the case id, with Request.Fields narrowing the
+// release to the fields the procedure names and Request.Procedure naming
+// it in the item's audit entry. Items run concurrently. An item refused
+// for itself (not_found, denied, consent_required, ...) is listed as
+// missing with the publishers granted its dataset; the case as a whole
+// is refused only for bad input (unknown_procedure, role_not_in_procedure,
+// invalid_credit_code for the company role, the subject and case-id checks
+// above), the wrong service (procedure_not_yours) or the caller's limits
+// (one count per item), and fails on an outage. After the items, one
+// audit entry of kind case records the procedure, the case id, whether
+// the case was complete and the assembly time. Subjects are resident IDs,
+// or unified social credit codes for datasets about organisations
+// (CheckSubjectOf: the dataset's subject field's format decides).
 package query

@@ -47,6 +47,35 @@ func CheckSubject(op, subject string) error {
 	return &codes.FieldError{Pointer: "/subject", Err: fmt.Errorf("%s: %v: %w", op, err, cause)}
 }
 
+// CheckSubjectOf checks subject as a subject of dataset, whose schema
+// says what identifies its subjects: a unified social credit code
+// (invalid_credit_code, codes.ErrBadCreditCode) for datasets about
+// organisations, otherwise a resident identity number as CheckSubject
+// checks it. pointer names the request field ("/subject",
+// "/subjects/company"). Call it after CheckDataset.
+func CheckSubjectOf(op string, reg *schemas.Registry, dataset, pointer, subject string) error {
+	format, _ := reg.SubjectFormat(dataset)
+	return CheckSubjectFormat(op, format, pointer, subject)
+}
+
+// CheckSubjectFormat checks subject against a subject format
+// (schemas.FormatCreditCode, or a resident identity number for any
+// other), naming the field by pointer.
+func CheckSubjectFormat(op, format, pointer, subject string) error {
+	if format == schemas.FormatCreditCode {
+		if err := schemas.ValidCreditCode(subject); err != nil {
+			return &codes.FieldError{Pointer: pointer, Err: fmt.Errorf("%s: %v: %w", op, err, codes.ErrBadCreditCode)}
+		}
+		return nil
+	}
+	err := CheckSubject(op, subject)
+	var fe *codes.FieldError
+	if errors.As(err, &fe) {
+		fe.Pointer = pointer
+	}
+	return err
+}
+
 // CheckDataset refuses a dataset the catalogue does not have.
 func CheckDataset(op string, reg *schemas.Registry, dataset string) error {
 	if _, ok := reg.Dataset(dataset); !ok {

@@ -50,6 +50,9 @@ type Deps struct {
 	AuditTimeout time.Duration
 	// Metrics, when set, gets the package's metrics (see the package doc).
 	Metrics prometheus.Registerer
+	// Live fetches records of live datasets (nil: they answer
+	// source_timeout). See "Live datasets" in the package doc.
+	Live LiveSource
 }
 
 // DefaultAuditTimeout bounds a query's audit writes when
@@ -72,6 +75,14 @@ type Request struct {
 	// codes.ErrRateLimited) and whether to audit it: a refusal that costs
 	// the caller nothing to repeat is audited only now and then.
 	Limit func(pol *policy.Set) (auditIt bool, refusal error)
+	// Fields, when not nil, narrows the release to these fields (a
+	// procedure's evidence item names the fields it uses); the policy's
+	// decision still bounds it. Set by Case, never from a request body.
+	Fields []string
+	// Procedure names the case bundle this query is an item of, and
+	// CaseRole the role of its subject; both go into the audit entry. Set
+	// by Case after checking them.
+	Procedure, CaseRole string
 }
 
 // Answer is what a permitted query releases.
@@ -104,6 +115,7 @@ type Service struct {
 	decisions *prometheus.CounterVec
 	distinctN *prometheus.CounterVec
 	distinct  distinct
+	cases     caseMetrics
 }
 
 // New builds a Service; it does no I/O.
@@ -120,6 +132,9 @@ func New(d Deps) (*Service, error) {
 	if d.AuditTimeout <= 0 {
 		d.AuditTimeout = DefaultAuditTimeout
 	}
+	if d.Live == nil {
+		d.Live = noLive{}
+	}
 	s := &Service{d: d}
 	s.decisions = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_policy_decisions_total", Help: "Policy decisions by dataset and decision.",
@@ -127,8 +142,9 @@ func New(d Deps) (*Service, error) {
 	s.distinctN = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "onevisit_query_distinct_subjects_total", Help: "Subjects a consumer asked about for the first time in the current hour, by consumer.",
 	}, []string{"consumer"})
+	s.cases = newCaseMetrics()
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.decisions, s.distinctN} {
+		for _, c := range append([]prometheus.Collector{s.decisions, s.distinctN}, s.cases.collectors()...) {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("query: %w", err)
 			}
@@ -166,7 +182,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 	// a declared purpose and a plain case id: the audit log is permanent.
 	entry := audit.Entry{
 		Time: s.d.Now().UTC(), Kind: audit.KindQuery, Actor: q.Consumer, Role: q.Role,
-		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny,
+		RequestID: q.RequestID, Node: s.d.Node, Decision: audit.DecisionDeny, Procedure: q.Procedure, CaseRole: q.CaseRole,
 	}
 	// Every outcome, refusals included, is audited before the answer.
 	auditCtx, cancel := context.WithTimeout(ctx, s.d.AuditTimeout)
@@ -204,7 +220,7 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 		return Answer{}, Error, refuse(err)
 	}
 	entry.Dataset = q.Dataset
-	if err := CheckSubject("query", q.Subject); err != nil {
+	if err := CheckSubjectOf("query", s.d.Schemas, q.Dataset, "/subject", q.Subject); err != nil {
 		return Answer{}, Error, refuse(err)
 	}
 	if entry.Subject, err = s.d.Pseudonym.Of(ctx, q.Subject); err != nil {
@@ -242,10 +258,26 @@ func (s *Service) Do(ctx context.Context, q Request) (ans Answer, outcome Outcom
 			}
 		}
 	}
+	if q.Fields != nil {
+		if fields = onlyFields(fields, q.Fields); len(fields) == 0 {
+			return Answer{}, Deny, refuse(fmt.Errorf("query: the policy releases none of the procedure's fields of %s: %w", q.Dataset, policy.ErrDenied))
+		}
+	}
 	if s.distinct.first(q.Consumer, entry.Subject, s.d.Now()) {
 		s.distinctN.WithLabelValues(q.Consumer).Inc()
 	}
-	e, ok := s.d.View.Get(q.Dataset, entry.Subject)
+	var e *view.Entry
+	ok := false
+	if pol.Live(q.Dataset) {
+		// The data stays at the department: ask it now (LiveSource). The
+		// answer is checked and released below exactly as a held record.
+		if e, err = s.d.Live.Fetch(ctx, pol, q.Dataset, q.Subject); err != nil {
+			return Answer{}, Error, refuse(fmt.Errorf("query: live: %w", err))
+		}
+		ok = !e.Deleted
+	} else {
+		e, ok = s.d.View.Get(q.Dataset, entry.Subject)
+	}
 	if !ok {
 		return Answer{}, NotFound, refuse(fmt.Errorf("query: %w", codes.ErrNotFound))
 	}

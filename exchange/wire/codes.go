@@ -22,6 +22,7 @@ const (
 	KindRejected                     // a well-formed record that fails a check (422)
 	KindRateLimited                  // over a rate limit; retry later (429)
 	KindUnavailable                  // a dependency is away; retry later (503)
+	KindSourceTimeout                // a department's live source did not answer in time; retry later (504)
 )
 
 var kindStatus = [...]int{
@@ -36,6 +37,7 @@ var kindStatus = [...]int{
 	KindRejected:         http.StatusUnprocessableEntity,
 	KindRateLimited:      http.StatusTooManyRequests,
 	KindUnavailable:      http.StatusServiceUnavailable,
+	KindSourceTimeout:    http.StatusGatewayTimeout,
 }
 
 // Status is the HTTP status of errors of kind k.
@@ -47,8 +49,11 @@ func (k Kind) Status() int {
 }
 
 // Retryable reports whether the same request may succeed later: only
-// when a dependency is away or the caller is over a limit.
-func (k Kind) Retryable() bool { return k == KindUnavailable || k == KindRateLimited }
+// when a dependency is away (a department's live source included) or the
+// caller is over a limit.
+func (k Kind) Retryable() bool {
+	return k == KindUnavailable || k == KindRateLimited || k == KindSourceTimeout
+}
 
 // Code is what a client sees of an error.
 type Code struct {
@@ -155,6 +160,14 @@ var catalogue = []Code{
 	code("stale_base", KindConflict, "the proposal's base version is no longer current; review the current version and propose again"),
 	code("needs_approval", KindPermission, "the change widens access: propose it for approval instead of narrowing now"),
 	code("unknown_proposal", KindNotExist, "no pending proposal has this id (see GET /v1/policy/proposals)"),
+	// Procedures and case bundles (exchange/query, POST /v1/cases).
+	code("invalid_credit_code", KindInvalid, "subject is not a unified social credit code: 18 characters of 0-9 A-H J-N P-R T U W-Y with a valid check character"),
+	code("unknown_procedure", KindInvalid, "no procedure of this name is in the catalogue (see GET /v1/procedures)"),
+	code("role_not_in_procedure", KindInvalid, "the procedure's evidence names no subject of this role (see GET /v1/procedures; the pointer names it)"),
+	code("procedure_not_yours", KindPermission, "the procedure is run by another service"),
+	// Live query (exchange/livequery.go).
+	code("source_timeout", KindSourceTimeout, "the department that holds this dataset gave no valid answer in time; retry later"),
+	code("reply_mismatch", KindRejected, "the live answer is not for the request or the subject it answers"),
 	// Requests checked against the API document (exchange/api/spec.go).
 	code("request_schema", KindInvalid, "the request does not match its operation in GET /openapi.json (see pointer)"),
 }

@@ -61,8 +61,8 @@ func TestAllIsWellFormed(t *testing.T) {
 		if http.StatusText(c.Status) == "" || c.Status < 400 {
 			t.Errorf("%s: status %d is not an HTTP error status", c.Name, c.Status)
 		}
-		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests) {
-			t.Errorf("%s: retryable %v with status %d: only 503s and 429s are retryable", c.Name, c.Retryable, c.Status)
+		if c.Retryable != (c.Status == http.StatusServiceUnavailable || c.Status == http.StatusTooManyRequests || c.Status == http.StatusGatewayTimeout) {
+			t.Errorf("%s: retryable %v with status %d: only 503s, 504s and 429s are retryable", c.Name, c.Retryable, c.Status)
 		}
 		if c.Message == "" {
 			t.Errorf("%s: empty message", c.Name)

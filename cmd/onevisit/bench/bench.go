@@ -3,8 +3,10 @@
 // machine's: raw Ed25519 verifications per second on all cores; ingest
 // records per second through verify + schema + grant + route into Kafka,
 // and its ratio to the raw verify rate; query answers per second with
-// p50/p99 latency at a fixed concurrency with the audit write on; and the
-// heap bytes one held record costs.
+// p50/p99 latency at a fixed concurrency with the audit write on; case
+// bundles (POST /v1/cases, a five-item newborn registration) per second
+// with p50/p99 latency, every item's audit write and the case's on; and
+// the heap bytes one held record costs.
 //
 // Everything runs on loopback against the embedded broker (or the cluster
 // named in Options.Kafka). Each phase is bounded in time or count and the
@@ -45,6 +47,9 @@ type Options struct {
 	Duration    time.Duration // per timed phase; default 5 s
 	Records     int           // records ingested; default 20,000
 	Concurrency int           // concurrent query clients; default 16
+	// CaseConcurrency is the concurrent case clients; default 4 (each
+	// bundle is five queries run concurrently).
+	CaseConcurrency int
 	// Kafka, when set, is a real cluster to measure beside the embedded
 	// broker in the same run.
 	Kafka *bus.Config
@@ -60,6 +65,8 @@ type Result struct {
 	Embedded       Figures  // against the embedded broker
 	Kafka          *Figures // against Options.Kafka, when given
 	BytesPerRecord float64
+	// CaseConcurrency is the concurrency the case figures were measured at.
+	CaseConcurrency int
 }
 
 // Report is the machine-readable form of a Result (`onevisit bench
@@ -79,6 +86,13 @@ type Report struct {
 	HeapBytesPerRecord float64  `json:"heap_bytes_per_record"`
 	DiskBytesPerRecord *float64 `json:"disk_bytes_per_record"` // null: views are in memory
 	RebuildPerSec      *float64 `json:"rebuild_per_s"`         // null: not measured yet
+	// Case bundles: a five-item newborn registration (POST /v1/cases).
+	CasePerSec      float64 `json:"case_per_s"`
+	CaseP50Ms       float64 `json:"case_p50_ms"`
+	CaseP99Ms       float64 `json:"case_p99_ms"`
+	CaseErrors      int64   `json:"case_errors"`
+	CaseItems       int     `json:"case_items"`
+	CaseConcurrency int     `json:"case_concurrency"`
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
@@ -91,6 +105,8 @@ func (r Result) Report(records int) Report {
 			IngestPerSec: f.IngestPerSec, IngestRatio: f.IngestRatio, IngestTopicPerSec: f.IngestTopicPerSec,
 			QueryPerSec: f.QueryPerSec, QueryP50Ms: ms(f.QueryP50), QueryP99Ms: ms(f.QueryP99), QueryErrors: f.QueryErrors,
 			HeapBytesPerRecord: r.BytesPerRecord,
+			CasePerSec:         f.CasePerSec, CaseP50Ms: ms(f.CaseP50), CaseP99Ms: ms(f.CaseP99), CaseErrors: f.CaseErrors,
+			CaseItems: CaseItems, CaseConcurrency: r.CaseConcurrency,
 		}
 	}
 	rep := of(r.Embedded)
@@ -111,6 +127,9 @@ type Figures struct {
 	QueryPerSec        float64
 	QueryP50, QueryP99 time.Duration
 	QueryErrors        int64
+	CasePerSec         float64 // five-item bundles per second
+	CaseP50, CaseP99   time.Duration
+	CaseErrors         int64
 }
 
 func (o *Options) defaults() {
@@ -123,6 +142,9 @@ func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 16
 	}
+	if o.CaseConcurrency <= 0 {
+		o.CaseConcurrency = 4
+	}
 	if o.Out == nil {
 		o.Out = io.Discard
 	}
@@ -133,7 +155,7 @@ func (o *Options) defaults() {
 // its own.
 func Run(ctx context.Context, o Options) (Result, error) {
 	o.defaults()
-	res := Result{CPUs: runtime.GOMAXPROCS(0)}
+	res := Result{CPUs: runtime.GOMAXPROCS(0), CaseConcurrency: o.CaseConcurrency}
 	say := func(f string, a ...any) { fmt.Fprintf(o.Out, f+"\n", a...) }
 	say("onevisit bench: %d CPUs, %s per timed phase, %d records, query concurrency %d", res.CPUs, o.Duration, o.Records, o.Concurrency)
 	subjects := Subjects(o.Records)
@@ -177,6 +199,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		say("  ingest (pipeline):         %10.0f records/s  = %.2f x raw verify", f.IngestPerSec, f.IngestRatio)
 		say("  ingest (via ingest topic): %10.0f records/s  (producer + consumer group + pipeline)", f.IngestTopicPerSec)
 		say("  query:                     %10.0f answers/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", f.QueryPerSec, f.QueryP50.Round(10*time.Microsecond), f.QueryP99.Round(10*time.Microsecond), f.QueryErrors, o.Concurrency)
+		say("  case (%d-item bundle):      %10.0f bundles/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", CaseItems, f.CasePerSec, f.CaseP50.Round(10*time.Microsecond), f.CaseP99.Round(10*time.Microsecond), f.CaseErrors, o.CaseConcurrency)
 	}
 	res.BytesPerRecord = memoryPerRecord(recs)
 	say("memory per held record:      %10.0f bytes", res.BytesPerRecord)
@@ -272,6 +295,10 @@ func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, mea
 	f.IngestTopicPerSec = float64(len(recs)-half) / time.Since(start).Seconds()
 
 	f.QueryPerSec, f.QueryP50, f.QueryP99, f.QueryErrors, err = queryLoad(ctx, env, subjects, o)
+	if err != nil {
+		return f, recs, (before + after) / 2, err
+	}
+	f.CasePerSec, f.CaseP50, f.CaseP99, f.CaseErrors, err = caseLoad(ctx, env, o)
 	return f, recs, (before + after) / 2, err
 }
 
@@ -383,7 +410,7 @@ func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) 
 		go func() {
 			defer wg.Done()
 			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += o.Concurrency {
-				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "BENCH-1"})
+				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}) // in the purpose's case-id format
 				req, _ := http.NewRequestWithContext(ctx, "POST", env.BaseURL+"/v1/query", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok)
 				t0 := time.Now()

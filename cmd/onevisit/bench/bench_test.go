@@ -10,9 +10,10 @@ import (
 // whole output, field names and nulls included.
 func TestReportNames(t *testing.T) {
 	r := Result{
-		CPUs: 2, VerifyPerSec: 40000, BytesPerRecord: 2500,
-		Embedded: Figures{IngestPerSec: 20000, IngestRatio: 0.5, IngestTopicPerSec: 15000, QueryPerSec: 4000, QueryP50: 3250 * time.Microsecond, QueryP99: 9 * time.Millisecond, QueryErrors: 1},
-		Kafka:    &Figures{IngestPerSec: 5000, IngestRatio: 0.125, QueryPerSec: 1500, QueryP50: 8 * time.Millisecond, QueryP99: 40 * time.Millisecond},
+		CPUs: 2, VerifyPerSec: 40000, BytesPerRecord: 2500, CaseConcurrency: 4,
+		Embedded: Figures{IngestPerSec: 20000, IngestRatio: 0.5, IngestTopicPerSec: 15000, QueryPerSec: 4000, QueryP50: 3250 * time.Microsecond, QueryP99: 9 * time.Millisecond, QueryErrors: 1,
+			CasePerSec: 600, CaseP50: 5500 * time.Microsecond, CaseP99: 12 * time.Millisecond},
+		Kafka: &Figures{IngestPerSec: 5000, IngestRatio: 0.125, QueryPerSec: 1500, QueryP50: 8 * time.Millisecond, QueryP99: 40 * time.Millisecond},
 	}
 	got, err := json.Marshal(r.Report(20000))
 	if err != nil {
@@ -21,9 +22,11 @@ func TestReportNames(t *testing.T) {
 	want := `{"cpus":2,"records":20000,"raw_verify_per_s":40000,"ingest_per_s":20000,"ingest_ratio":0.5,"ingest_topic_per_s":15000,` +
 		`"query_per_s":4000,"query_p50_ms":3.25,"query_p99_ms":9,"query_errors":1,"heap_bytes_per_record":2500,` +
 		`"disk_bytes_per_record":null,"rebuild_per_s":null,` +
+		`"case_per_s":600,"case_p50_ms":5.5,"case_p99_ms":12,"case_errors":0,"case_items":5,"case_concurrency":4,` +
 		`"kafka":{"cpus":2,"records":20000,"raw_verify_per_s":40000,"ingest_per_s":5000,"ingest_ratio":0.125,"ingest_topic_per_s":0,` +
 		`"query_per_s":1500,"query_p50_ms":8,"query_p99_ms":40,"query_errors":0,"heap_bytes_per_record":2500,` +
-		`"disk_bytes_per_record":null,"rebuild_per_s":null}}`
+		`"disk_bytes_per_record":null,"rebuild_per_s":null,` +
+		`"case_per_s":0,"case_p50_ms":0,"case_p99_ms":0,"case_errors":0,"case_items":5,"case_concurrency":4}}`
 	if string(got) != want {
 		t.Errorf("report JSON\n got %s\nwant %s", got, want)
 	}

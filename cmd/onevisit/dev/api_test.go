@@ -94,6 +94,13 @@ var routeRoles = map[string]string{
 	"GET /v1/policy/proposals":            "officer",
 	"GET /v1/policy/proposals/{id}":       "officer",
 	"GET /v1/policy/versions":             "public",
+	"POST /v1/cases":                      "consumer",
+	"GET /v1/procedures":                  "public",
+	"GET /v1/policy/current":              "officer",
+	"GET /v1/clients":                     "officer",
+	"GET /v1/me/config":                   "public",
+	"GET /v1/me/accesses":                 "citizen",
+	"POST /v1/me/corrections":             "citizen",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -796,10 +803,18 @@ func TestRequestLimits(t *testing.T) {
 			if r[1] == "/v1/policy/events" { // a whole policy set
 				size = control.MaxEventSize + 1024 + 1
 			}
+			tok := ""
+			if role == api.RoleCitizen { // a resident's ID token, from dev mode's sign-in provider
+				if tok, err = env.CitizenToken(child); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				tok = token(t, env, roleClients[role])
+			}
 			tests = append(tests, struct {
 				name, url, tok string
 				size           int64
-			}{r[1], env.BaseURL + r[1], token(t, env, roleClients[role]), size})
+			}{r[1], env.BaseURL + r[1], tok, size})
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {

@@ -70,7 +70,7 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		{"query, seventeen digits", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child[:17], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 400, "invalid_subject", "/subject"},
 		{"query, purpose typo", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrollment", "case_id": "SE-2026-0001"}), 400, "unknown_purpose", "/purpose"},
 		{"query, purpose is free text", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": strings.Repeat("because ", 1000), "case_id": "SE-2026-0001"}), 400, "unknown_purpose", "/purpose"},
-		{"query, unknown dataset", "/v1/query", consumer, q(map[string]string{"dataset": "marriage", "subject": child, "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 404, "unknown_dataset", "/dataset"},
+		{"query, unknown dataset", "/v1/query", consumer, q(map[string]string{"dataset": "fishing_licence", "subject": child, "purpose": "school_enrolment", "case_id": "SE-2026-0001"}), 404, "unknown_dataset", "/dataset"},
 		{"query, case id is an identity number", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": samples.GuardianResidentID}), 400, "bad_case_id", "/case_id"},
 		{"query, case id with id: prefix", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "id:" + samples.GuardianResidentID}), 400, "bad_case_id", "/case_id"},
 		{"query, case id carries a credit code", "/v1/query", consumer, q(map[string]string{"dataset": "household", "subject": child, "purpose": "school_enrolment", "case_id": "SE-91330100MA2H1K3L0B"}), 400, "bad_case_id", "/case_id"},
@@ -86,7 +86,7 @@ func TestAttackErrorsNameFieldAndCause(t *testing.T) {
 		{"publish, no records", "/v1/datasets/household/records", publisher, []byte(`{"records":[]}`), 400, "bad_request", "/records"},
 		{"explain without purpose", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household"}), 400, "missing_field", "/purpose"},
 		{"explain, purpose typo", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrollment"}), 400, "unknown_purpose", "/purpose"},
-		{"explain, unknown dataset", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "marriage", "purpose": "school_enrolment"}), 404, "unknown_dataset", "/dataset"},
+		{"explain, unknown dataset", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "fishing_licence", "purpose": "school_enrolment"}), 404, "unknown_dataset", "/dataset"},
 		{"explain, bad case id", "/v1/policy/explain", consumer, q(map[string]string{"consumer": "school-enrolment", "dataset": "household", "purpose": "school_enrolment", "case_id": child}), 400, "bad_case_id", "/case_id"},
 	}
 	for _, tt := range tests {

@@ -10,11 +10,17 @@
 //     under DIR/clients/<client>.json (0600; private keys: never commit
 //     them), with the public halves in DIR/registry.json;
 //   - the exchange's own keys, in a file keystore under DIR/keys;
-//   - three sample publisher connectors and the sample consent service
-//     (consent-service, role consent, which alone may publish the consent
-//     dataset) that load the CSV files shipped in connectors/samples
-//     through Kafka. Loading is idempotent, so a restart
-//     republishes and the exchange answers "duplicate". Start returns once
+//   - seven sample publisher connectors (household, tax, property, birth,
+//     marriage, social insurance, business licences) and the sample
+//     consent service (consent-service, role consent, which alone may
+//     publish the consent dataset) that load the CSV files shipped in
+//     connectors/samples through Kafka; and the procedure services of the
+//     seed procedure catalogue (policy/examples/procedures.yaml), whose
+//     case bundles (POST /v1/cases, `onevisit case`) the banner shows. Loading is idempotent, so a restart
+//     republishes and the exchange answers "duplicate";
+//   - the live-query example (live.go): the tax bureau's responder
+//     answers the live dataset tax_certificate from the sample tax.csv
+//     (Env.Live; StartResponder runs others). Start returns once
 //     the samples are written to the ingest topics; it never waits for the
 //     exchange to process them, so whatever else sits in an ingest topic
 //     cannot keep dev mode from starting.
@@ -51,6 +57,7 @@ import (
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/citizen"
 	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/policy"
@@ -114,17 +121,32 @@ var SampleClients = []Client{
 	{ID: "consent-service", Role: "consent", Name: "Citizen consent service", Datasets: []string{"consent"}},
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
+	// The departments and services of the reform's procedures
+	// (policy/examples/departments.yaml, procedures.yaml).
+	{ID: "hospital", Role: "publisher", Name: "Hospital (medical birth certificates)", Datasets: []string{"birth"}},
+	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (marriage registration)", Datasets: []string{"marriage"}},
+	{ID: "social-security", Role: "publisher", Name: "Human Resources and Social Security Bureau (social insurance)", Datasets: []string{"social_insurance"}},
+	{ID: "market-regulation", Role: "publisher", Name: "Market Regulation Bureau (business licences)", Datasets: []string{"business_licence"}},
+	{ID: "marriage-registration", Role: "consumer", Name: "Marriage registration service", Purposes: []string{"marriage_registration"}},
+	{ID: "employment-service", Role: "consumer", Name: "Employment and social insurance enrolment service", Purposes: []string{"employment"}},
+	{ID: "medical-insurance", Role: "consumer", Name: "Medical insurance reimbursement service", Purposes: []string{"medical_insurance_reimbursement"}},
+	{ID: "pension-service", Role: "consumer", Name: "Pension claim service", Purposes: []string{"pension_claim"}},
+	{ID: "company-registration", Role: "consumer", Name: "Company establishment and cancellation service", Purposes: []string{"company_establishment", "company_cancellation"}},
+	{ID: "death-registration", Role: "consumer", Name: "Death registration and funeral service", Purposes: []string{"death_registration"}},
 }
 
 // Env is a running dev environment.
 type Env struct {
-	Cluster   *kfake.Cluster
-	Node      *exchange.Node
-	DataDir   string
-	Brokers   []string
-	BaseURL   string
-	Kafka     bus.Config
-	Schemas   *schemas.Registry
+	Cluster *kfake.Cluster
+	Node    *exchange.Node
+	DataDir string
+	Brokers []string
+	BaseURL string
+	Kafka   bus.Config
+	Schemas *schemas.Registry
+	// Live is the live-query example's responder (live.go), running
+	// unless SkipSamples.
+	Live      *Responder
 	done      chan error
 	cancel    context.CancelFunc
 	closeKeys func()
@@ -133,6 +155,7 @@ type Env struct {
 	topics    bus.TopicSpec
 	approvals int
 	logger    *slog.Logger
+	signIn    *citizen.DevProvider // the development sign-in provider (signin.go)
 }
 
 // Start brings dev mode up and returns when the node answers queries and
@@ -216,6 +239,9 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
+	if env.signIn, err = devSignIn(&parts); err != nil {
+		return nil, err
+	}
 	env.Schemas = parts.Schemas
 	node, err := exchange.New(parts)
 	if err != nil {
@@ -240,9 +266,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 		if err := env.PublishSamples(ctx); err != nil {
 			return nil, err
 		}
+		if err := env.startLive(); err != nil {
+			return nil, err
+		}
 	}
 	if o.Banner != nil {
 		env.banner(o.Banner)
+		if env.Live != nil {
+			env.liveBanner(o.Banner)
+		}
 	}
 	ok = true
 	return env, nil
@@ -310,6 +342,9 @@ func (e *Env) Done() <-chan error { return e.done }
 
 // Close stops the node and the broker. Safe to call twice.
 func (e *Env) Close() {
+	if e.Live != nil {
+		e.Live.Stop()
+	}
 	if e.cancel != nil {
 		e.cancel()
 		e.done <- <-e.done // keep the exit error for Done
@@ -382,9 +417,14 @@ func (e *Env) Publisher(client, dataset, via string) (*connectors.Publisher, fun
 	return nil, nil, fmt.Errorf("dev: via %q: want kafka or http", via)
 }
 
-// SampleItems reads a dataset's sample CSV.
+// SampleItems reads a dataset's sample CSV (the live example's dataset:
+// the file its responder answers from).
 func (e *Env) SampleItems(dataset string) ([]connectors.Item, error) {
-	f, err := samples.FS.Open(dataset + ".csv")
+	name := dataset + ".csv"
+	if dataset == LiveDataset {
+		name = liveSample
+	}
+	f, err := samples.FS.Open(name)
 	if err != nil {
 		return nil, err
 	}
@@ -435,8 +475,25 @@ Or with curl:
   curl -s %s/v1/query -H "Authorization: Bearer $TOKEN" \
       -d '{"dataset":"household","subject":"%s","purpose":"school_enrolment","case_id":"SE-2026-0001"}'
 
+One call per procedure (procedures: %s/v1/procedures): a newborn registration gathers the
+child's birth certificate and both parents' households and marriage records, each verified:
+  go run ./cmd/onevisit case --credentials %s/clients/newborn-registration.json \
+      --procedure newborn_registration --case-id NB-2026-0001 \
+      --subject child=%s --subject father=%s --subject mother=%s
+A company establishment, keyed by the company's unified social credit code:
+  go run ./cmd/onevisit case --credentials %s/clients/company-registration.json \
+      --procedure company_establishment --case-id CE-2026-0001 \
+      --subject company=%s --subject legal_representative=%s
+
+In the browser:
+  Officer console: %s/console/   (go run ./cmd/onevisit console --credentials %s/clients/security-officer.json)
+  Citizen page:    %s/me/        (development sign-in for the sample residents: %s%s/)
+
 Press Ctrl-C to stop.
-`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child)
+`, e.Brokers[0], e.BaseURL, e.BaseURL, e.BaseURL, e.DataDir, e.DataDir, e.DataDir, child, e.DataDir, e.BaseURL, child,
+		e.BaseURL, e.DataDir, child, samples.GuardianResidentID, samples.MotherResidentID,
+		e.DataDir, samples.NewCompanyCreditCode, samples.MotherResidentID,
+		e.BaseURL, e.DataDir, e.BaseURL, e.BaseURL, DevSignInPath)
 }
 
 // Parts builds a node's parts for dev mode from the data directory and
@@ -604,6 +661,11 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 	}
 	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
 	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
+	if _, err := devSignIn(&parts); err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, err
+	}
 	node, err := exchange.New(parts)
 	if err != nil {
 		ln.Close()

@@ -400,7 +400,7 @@ func TestBadInput(t *testing.T) {
 		{"purpose not allowed", `{"dataset":"household","subject":"` + child + `","purpose":"property_transfer","case_id":"PT-2026-0001"}`, 403, "purpose_not_allowed"},
 		{"dataset not allowed", `{"dataset":"tax","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 403, "denied"},
 		{"case id missing", `{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment"}`, 403, "case_id_required"},
-		{"unknown dataset", `{"dataset":"marriage","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 404, "unknown_dataset"},
+		{"unknown dataset", `{"dataset":"fishing_licence","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 404, "unknown_dataset"},
 		{"unknown subject", `{"dataset":"household","subject":"11010519491231002X","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 404, "not_found"},
 		{"bad subject", `{"dataset":"household","subject":"110105194912310021","purpose":"school_enrolment","case_id":"SE-2026-0001"}`, 400, "bad_check_character"},
 		{"extra field", `{"dataset":"household","subject":"` + child + `","purpose":"school_enrolment","case_id":"SE-2026-0001","fields":["ethnicity"]}`, 400, "unknown_field"},

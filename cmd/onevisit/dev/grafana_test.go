@@ -80,6 +80,11 @@ func TestGrafanaDashboardMetrics(t *testing.T) {
 	if code, _ := post(t, env.BaseURL+"/v1/query", tok, []byte(`{"dataset":"tax","subject":"330106202003080153","purpose":"school_enrolment","case_id":"SE-2026-0001"}`)); code != 403 {
 		t.Fatalf("denied query: %d, want 403", code)
 	}
+	// A case bundle (the case metrics): the child's household, the
+	// father's not published here, so incomplete.
+	if code, body := post(t, env.BaseURL+"/v1/cases", tok, []byte(`{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":{"child":"330106202003080153"}}`)); code != 200 {
+		t.Fatalf("case: %d %v", code, body)
+	}
 
 	resp, err := http.Get(env.BaseURL + "/metrics")
 	if err != nil {

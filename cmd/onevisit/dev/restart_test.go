@@ -77,8 +77,10 @@ func TestRestartKeepsData(t *testing.T) {
 	dir := t.TempDir()
 	first := startAt(t, dir, false)
 	total := 0
-	for _, ds := range []string{"household", "tax", "property", "consent"} {
-		total += len(sampleRows(t, first, ds))
+	for _, c := range dev.SampleClients {
+		for _, ds := range c.Datasets {
+			total += len(sampleRows(t, first, ds))
+		}
 	}
 	waitFor(t, "every sample record in the view", func() bool { return first.Node.View().Len() == total })
 	wantID, wantData := childQuery(t, first)

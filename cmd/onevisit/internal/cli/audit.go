@@ -27,13 +27,17 @@ const auditPage = 1000
 
 func runAudit(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want `audit verify` or `audit prove`")
+		return usagef("want `audit verify|prove|export|verify-export`")
 	}
 	switch args[0] {
 	case "verify":
 		return auditVerify(ctx, e, args[1:])
 	case "prove":
 		return auditProve(ctx, e, args[1:])
+	case "export":
+		return auditExport(ctx, e, args[1:])
+	case "verify-export":
+		return auditVerifyExport(ctx, e, args[1:])
 	}
 	return usagef("unknown audit command %q", args[0])
 }
@@ -249,8 +253,17 @@ that the log only grew since. Exits 1 on any failed check.
 	pin := fs.String("verifier-key", "", "trust only these note verifier keys (comma-separated, from GET /v1/audit/verifiers kept earlier), not the exchange's key directory")
 	since := fs.String("since", "", "a checkpoint saved earlier (--out): check that the log only grew since")
 	out := fs.String("out", "", "write the verified checkpoint to this file, for a later --since")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
+	}
+	// Text mode says each check as it passes; -o json prints the same
+	// facts as one document once all passed (nothing on a failure).
+	var res auditVerifyJSON
+	say := func(format string, a ...any) {
+		if !o.json {
+			fmt.Fprintf(e.out, format, a...)
+		}
 	}
 	src, err := newAuditSource(*exURL, *cred, *pin)
 	if err != nil {
@@ -260,8 +273,8 @@ that the log only grew since. Exits 1 on any failed check.
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "checkpoint: %s size %d root %s time %s: signature ok\n",
-		cp.Origin, cp.Size, base64.StdEncoding.EncodeToString(cp.Root), cp.Time.Format("2006-01-02T15:04:05Z07:00"))
+	res.Checkpoint = auditCheckpointJSON{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root), Time: cp.Time.Format("2006-01-02T15:04:05Z07:00"), Signature: "ok"}
+	say("checkpoint: %s size %d root %s time %s: signature ok\n", res.Checkpoint.Origin, res.Checkpoint.Size, res.Checkpoint.Root, res.Checkpoint.Time)
 	notes := []string{note}
 	if *since != "" {
 		b, err := os.ReadFile(*since)
@@ -281,7 +294,8 @@ that the log only grew since. Exits 1 on any failed check.
 		if err := audit.VerifyCheckpointConsistency(old, cp, prf); err != nil {
 			return fmt.Errorf("--since %s: %w", *since, err)
 		}
-		fmt.Fprintf(e.out, "consistent with %s (size %d): ok\n", *since, old.Size)
+		res.ConsistentWith = &auditSinceJSON{File: *since, Size: old.Size}
+		say("consistent with %s (size %d): ok\n", *since, old.Size)
 		notes = append(notes, string(b))
 	}
 	if src.client != nil {
@@ -305,16 +319,41 @@ that the log only grew since. Exits 1 on any failed check.
 			}
 			return fmt.Errorf("first bad entry: %d: %w", te.Index, err)
 		}
-		fmt.Fprintf(e.out, "entries: %d reproduce the signed root: ok\n", len(entries))
+		res.EntriesChecked, res.Entries = true, len(entries)
+		say("entries: %d reproduce the signed root: ok\n", len(entries))
 	} else {
-		fmt.Fprintln(e.out, "entries: not checked (they need an officer's --credentials)")
+		say("entries: not checked (they need an officer's --credentials)\n")
 	}
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(note), 0o644); err != nil {
 			return err
 		}
 	}
+	if o.json {
+		return o.print(e, res, nil)
+	}
 	return nil
+}
+
+// auditVerifyJSON is `audit verify -o json`: what passed.
+type auditVerifyJSON struct {
+	Checkpoint     auditCheckpointJSON `json:"checkpoint"`
+	ConsistentWith *auditSinceJSON     `json:"consistent_with,omitempty"`
+	EntriesChecked bool                `json:"entries_checked"` // false without an officer's credentials
+	Entries        int                 `json:"entries,omitempty"`
+}
+
+type auditCheckpointJSON struct {
+	Origin    string `json:"origin"`
+	Size      uint64 `json:"size"`
+	Root      string `json:"root"` // base64
+	Time      string `json:"time"`
+	Signature string `json:"signature"` // "ok"
+}
+
+type auditSinceJSON struct {
+	File string `json:"file"`
+	Size uint64 `json:"size"`
 }
 
 func auditProve(ctx context.Context, e *env, args []string) error {
@@ -335,6 +374,7 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	pin := fs.String("verifier-key", "", "trust only these note verifier keys (comma-separated), not the exchange's key directory")
 	index := fs.Int64("index", -1, "the entry's index in the log (required)")
 	entryFile := fs.String("entry", "", "a file holding the entry's exact bytes")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -374,6 +414,15 @@ of entry N in it, and verifies the proof over the entry's exact bytes (from
 	}
 	if err := audit.VerifyInclusion(entry, i, cp.Size, prf, cp.Root); err != nil {
 		return fmt.Errorf("entry %d: %w", i, err)
+	}
+	if o.json {
+		res := struct {
+			Index    uint64 `json:"index"`
+			Size     uint64 `json:"size"`     // of the signed log it is in
+			Included bool   `json:"included"` // true: the proof verified
+			Entry    string `json:"entry"`    // its exact bytes, which the proof covers (for a later --entry)
+		}{i, cp.Size, true, string(entry)}
+		return o.print(e, res, nil)
 	}
 	fmt.Fprintf(e.out, "entry %d is in the signed log of size %d: ok\n%s\n", i, cp.Size, entry)
 	return nil

@@ -20,13 +20,16 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.DurationVar(&o.Duration, "duration", 0, "length of each timed phase (default 5s)")
 	fs.IntVar(&o.Records, "records", 0, "records to ingest (default 20000)")
 	fs.IntVar(&o.Concurrency, "concurrency", 0, "concurrent query clients (default 16)")
+	fs.IntVar(&o.CaseConcurrency, "case-concurrency", 0, "concurrent case-bundle clients (default 4; each bundle runs its five items concurrently)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures on standard output (field names are stable: see bench.Report); the progress text goes to standard error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	vaultKey := fs.String("vault-key", "", "also measure record signing through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) at batch sizes 1, 16, 64, 256, beside a file key")
 	brokers := fs.String("brokers", "", "also measure against this Kafka cluster (comma separated; SASL from ONEVISIT_KAFKA_SASL_MECHANISM, _USER, _PASSWORD), in a namespace of its own")
+	out := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	*asJSON = *asJSON || out.json // -o json is --json, as on every command
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"sort"
@@ -42,6 +43,7 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "token")
 	cred := fs.String("credentials", "", "client credentials file (required)")
 	url := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,8 +58,12 @@ func runToken(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.out, tok)
-	return nil
+	return o.print(e, struct {
+		Token string `json:"token"`
+	}{tok}, func(w io.Writer) error {
+		_, err := fmt.Fprintln(w, tok)
+		return err
+	})
 }
 
 func runQuery(ctx context.Context, e *env, args []string) error {
@@ -66,7 +72,7 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 	url := fs.String("exchange", "", "exchange base URL (default: from the credentials file)")
 	var q connectors.Query
 	fs.StringVar(&q.Dataset, "dataset", "", "dataset (required)")
-	fs.StringVar(&q.Subject, "subject", "", "resident identity number (required)")
+	fs.StringVar(&q.Subject, "subject", "", "resident identity number; for a dataset about organisations (business_licence) the unified social credit code (required)")
 	fs.StringVar(&q.Purpose, "purpose", "", "purpose (required)")
 	fs.StringVar(&q.CaseID, "case-id", "", "case id")
 	if err := parse(fs, args); err != nil {
@@ -100,8 +106,11 @@ func runQuery(ctx context.Context, e *env, args []string) error {
 }
 
 func runConnector(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && connectorCommands[args[0]] != nil {
+		return connectorCommands[args[0]](ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "csv" {
-		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`")
+		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`, `connector respond --dataset D --credentials C --file F` or `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`")
 	}
 	fs := flags(e, "connector csv")
 	dataset := fs.String("dataset", "", "dataset (required)")
@@ -114,6 +123,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	health := fs.String("health", "", "with --vault-key: serve /healthz and /metrics on this address while running")
 	encoding := fs.String("encoding", connectors.EncodingUTF8, "text encoding of the file: utf-8 (a BOM is skipped) or gb18030 (GBK files from Excel and older department systems)")
 	reportFile := fs.String("report", "", "also write the per-row report as JSON to this file")
+	o := outputFlag(fs) // -o json prints the per-row report (as --report writes it) instead of the text
 	if err := parse(fs, args[1:]); err != nil {
 		return err
 	}
@@ -149,7 +159,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := &csvReport{File: *file, Dataset: *dataset, Encoding: *encoding, Via: *via}
+	rep := &csvReport{File: *file, Dataset: *dataset, Encoding: *encoding, Via: *via, out: o}
 	if len(parsed.Invalid) > 0 {
 		// Nothing is signed or sent from a file with invalid rows: fix them
 		// and run again (record ids make the rerun idempotent).
@@ -212,7 +222,9 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		for i := range rep.Results {
 			rep.Results[i].Status = connectors.StatusSent
 		}
-		fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.Names("").Ingest(*dataset))
+		if !o.json {
+			fmt.Fprintf(e.out, "wrote %d signed %s records to %s (acks=all); the exchange verifies them from there\n", len(ids), *dataset, bus.Names("").Ingest(*dataset))
+		}
 		return rep.finish(e, *reportFile, "")
 	}
 	for _, r := range results {
@@ -249,6 +261,7 @@ type csvReport struct {
 	Sent      int                    `json:"sent"`
 	Unsent    int                    `json:"unsent"`
 	Results   []connectors.RowResult `json:"results"`
+	out       *output                // -o; nil prints text
 }
 
 func (r *csvReport) count(status string) int {
@@ -268,7 +281,15 @@ func (r *csvReport) finish(e *env, path, failed string) error {
 	r.Rows = len(r.Results)
 	r.Accepted, r.Duplicate, r.Rejected = r.count("accepted"), r.count("duplicate"), r.count("rejected")
 	r.Invalid, r.Sent, r.Unsent = r.count(connectors.StatusInvalid), r.count(connectors.StatusSent), r.count(statusUnsent)
+	if r.out != nil && r.out.json {
+		if err := r.out.print(e, r, nil); err != nil {
+			return err
+		}
+	}
 	for _, x := range r.Results {
+		if r.out != nil && r.out.json {
+			break
+		}
 		if x.Status != connectors.StatusInvalid && x.Status != "rejected" {
 			continue
 		}
@@ -279,6 +300,7 @@ func (r *csvReport) finish(e *env, path, failed string) error {
 		fmt.Fprintf(e.out, "row %d (line %d): %s %s: %s\n", x.Row, x.Line, x.Status, where, x.Message)
 	}
 	switch {
+	case r.out != nil && r.out.json:
 	case r.Via == "kafka" && r.Invalid == 0:
 	case r.Invalid > 0:
 		fmt.Fprintf(e.out, "%d rows: %d invalid, %d not sent\n", r.Rows, r.Invalid, r.Unsent)

@@ -38,12 +38,14 @@ var policyGov = map[string]func(ctx context.Context, e *env, args []string) erro
 // govFlags are the flags every governance command takes.
 type govFlags struct {
 	cred, exchange, reason, id *string
+	out                        *output // -o text|json
 }
 
 func newGovFlags(fs *flag.FlagSet, withReason bool) govFlags {
 	g := govFlags{
 		cred:     fs.String("credentials", "", "the acting officer's credentials file (required; the change is signed with its key)"),
 		exchange: fs.String("exchange", "", "exchange base URL (default: the credentials file's)"),
+		out:      outputFlag(fs),
 	}
 	if withReason {
 		g.reason = fs.String("reason", "", "why (required; audited and shown to reviewers)")
@@ -82,6 +84,12 @@ func (g govFlags) client() (*connectors.Credentials, *connectors.Client, error) 
 
 // submit signs e with the officer's key, posts it and prints the outcome.
 func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
+	return submitAs(ctx, e, &output{}, cred, cl, ev)
+}
+
+// submitAs is submit printing the outcome as o says (-o json: the
+// exchange's answer as it sent it).
+func submitAs(ctx context.Context, e *env, o *output, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
 	s, err := cred.AuthSigner()
 	if err != nil {
 		return err
@@ -99,6 +107,9 @@ func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *conne
 	}
 	if err := cl.Do(ctx, "POST", "/v1/policy/events", map[string]string{"event": tok}, &out); err != nil {
 		return err
+	}
+	if o.json {
+		return o.print(e, out, nil)
 	}
 	fmt.Fprintf(e.out, "%s by %s: done on node %s, which now decides by policy version %d\n", out.Action, cred.ClientID, out.Node, out.Version)
 	if p := out.Proposal; p != nil {
@@ -187,7 +198,7 @@ func policyChange(ctx context.Context, e *env, verb string, args []string) error
 	if verb == "narrow" {
 		action = control.ActionNarrow
 	}
-	return submit(ctx, e, cred, cl, control.Event{Action: action, Proposal: *id, Base: base, Reason: *g.reason, Policy: string(set.YAML())})
+	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: action, Proposal: *id, Base: base, Reason: *g.reason, Policy: string(set.YAML())})
 }
 
 // policyDecide: `policy approve|reject ID --reason R --credentials C`.
@@ -210,7 +221,7 @@ func policyDecide(ctx context.Context, e *env, verb string, args []string) error
 	if verb == "reject" {
 		action = control.ActionReject
 	}
-	return submit(ctx, e, cred, cl, control.Event{Action: action, Proposal: id, Base: p.Base, Reason: *g.reason})
+	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: action, Proposal: id, Base: p.Base, Reason: *g.reason})
 }
 
 // policyRollback: `policy rollback VERSION --reason R --credentials C`.
@@ -237,7 +248,7 @@ func policyRollback(ctx context.Context, e *env, args []string) error {
 	if *id == "" {
 		*id = control.NewID()
 	}
-	return submit(ctx, e, cred, cl, control.Event{Action: control.ActionRollback, Proposal: *id, Base: base, Reason: *g.reason, RollbackTo: to})
+	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: control.ActionRollback, Proposal: *id, Base: base, Reason: *g.reason, RollbackTo: to})
 }
 
 // policyReview: `policy review ID --credentials C`: the diff and what-if.
@@ -256,6 +267,9 @@ func policyReview(ctx context.Context, e *env, args []string) error {
 	var p api.ProposalView
 	if err := cl.Do(ctx, "GET", "/v1/policy/proposals/"+id+"?window="+window.String(), nil, &p); err != nil {
 		return err
+	}
+	if g.out.json {
+		return g.out.print(e, p, nil)
 	}
 	printProposal(e, p)
 	fmt.Fprintf(e.out, "proposed by %s: %s\n", p.Proposer, p.Reason)
@@ -293,6 +307,7 @@ func policyReview(ctx context.Context, e *env, args []string) error {
 func policyVersions(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "policy versions")
 	g := newGovFlags(fs, false)
+	o := g.out
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -315,20 +330,22 @@ func policyVersions(ctx context.Context, e *env, args []string) error {
 	if err := getJSON(ctx, base, "/v1/policy/versions", &out); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "node %s decides by version %d\n", out.Node, out.Current)
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tEFFECT\tOFFICERS\tTIME\tHASH\tREASON")
-	for _, v := range out.Versions {
-		eff := v.Effect
-		if v.Narrowing {
-			eff += " (narrow now)"
+	return o.print(e, out, func(w io.Writer) error {
+		fmt.Fprintf(w, "node %s decides by version %d\n", out.Node, out.Current)
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tEFFECT\tOFFICERS\tTIME\tHASH\tREASON")
+		for _, v := range out.Versions {
+			eff := v.Effect
+			if v.Narrowing {
+				eff += " (narrow now)"
+			}
+			if v.RollbackTo != 0 {
+				eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
 		}
-		if v.RollbackTo != 0 {
-			eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
-		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
-	}
-	return tw.Flush()
+		return tw.Flush()
+	})
 }
 
 // getJSON fetches a public JSON document from the exchange.

@@ -50,10 +50,15 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	pubs := publishers(parts.Policy)
+	pubs, resp := publishers(parts.Policy), responders(parts.Policy)
 	users := []string{*exUser}
 	for u := range pubs {
 		users = append(users, u)
+	}
+	for u := range resp {
+		if pubs[u] == nil {
+			users = append(users, u)
+		}
 	}
 	sort.Strings(users[1:])
 	for _, u := range users {
@@ -83,7 +88,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs}, datasets)
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp}, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}
@@ -97,7 +102,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 func publishers(set *policy.Set) map[string][]string {
 	pubs := map[string][]string{}
 	for _, p := range set.Policies() {
-		if p.Kind == policy.KindPublisherGrant {
+		if p.Kind == policy.KindPublisherGrant && p.Mode != policy.ModeLive {
 			pubs[p.Publisher] = append(pubs[p.Publisher], p.Datasets...)
 		}
 	}

@@ -44,7 +44,7 @@ func runKafkaManifests(e *env, args []string) error {
 	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
 	rs, err := bus.StrimziManifests(
 		bus.StrimziCluster{Name: *cluster, Replicas: *replicas, Storage: *storage, StorageClass: *storageClass, KafkaVersion: *version},
-		bus.Principals{Names: bus.Names(cfg.Kafka.Namespace), Exchange: *exUser, Publishers: publishers(parts.Policy)},
+		bus.Principals{Names: bus.Names(cfg.Kafka.Namespace), Exchange: *exUser, Publishers: publishers(parts.Policy), Responders: responders(parts.Policy)},
 		parts.Schemas.Datasets(), spec)
 	if err != nil {
 		return err

@@ -121,7 +121,7 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		wantTopics[tc.Topic] = string(b)
 	}
 	var wantACLs []string
-	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set)}, reg.Datasets()) {
+	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set), Responders: responders(set)}, reg.Datasets()) {
 		rt := map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group"}[a.ResourceType]
 		op := map[kafka.ACLOperationType]string{kafka.ACLOperationTypeRead: "Read", kafka.ACLOperationTypeWrite: "Write", kafka.ACLOperationTypeDescribe: "Describe"}[a.Operation]
 		if rt == "" || op == "" || a.PermissionType != kafka.ACLPermissionTypeAllow {

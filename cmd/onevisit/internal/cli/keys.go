@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ func keysList(ctx context.Context, e *env, args []string) error {
 	fs := flags(e, "keys list")
 	url := fs.String("exchange", "", "exchange base URL")
 	cred := fs.String("credentials", "", "any client's credentials file (for the exchange URL)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -56,20 +58,35 @@ func keysList(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	tw := tabwriter.NewWriter(e.out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "OWNER\tUSE\tKID\tSTATUS\tCREATED\tREVOKED AT")
+	rows := []keyRow{}
 	for _, k := range d.All() {
-		rev := ""
-		if !k.RevokedAt.IsZero() {
-			rev = k.RevokedAt.UTC().Format(time.RFC3339)
-		}
-		created := ""
+		r := keyRow{Owner: k.Owner, Use: string(k.Use), KID: k.KID, Status: string(k.Status)}
 		if !k.Created.IsZero() {
-			created = k.Created.UTC().Format(time.RFC3339)
+			r.Created = k.Created.UTC().Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Owner, k.Use, k.KID, k.Status, created, rev)
+		if !k.RevokedAt.IsZero() {
+			r.RevokedAt = k.RevokedAt.UTC().Format(time.RFC3339)
+		}
+		rows = append(rows, r)
 	}
-	return tw.Flush()
+	return o.print(e, rows, func(w io.Writer) error {
+		tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "OWNER\tUSE\tKID\tSTATUS\tCREATED\tREVOKED AT")
+		for _, r := range rows {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.Owner, r.Use, r.KID, r.Status, r.Created, r.RevokedAt)
+		}
+		return tw.Flush()
+	})
+}
+
+// keyRow is one line of `keys list`, and one object of its -o json.
+type keyRow struct {
+	Owner     string `json:"owner"`
+	Use       string `json:"use"`
+	KID       string `json:"kid"`
+	Status    string `json:"status"`
+	Created   string `json:"created,omitempty"`
+	RevokedAt string `json:"revoked_at,omitempty"`
 }
 
 // keysRotate makes a new version of a publisher's record key (or a
@@ -83,6 +100,7 @@ func keysRotate(ctx context.Context, e *env, args []string) error {
 	vaultKey := fs.String("vault-key", "", "rotate this Vault transit key instead of a file-held one (VAULT_ADDR and VAULT_TOKEN from the environment)")
 	client := fs.String("client", "", "the key holder's client id (with --vault-key)")
 	reason := fs.String("reason", "", "why (required; audited)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -164,8 +182,10 @@ func keysRotate(ctx context.Context, e *env, args []string) error {
 	if err := commit(); err != nil {
 		return fmt.Errorf("registered %s but could not save it: %w", kid, err)
 	}
-	fmt.Fprintf(e.out, "registered %s for %s as active; earlier active versions are now retired and still verify\n", kid, owner)
-	return nil
+	return o.print(e, keyRow{Owner: owner, Use: *use, KID: kid, Status: string(keys.Active)}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "registered %s for %s as active; earlier active versions are now retired and still verify\n", kid, owner)
+		return err
+	})
 }
 
 func nextKID(kid string) (string, error) {
@@ -183,6 +203,7 @@ func keysRevoke(ctx context.Context, e *env, args []string) error {
 	kid := fs.String("kid", "", "the key version to revoke (required)")
 	at := fs.String("at", "", "revocation time, RFC 3339 (default now)")
 	reason := fs.String("reason", "", "why (required; audited)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -204,8 +225,13 @@ func keysRevoke(ctx context.Context, e *env, args []string) error {
 	if err := off.Do(ctx, "POST", "/v1/keys/revoke", body, nil); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "revoked %s; records it signed that are accepted from then on are refused\n", *kid)
-	return nil
+	return o.print(e, struct {
+		KID    string `json:"kid"`
+		Status string `json:"status"`
+	}{*kid, string(keys.Revoked)}, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "revoked %s; records it signed that are accepted from then on are refused\n", *kid)
+		return err
+	})
 }
 
 // keysBreakGlass revokes a version of one of the exchange's own keys in
@@ -219,6 +245,7 @@ func keysBreakGlass(e *env, args []string) error {
 	kid := fs.String("kid", "", "the exchange key version to revoke, e.g. exchange-token#1 (required)")
 	at := fs.String("at", "", "when the compromise began, RFC 3339 (default now): material the exchange accepted from then on is refused")
 	reason := fs.String("reason", "", "why (required; printed for the incident record)")
+	o := outputFlag(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -239,6 +266,12 @@ func keysBreakGlass(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
+	var res struct {
+		Activated string `json:"activated,omitempty"` // the new active version, when the revoked one was active
+		Revoked   string `json:"revoked"`
+		At        string `json:"at"`
+		Reason    string `json:"reason"`
+	}
 	var target *keys.PublicKey
 	for i := range vs {
 		if vs[i].KID == *kid {
@@ -255,11 +288,17 @@ func keysBreakGlass(e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.out, "made %s the active version of %s\n", k.KID, name)
+		res.Activated = k.KID
 	}
 	if err := st.Revoke(*kid, when); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.out, "revoked %s as of %s (reason: %s); nodes apply it at their next key refresh\n", *kid, when.UTC().Format(time.RFC3339), *reason)
-	return nil
+	res.Revoked, res.At, res.Reason = *kid, when.UTC().Format(time.RFC3339), *reason
+	return o.print(e, res, func(w io.Writer) error {
+		if res.Activated != "" {
+			fmt.Fprintf(w, "made %s the active version of %s\n", res.Activated, name)
+		}
+		_, err := fmt.Fprintf(w, "revoked %s as of %s (reason: %s); nodes apply it at their next key refresh\n", res.Revoked, res.At, res.Reason)
+		return err
+	})
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
@@ -53,6 +52,8 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 		fs.StringVar(&r.Dataset, "dataset", "", "dataset (required)")
 		fs.StringVar(&r.Purpose, "purpose", "", "purpose (required)")
 		fs.StringVar(&r.CaseID, "case-id", "(any case id)", "case id")
+		o := outputFlag(fs)
+		o.json = true // explain printed JSON before -o existed; -o text gives lines
 		if err := parse(fs, args[1:]); err != nil {
 			return err
 		}
@@ -64,67 +65,18 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		r.Time = time.Now()
-		enc := json.NewEncoder(e.out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(set.Decide(r))
+		return explainDecision(e, o, set.Decide(r))
 	case "diff":
-		if len(args) != 3 {
-			return usagef("want `policy diff OLD_DIR NEW_DIR`")
-		}
-		old, _, err := loadPolicies(args[1])
-		if err != nil {
-			return err
-		}
-		nw, _, err := loadPolicies(args[2])
-		if err != nil {
-			return err
-		}
-		changes := policy.Diff(old, nw)
-		for _, c := range changes {
-			fmt.Fprintln(e.out, c.String())
-		}
-		if len(changes) == 0 {
-			fmt.Fprintln(e.out, "no change in who may read or publish what")
-		}
-		return nil
+		return policyDiff(e, args[1:])
 	case "check":
-		dir := ""
-		if len(args) > 1 {
-			dir = args[1]
-		}
-		set, _, err := loadPolicies(dir)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(e.out, "ok: %d policy documents, version %s\n", len(set.Policies()), set.Version())
-		return nil
+		return policyCheck(e, args[1:])
 	}
 	return usagef("unknown policy command %q", args[0])
 }
 
 func runSchema(ctx context.Context, e *env, args []string) error {
-	if len(args) == 0 || args[0] != "check" || len(args) > 2 {
+	if len(args) == 0 || args[0] != "check" {
 		return usagef("want `schema check [DIR]`")
 	}
-	var results []schemas.Result
-	var err error
-	if len(args) == 2 {
-		results, err = schemas.CheckDir(args[1])
-	} else {
-		results, err = schemas.CheckFS(schemas.Files())
-	}
-	if err != nil {
-		return err
-	}
-	bad := 0
-	for _, r := range results {
-		fmt.Fprintln(e.out, r.String())
-		if !r.OK() {
-			bad++
-		}
-	}
-	if bad > 0 {
-		return fmt.Errorf("%d dataset(s) have incompatible versions", bad)
-	}
-	return nil
+	return schemaCheck(e, args[1:])
 }

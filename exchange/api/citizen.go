@@ -1,0 +1,215 @@
+package api
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/onevisit/onevisit/exchange/audit"
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/query"
+)
+
+// Citizens verifies residents' ID tokens for the citizen routes
+// (exchange/citizen.Verifier).
+type Citizens interface {
+	// Resident returns the resident ID number a valid ID token names.
+	Resident(ctx context.Context, idToken string) (string, error)
+	// SignInURL is where the citizen page sends a resident to sign in.
+	SignInURL() string
+}
+
+// citizenActor is the actor of the audit entries a resident's own
+// requests make: the resident is the entry's subject, as a pseudonym.
+const citizenActor = "citizen"
+
+// authorizeCitizen admits a request to a citizen route: its bearer token
+// must be an ID token the citizen provider signed for a resident (401
+// unauthenticated without one, 401 invalid_token for one that does not
+// verify); a client's access token is 403 forbidden there. The principal
+// names no client: refusals here are not audited (nobody authenticated,
+// and the resident's ID number must not reach the log).
+func (s *Server) authorizeCitizen(r *http.Request) (auth.Principal, error) {
+	if s.d.Citizens == nil {
+		return auth.Principal{}, fmt.Errorf("citizen route: citizen sign-in is not configured on this node: %w", codes.ErrNotFound)
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return auth.Principal{}, codes.ErrUnauthenticated
+	}
+	_, cerr := s.d.Citizens.Resident(r.Context(), tok)
+	if cerr == nil {
+		return auth.Principal{Role: RoleCitizen}, nil
+	}
+	if p, err := s.d.Auth.Verify(tok); err == nil {
+		return auth.Principal{}, fmt.Errorf("api: %s is a %s, not a signed-in resident: %w", p.ClientID, p.Role, codes.ErrForbidden)
+	}
+	return auth.Principal{}, fmt.Errorf("citizen route: %v: %w", cerr, auth.ErrInvalidToken)
+}
+
+// citizenSubject verifies the resident's ID token (Authorization: Bearer)
+// and returns the resident's pseudonym. The subject comes from the
+// verified token only: the citizen routes take no subject from the
+// request, so a resident reaches their own entries and nobody else's.
+func (s *Server) citizenSubject(r *http.Request, op string) (string, error) {
+	if s.d.Citizens == nil {
+		return "", fmt.Errorf("%s: citizen sign-in is not configured on this node: %w", op, codes.ErrNotFound)
+	}
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || tok == "" {
+		return "", fmt.Errorf("%s: no ID token: %w", op, codes.ErrUnauthenticated)
+	}
+	id, err := s.d.Citizens.Resident(r.Context(), tok)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v: %w", op, err, codes.ErrUnauthenticated)
+	}
+	if len(r.URL.Query()) > 0 {
+		return "", fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + firstKey(r), Err: fmt.Errorf("this route takes no query parameters; the resident comes from the ID token: %w", codes.ErrBadRequest)})
+	}
+	return s.d.Pseudonym.Of(r.Context(), id)
+}
+
+func firstKey(r *http.Request) string {
+	keys := make([]string, 0, len(r.URL.Query()))
+	for k := range r.URL.Query() {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys[0]
+}
+
+// citizenConfig tells the citizen page where residents sign in.
+func (s *Server) citizenConfig(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if s.d.Citizens == nil {
+		return fmt.Errorf("citizen config: citizen sign-in is not configured on this node: %w", codes.ErrNotFound)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"signin_url": s.d.Citizens.SignInURL()})
+	return nil
+}
+
+// citizenEntry is one audit entry as the citizen page shows it: its
+// index, its exact bytes (what the log hashes, so the page can check the
+// inclusion proof) and the entry decoded.
+type citizenEntry struct {
+	Index uint64          `json:"index"`
+	Leaf  string          `json:"leaf"`
+	Entry json.RawMessage `json:"entry"`
+}
+
+// myAccesses lists every audit entry about the signed-in resident, newest
+// first, with the log size they were read at (for inclusion proofs).
+// Correction requests (kind correction) are among them, shown as open.
+func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	const op = "my accesses"
+	pseud, err := s.citizenSubject(r, op)
+	if err != nil {
+		return err
+	}
+	if s.d.AuditLog == nil {
+		return fmt.Errorf("%s: no audit log on this node: %w", op, codes.ErrNotFound)
+	}
+	if err := s.d.AuditLog.CatchUp(r.Context()); err != nil {
+		return fmt.Errorf("%s: %w", op, err)
+	}
+	size := s.d.AuditLog.Log().Size()
+	out := []citizenEntry{}
+	for _, e := range s.d.AuditLog.BySubject(pseud) {
+		if e.Index >= size {
+			continue
+		}
+		out = append(out, citizenEntry{Index: e.Index, Leaf: base64.StdEncoding.EncodeToString(e.Raw), Entry: e.Raw})
+	}
+	slices.Reverse(out)
+	writeJSON(w, http.StatusOK, map[string]any{"size": size, "entries": out})
+	return nil
+}
+
+// Each resident may file correctionBurst correction requests per
+// correctionWindow on a node: every one is an audit entry, and a valid ID
+// token must not let anyone grow the log at their own pace.
+const (
+	correctionBurst  = 5
+	correctionWindow = time.Hour
+	// correctionKeep bounds the residents remembered; past it the window
+	// starts again for everyone (the bound holds per window, not exactly).
+	correctionKeep = 100_000
+)
+
+// correctionLimiter counts correction requests per resident pseudonym in
+// fixed windows.
+type correctionLimiter struct {
+	mu     sync.Mutex
+	window time.Time
+	counts map[string]int
+}
+
+func (l *correctionLimiter) allow(pseud string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w := now.Truncate(correctionWindow); !w.Equal(l.window) || len(l.counts) >= correctionKeep {
+		l.window, l.counts = w, map[string]int{}
+	}
+	if l.counts[pseud] >= correctionBurst {
+		return false
+	}
+	l.counts[pseud]++
+	return true
+}
+
+type correctionRequest struct {
+	Dataset string `json:"dataset"`
+	Field   string `json:"field"`
+	Comment string `json:"comment"`
+}
+
+// myCorrection records a resident's request to correct one field of a
+// dataset about them, as an audit entry of kind correction: durable,
+// in the signed log, listed on the resident's page as open. The
+// department's correction workflow (POST /v1/corrections) takes them
+// from there once it exists.
+func (s *Server) myCorrection(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	const op = "correction request"
+	pseud, err := s.citizenSubject(r, op)
+	if err != nil {
+		return err
+	}
+	var q correctionRequest
+	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
+		return err
+	}
+	if err := query.Required(op, "/dataset", q.Dataset, "/field", q.Field, "/comment", q.Comment); err != nil {
+		return err
+	}
+	d, ok := s.d.Schemas.Dataset(q.Dataset)
+	if !ok {
+		return fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/dataset", Err: codes.ErrUnknownDataset})
+	}
+	if !slices.Contains(d.Fields, q.Field) || q.Field == d.Subject {
+		return fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/field", Err: fmt.Errorf("%q is not a correctable field of %s: %w", q.Field, q.Dataset, codes.ErrBadRequest)})
+	}
+	if err := checkReason(op, q.Comment); err != nil {
+		return &codes.FieldError{Pointer: "/comment", Err: err}
+	}
+	if !s.corrections.allow(pseud, s.d.Now()) {
+		return fmt.Errorf("%s: more than %d requests in %s from one resident: %w", op, correctionBurst, correctionWindow, codes.ErrRateLimited)
+	}
+	e := audit.Entry{
+		Time: s.d.Now().UTC(), Kind: audit.KindCorrection, Actor: citizenActor, Role: citizenActor, Route: "POST /v1/me/corrections",
+		Dataset: q.Dataset, Fields: []string{q.Field}, Reason: q.Comment, Subject: pseud, Code: "correction_open",
+		RequestID: requestID(r.Context()), Node: s.d.Node,
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
+	defer cancel()
+	if err := s.d.Audit.Write(ctx, e); err != nil {
+		return fmt.Errorf("%s: %v: %w", op, err, codes.ErrUnavailable)
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "open", "dataset": q.Dataset, "field": q.Field, "request_id": requestID(r.Context())})
+	return nil
+}

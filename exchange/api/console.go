@@ -1,0 +1,50 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/clients"
+	"github.com/onevisit/onevisit/exchange/codes"
+)
+
+// The read endpoints the officer console (/console, exchange/webui) needs
+// that the API had not: the policy set in force, to edit into a
+// proposal, and the registered clients.
+
+// currentPolicy serves the policy set this node decides by, as the
+// canonical YAML a proposal carries, with its version number and hash.
+func (s *Server) currentPolicy(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	pol := s.d.Policy()
+	if pol == nil {
+		return fmt.Errorf("current policy: no policy loaded: %w", codes.ErrUnavailable)
+	}
+	var cur uint64
+	if s.d.Governance != nil {
+		cur = s.d.Governance.PolicyVersion()
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "current": cur, "policy_version": pol.Version(), "yaml": string(pol.YAML())})
+	return nil
+}
+
+// clientLister is the optional capability of Deps.Clients to list every
+// registered client (clients.Registry has it).
+type clientLister interface {
+	All() []clients.Client
+}
+
+// listClients serves the registered clients: id, role, name, datasets
+// and purposes (no keys: GET /v1/keys has those).
+func (s *Server) listClients(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	l, ok := s.d.Clients.(clientLister)
+	if !ok {
+		return fmt.Errorf("list clients: this node's client registry cannot list: %w", codes.ErrNotFound)
+	}
+	out := l.All()
+	if out == nil {
+		out = []clients.Client{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	return nil
+}

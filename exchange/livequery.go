@@ -1,0 +1,329 @@
+package exchange
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
+
+	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/ingest"
+	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/live"
+	"github.com/onevisit/onevisit/exchange/query"
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/wire"
+	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// DefaultLiveTimeout is how long a live query waits for the department's
+// answer when Parts.LiveTimeout is 0.
+const DefaultLiveTimeout = 5 * time.Second
+
+// liveQueries is the node's query.LiveSource: it signs a request with the
+// exchange's receipt key, writes it to request.<dataset>, and waits for a
+// valid reply on reply.<dataset>, which every node tails from the moment
+// it first asks that dataset (exchange/live has the format and the
+// checks). Replies to other nodes' requests are skipped unread by their
+// key.
+type liveQueries struct {
+	kafka   bus.Config
+	out     ingest.Writer
+	signer  keys.Signer
+	keys    keys.Resolver
+	schemas *schemas.Registry
+	timeout time.Duration
+	skew    time.Duration
+	logger  *slog.Logger
+	now     func() time.Time
+
+	refused  *prometheus.CounterVec   // {dataset, code}
+	duration *prometheus.HistogramVec // {dataset, outcome}
+
+	mu      sync.Mutex
+	run     context.Context // the node's; set by start
+	tails   map[string]*replyTail
+	pending map[string]*liveWait // by request id
+}
+
+type replyTail struct {
+	ready chan struct{} // closed once every partition's reader is positioned
+	err   error
+}
+
+type liveWait struct {
+	id, dataset, subject string
+	sent                 time.Time
+	pol                  *policy.Set
+	got                  chan *view.Entry // buffered, 1
+}
+
+var _ query.LiveSource = (*liveQueries)(nil)
+
+func newLiveQueries(p Parts, out ingest.Writer, signer keys.Signer, dir keys.Resolver, reg prometheus.Registerer) (*liveQueries, error) {
+	l := &liveQueries{
+		kafka: p.Kafka, out: out, signer: signer, keys: dir, schemas: p.Schemas,
+		timeout: p.LiveTimeout, skew: p.FutureSkew, logger: p.Logger, now: time.Now,
+		tails: map[string]*replyTail{}, pending: map[string]*liveWait{},
+	}
+	if l.timeout <= 0 {
+		l.timeout = DefaultLiveTimeout
+	}
+	if l.skew <= 0 {
+		l.skew = ingest.DefaultFutureSkew
+	}
+	l.refused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_live_replies_refused_total", Help: "Replies on a live dataset's reply topic that answered a pending request of this node but failed a check, by dataset and code."}, []string{"dataset", "code"})
+	l.duration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "onevisit_live_query_seconds", Help: "Time from writing a live request to its valid reply or its deadline, by dataset and outcome (answered, timeout, error).",
+		Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"dataset", "outcome"})
+	for _, c := range []prometheus.Collector{l.refused, l.duration} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("exchange: live metrics: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// start lets Fetch open reply tails under ctx (the node's run).
+func (l *liveQueries) start(ctx context.Context) {
+	l.mu.Lock()
+	l.run = ctx
+	l.mu.Unlock()
+}
+
+// Fetch implements query.LiveSource.
+func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subject string) (*view.Entry, error) {
+	if err := l.tail(ctx, dataset); err != nil {
+		return nil, fmt.Errorf("live %s: reply topic: %v: %w", dataset, err, codes.ErrUnavailable)
+	}
+	now := l.now()
+	w := &liveWait{id: live.NewRequestID(), dataset: dataset, subject: subject, sent: now, pol: pol, got: make(chan *view.Entry, 1)}
+	deadline := now.Add(l.timeout)
+	tok, err := live.SignRequest(ctx, l.signer, live.Request{ID: w.id, Dataset: dataset, Subject: subject, IssuedAt: now, Expires: deadline})
+	if err != nil {
+		return nil, fmt.Errorf("live %s: %v: %w", dataset, err, codes.ErrUnavailable)
+	}
+	l.mu.Lock()
+	l.pending[w.id] = w
+	l.mu.Unlock()
+	defer func() {
+		l.mu.Lock()
+		delete(l.pending, w.id)
+		l.mu.Unlock()
+	}()
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	// Key: the request id (random); the subject is only in the signed value.
+	if err := l.out.WriteMessages(ctx, kafka.Message{Topic: l.kafka.Names.Request(dataset), Key: []byte(w.id), Value: []byte(tok)}); err != nil {
+		l.duration.WithLabelValues(dataset, "error").Observe(time.Since(now).Seconds())
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("live %s: request not written before the deadline: %w", dataset, query.ErrSourceTimeout)
+		}
+		return nil, fmt.Errorf("live %s: write request: %v: %w", dataset, err, codes.ErrUnavailable)
+	}
+	select {
+	case e := <-w.got:
+		l.duration.WithLabelValues(dataset, "answered").Observe(time.Since(now).Seconds())
+		return e, nil
+	case <-ctx.Done():
+		l.duration.WithLabelValues(dataset, "timeout").Observe(time.Since(now).Seconds())
+		return nil, fmt.Errorf("live %s: no valid reply in %s: %w", dataset, l.timeout, query.ErrSourceTimeout)
+	}
+}
+
+// tail starts the reply tail of dataset once, positioned at the end
+// offsets of its partitions before any request of this node is written,
+// so no reply to one can be missed.
+func (l *liveQueries) tail(ctx context.Context, dataset string) error {
+	l.mu.Lock()
+	t, ok := l.tails[dataset]
+	run := l.run
+	if !ok {
+		if run == nil {
+			l.mu.Unlock()
+			return errors.New("node not running")
+		}
+		t = &replyTail{ready: make(chan struct{})}
+		l.tails[dataset] = t
+		go l.openTail(run, dataset, t)
+	}
+	l.mu.Unlock()
+	select {
+	case <-t.ready:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if t.err != nil {
+		// Let the next query try again.
+		l.mu.Lock()
+		if l.tails[dataset] == t {
+			delete(l.tails, dataset)
+		}
+		l.mu.Unlock()
+	}
+	return t.err
+}
+
+func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail) {
+	defer close(t.ready)
+	topic := l.kafka.Names.Reply(dataset)
+	cl, err := l.kafka.Client()
+	if err != nil {
+		t.err = err
+		return
+	}
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	meta, err := cl.Metadata(octx, &kafka.MetadataRequest{Topics: []string{topic}})
+	if err != nil {
+		t.err = err
+		return
+	}
+	var req []kafka.OffsetRequest
+	for _, mt := range meta.Topics {
+		if mt.Error != nil {
+			t.err = mt.Error
+			return
+		}
+		for _, p := range mt.Partitions {
+			req = append(req, kafka.LastOffsetOf(p.ID))
+		}
+	}
+	offs, err := cl.ListOffsets(octx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
+	if err != nil {
+		t.err = err
+		return
+	}
+	// Every partition's reader, or none: a failed tail is opened again
+	// whole by the next query.
+	readers := map[int]*kafka.Reader{}
+	for _, po := range offs.Topics[topic] {
+		r, err := l.kafka.PartitionReader(topic, po.Partition, po.LastOffset)
+		if po.Error != nil || err != nil {
+			if r != nil {
+				r.Close()
+			}
+			for _, r := range readers {
+				r.Close()
+			}
+			t.err = errors.Join(po.Error, err)
+			return
+		}
+		readers[po.Partition] = r
+	}
+	for p, r := range readers {
+		go l.read(ctx, r, topic, p, dataset)
+	}
+}
+
+// read hands every reply of one partition to deliver until ctx ends,
+// reopening its reader at the next offset after a failure.
+func (l *liveQueries) read(ctx context.Context, r *kafka.Reader, topic string, partition int, dataset string) {
+	next := int64(-1)
+	for attempt := 0; ; {
+		m, err := r.FetchMessage(ctx)
+		if err == nil {
+			attempt, next = 0, m.Offset+1
+			l.deliver(dataset, m)
+			continue
+		}
+		r.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		l.logger.Warn("live reply tail interrupted; reopening", "topic", topic, "partition", partition, "err", err)
+		backoff(ctx, attempt)
+		attempt++
+		if next < 0 {
+			next = kafka.LastOffset
+		}
+		for r, err = l.kafka.PartitionReader(topic, partition, next); err != nil && ctx.Err() == nil; r, err = l.kafka.PartitionReader(topic, partition, next) {
+			backoff(ctx, attempt)
+			attempt++
+		}
+		if ctx.Err() != nil {
+			return
+		}
+	}
+}
+
+// deliver checks a reply against the request its key names and, if it
+// answers it, hands it to the waiting query. Replies whose key names no
+// request of this node (other nodes', late ones) are skipped unparsed.
+func (l *liveQueries) deliver(dataset string, m kafka.Message) {
+	l.mu.Lock()
+	w := l.pending[string(m.Key)]
+	l.mu.Unlock()
+	if w == nil || w.dataset != dataset {
+		return
+	}
+	e, err := l.check(w, string(m.Value))
+	if err != nil {
+		code := wire.Of(err).Name
+		l.refused.WithLabelValues(dataset, code).Inc()
+		l.logger.Warn("live reply refused", "dataset", dataset, "partition", m.Partition, "offset", m.Offset, "code", code)
+		return
+	}
+	select {
+	case w.got <- e:
+	default: // answered already
+	}
+}
+
+// check verifies a reply as ingest verifies a record, and that it answers
+// w (see "Reply" in exchange/live).
+func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
+	if len(raw) > record.MaxSize {
+		return nil, record.ErrTooLarge
+	}
+	now := l.now()
+	rec, err := record.Verify(raw, keys.AcceptedBefore(l.keys, now))
+	if err != nil {
+		return nil, err
+	}
+	if rec.Dataset != w.dataset {
+		return nil, fmt.Errorf("live reply names dataset %q: %w", rec.Dataset, ingest.ErrDatasetMismatch)
+	}
+	if !w.pol.MayAnswer(rec.Issuer, rec.Dataset).Allowed {
+		return nil, fmt.Errorf("live reply by %s: %w", rec.Issuer, ingest.ErrNoGrant)
+	}
+	if rec.ID != w.id {
+		return nil, fmt.Errorf("live reply names another request: %w", query.ErrReplyMismatch)
+	}
+	if rec.IssuedAt.Before(w.sent.Add(-l.skew).Truncate(time.Second)) {
+		return nil, fmt.Errorf("live reply signed before the request: %w", query.ErrReplyMismatch)
+	}
+	if rec.IssuedAt.After(now.Add(l.skew)) {
+		return nil, fmt.Errorf("live reply iat ahead of the exchange's clock: %w", ingest.ErrIATInFuture)
+	}
+	ds, ok := l.schemas.Dataset(rec.Dataset)
+	if !ok {
+		return nil, fmt.Errorf("live reply: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
+	}
+	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
+		return nil, fmt.Errorf("live reply: schema %q: %w", rec.Schema, ingest.ErrSchemaNotOfDataset)
+	}
+	fields := rec.Fields()
+	if rec.Op == record.Delete {
+		if len(fields) != 1 {
+			return nil, fmt.Errorf("live reply: a delete discloses exactly %s: %w", ds.Subject, ingest.ErrBadDelete)
+		}
+	} else if err := l.schemas.Validate(rec.Schema, fields); err != nil {
+		return nil, err
+	}
+	if rec.SubjectField != ds.Subject {
+		return nil, fmt.Errorf("live reply: sub_field %q: %w", rec.SubjectField, record.ErrNoSubjectBinding)
+	}
+	if subj, _ := fields[ds.Subject].(string); subj != w.subject {
+		return nil, fmt.Errorf("live reply about another subject: %w", query.ErrReplyMismatch)
+	}
+	return view.FromRecord(rec, now.UnixMilli()), nil
+}
