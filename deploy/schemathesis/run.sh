@@ -40,10 +40,13 @@ st() { # st NAME TOKEN-CLIENT|- schemathesis-args...
 
 # Which role calls which operation (by operationId). Every operation that needs a token must
 # be listed under a role: a new one fails the run until it is (the lead adds it at merge).
+# "citizen" operations take a resident's ID token from the identity provider, which this script
+# has none of: they run without a token, so only their 401 answers are checked.
 declare -A ROLE_OPS=(
-  [school-enrolment]="query explain"
+  [school-enrolment]="query case explain"
   [public-security]="publish"
-  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal"
+  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients"
+  [citizen]="myAccesses myCorrection"
 )
 read -r PUBLIC_OPS BEARER_OPS < <(python3 - "$DEVNODE_URL/openapi.json" <<'PY'
 import json, sys, urllib.request
@@ -71,6 +74,7 @@ run_role public - "${PUBLIC_OPS//,/ }"
 for client in school-enrolment public-security security-officer; do
   run_role "$client" "$client" "${ROLE_OPS[$client]}"
 done
+run_role citizen - "${ROLE_OPS[citizen]}"
 if [ ${#failed[@]} -gt 0 ]; then
   echo "schemathesis: failures in the runs of: ${failed[*]}" >&2
   exit 1
