@@ -3,7 +3,7 @@
 # deploy/prometheus/rules.yaml loaded. Usage, from the repository root (.ci/run calls it):
 #   deploy/prometheus/scrape.sh
 # Starts `onevisit dev` on OS-picked loopback ports with its own data dir (deploy/devnode.sh),
-# gives it traffic (a query answered, one denied, a refused token request, an explain flood
+# gives it traffic (a query answered, one denied, a case bundle, a refused token request, an explain flood
 # that runs into property-transfer's rate limit), starts prometheus on another loopback port
 # with a temporary storage dir, scraping the node every second and evaluating the rules every
 # second, then checks through Prometheus's HTTP API that
@@ -55,11 +55,12 @@ while post("/v1/query", se, q) != 200:
         sys.exit("query never answered 200")
     time.sleep(0.5)
 assert post("/v1/query", se, dict(q, dataset="tax")) == 403, "denied query"
+assert post("/v1/cases", se, {"procedure": "school_enrolment", "case_id": "SE-2026-0001", "subjects": {"child": "330106202003080153"}}) == 200, "case"
 assert post("/v1/token", None, "grant_type=password", form=True) == 400, "refused token"
 codes = [post("/v1/policy/explain", pt, {"consumer": "property-transfer", "dataset": "household", "purpose": "property_transfer"}) for _ in range(400)]
 if 429 not in codes:
     sys.exit("explain flood: no 429 in %d calls" % len(codes))
-print("traffic: query 200, query 403, token 400, explain flood %d answers 429" % codes.count(429))
+print("traffic: query 200, query 403, case 200, token 400, explain flood %d answers 429" % codes.count(429))
 PY
 
 PORT=$(free_port)
