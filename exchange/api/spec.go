@@ -37,8 +37,8 @@ import (
 // A mismatch is refused 400 with a pointer to the field, under the code
 // the route's own check would have given where one is narrower (so the
 // wire contract does not depend on which check noticed first):
-// a required field absent, or a string below its minLength when empty:
-// missing_field; dataset outside the enum of the schema registry's
+// a required field absent (or a top-level one null), or a string below
+// its minLength when empty: missing_field; dataset outside the enum of the schema registry's
 // datasets: unknown_dataset (404); subject not matching the resident-ID
 // pattern: invalid_subject; an audit proof or page parameter: bad_range;
 // anything else: request_schema. The document does not bound a query's
@@ -183,6 +183,10 @@ func leafError(ve *jsonschema.ValidationError) error {
 	case *kind.AdditionalProperties:
 		if len(k.Properties) > 0 {
 			ptr += "/" + escape(k.Properties[0])
+		}
+	case *kind.Type:
+		if k.Got == "null" && len(leaf.InstanceLocation) == 1 { // a top-level field given as null reads as missing
+			code = codes.ErrMissingField
 		}
 	case *kind.MinLength:
 		if k.Got == 0 {

@@ -48,6 +48,8 @@ func TestSpecChecksRequests(t *testing.T) {
 		{"query subject a number", "POST", "/v1/query", `{"dataset":"household","subject":330106202003080153,"purpose":"school_enrolment"}`, "", codes.ErrRequestSchema, "/subject"},
 		{"explain empty consumer", "POST", "/v1/policy/explain", `{"consumer":"","dataset":"household","purpose":"school_enrolment"}`, "", codes.ErrMissingField, "/consumer"},
 		{"publish allowed", "POST", "/v1/datasets/household/records", `{"records":["a.b.c~"]}`, "", nil, ""},
+		{"case with null subjects", "POST", "/v1/cases", `{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":null}`, "", codes.ErrMissingField, "/subjects"},
+		{"case subject a number", "POST", "/v1/cases", `{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":{"child":330106202003080153}}`, "", codes.ErrRequestSchema, "/subjects/child"},
 		{"publish null record", "POST", "/v1/datasets/household/records", `{"records":[null]}`, "", codes.ErrRequestSchema, "/records/0"},
 		{"publish empty record", "POST", "/v1/datasets/household/records", `{"records":["a.b.c~",""]}`, "", codes.ErrMissingField, "/records/1"},
 		{"publish no records", "POST", "/v1/datasets/household/records", `{"records":[]}`, "", codes.ErrBadRequest, "/records"},
