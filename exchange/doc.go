@@ -98,6 +98,45 @@
 // (policy_version); each node writes the entries of what it applied live.
 // GET /v1/policy/versions and /healthz show the version the node runs.
 //
+// Clients at runtime (governance_clients.go). A node's client registry is
+// the registry file plus the clients.add and clients.disable events of
+// the control topic (clients.Live; exchange/control "# Clients"), which
+// officers submit at POST /v1/clients/events. An enrolment is a proposal
+// of the same ledger, approved at POST /v1/policy/events by N officers;
+// when applied, every node adds the client and its auth key (to the key
+// directory). A disablement is applied at once by one officer; from then
+// on the node's token endpoint refuses the client's assertions and every
+// token it holds (auth re-checks the registry on each request), and the
+// control plane its events; its key versions are revoked from the event's
+// iat on, so a record it signs is refused even when produced straight to
+// an ingest topic. Both refuse ids, kids and public keys
+// registered before (client_exists) and a client not enabled
+// (unknown_client); their audit entries are coded "clients_<step>" and
+// name the client as consumer. GET /v1/clients lists the registry. At
+// start, key events of a client the node does not know yet (enrolled in
+// the control topic, which is replayed side by side) wait until the
+// control topic is replayed, so a restart keeps their rotations and
+// revocations; a disabled client's keys stay revoked whatever the order
+// (keyevents_clients.go). Nodes must start from the same files; a node
+// whose files have caught up with what was enrolled or approved at
+// runtime (the same client, role and keys; the same schema version)
+// replays those events to the same versions as the others, and applying
+// them changes nothing.
+//
+// Schema versions at runtime (governance_schemas.go). A node works on its
+// own Clone of the schema registry it is given. schemas.propose events,
+// submitted at POST /v1/schemas/events, carry the next version of a
+// served dataset; the node checks each as schemas.Registry.Prepare does
+// (the profile, and compatibility with the latest version under the
+// dataset's mode: bad_schema, incompatible_schema), at submission and
+// again when it reads it from the topic and before an approval applies
+// it. It is a proposal approved by N officers; when applied, every node
+// adds the version (Registry.Add), so ingest accepts records of it,
+// queries serve records of every version, and policies may name its
+// fields (before, a policy naming a field no version has is refused
+// unknown_policy_field). Audit entries are coded "schemas_<step>" and
+// name the dataset. GET /v1/schemas lists each dataset's versions.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to

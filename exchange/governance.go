@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // Policy governance at runtime. The control topic is untrusted input like
@@ -80,6 +82,12 @@ func ledgerError(err error) error {
 // parseSet parses the policy an event carries against the node's schemas.
 func (n *Node) parseSet(e control.Event) (*policy.Set, error) {
 	s, err := policy.Parse("control-"+e.ID+".yaml", []byte(e.Policy), n.p.Schemas)
+	if errors.Is(err, policy.ErrUnknownField) {
+		// Its own code, not bad_event (which the catalogue ranks first):
+		// a field no schema version of the dataset has; propose the
+		// schema version first.
+		return nil, fmt.Errorf("policy: %w", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: policy: %w", control.ErrBadEvent, err)
 	}
@@ -113,9 +121,26 @@ func (n *Node) toLedger(e control.Event) error {
 		}
 	case control.ActionRollback:
 		_, err = l.Rollback(p, e.RollbackTo)
+	case control.ActionSchemasPropose:
+		if p, err = n.schemaProposal(e, p); err != nil {
+			return err
+		}
+		_, err = l.Propose(p)
+	case control.ActionClientsAdd, control.ActionClientsDisable:
+		if p, err = n.clientProposal(e, p); err != nil {
+			return err
+		}
+		if e.Action == control.ActionClientsAdd {
+			_, err = l.Propose(p)
+		} else {
+			_, err = l.NarrowNow(p)
+		}
 	case control.ActionApprove:
 		if st, ok := l.Proposal(e.Proposal); ok && st.State == policy.Pending && st.Base != e.Base {
 			return fmt.Errorf("%w: approval of %q names base %d, the proposal's is %d", control.ErrStaleBase, e.Proposal, e.Base, st.Base)
+		}
+		if err := n.approvable(e.Proposal); err != nil {
+			return err
 		}
 		_, err = l.Approve(e.Proposal, e.Issuer, e.Reason, e.IssuedAt)
 	case control.ActionReject:
@@ -135,7 +160,7 @@ func (n *Node) toLedger(e control.Event) error {
 // since the node that first read the others audited them then.
 func (n *Node) applyControl(m kafka.Message, live bool) {
 	g := n.gov
-	v, err := control.Parse(string(m.Value), n.dir, n.p.Clients)
+	v, err := control.Parse(string(m.Value), n.dir, n.clients)
 	if err != nil {
 		n.refuseControl(m, live, "bad_event", err, control.Event{})
 		return
@@ -154,6 +179,10 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 	newVersion, set := g.ledger.Current()
 	now := time.Now()
 	if newVersion != oldVersion {
+		for _, applied := range g.ledger.Versions()[oldVersion:] {
+			n.applyClientChange(applied)
+			n.applySchemaChange(applied)
+		}
 		g.applied[newVersion] = now
 		n.policy.Store(set)
 		g.version.Set(float64(newVersion))
@@ -168,13 +197,14 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 		}
 		n.p.Logger.Info("policy version applied", "version", newVersion, "policy_version", set.Version(), "proposal", v.Proposal)
 	}
+	area, client, dataset := n.changeOf(v.Proposal)
 	wait := g.waiters[v.ID]
 	delete(g.waiters, v.ID)
 	g.mu.Unlock()
 	if err != nil {
 		n.refuseControl(m, live, wireName(err), err, v.Event)
 	} else if live {
-		n.auditSteps(v.Event, steps)
+		n.auditSteps(v.Event, steps, area, client, dataset)
 	}
 	if wait != nil {
 		wait <- err
@@ -211,13 +241,15 @@ func (n *Node) refuseControl(m kafka.Message, live bool, reason string, err erro
 }
 
 // auditSteps writes one policy_change entry per ledger step an event
-// caused: who did what to which proposal, why, and the version.
-func (n *Node) auditSteps(e control.Event, steps []policy.Step) {
+// caused: who did what to which proposal, why, and the version. A step
+// is coded "<area>_<step>:<effect>": area policy, clients (naming the
+// client as Consumer) or schemas (naming the dataset).
+func (n *Node) auditSteps(e control.Event, steps []policy.Step, area, client, dataset string) {
 	entries := make([]audit.Entry, 0, len(steps))
 	for _, s := range steps {
 		en := audit.Entry{
-			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit,
-			Code: "policy_" + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
+			Time: time.Now().UTC(), Kind: audit.KindPolicyChange, Decision: audit.DecisionPermit, Consumer: client, Dataset: dataset,
+			Code: area + "_" + string(s.Kind) + ":" + s.Effect.String(), Actor: s.Officer, Reason: s.Reason,
 			Policy: s.Proposal, PolicyVersion: strconv.FormatUint(s.Version, 10), RecordID: "control:" + e.ID, Node: n.p.Node,
 		}
 		if s.Officer != "" {
@@ -267,12 +299,16 @@ func (n *Node) seed(ctx context.Context) error {
 // SubmitControl checks a signed event as the node would apply it,
 // produces it to the control topic and waits (up to submitWait) until
 // this node applied it. submitter, the officer authenticated at the API,
-// must be the event's issuer. Refusals wrap the control package's
+// must be the event's issuer; area ("policy", "clients", "schemas") the
+// area its action must be of. Refusals wrap the control package's
 // sentinels.
-func (n *Node) SubmitControl(ctx context.Context, token, submitter string) (control.Event, error) {
-	v, err := control.Parse(token, n.dir, n.p.Clients)
+func (n *Node) SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error) {
+	v, err := control.Parse(token, n.dir, n.clients)
 	if err != nil {
 		return control.Event{}, err
+	}
+	if a, _, _ := strings.Cut(v.Action, "."); a != area {
+		return control.Event{}, fmt.Errorf("%w: action %s is not a %s event", control.ErrBadEvent, v.Action, area)
 	}
 	if v.Issuer != submitter {
 		return control.Event{}, fmt.Errorf("%w: signed by %q, submitted by %q", control.ErrBadEvent, v.Issuer, submitter)
@@ -327,6 +363,31 @@ func (n *Node) precheck(e control.Event) error {
 	}
 	cur, set := l.Current()
 	switch e.Action {
+	case control.ActionClientsAdd, control.ActionClientsDisable, control.ActionSchemasPropose:
+		if _, ok := l.Proposal(e.Proposal); ok {
+			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
+		}
+		if e.Base != cur {
+			return fmt.Errorf("%w: base %d, current version %d", control.ErrStaleBase, e.Base, cur)
+		}
+		if set == nil {
+			return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
+		}
+		if e.Action == control.ActionSchemasPropose {
+			p, err := n.schemaProposal(e, policy.Proposal{})
+			if err == nil && n.p.Schemas.Held(p.Change.(schemaChange).prepared) {
+				// Only at submission: replaying it, a node whose files
+				// have it already must reach the others' outcome.
+				err = fmt.Errorf("%w: this exchange serves that version already", schemas.ErrBadSchema)
+			}
+			return err
+		}
+		if e.Action == control.ActionClientsAdd && n.enrolmentInFile(*e.Client, mustKeys(e)) {
+			// Only at submission (see enrolmentInFile).
+			return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, e.Client.ID)
+		}
+		_, err := n.clientProposal(e, policy.Proposal{})
+		return err
 	case control.ActionPropose, control.ActionNarrow, control.ActionRollback:
 		if _, ok := l.Proposal(e.Proposal); ok {
 			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
@@ -366,6 +427,7 @@ func (n *Node) precheck(e control.Event) error {
 		if st.Base != cur || e.Base != cur {
 			return fmt.Errorf("%w: proposal base %d, event base %d, current version %d", control.ErrStaleBase, st.Base, e.Base, cur)
 		}
+		return n.approvable(e.Proposal)
 	}
 	return nil
 }

@@ -75,11 +75,20 @@ func (b *refusalBudget) take(now time.Time) bool {
 // message that does not verify or would move a status backwards is
 // skipped and counted; when auditRefusal is set (the node read it live,
 // not while catching up at start), the refusal is also audited, up to
-// maxKeyRefusalAudits entries a minute.
+// maxKeyRefusalAudits entries a minute. Until the control topic is
+// replayed, an event of a client not known yet is held back
+// (keyevents_clients.go).
 func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
+	if n.holdKeyEvent(m, auditRefusal) {
+		return
+	}
+	n.applyKeyEventNow(m, auditRefusal)
+}
+
+func (n *Node) applyKeyEventNow(m kafka.Message, auditRefusal bool) {
 	e, _, err := keys.ParseEvent(string(m.Value), n.dir)
 	if err == nil {
-		if _, ok := n.p.Clients.Role(e.Key.Owner); !ok {
+		if !n.clients.Known(e.Key.Owner) { // disabled clients too: their keys may still be revoked
 			err = fmt.Errorf("%w: %q", errUnknownOwner, e.Key.Owner)
 		}
 	}
@@ -87,6 +96,7 @@ func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
 		_, err = n.dir.Apply(e.Key)
 	}
 	if err == nil {
+		n.keepDisabledRevoked(e.Key.Owner)
 		return
 	}
 	reason := keyEventRefusal(err)

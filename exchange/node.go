@@ -102,11 +102,13 @@ type Node struct {
 	keyRefusalAudits refusalBudget
 	addr             chan string
 	pseud            *pseudonym.Pseudonymizer
-	keysOK           atomic.Int64 // unix nanos of the last successful key refresh
-	applied          *applied     // offsets each tail has applied
-	trail            *auditTrail  // the audit topic: writes, read-back, lookups
-	gov              *governance  // the control topic: the policy ledger
-	live             *liveQueries // live datasets: request and reply topics
+	keysOK           atomic.Int64  // unix nanos of the last successful key refresh
+	applied          *applied      // offsets each tail has applied
+	trail            *auditTrail   // the audit topic: writes, read-back, lookups
+	gov              *governance   // the control topic: the policy ledger
+	live             *liveQueries  // live datasets: request and reply topics
+	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
+	keyHold          keyHold       // key events held back until the control topic is replayed
 
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
@@ -130,6 +132,9 @@ func New(p Parts) (*Node, error) {
 	if err := p.Kafka.Validate(); err != nil {
 		return nil, err
 	}
+	if p.Schemas != nil {
+		p.Schemas = p.Schemas.Clone() // this node's own: approved versions are added to it at runtime
+	}
 	var err error
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
@@ -147,6 +152,7 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_records", Help: "Live records held for queries."}, func() float64 { return float64(n.view.Len()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_audit_entries", Help: "Entries in this node's copy of the audit log."}, func() float64 { return float64(n.log.Size()) }))
 	n.policy.Store(p.Policy)
+	n.clients = clients.NewLive(p.Clients)
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
 		return nil, err
 	}
@@ -186,7 +192,7 @@ func New(p Parts) (*Node, error) {
 	}
 	issuer, err := auth.NewIssuer(auth.IssuerConfig{
 		Issuer: "onevisit", TokenURL: p.PublicURL + "/v1/token", Audience: "onevisit-api",
-		Signer: p.TokenSigner, Keys: n.dir, Clients: p.Clients,
+		Signer: p.TokenSigner, Keys: n.dir, Clients: n.clients,
 	})
 	if err != nil {
 		return nil, err
@@ -202,7 +208,7 @@ func New(p Parts) (*Node, error) {
 	n.server, err = api.New(api.Deps{
 		Citizens: citizens,
 		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
-		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: p.Clients, Governance: n,
+		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
 	})
 	if err != nil {

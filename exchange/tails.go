@@ -50,6 +50,11 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			pending.Add(1)
 			var once sync.Once
 			done := func() { once.Do(pending.Done) }
+			if topic == names.Control() {
+				// Key events of clients enrolled at runtime wait for it.
+				partDone := done
+				done = func() { n.controlCaughtUp(); partDone() }
+			}
 			if end <= 0 {
 				done()
 			}

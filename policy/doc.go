@@ -250,6 +250,12 @@
 //     an ordinary proposal against the current one, classified the same
 //     way: undoing a widening may go through at once, undoing a narrowing
 //     needs N officers.
+//   - Other governed changes (the exchange's client enrolments and
+//     disablements) ride the same lifecycle: the Proposal carries the
+//     base version's Set unchanged and an opaque Change, which the ledger
+//     hands back in the Version it becomes; ChangeWidenings, the
+//     caller's classification, make it widen (N officers), and a Change
+//     without any narrows (NarrowNow by one officer).
 //
 // States: Pending, then exactly one of Applied, Rejected or Superseded;
 // only a pending proposal accepts approvals (ErrNotPending otherwise).

@@ -56,7 +56,7 @@ var (
 	// ErrUnknownDataset: the catalogue does not know the dataset.
 	ErrUnknownDataset = errors.New("unknown dataset")
 	// ErrUnknownField: no version of the dataset's schema defines the field.
-	ErrUnknownField = errors.New("unknown field")
+	ErrUnknownField error = &codedError{"unknown field", "unknown_policy_field"}
 	// ErrBadValue: a value of the wrong YAML type or syntax: a purpose
 	// that is not lower snake case, a name or client id with characters
 	// outside the allowed set, a time that is not RFC 3339, an alias.

@@ -97,6 +97,17 @@ type Proposal struct {
 	Time     time.Time // when proposed, as the signed event says
 	// RollbackTo is the earlier version a rollback restores; 0 otherwise.
 	RollbackTo uint64
+	// Change is a governed change other than the policy set (a client
+	// enrolment or disablement), which the caller puts through the same
+	// lifecycle and approval rule. The ledger carries it unread and hands
+	// it back in the Version it becomes; the caller applies it then. Set
+	// is the base version's set, unchanged.
+	Change any
+	// ChangeWidenings is the caller's classification of Change: the
+	// access it gives, one "widen: ..." sentence each. Any makes the
+	// proposal widen (N officers); a Change with none narrows, so one
+	// officer may apply it with NarrowNow.
+	ChangeWidenings []string
 }
 
 // State is where a proposal is in its lifecycle.
@@ -157,6 +168,7 @@ type Version struct {
 	Time      time.Time // when it was applied, as the deciding event says
 	Rollback  uint64    // the earlier version it restored; 0 if none
 	Narrowing bool      // applied by one officer at once ("narrow now")
+	Change    any       // the proposal's Change, for the caller to apply; nil for a policy change
 }
 
 // StepKind names one step of the lifecycle, for the audit log.
@@ -318,8 +330,25 @@ func (l *Ledger) admit(p Proposal) (*Status, error) {
 	case p.Base < cur:
 		return nil, fmt.Errorf("propose policy %q: base version %d, current is %d: %w", p.ID, p.Base, cur, ErrStaleBase)
 	}
-	return &Status{Proposal: p, State: Pending, Classification: Classify(set, p.Set),
+	c := Classify(set, p.Set)
+	if p.Change != nil {
+		c = classifyChange(c, p.ChangeWidenings)
+	}
+	return &Status{Proposal: p, State: Pending, Classification: c,
 		Approvals: []Approval{{Officer: p.Proposer, Reason: p.Reason, Time: p.Time}}}, nil
+}
+
+// classifyChange adds a Change's own classification to that of its set.
+func classifyChange(c Classification, widenings []string) Classification {
+	switch {
+	case len(widenings) > 0:
+		c.Effect = Widens
+		c.Widenings = append(slices.Clone(c.Widenings), widenings...)
+		slices.Sort(c.Widenings)
+	case c.Effect == Unchanged:
+		c.Effect = Narrows
+	}
+	return c
 }
 
 // NarrowNow applies p at once on the word of its proposer alone, if
@@ -436,7 +465,7 @@ func (l *Ledger) apply(st *Status, at time.Time, narrowing bool) {
 		officers[i] = a.Officer
 	}
 	l.versions = append(l.versions, Version{Number: n, Set: st.Set, Proposal: st.ID, Officers: officers,
-		Reason: st.Reason, Effect: st.Classification.Effect, Time: at, Rollback: st.RollbackTo, Narrowing: narrowing})
+		Reason: st.Reason, Effect: st.Classification.Effect, Time: at, Rollback: st.RollbackTo, Narrowing: narrowing, Change: st.Change})
 	st.State, st.Version = Applied, n
 	l.steps = append(l.steps, Step{Kind: StepApply, Proposal: st.ID, Reason: st.Reason, Version: n,
 		Effect: st.Classification.Effect, Time: at})

@@ -92,6 +92,8 @@ func (r *Registry) Check() error {
 // CheckResults returns the compatibility check of every dataset, sorted by
 // dataset name.
 func (r *Registry) CheckResults() []Result {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	out := make([]Result, 0, len(r.names))
 	for _, name := range r.names {
 		d := r.datasets[name]

@@ -198,10 +198,14 @@
 // ErrInvalid (with *ValidationError or *FormatError), ErrUnknownSchema
 // (with ErrUnknownDataset or ErrUnknownVersion), ErrBadSchema,
 // ErrIncompatible (with *CompatibilityError); each sentinel's comment says
-// what the caller should do. ErrInvalid and ErrUnknownSchema name the
-// stable error code a client sees (schema_violation, unknown_schema) with
-// a Code method, and *ValidationError its pointer with JSONPointer; the
+// what the caller should do. ErrInvalid, ErrUnknownSchema, ErrBadSchema
+// and ErrIncompatible name the stable error code a client sees
+// (schema_violation, unknown_schema, bad_schema, incompatible_schema;
+// the last two when an officer proposes a version at runtime) with a
+// Code method, and *ValidationError its pointer with JSONPointer; the
 // exchange's catalogue (exchange/wire) finds them by those methods, so
-// this package imports nothing from the exchange. A Registry is immutable
-// and safe for concurrent use.
+// this package imports nothing from the exchange. A Registry is safe for
+// concurrent use; it changes only by Add, which a running exchange calls
+// on its own Clone for a version its officers approved (runtime.go:
+// Prepare checks the file and its compatibility, Add makes it the latest).
 package schemas

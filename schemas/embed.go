@@ -28,7 +28,7 @@ var loadDefault = sync.OnceValues(func() (*Registry, error) {
 
 // Default returns the registry of the embedded schema files, loaded and
 // compatibility-checked once per process; later calls return the same
-// *Registry. An error means the binary was built with broken schema files
+// *Registry, so Add only to a Clone of it. An error means the binary was built with broken schema files
 // (a test in this package prevents that).
 func Default() (*Registry, error) {
 	r, err := loadDefault()

@@ -30,13 +30,13 @@ var (
 	// ErrBadSchema: a schema file breaks the OneVisit schema profile (see
 	// the package doc), is not strict JSON, does not compile, or the set of
 	// files is malformed. Fix the file; nothing was loaded.
-	ErrBadSchema = errors.New("bad schema")
+	ErrBadSchema error = &codedError{"bad schema", "bad_schema"}
 
 	// ErrIncompatible: a schema version is incompatible with its
 	// predecessor under the declared compatibility mode. Every
 	// *CompatibilityError wraps it. Change the new version (or, for a
 	// deliberate break, start a new dataset).
-	ErrIncompatible = errors.New("incompatible schema version")
+	ErrIncompatible error = &codedError{"incompatible schema version", "incompatible_schema"}
 )
 
 // ValidationError is the first violation (in the order the package doc

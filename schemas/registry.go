@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -19,8 +20,10 @@ import (
 const maxSchemaFile = 1 << 20
 
 // Registry holds the compiled schema versions of every dataset. It is
-// immutable after Load and safe for concurrent use.
+// safe for concurrent use; after Load it changes only by Add (a new
+// version of a dataset, runtime.go), and a version never changes.
 type Registry struct {
+	mu       sync.RWMutex // guards the maps and each dataset's versions and all
 	datasets map[string]*dataset
 	names    []string
 	versions map[string]*compiled // by schema id, "household/v1"
@@ -235,6 +238,8 @@ func stringFormat(check func(string) error) func(any) error {
 
 // lookup resolves a schema id "dataset/vN".
 func (r *Registry) lookup(id string) (*compiled, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	if v, ok := r.versions[id]; ok {
 		return v, nil
 	}
@@ -246,10 +251,16 @@ func (r *Registry) lookup(id string) (*compiled, error) {
 }
 
 // Datasets returns the sorted dataset names.
-func (r *Registry) Datasets() []string { return slices.Clone(r.names) }
+func (r *Registry) Datasets() []string {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return slices.Clone(r.names)
+}
 
 // Dataset describes the named dataset.
 func (r *Registry) Dataset(name string) (Dataset, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	d, ok := r.datasets[name]
 	if !ok {
 		return Dataset{}, false
@@ -277,6 +288,8 @@ func (r *Registry) Dataset(name string) (Dataset, bool) {
 // dataset defines, so a policy can be refused for naming a field that no
 // version has.
 func (r *Registry) Fields(dataset string) ([]string, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
 	d, ok := r.datasets[dataset]
 	if !ok {
 		return nil, false

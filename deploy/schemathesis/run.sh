@@ -45,7 +45,7 @@ st() { # st NAME TOKEN-CLIENT|- schemathesis-args...
 declare -A ROLE_OPS=(
   [school-enrolment]="query case explain"
   [public-security]="publish"
-  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients"
+  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients postClientEvent postSchemaEvent"
   [citizen]="myAccesses myCorrection"
 )
 read -r PUBLIC_OPS BEARER_OPS < <(python3 - "$DEVNODE_URL/openapi.json" <<'PY'

@@ -34,9 +34,26 @@ type clientLister interface {
 	All() []clients.Client
 }
 
+// clientEntries is the capability of a node's live registry
+// (clients.Live) to list every client with where it came from and
+// whether it is disabled.
+type clientEntries interface {
+	Entries() []clients.Entry
+}
+
 // listClients serves the registered clients: id, role, name, datasets
-// and purposes (no keys: GET /v1/keys has those).
+// and purposes (no keys: GET /v1/keys has those); from a live registry
+// also each one's source (file or control) and whether it is disabled,
+// with the node and its control-plane version.
 func (s *Server) listClients(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	if l, ok := s.d.Clients.(clientEntries); ok {
+		var v uint64
+		if s.d.Governance != nil {
+			v = s.d.Governance.PolicyVersion()
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "version": v, "clients": l.Entries()})
+		return nil
+	}
 	l, ok := s.d.Clients.(clientLister)
 	if !ok {
 		return fmt.Errorf("list clients: this node's client registry cannot list: %w", codes.ErrNotFound)

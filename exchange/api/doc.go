@@ -79,6 +79,13 @@
 // what-if replay of this node's audit log, ?window=, default 30 days);
 // GET /v1/policy/versions (public) lists the applied versions and the one
 // the node decides by, which /healthz shows too (policy_version).
+// POST /v1/policy/events takes policy.* actions only; POST
+// /v1/clients/events takes clients.add and clients.disable the same way
+// (refusing also client_exists and unknown_client), and GET /v1/clients
+// lists the client registry, disabled clients included (officers).
+// POST /v1/schemas/events takes schemas.propose (refusing also bad_schema
+// and incompatible_schema), and GET /v1/schemas (public) lists each
+// dataset's schema versions as the node holds them.
 //
 // For the officer console and the citizen page (exchange/webui):
 // GET /v1/policy/current (officers) serves the policy set in force as

@@ -16,8 +16,9 @@ import (
 type Governance interface {
 	// SubmitControl checks a signed event as a node would, produces it
 	// and waits (bounded) until this node applied it; submitter is the
-	// authenticated officer, who must be the event's issuer.
-	SubmitControl(ctx context.Context, token, submitter string) (control.Event, error)
+	// authenticated officer, who must be the event's issuer; area the
+	// area of its action ("policy", "clients" or "schemas", as the route).
+	SubmitControl(ctx context.Context, token, submitter, area string) (control.Event, error)
 	PolicyVersion() uint64
 	PolicyVersions() ([]policy.Version, map[uint64]time.Time)
 	PolicyProposals() []policy.Status
@@ -41,6 +42,9 @@ type VersionView struct {
 	AppliedAt  time.Time `json:"applied_here,omitzero"`
 	RollbackTo uint64    `json:"rollback_to,omitempty"`
 	Narrowing  bool      `json:"narrowing,omitempty"`
+	// Change names a change other than the policy set, e.g.
+	// "clients.add school-meals (consumer)"; "" for a policy change.
+	Change string `json:"change,omitempty"`
 }
 
 // ProposalView is one proposal as the API shows it.
@@ -57,6 +61,7 @@ type ProposalView struct {
 	Approvals  []ApprovalView `json:"approvals"`
 	Rejection  *ApprovalView  `json:"rejection,omitempty"`
 	Version    uint64         `json:"version,omitempty"`
+	Change     string         `json:"change,omitempty"` // as VersionView.Change
 	WhatIf     *policy.Report `json:"what_if,omitempty"`
 	Time       time.Time      `json:"time"`
 }
@@ -68,10 +73,19 @@ type ApprovalView struct {
 	Time    time.Time `json:"time"`
 }
 
+// changeName names a proposal's Change (a fmt.Stringer of the node's),
+// "" when it has none.
+func changeName(c any) string {
+	if s, ok := c.(fmt.Stringer); ok {
+		return s.String()
+	}
+	return ""
+}
+
 func proposalView(st policy.Status) ProposalView {
 	v := ProposalView{ID: st.ID, State: st.State.String(), Proposer: st.Proposer, Reason: st.Reason, Base: st.Base,
 		RollbackTo: st.RollbackTo, Effect: st.Classification.Effect.String(), Widenings: st.Classification.Widenings,
-		Version: st.Version, Time: st.Time.UTC(), Approvals: []ApprovalView{}}
+		Version: st.Version, Time: st.Time.UTC(), Approvals: []ApprovalView{}, Change: changeName(st.Change)}
 	for _, c := range st.Classification.Changes {
 		v.Changes = append(v.Changes, c.String())
 	}
@@ -93,7 +107,7 @@ func (s *Server) postPolicyEvent(w http.ResponseWriter, r *http.Request, p auth.
 	if q.Event == "" {
 		return fmt.Errorf("policy event: /event is required: %w", codes.ErrBadRequest)
 	}
-	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID)
+	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, "policy")
 	if err != nil {
 		return fmt.Errorf("policy event: %w", err)
 	}
@@ -143,7 +157,7 @@ func (s *Server) policyVersions(w http.ResponseWriter, _ *http.Request, _ auth.P
 	for _, v := range vs {
 		out = append(out, VersionView{Number: v.Number, Hash: v.Set.Version(), Proposal: v.Proposal, Officers: v.Officers,
 			Reason: v.Reason, Effect: v.Effect.String(), Time: v.Time.UTC(), AppliedAt: at[v.Number].UTC(),
-			RollbackTo: v.Rollback, Narrowing: v.Narrowing})
+			RollbackTo: v.Rollback, Narrowing: v.Narrowing, Change: changeName(v.Change)})
 	}
 	cur := s.d.Governance.PolicyVersion()
 	hash := ""

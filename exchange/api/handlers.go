@@ -51,10 +51,13 @@ func (s *Server) table() []route {
 		{"GET", "/v1/keys", pub, "Key directory (JWKS) of every record, token and receipt key", s.keys},
 		{"POST", "/v1/keys", []string{RoleOfficer}, "Register a client's new key version (retires its other active ones)", s.registerKey},
 		{"POST", "/v1/keys/revoke", []string{RoleOfficer}, "Revoke a client's key version from a moment on (exchange keys: break-glass only)", s.revokeKey},
-		{"POST", "/v1/policy/events", []string{RoleOfficer}, "Submit a signed policy change event (propose, approve, reject, narrow, rollback); answers once this node applied it", s.postPolicyEvent},
+		{"POST", "/v1/policy/events", []string{RoleOfficer}, "Submit a signed policy change event (propose, approve, reject, narrow, rollback; approve and reject also decide client proposals); answers once this node applied it", s.postPolicyEvent},
 		{"GET", "/v1/policy/proposals", []string{RoleOfficer}, "Pending policy proposals", s.listProposals},
 		{"GET", "/v1/policy/proposals/{id}", []string{RoleOfficer}, "Review a proposal: its diff, widenings and what-if replay of the audit log", s.reviewProposal},
 		{"GET", "/v1/policy/versions", pub, "Applied policy versions and the one this node decides by", s.policyVersions},
+		{"POST", "/v1/clients/events", []string{RoleOfficer}, "Submit a signed client change event (clients.add, a proposal; clients.disable, at once); answers once this node applied it", s.postClientEvent},
+		{"POST", "/v1/schemas/events", []string{RoleOfficer}, "Submit a signed schema change event (schemas.propose: the next version of a dataset, a proposal); answers once this node applied it", s.postSchemaEvent},
+		{"GET", "/v1/schemas", pub, "Every dataset's schema versions as this node holds them", s.listSchemas},
 		{"GET", "/v1/audit/checkpoint", pub, "Signed tree head of the audit log", s.checkpoint},
 		{"POST", "/v1/audit/subject", []string{RoleOfficer}, "Audit entries about one subject", s.auditSubject},
 		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},
@@ -68,7 +71,7 @@ func (s *Server) table() []route {
 		// The officer console's and the citizen page's routes (exchange/webui); a citizen
 		// route takes a resident's ID token instead of an access token (api/citizen.go).
 		{"GET", "/v1/policy/current", []string{RoleOfficer}, "The policy set this node decides by, as canonical YAML", s.currentPolicy},
-		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes", s.listClients},
+		{"GET", "/v1/clients", []string{RoleOfficer}, "Registered clients and their roles, datasets and purposes (enrolled at runtime and disabled ones included)", s.listClients},
 		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
 		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
 		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},

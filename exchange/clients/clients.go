@@ -39,7 +39,8 @@ var ErrInvalid = errors.New("invalid client registry")
 
 var idPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,62}$`)
 
-// Registry is read-only after Load.
+// Registry is read-only after Load; a running node wraps it in a Live
+// registry (live.go) for the clients enrolled and disabled at runtime.
 type Registry struct {
 	clients map[string]Client
 	keys    []keys.PublicKey
@@ -71,13 +72,8 @@ func Parse(b []byte) (*Registry, error) {
 	}
 	r := &Registry{clients: map[string]Client{}}
 	for _, c := range f.Clients {
-		if !idPattern.MatchString(c.ID) {
-			return nil, fmt.Errorf("%w: client_id %q: want lower-case letters, digits and dashes", ErrInvalid, c.ID)
-		}
-		switch c.Role {
-		case "publisher", "consumer", "officer", "consent":
-		default:
-			return nil, fmt.Errorf("%w: client %s: role %q: want publisher, consumer, officer or consent", ErrInvalid, c.ID, c.Role)
+		if err := Check(c); err != nil {
+			return nil, err
 		}
 		if _, dup := r.clients[c.ID]; dup {
 			return nil, fmt.Errorf("%w: client %s listed twice", ErrInvalid, c.ID)

@@ -109,6 +109,11 @@ var sentinels = []struct {
 	{query.ErrUnknownProcedure, "unknown_procedure"},
 	{query.ErrRoleNotInProcedure, "role_not_in_procedure"},
 	{query.ErrProcedureNotYours, "procedure_not_yours"},
+	{control.ErrClientExists, "client_exists"},
+	{control.ErrUnknownClient, "unknown_client"},
+	{schemas.ErrBadSchema, "bad_schema"},
+	{schemas.ErrIncompatible, "incompatible_schema"},
+	{policy.ErrUnknownField, "unknown_policy_field"},
 	{codes.ErrRequestSchema, "request_schema"},
 }
 

@@ -1,6 +1,6 @@
 // Package control is the control-plane event format: a change of the
-// exchange's governed state (today the policy; client registrations and
-// schema versions later) that an officer signs with their own client key
+// exchange's governed state (the policy, the client registrations and
+// the schema versions) that an officer signs with their own client key
 // and every node verifies before it applies it. The CLI signs (the
 // officer's private key never reaches the exchange); the node and its API
 // verify. The package imports no server-side package, so both sides use it.
@@ -19,12 +19,49 @@
 //     credit code, schemas.ContainsIdentity), and per action:
 //     policy (the whole proposed set, policy.Set.YAML) for policy.propose
 //     and policy.narrow (and policy.seed); rollback_to (an earlier version
-//     number) for policy.rollback.
+//     number) for policy.rollback; client (an object: client_id, role,
+//     and optionally name, datasets, purposes, as in the client registry
+//     file, exchange/clients; decoded strictly: no other member, no
+//     repeated key), jwk (the client's public Ed25519 auth
+//     JWK, with a kid "<client_id>-<name>#<version>" and no private part)
+//     and, for a publisher or the consent service only, optionally
+//     record_jwk (its public record key, the same shape, another kid) for
+//     clients.add; client_id for clients.disable; schema (the schema
+//     file, a JSON object, as schemas/<dataset>/v<N>.json) for
+//     schemas.propose. An action carries no claim of another action.
 //
 // Actions are "<area>.<verb>": policy.propose, policy.approve,
-// policy.reject, policy.narrow, policy.rollback, and policy.seed. Another
-// area (clients.add, schemas.propose, ...) adds its verbs and claims here;
-// a node refuses an action it does not know.
+// policy.reject, policy.narrow, policy.rollback, policy.seed,
+// clients.add, clients.disable and schemas.propose. A node refuses an
+// action it does not know.
+//
+// # Clients
+//
+// clients.add enrols a client: it gives access, so it is a proposal like
+// a widening policy change (same proposal id space, same base version,
+// approved with policy.approve by N distinct officers, or rejected with
+// policy.reject). Once approved it becomes the next control-plane version
+// (the policy set unchanged) and every node adds the client to its
+// registry and its auth key (and record key) to its key directory,
+// active from the event's iat. clients.disable takes
+// a client's access away, so one officer alone applies it at once, like
+// policy.narrow: the next version, on every node, after which the
+// client's assertions and every token issued to it are refused, and its
+// key versions are revoked from the event's iat on (records accepted
+// before stay served). A
+// rollback restores an earlier policy set, not client registrations.
+// Client ids and kids are never reused.
+//
+// # Schemas
+//
+// schemas.propose registers the next version of a dataset the exchange
+// serves (its $id names the dataset and the version after the latest).
+// Every node checks it as schemas.Registry.Prepare does: the OneVisit
+// schema profile, strict JSON, and compatibility with the latest version
+// under the union of both versions' modes (bad_schema,
+// incompatible_schema). It is a proposal like a widening, approved with
+// policy.approve by N officers; once approved, every node adds it to its
+// registry without a restart, and records of every version are served.
 //
 // # Verification
 //
@@ -47,17 +84,21 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/schemas"
+	"github.com/onevisit/onevisit/schemas/jsonstrict"
 )
 
 // EventType is the JWS typ of a control-plane event.
@@ -85,6 +126,11 @@ const (
 	ActionReject   = "policy.reject"
 	ActionNarrow   = "policy.narrow"
 	ActionRollback = "policy.rollback"
+
+	ActionClientsAdd     = "clients.add"
+	ActionClientsDisable = "clients.disable"
+
+	ActionSchemasPropose = "schemas.propose"
 )
 
 // RoleOfficer is the client role that may sign control events.
@@ -108,6 +154,11 @@ var (
 	// ErrUnknownProposal: no proposal has this id, or it is no longer
 	// pending.
 	ErrUnknownProposal = wire.WithCode("unknown_proposal", errors.New("no pending proposal has this id"))
+	// ErrClientExists: clients.add names a client id, kid or public key
+	// registered already (ids and kids are never reused).
+	ErrClientExists = wire.WithCode("client_exists", errors.New("client id, key id or public key already registered"))
+	// ErrUnknownClient: clients.disable names no enabled client.
+	ErrUnknownClient = wire.WithCode("unknown_client", errors.New("no enabled client has this id"))
 )
 
 // Event is one control-plane change.
@@ -121,16 +172,33 @@ type Event struct {
 	Reason     string
 	Policy     string // policy.Set.YAML of the proposed set (propose, narrow, seed)
 	RollbackTo uint64 // rollback target (rollback)
+	// Client is the enrolled client (clients.add).
+	Client *clients.Client
+	// JWK is the enrolled client's public auth JWK (clients.add).
+	JWK json.RawMessage
+	// RecordJWK is an enrolled publisher's or consent service's public
+	// record JWK (clients.add; optional).
+	RecordJWK json.RawMessage
+	// ClientID is the client to disable (clients.disable).
+	ClientID string
+	// Schema is the proposed schema file, a JSON object
+	// (schemas.propose).
+	Schema json.RawMessage
 }
 
 type claims struct {
 	jwt.RegisteredClaims
-	Action     string `json:"action"`
-	Proposal   string `json:"proposal"`
-	Base       uint64 `json:"base"`
-	Reason     string `json:"reason"`
-	Policy     string `json:"policy,omitempty"`
-	RollbackTo uint64 `json:"rollback_to,omitempty"`
+	Action     string          `json:"action"`
+	Proposal   string          `json:"proposal"`
+	Base       uint64          `json:"base"`
+	Reason     string          `json:"reason"`
+	Policy     string          `json:"policy,omitempty"`
+	RollbackTo uint64          `json:"rollback_to,omitempty"`
+	Client     json.RawMessage `json:"client,omitempty"` // a clients.Client, decoded strictly
+	JWK        json.RawMessage `json:"jwk,omitempty"`
+	RecordJWK  json.RawMessage `json:"record_jwk,omitempty"`
+	ClientID   string          `json:"client_id,omitempty"`
+	Schema     json.RawMessage `json:"schema,omitempty"`
 }
 
 // NewID returns 128 random bits in hex: a jti or a proposal id.
@@ -192,6 +260,18 @@ func (e Event) Check() error {
 		if e.RollbackTo == 0 {
 			return bad("%s needs rollback_to", e.Action)
 		}
+	case ActionClientsAdd:
+		if err := checkEnrolment(e.Client, e.JWK, e.RecordJWK); err != nil {
+			return bad("%s: %v", e.Action, err)
+		}
+	case ActionClientsDisable:
+		if !clients.ValidID(e.ClientID) {
+			return bad("%s needs client_id, lower-case letters, digits and dashes", e.Action)
+		}
+	case ActionSchemasPropose:
+		if len(e.Schema) == 0 || e.Schema[0] != '{' {
+			return bad("%s needs the schema claim, a JSON object", e.Action)
+		}
 	case ActionApprove, ActionReject:
 	default:
 		return bad("unknown action %q", e.Action)
@@ -202,10 +282,91 @@ func (e Event) Check() error {
 	if !validID(e.Proposal) {
 		return bad("proposal must be 1 to 64 letters, digits, '-', '_' or '.'")
 	}
-	if (e.Action == ActionApprove || e.Action == ActionReject) && (e.Policy != "" || e.RollbackTo != 0) {
-		return bad("%s carries no policy or rollback_to", e.Action)
+	if e.extraClaim() {
+		return bad("%s carries a claim of another action", e.Action)
 	}
 	return nil
+}
+
+// extraClaim reports whether e carries a claim its action does not use.
+func (e Event) extraClaim() bool {
+	policyClaim := e.Action == ActionSeed || e.Action == ActionPropose || e.Action == ActionNarrow
+	return (e.Policy != "" && !policyClaim) ||
+		(e.RollbackTo != 0 && e.Action != ActionRollback) ||
+		((e.Client != nil || len(e.JWK) > 0 || len(e.RecordJWK) > 0) && e.Action != ActionClientsAdd) ||
+		(e.ClientID != "" && e.Action != ActionClientsDisable) ||
+		(len(e.Schema) > 0 && e.Action != ActionSchemasPropose)
+}
+
+// checkEnrolment checks the client, jwk and record_jwk claims of
+// clients.add.
+func checkEnrolment(c *clients.Client, jwk, recordJWK json.RawMessage) error {
+	if c == nil {
+		return errors.New("client is required")
+	}
+	if err := clients.Check(*c); err != nil {
+		return fmt.Errorf("client: %v", err)
+	}
+	for _, s := range append(append([]string{c.Name}, c.Datasets...), c.Purposes...) {
+		if schemas.ContainsIdentity(s) || !utf8.ValidString(s) || len(s) > 200 {
+			return errors.New("client: name, datasets and purposes must be UTF-8 of at most 200 bytes with no identity number")
+		}
+	}
+	kid, err := checkJWK("jwk", c.ID, jwk)
+	if err != nil {
+		return err
+	}
+	if len(recordJWK) == 0 {
+		return nil
+	}
+	if c.Role != "publisher" && c.Role != "consent" {
+		return fmt.Errorf("record_jwk: a %s holds no record key", c.Role)
+	}
+	rkid, err := checkJWK("record_jwk", c.ID, recordJWK)
+	if err == nil && rkid == kid {
+		err = errors.New("record_jwk.kid is jwk.kid; each key version has its own kid")
+	}
+	return err
+}
+
+// checkJWK checks a public JWK claim of the client id and returns its kid.
+func checkJWK(claim, id string, jwk json.RawMessage) (string, error) {
+	kid, _, err := keys.ParsePublicJWK(jwk)
+	if err != nil {
+		return "", fmt.Errorf("%s: %v", claim, err)
+	}
+	if err := keys.ValidKID(kid); err != nil {
+		return "", fmt.Errorf("%s.kid: %v", claim, err)
+	}
+	if !strings.HasPrefix(kid, id+"-") {
+		return "", fmt.Errorf("%s.kid %q must be \"%s-<name>#<version>\"", claim, kid, id)
+	}
+	return kid, nil
+}
+
+// EnrolledKeys are the key versions a verified clients.add event enrols:
+// its auth key, then its record key if it has one; active, created at the
+// event's iat.
+func (e Event) EnrolledKeys() ([]keys.PublicKey, error) {
+	if e.Action != ActionClientsAdd || e.Client == nil {
+		return nil, fmt.Errorf("%w: %s enrols no key", ErrBadEvent, e.Action)
+	}
+	var out []keys.PublicKey
+	for _, k := range []struct {
+		claim string
+		use   keys.Use
+		jwk   json.RawMessage
+	}{{"jwk", keys.UseAuth, e.JWK}, {"record_jwk", keys.UseRecord, e.RecordJWK}} {
+		if len(k.jwk) == 0 && k.use == keys.UseRecord {
+			continue
+		}
+		kid, pub, err := keys.ParsePublicJWK(k.jwk)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrBadEvent, k.claim, err)
+		}
+		out = append(out, keys.PublicKey{KID: kid, Owner: e.Client.ID, Use: k.use, Key: pub, Status: keys.Active, Created: e.IssuedAt})
+	}
+	return out, nil
 }
 
 // Sign signs e with s: the officer's own auth key (or, for a seed, the
@@ -224,6 +385,14 @@ func Sign(ctx context.Context, s keys.Signer, e Event) (string, error) {
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{Issuer: e.Issuer, ID: e.ID, IssuedAt: jwt.NewNumericDate(e.IssuedAt)},
 		Action:           e.Action, Proposal: e.Proposal, Base: e.Base, Reason: e.Reason, Policy: e.Policy, RollbackTo: e.RollbackTo,
+		JWK: e.JWK, RecordJWK: e.RecordJWK, ClientID: e.ClientID, Schema: e.Schema,
+	}
+	if e.Client != nil {
+		b, err := json.Marshal(e.Client)
+		if err != nil {
+			return "", fmt.Errorf("sign control event: %w", err)
+		}
+		c.Client = b
 	}
 	tok, err := keys.SignJWT(ctx, s, EventType, &c)
 	if err != nil {
@@ -269,7 +438,14 @@ func Parse(token string, r keys.Resolver, roles Roles) (Verified, error) {
 		return Verified{}, fmt.Errorf("parse control event: %w: iat is required", ErrBadEvent)
 	}
 	e := Event{Issuer: c.Issuer, ID: c.ID, IssuedAt: c.IssuedAt.Time.UTC(), Action: c.Action, Proposal: c.Proposal,
-		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo}
+		Base: c.Base, Reason: c.Reason, Policy: c.Policy, RollbackTo: c.RollbackTo, JWK: c.JWK, RecordJWK: c.RecordJWK, ClientID: c.ClientID, Schema: c.Schema}
+	if len(c.Client) > 0 {
+		var cl clients.Client
+		if err := jsonstrict.Decode(c.Client, &cl); err != nil {
+			return Verified{}, fmt.Errorf("parse control event: %w: client: %w", ErrBadEvent, err)
+		}
+		e.Client = &cl
+	}
 	if err := e.Check(); err != nil {
 		return Verified{}, fmt.Errorf("parse control event: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +98,7 @@ func TestParse(t *testing.T) {
 		{"exchange key signs a proposal", handBy(audit, map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": audit.kid},
 			map[string]any{"iss": "onevisit", "jti": "s2", "iat": now.Unix(), "action": "policy.propose", "proposal": "p", "reason": "r", "policy": "x"}), control.ErrBadEvent, nil},
 		{"exchange key claims an officer", handBy(audit, map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": audit.kid}, claims), control.ErrBadEvent, nil},
-		{"unknown action", hand(map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": officer.kid}, map[string]any{"iss": "officer-a", "jti": "j2", "iat": now.Unix(), "action": "clients.add", "proposal": "p", "reason": "r"}), control.ErrBadEvent, nil},
+		{"unknown action", hand(map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": officer.kid}, map[string]any{"iss": "officer-a", "jti": "j2", "iat": now.Unix(), "action": "clients.remove", "proposal": "p", "reason": "r"}), control.ErrBadEvent, nil},
 		{"no reason", hand(map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": officer.kid}, map[string]any{"iss": "officer-a", "jti": "j3", "iat": now.Unix(), "action": "policy.approve", "proposal": "p"}), control.ErrBadEvent, nil},
 		{"identity number in the reason", hand(map[string]any{"alg": "EdDSA", "typ": control.EventType, "kid": officer.kid}, map[string]any{"iss": "officer-a", "jti": "j4", "iat": now.Unix(), "action": "policy.approve", "proposal": "p", "reason": "citizen 330106202003080153"}), control.ErrBadEvent, nil},
 		{"garbage", "not.a.jws", control.ErrBadEvent, nil},
@@ -128,7 +129,7 @@ func TestSignParseRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.Event != in || v.Key.KID != k.kid {
+	if !reflect.DeepEqual(v.Event, in) || v.Key.KID != k.kid {
 		t.Fatalf("round trip: %+v signed by %s, want %+v", v.Event, v.Key.KID, in)
 	}
 }
@@ -153,6 +154,7 @@ func TestSentinelCodes(t *testing.T) {
 	for want, err := range map[string]error{
 		"bad_event": control.ErrBadEvent, "self_approval": control.ErrSelfApproval, "already_approved": control.ErrAlreadyApproved,
 		"stale_base": control.ErrStaleBase, "needs_approval": control.ErrNeedsApproval, "unknown_proposal": control.ErrUnknownProposal,
+		"client_exists": control.ErrClientExists, "unknown_client": control.ErrUnknownClient,
 	} {
 		c := wire.Of(fmt.Errorf("wrapped: %w", err))
 		if c.Name != want {

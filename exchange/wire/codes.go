@@ -168,6 +168,13 @@ var catalogue = []Code{
 	// Live query (exchange/livequery.go).
 	code("source_timeout", KindSourceTimeout, "the department that holds this dataset gave no valid answer in time; retry later"),
 	code("reply_mismatch", KindRejected, "the live answer is not for the request or the subject it answers"),
+	// Clients at runtime (exchange/control).
+	code("client_exists", KindConflict, "this client id, key id or public key is registered already; ids and kids are never reused"),
+	code("unknown_client", KindNotExist, "no enabled client has this id (see GET /v1/clients)"),
+	// Schemas at runtime (schemas, policy).
+	code("bad_schema", KindInvalid, "the schema file is not strict JSON, leaves the OneVisit schema profile, or is not the next version of a served dataset"),
+	code("incompatible_schema", KindConflict, "the schema version breaks its dataset's compatibility mode against the latest version"),
+	code("unknown_policy_field", KindInvalid, "the policy names a field that no schema version of its dataset defines"),
 	// Requests checked against the API document (exchange/api/spec.go).
 	code("request_schema", KindInvalid, "the request does not match its operation in GET /openapi.json (see pointer)"),
 }

@@ -101,6 +101,9 @@ var routeRoles = map[string]string{
 	"GET /v1/me/config":                   "public",
 	"GET /v1/me/accesses":                 "citizen",
 	"POST /v1/me/corrections":             "citizen",
+	"POST /v1/clients/events":             "officer",
+	"POST /v1/schemas/events":             "officer",
+	"GET /v1/schemas":                     "public",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -800,7 +803,7 @@ func TestRequestLimits(t *testing.T) {
 			}
 			role, _, _ := strings.Cut(r[2], ",")
 			size := int64(16<<10 + 1)
-			if r[1] == "/v1/policy/events" { // a whole policy set
+			if strings.HasSuffix(r[1], "/events") { // control events: a whole policy set
 				size = control.MaxEventSize + 1024 + 1
 			}
 			tok := ""

@@ -36,12 +36,13 @@ func init() {
 		"case":      {"gather a procedure's evidence in one call and verify the bundle: `case --procedure P --case-id X --subject role=id ...`", runCase},
 		"report":    {"the reform's numbers from the audit log (officers): `report --since DATE`", runReport},
 		"policy":    {"policy tools: `policy explain|diff|check`; governance (officers): `policy propose|review|approve|reject|narrow|rollback|versions`", runPolicy},
-		"schema":    {"schema tools: `schema check [DIR]`", runSchema},
+		"schema":    {"schema tools: `schema check [DIR]`; at runtime (officers): `schema propose FILE` (a proposal others approve), `schema list`", runSchema},
 		"bench":     {"measure verify, ingest and query throughput on loopback", runBench},
 		"kafka":     {"`kafka setup --config FILE`: topics, SCRAM users and ACLs from the grants (idempotent); `kafka manifests`: the same as Strimzi resources", runKafka},
 		"audit":     {"audit log: `audit verify` (checkpoint, entries, consistency), `audit prove --index N`", runAudit},
+		"clients":   {"client registry (officers): `clients add` (a proposal others approve), `clients list`, `clients disable` (at once)", runClients},
 		"console":   {"officer console through a local proxy that adds your token: `console --credentials officer.json`", runConsole},
-		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian)", runKeys},
+		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian), `keys generate` (a new client's own key pair)", runKeys},
 	}
 }
 

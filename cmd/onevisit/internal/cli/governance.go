@@ -90,6 +90,11 @@ func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *conne
 // submitAs is submit printing the outcome as o says (-o json: the
 // exchange's answer as it sent it).
 func submitAs(ctx context.Context, e *env, o *output, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
+	return submitTo(ctx, e, o, cred, cl, "/v1/policy/events", ev)
+}
+
+// submitTo is submitAs to the events route of ev's area.
+func submitTo(ctx context.Context, e *env, o *output, cred *connectors.Credentials, cl *connectors.Client, route string, ev control.Event) error {
 	s, err := cred.AuthSigner()
 	if err != nil {
 		return err
@@ -105,7 +110,7 @@ func submitAs(ctx context.Context, e *env, o *output, cred *connectors.Credentia
 		Node     string            `json:"node"`
 		Proposal *api.ProposalView `json:"proposal"`
 	}
-	if err := cl.Do(ctx, "POST", "/v1/policy/events", map[string]string{"event": tok}, &out); err != nil {
+	if err := cl.Do(ctx, "POST", route, map[string]string{"event": tok}, &out); err != nil {
 		return err
 	}
 	if o.json {
@@ -125,6 +130,9 @@ func printProposal(e *env, p api.ProposalView) {
 	}
 	if p.RollbackTo != 0 {
 		fmt.Fprintf(e.out, ", rolls back to version %d", p.RollbackTo)
+	}
+	if p.Change != "" {
+		fmt.Fprintf(e.out, ": %s", p.Change)
 	}
 	fmt.Fprintln(e.out)
 	for i, a := range p.Approvals {
@@ -341,6 +349,9 @@ func policyVersions(ctx context.Context, e *env, args []string) error {
 			}
 			if v.RollbackTo != 0 {
 				eff += fmt.Sprintf(" (rollback to %d)", v.RollbackTo)
+			}
+			if v.Change != "" {
+				eff += " (" + v.Change + ")"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", v.Number, eff, strings.Join(v.Officers, ","), v.Time.Format(time.RFC3339), v.Hash, v.Reason)
 		}

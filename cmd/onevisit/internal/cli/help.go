@@ -36,11 +36,15 @@ var groups = map[string][]subcommand{
 		{"rollback", "propose an earlier version again"},
 		{"versions", "the applied policy versions"},
 	},
-	"schema": {{"check", "check every dataset's schema versions for compatibility"}},
-	"kafka":  {{"setup", "topics, SCRAM users and ACLs from the grants (idempotent)"}, {"manifests", "the same as Strimzi resources"}},
+	"schema": {{"check", "check every dataset's schema versions for compatibility"},
+		{"propose", "an officer proposes the next version of a dataset (checked on the node; N officers approve it)"}, {"list", "every dataset's schema versions on a node"}},
+	"clients": {{"add", "an officer proposes to enrol a client with its public JWK (N officers approve it)"}, {"list", "the client registry, disabled clients included"},
+		{"disable", "one officer disables a client at once"}},
+	"kafka": {{"setup", "topics, SCRAM users and ACLs from the grants (idempotent)"}, {"manifests", "the same as Strimzi resources"}},
 	"audit": {{"verify", "check the signed checkpoint, the entries and consistency (exits 1 on any failed check)"}, {"prove", "prove one entry is in the signed log"},
 		{"export", "write the log to a file for an outside auditor (officers)"}, {"verify-export", "check an export file offline (exits 1 on any failed check)"}},
-	"keys":      {{"list", "the key directory"}, {"rotate", "register a new key version (officers)"}, {"revoke", "revoke a key version (officers)"}, {"break-glass", "revoke an exchange key version in the file backend (key custodian)"}},
+	"keys": {{"list", "the key directory"}, {"rotate", "register a new key version (officers)"}, {"revoke", "revoke a key version (officers)"}, {"break-glass", "revoke an exchange key version in the file backend (key custodian)"},
+		{"generate", "a client about to be enrolled makes its own key pair (public JWK on stdout)"}},
 	"connector": {{"csv", "sign and publish the rows of a CSV file"}, {"respond", "answer a live dataset's queries from a CSV file or a database (a department's responder)"}, {"sql", "publish a PostgreSQL query's rows: a snapshot, then the changes by a cursor column"}},
 }
 

@@ -175,7 +175,7 @@ func TestCompletionCandidates(t *testing.T) {
 	}{
 		{"commands by prefix", []string{"po"}, []string{"policy"}},
 		{"top-level flags", []string{"--"}, []string{"--help", "--version"}},
-		{"subcommands", []string{"keys", ""}, []string{"break-glass", "list", "revoke", "rotate"}},
+		{"subcommands", []string{"keys", ""}, []string{"break-glass", "generate", "list", "revoke", "rotate"}},
 		{"subcommand by prefix", []string{"policy", "r"}, []string{"reject", "review", "rollback"}},
 		{"help takes command names", []string{"help", "aud"}, []string{"audit"}},
 		{"help takes subcommand names", []string{"help", "audit", "v"}, []string{"verify", "verify-export"}},

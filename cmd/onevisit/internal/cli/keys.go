@@ -20,9 +20,11 @@ import (
 
 func runKeys(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
-		return usagef("want `keys list|rotate|revoke|break-glass`")
+		return usagef("want `keys list|rotate|revoke|break-glass|generate`")
 	}
 	switch args[0] {
+	case "generate":
+		return keysGenerate(ctx, e, args[1:])
 	case "break-glass":
 		return keysBreakGlass(e, args[1:])
 	case "list":

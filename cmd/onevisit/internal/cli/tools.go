@@ -75,8 +75,11 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 }
 
 func runSchema(ctx context.Context, e *env, args []string) error {
+	if len(args) > 0 && schemaGov[args[0]] != nil {
+		return schemaGov[args[0]](ctx, e, args[1:])
+	}
 	if len(args) == 0 || args[0] != "check" {
-		return usagef("want `schema check [DIR]`")
+		return usagef("want `schema check [DIR]`, `schema propose FILE`, `schema list`")
 	}
 	return schemaCheck(e, args[1:])
 }

@@ -1,0 +1,66 @@
+package cli_test
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/onevisit/onevisit/schemas"
+)
+
+// TestSchemaProposeCLI proposes household/v2 with the CLI against an
+// in-process dev exchange: an incompatible file is refused (exit 1,
+// naming the code), a compatible one is a proposal a second officer
+// approves with `policy approve`, and `schema list` shows both versions.
+func TestSchemaProposeCLI(t *testing.T) {
+	ctx, env, creds := startDevExchange(t)
+	dir := t.TempDir()
+	write := func(name string, required bool) string {
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "..", "schemas", "household", "v1.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		doc["$id"] = schemas.IDBase + "household/v2"
+		doc["properties"].(map[string]any)["phone"] = map[string]any{"type": "string"}
+		if required {
+			doc["required"] = append(doc["required"].([]any), "phone")
+		}
+		out, _ := json.MarshalIndent(doc, "", "  ")
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, out, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	compatible, incompatible := write("v2.json", false), write("v2-required.json", true)
+	steps := []struct {
+		name     string
+		args     []string
+		wantCode int
+		want     string // in stdout, or in stderr when wantCode != 0
+	}{
+		{"incompatible", []string{"schema", "propose", incompatible, "--reason", "phones", "--credentials", creds("security-officer")}, 1, "409 incompatible_schema"},
+		{"no reason", []string{"schema", "propose", compatible, "--credentials", creds("security-officer")}, 2, "--reason is required"},
+		{"propose", []string{"schema", "propose", compatible, "--proposal-id", "hh-v2", "--reason", "phones", "--credentials", creds("security-officer")},
+			0, "proposal hh-v2: pending, widens access, base version 1"},
+		{"approve", []string{"policy", "approve", "hh-v2", "--reason", "compatible", "--credentials", creds("security-reviewer")},
+			0, "applied as version 2"},
+		{"list", []string{"schema", "list", "--exchange", env.BaseURL}, 0, "household/v1,household/v2"},
+	}
+	for _, st := range steps {
+		code, out, errOut := run(t, ctx, st.args...)
+		where := out
+		if st.wantCode != 0 {
+			where = errOut
+		}
+		if code != st.wantCode || !strings.Contains(where, st.want) {
+			t.Fatalf("%s: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", st.name, code, st.wantCode, st.want, out, errOut)
+		}
+	}
+}

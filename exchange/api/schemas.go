@@ -1,0 +1,58 @@
+package api
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/onevisit/onevisit/exchange/auth"
+	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/control"
+)
+
+// Schema versions at runtime: an officer proposes the next version of a
+// dataset (schemas.propose, which other officers approve with
+// policy.approve at /v1/policy/events); every node adds it once approved.
+
+// postSchemaEvent takes one signed schemas.* control event from an
+// officer; it answers once this node applied it.
+func (s *Server) postSchemaEvent(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var q policyEventRequest
+	if err := decodeBody(r, control.MaxEventSize+1024, &q); err != nil {
+		return err
+	}
+	if q.Event == "" {
+		return fmt.Errorf("schema event: /event is required: %w", codes.ErrBadRequest)
+	}
+	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, "schemas")
+	if err != nil {
+		return fmt.Errorf("schema event: %w", err)
+	}
+	out := map[string]any{"node": s.d.Node, "action": e.Action, "officer": e.Issuer, "version": s.d.Governance.PolicyVersion()}
+	if st, _, ok := s.d.Governance.PolicyProposal(e.Proposal); ok {
+		out["proposal"] = proposalView(st)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// SchemaView is one dataset's schema versions as GET /v1/schemas shows
+// them.
+type SchemaView struct {
+	Dataset  string   `json:"dataset"`
+	Latest   string   `json:"latest"`
+	Mode     string   `json:"compatibility"`
+	Subject  string   `json:"subject"`
+	Fields   []string `json:"fields"` // of the latest version
+	Versions []string `json:"versions"`
+}
+
+// listSchemas answers every dataset's versions as this node holds them.
+func (s *Server) listSchemas(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
+	out := []SchemaView{}
+	for _, name := range s.d.Schemas.Datasets() {
+		d, _ := s.d.Schemas.Dataset(name)
+		out = append(out, SchemaView{Dataset: d.Name, Latest: d.Latest, Mode: string(d.Mode), Subject: d.Subject, Fields: d.Fields, Versions: d.Versions})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "version": s.d.Governance.PolicyVersion(), "schemas": out})
+	return nil
+}
