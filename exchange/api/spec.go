@@ -3,7 +3,6 @@ package api
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +15,7 @@ import (
 	validator "github.com/pb33f/libopenapi-validator"
 	"github.com/pb33f/libopenapi-validator/config"
 	verrors "github.com/pb33f/libopenapi-validator/errors"
+	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/onevisit/onevisit/exchange/codes"
 )
@@ -50,17 +50,34 @@ import (
 // (TestOpenAPIMatchesRoutes fails otherwise), with every status it can
 // answer (TestOpenAPIDocumentsStatuses), minLength on required strings,
 // and additionalProperties false on request objects.
-var spec = sync.OnceValues(func() (validator.Validator, error) {
+var spec = sync.OnceValues(func() (*apiSpec, error) {
 	doc, err := libopenapi.NewDocument(openapiDoc)
 	if err != nil {
 		return nil, fmt.Errorf("api: openapi.json: %w", err)
 	}
-	v, errs := validator.NewValidator(doc, config.WithoutSecurityValidation(), config.WithURLEncodedBodyValidation(), config.WithFormatAssertions())
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("api: openapi.json: %w", errors.Join(errs...))
+	m, err := doc.BuildV3Model()
+	if err != nil {
+		return nil, fmt.Errorf("api: openapi.json: %w", err)
 	}
-	return v, nil
+	v := validator.NewValidatorFromV3Model(&m.Model, config.WithoutSecurityValidation(), config.WithURLEncodedBodyValidation(), config.WithFormatAssertions())
+	s := &apiSpec{v: v, items: map[string]*v3.PathItem{}, params: map[string]bool{}}
+	for path, item := range m.Model.Paths.PathItems.FromOldest() {
+		s.items[path] = item
+		for method, op := range item.GetOperations().FromOldest() {
+			s.params[strings.ToUpper(method)+" "+path] = len(op.Parameters) > 0 || len(item.Parameters) > 0
+		}
+	}
+	return s, nil
 })
+
+// apiSpec is the compiled document: the validator, and per route pattern
+// its path item (so a request is not routed again) and whether its
+// operation declares parameters (most do not: nothing to check).
+type apiSpec struct {
+	v      validator.Validator
+	items  map[string]*v3.PathItem // by path
+	params map[string]bool         // by "METHOD path"
+}
 
 // fieldCodes are the codes of the route checks a schema mismatch of that
 // field (body property or parameter) stands for.
@@ -84,12 +101,15 @@ type specKey struct{}
 // checkParams checks r's path and query parameters against its
 // operation, and arms decodeBody to check the body.
 func checkParams(r *http.Request) (*http.Request, error) {
-	v, err := spec()
+	sp, err := spec()
 	if err != nil {
 		return r, err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), specKey{}, true))
-	pv := v.GetParameterValidator()
+	if !sp.params[r.Method+" "+routePath(r)] && r.Pattern != "" {
+		return r, nil
+	}
+	pv := sp.v.GetParameterValidator()
 	for _, check := range []func(*http.Request) (bool, []*verrors.ValidationError){pv.ValidatePathParams, pv.ValidateQueryParams} {
 		if ok, errs := check(r); !ok {
 			return r, paramError(errs)
@@ -98,13 +118,22 @@ func checkParams(r *http.Request) (*http.Request, error) {
 	return r, nil
 }
 
+// routePath is the path pattern of the route r was matched to
+// ("POST /v1/query" gives "/v1/query"), or r's path outside the mux.
+func routePath(r *http.Request) string {
+	if _, p, ok := strings.Cut(r.Pattern, " "); ok {
+		return p
+	}
+	return r.URL.Path
+}
+
 // checkBody checks a body read from r against r's operation, as
 // mediaType. It does nothing for a request checkParams did not see.
 func checkBody(r *http.Request, body []byte, mediaType string) error {
 	if armed, _ := r.Context().Value(specKey{}).(bool); !armed {
 		return nil
 	}
-	v, err := spec()
+	sp, err := spec()
 	if err != nil {
 		return err
 	}
@@ -112,7 +141,14 @@ func checkBody(r *http.Request, body []byte, mediaType string) error {
 	c.Body = io.NopCloser(bytes.NewReader(body))
 	c.ContentLength = int64(len(body))
 	c.Header.Set("Content-Type", mediaType)
-	if ok, errs := v.GetRequestBodyValidator().ValidateRequestBody(c); !ok {
+	var ok bool
+	var errs []*verrors.ValidationError
+	if item, found := sp.items[routePath(r)]; found && r.Pattern != "" {
+		ok, errs = sp.v.GetRequestBodyValidator().ValidateRequestBodyWithPathItem(c, item, routePath(r))
+	} else {
+		ok, errs = sp.v.GetRequestBodyValidator().ValidateRequestBody(c)
+	}
+	if !ok {
 		return bodyError(errs)
 	}
 	return nil

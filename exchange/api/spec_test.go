@@ -66,9 +66,11 @@ func TestSpecChecksRequests(t *testing.T) {
 		{"token form without assertion", "POST", "/v1/token", "grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer", "application/x-www-form-urlencoded", codes.ErrMissingField, "/client_assertion"},
 		{"token form other grant", "POST", "/v1/token", strings.Replace(formOK, "client_credentials", "password", 1), "application/x-www-form-urlencoded", codes.ErrRequestSchema, "/grant_type"},
 	}
+	mux := newBare(t).mux
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := httptest.NewRequest(tt.method, tt.target, nil)
+			_, r.Pattern = mux.Handler(r) // as the server's mux sets it
 			r, err := checkParams(r)
 			if err == nil && tt.body != "" {
 				mt := tt.mediaType
@@ -242,7 +244,9 @@ func TestMetricsOtherMethods(t *testing.T) {
 func BenchmarkSpecCheckQuery(b *testing.B) {
 	body := []byte(`{"dataset":"household","subject":"` + specSubject + `","purpose":"school_enrolment","case_id":"SE-2026-0001"}`)
 	for b.Loop() {
-		r, err := checkParams(httptest.NewRequest("POST", "/v1/query", nil))
+		req := httptest.NewRequest("POST", "/v1/query", nil)
+		req.Pattern = "POST /v1/query"
+		r, err := checkParams(req)
 		if err == nil {
 			err = checkBody(r, body, "application/json")
 		}
