@@ -1,8 +1,15 @@
 // Package exchange is one OneVisit exchange node: it wires the ingest
 // pipeline, the materialised view, the audit log and the HTTP API over a
-// Kafka cluster. Nodes are stateless: each rebuilds its view and its copy
-// of the audit log from the accepted and audit topics at start, and nodes
-// share the ingest partitions through one consumer group.
+// Kafka cluster. Nodes hold no state the topics do not: each rebuilds its
+// copy of the audit log from the audit topic at start, and its view from
+// the accepted topics, and nodes share the ingest partitions through one
+// consumer group. With view.dir (dev mode: the data dir's view/) the view
+// is a full replica on disk (package view, Pebble; viewstore.go): every
+// node holds every dataset's records, their MACs checked on every read, and
+// a restart resumes each accepted partition at the checkpoint the store
+// wrote with its entries instead of rebuilding; a checkpoint past a
+// partition's end (the topic was made anew) empties the store and rebuilds.
+// Why a full replica and not partitions owned per node: README "Scale".
 //
 // A node answers queries only after it has read the accepted topics up to
 // the offsets they had when it started (/healthz and /readyz say
@@ -32,7 +39,10 @@
 // read-back check of accepted records; audittrail.go the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
-// policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// policy control plane; seal.go the node MACs; deliver.go the delivery of
+// subscriptions to their consumers' delivery topics ("Tell Us Once");
+// corrections.go the corrections routed to departments and the notices
+// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Live queries
@@ -137,6 +147,15 @@
 // unknown_policy_field). Audit entries are coded "schemas_<step>" and
 // name the dataset. GET /v1/schemas lists each dataset's versions.
 //
+// # Delivery
+//
+// Every node also reads the accepted topics in the delivery group
+// (bus.Names.DeliverGroup) and pushes each verified record to the
+// delivery topic of every consumer whose Subscription covers its dataset,
+// minimised like a query answer, with a receipt and an audit entry, and
+// commits only after that: deliver.go says how, and what survives a
+// restart.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to
@@ -193,6 +212,12 @@
 //	                                                   fetched by this node (set after every
 //	                                                   commit of the ingest loop)
 //	onevisit_view_records                              live records held for queries
+//	onevisit_view_log_messages_read_total              accepted-topic messages the tails read into the
+//	                                                   view since start (with view.dir, a restart reads
+//	                                                   only those past the store's checkpoints)
+//	onevisit_view_store_corrupt_total                  reads of view-store entries whose MAC failed
+//	                                                   (not served; see package view)
+//	onevisit_view_store_bytes                          the view store's size on disk (0 in memory)
 //	onevisit_audit_entries                             entries in this node's copy of the audit log
 //	onevisit_policy_version                            the control-plane policy version the node
 //	                                                   decides by (0 until the first is applied)
@@ -207,4 +232,12 @@
 //	onevisit_live_replies_refused_total{dataset,code}  replies to a pending live request of this node
 //	                                                   that failed a check (bad_signature, no_grant,
 //	                                                   reply_mismatch, malformed_record, ...), dropped
+//	onevisit_deliveries_total{consumer}                records written to a subscriber's delivery topic
+//	                                                   (redeliveries after a restart included)
+//	onevisit_delivery_lag{consumer}                    records accepted for a subscriber's datasets and not
+//	                                                   yet delivered (beyond the delivery group's committed
+//	                                                   offsets; set every 5 s)
+//	onevisit_delivery_refused_total{dataset,code}      records read for delivery that did not verify,
+//	                                                   delivered to no one (code as in
+//	                                                   onevisit_view_records_refused_total)
 package exchange

@@ -68,6 +68,12 @@ type Parts struct {
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
+	// ViewDir, when set, keeps the view on disk there (config view.dir,
+	// see ViewConfig).
+	ViewDir string
+	// AuditDir, when set, keeps the audit log on disk there (config
+	// audit.dir, see AuditConfig).
+	AuditDir string
 	// LiveTimeout is how long a query of a live dataset waits for the
 	// department's answer before source_timeout (0: DefaultLiveTimeout).
 	LiveTimeout time.Duration
@@ -110,7 +116,11 @@ type Node struct {
 	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
 	keyHold          keyHold       // key events held back until the control topic is replayed
 
+	deliver     *deliverer     // subscriptions: deliver.go
+	corrections correctionBook // corrections.go
+
 	viewRefused *prometheus.CounterVec
+	viewReads   prometheus.Counter // accepted-topic messages read (viewstore.go)
 	// sealer MACs every audit entry this node writes and checks those it
 	// reads back; set in Run, before any read or write of the audit topic.
 	sealer atomic.Pointer[audit.Sealer]
@@ -145,6 +155,7 @@ func New(p Parts) (*Node, error) {
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the key backend last answered a refresh of the exchange's key versions; 0 on a node that does not refresh."}, n.keysRefreshAge))
 	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
 	n.metrics.MustRegister(n.viewRefused)
+	n.registerViewMetrics()
 	auditRefused := prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_entries_refused_total", Help: "Messages in the audit topic without a valid node MAC, kept out of the audit log."})
 	n.metrics.MustRegister(auditRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
@@ -156,6 +167,10 @@ func New(p Parts) (*Node, error) {
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
 		return nil, err
 	}
+	if n.deliver, err = newDeliverer(n.metrics); err != nil {
+		return nil, err
+	}
+	n.corrections.byID = map[string]*correctionState{}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
@@ -210,6 +225,7 @@ func New(p Parts) (*Node, error) {
 		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
+		Corrections: n,
 	})
 	if err != nil {
 		return nil, err
@@ -283,7 +299,11 @@ func (n *Node) Run(ctx context.Context) error {
 	lg := n.p.Logger
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {
-		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, n.p.Topics); err != nil {
+		spec := n.p.Topics
+		// Delivery topics (deliver.go) and correction inboxes (corrections.go).
+		spec.Subscribers = append(spec.Subscribers, DeliveryConsumers(n.p.Policy, n.p.Clients)...)
+		spec.Publishers = append(spec.Publishers, n.p.Policy.AllPublishers()...)
+		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}
 	}
@@ -299,6 +319,14 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.acceptedMAC.Store(am)
+	if err := n.openViewStore(ctx); err != nil {
+		return err
+	}
+	defer n.view.Close()
+	if err := n.openAuditStore(); err != nil {
+		return err
+	}
+	defer n.log.Close()
 	ln := n.p.Listener
 	if ln == nil {
 		var err error
@@ -352,9 +380,11 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
+	n.tailCorrections(gctx)
 	if n.p.RefreshKeys != nil {
 		goRun("key refresh", n.refreshKeys)
 	}
+	goRun("delivery", func(ctx context.Context) error { return n.runDelivery(ctx, caught, datasets) })
 	goRun("ingest", func(ctx context.Context) error {
 		select {
 		case <-caught:

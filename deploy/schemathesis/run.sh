@@ -43,8 +43,8 @@ st() { # st NAME TOKEN-CLIENT|- schemathesis-args...
 # "citizen" operations take a resident's ID token from the identity provider, which this script
 # has none of: they run without a token, so only their 401 answers are checked.
 declare -A ROLE_OPS=(
-  [school-enrolment]="query case explain"
-  [public-security]="publish"
+  [school-enrolment]="query case explain fileCorrection getCorrection"
+  [public-security]="publish listCorrections decideCorrection"
   [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients postClientEvent postSchemaEvent"
   [citizen]="myAccesses myCorrection"
 )
