@@ -32,10 +32,11 @@ st() { # st NAME TOKEN-CLIENT|- schemathesis-args...
     auth=(-H "Authorization: Bearer $(devnode_token "$WORK" "$client")")
   fi
   echo "== $name"
-  "$VENV/bin/schemathesis" run "$DEVNODE_URL/openapi.json" --checks "$CHECKS" \
+  # run from the temporary dir: schemathesis keeps a cache (.schemathesis/) in its working dir
+  (cd "$WORK" && "$VENV/bin/schemathesis" run "$DEVNODE_URL/openapi.json" --checks "$CHECKS" \
     --max-examples "${SCHEMATHESIS_MAX_EXAMPLES:-40}" --seed 12 --request-timeout 20 \
     --generation-allow-x00 false --no-color --suppress-health-check all \
-    --report junit --report-dir "$WORK/report-$name" "${auth[@]}" "$@"
+    --report junit --report-dir "$WORK/report-$name" "${auth[@]}" "$@")
 }
 
 # Which role calls which operation (by operationId). Every operation that needs a token must
