@@ -194,7 +194,12 @@
 // Metrics of the node itself (the ingest and API packages list theirs):
 //
 //	onevisit_keys_refresh_errors_total        failed refreshes of the exchange's key versions
-//	onevisit_keys_refresh_age_seconds         seconds since the last successful refresh
+//	onevisit_keys_refresh_age_seconds         seconds since the key backend last answered a
+//	                                          refresh: below keys.refresh on a healthy node
+//	                                          (file keystore or Vault), growing only while
+//	                                          refreshes fail; past keys.grace the node fails
+//	                                          closed (keys_stale); 0 without a refresh loop
+//	onevisit_build_info{version,revision,goversion}  always 1: which build a node runs
 //	onevisit_keys_events_refused_total{reason} key events skipped (reason: malformed,
 //	                                          bad_signature, unknown_signer, revoked_signer,
 //	                                          exchange_key, conflict, backwards, unknown_client)

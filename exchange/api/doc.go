@@ -18,6 +18,18 @@
 // path does not take 405 method_not_allowed with Allow, both in the same
 // shape and counted (route label: the path's pattern, or "unmatched").
 //
+// The API document, GET /openapi.json (openapi.json here), is the one
+// source of the contract: every request is checked against its operation
+// there (parameters once the caller is authorized, the body once read
+// within its limit and strictly decoded) by libopenapi-validator, and a
+// mismatch is 400 with a pointer to the field, under the narrower code
+// below where one applies, else request_schema (spec.go lists the
+// mapping). Every status a route can answer is documented; tests keep
+// the routes and the document in step (TestOpenAPIMatchesRoutes) and
+// check the statuses (TestOpenAPIDocumentsStatuses) and the dataset enum
+// against the schema registry (TestOpenAPIDatasetEnum); schemathesis
+// checks a live node against it (deploy/schemathesis/run.sh).
+//
 // Request fields are checked before any policy decision, in this order,
 // each refusal naming its field: dataset, subject and purpose present
 // (missing_field); dataset in the catalogue (unknown_dataset); subject a
@@ -139,6 +151,7 @@
 // Metrics (on the registry passed in):
 //
 //	onevisit_api_requests_total{route,code}
+//	onevisit_api_request_seconds{method,route}  histogram, every route (route: the pattern)
 //	onevisit_query_seconds{decision}            permit|deny|not_found|error
 //	onevisit_api_rate_limited_total{client}     429 answers (queries and token requests)
 //	onevisit_api_audit_suppressed_total{kind}   refusals not audited (see above)

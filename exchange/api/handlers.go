@@ -101,6 +101,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	if err != nil {
 		return s.oauthFail(w, r, fmt.Errorf("token: parse form: %w", auth.ErrInvalidRequest))
 	}
+	if err := checkBody(r, body, "application/x-www-form-urlencoded"); err != nil {
+		return s.oauthFail(w, r, fmt.Errorf("token: %v: %w", err, auth.ErrInvalidRequest))
+	}
 	resp, err := s.d.Auth.Token(r.Context(), form)
 	if err != nil {
 		return s.oauthFail(w, r, err)
