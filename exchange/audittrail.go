@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -32,6 +33,7 @@ type auditTrail struct {
 	// the tails start.
 	sealer  *atomic.Pointer[audit.Sealer]
 	refused prometheus.Counter // onevisit_audit_entries_refused_total
+	failed  prometheus.Counter // onevisit_audit_write_errors_total
 	logger  *slog.Logger
 	client  atomic.Pointer[kafka.Client] // set by Run before the tails start
 
@@ -47,7 +49,22 @@ func (t *auditTrail) Write(ctx context.Context, entries ...audit.Entry) error {
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: t.names.Audit(), Value: e.MarshalCanonical()}
 	}
-	return t.out.WriteMessages(ctx, msgs...)
+	err := t.out.WriteMessages(ctx, msgs...)
+	// A caller that hung up is not an audit failure; anything else (brokers
+	// below min.insync.replicas, the topic unwritable) is.
+	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {
+		t.failed.Inc()
+	}
+	return err
+}
+
+// newAuditWriteErrors registers onevisit_audit_write_errors_total, the
+// audit appends that failed: each is an answer not released (503) or an
+// action not taken, since nothing happens unaudited.
+func newAuditWriteErrors(reg prometheus.Registerer) prometheus.Counter {
+	c := prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_write_errors_total", Help: "Writes of audit entries to the audit topic that failed (the action they record was not taken or not answered)."})
+	reg.MustRegister(c)
+	return c
 }
 
 // Checkpoint signs the audit log's current tree head (api.AuditLog). A

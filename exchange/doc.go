@@ -219,7 +219,11 @@
 //	onevisit_view_store_corrupt_total                  reads of view-store entries whose MAC failed
 //	                                                   (not served; see package view)
 //	onevisit_view_store_bytes                          the view store's size on disk (0 in memory)
-//	onevisit_audit_entries                             entries in this node's copy of the audit log
+//	onevisit_audit_entries                             entries in this node's copy of the audit log: the
+//	                                                   size of the checkpoint it signs now
+//	onevisit_audit_write_errors_total                  audit appends (api.Auditor writes) that failed,
+//	                                                   but for callers that hung up; each is an answer
+//	                                                   not released (503) or an action not taken
 //	onevisit_policy_version                            the control-plane policy version the node
 //	                                                   decides by (0 until the first is applied)
 //	onevisit_policy_apply_lag_seconds                  histogram: from the write of the event that

@@ -189,7 +189,7 @@ func New(p Parts) (*Node, error) {
 	n.out = &sealingWriter{w: w, names: p.Kafka.Names, audit: &n.sealer, accepted: &n.acceptedMAC}
 	n.trail = &auditTrail{
 		names: p.Kafka.Names, out: n.out, log: n.log, signer: p.AuditSigner, dir: n.dir, applied: n.applied,
-		sealer: &n.sealer, refused: auditRefused, logger: p.Logger,
+		sealer: &n.sealer, refused: auditRefused, failed: newAuditWriteErrors(n.metrics), logger: p.Logger,
 	}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
