@@ -26,8 +26,9 @@ stop_all() {
 trap stop_all EXIT
 
 # Counters with labels that only a fault creates a series of: a batch the brokers refused even
-# alone (exchange/ingest). Checked as declared in the source instead.
-EVENT_ONLY="onevisit_ingest_unwritable_total"
+# alone (exchange/ingest); a control-plane event a node refused (exchange/governance.go, named in
+# OneVisitPolicyVersionSkew's description). Checked as declared in the source instead.
+EVENT_ONLY="onevisit_ingest_unwritable_total onevisit_policy_events_refused_total"
 
 devnode_start "$WORK"
 echo "dev node at $DEVNODE_URL"
