@@ -24,6 +24,7 @@ import (
 type auditTrail struct {
 	names   bus.Names
 	out     *sealingWriter // adds the node MAC to every entry written
+	group   *auditGroup    // Write's group commit over out's MACs; nil: Write uses out
 	log     *audit.Log
 	signer  keys.Signer   // signs checkpoints
 	dir     keys.Resolver // the node's key directory: the signer's public keys
@@ -46,6 +47,9 @@ func (t *auditTrail) Write(ctx context.Context, entries ...audit.Entry) error {
 	msgs := make([]kafka.Message, len(entries))
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: t.names.Audit(), Value: e.MarshalCanonical()}
+	}
+	if t.group != nil {
+		return t.group.WriteMessages(ctx, msgs...)
 	}
 	return t.out.WriteMessages(ctx, msgs...)
 }
