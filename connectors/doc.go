@@ -37,6 +37,21 @@
 //     it persists (`onevisit connector sql`), and makes a LookupFunc
 //     from a query, so a Responder answers from the department's
 //     database (`onevisit connector respond --dsn --lookup-query`).
+//   - A Subscriber reads its consumer's delivery topic (the records its
+//     Subscriptions release, pushed by the exchange as they are accepted,
+//     exchange/deliver.go) as that consumer's Kafka principal, in its own
+//     group, and verifies each delivery exactly as a Requester verifies an
+//     answer (receipt issued to it, record signature as of acceptance,
+//     subject binding), with the receipt's jti as the delivery id. It hands
+//     each id to the handler once within a window, commits after the
+//     handler returns, and skips (reporting to OnRefused) whatever does
+//     not verify. `onevisit connector subscribe --credentials C` prints
+//     each verified delivery as a JSON line.
+//   - Corrections files a correction of a field of a record a consumer
+//     received (with that record and receipt), and lets the issuing
+//     department list, accept or reject what is routed to it; a
+//     Subscriber hands the resulting correction notices over as
+//     deliveries of Kind wire.DeliveryCorrectionNotice.
 //   - A Spool sits in front of a Publisher whose signer lives in the
 //     department's Vault: it buffers up to a bound, retries with capped
 //     exponential backoff and jitter while Vault (or the exchange) is

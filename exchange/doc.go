@@ -32,7 +32,10 @@
 // read-back check of accepted records; audittrail.go the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
-// policy control plane; seal.go the node MACs; the ingest loop itself (fetch, pipeline, commit after the durable
+// policy control plane; seal.go the node MACs; deliver.go the delivery of
+// subscriptions to their consumers' delivery topics ("Tell Us Once");
+// corrections.go the corrections routed to departments and the notices
+// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Live queries
@@ -137,6 +140,15 @@
 // unknown_policy_field). Audit entries are coded "schemas_<step>" and
 // name the dataset. GET /v1/schemas lists each dataset's versions.
 //
+// # Delivery
+//
+// Every node also reads the accepted topics in the delivery group
+// (bus.Names.DeliverGroup) and pushes each verified record to the
+// delivery topic of every consumer whose Subscription covers its dataset,
+// minimised like a query answer, with a receipt and an audit entry, and
+// commits only after that: deliver.go says how, and what survives a
+// restart.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to
@@ -202,4 +214,12 @@
 //	onevisit_live_replies_refused_total{dataset,code}  replies to a pending live request of this node
 //	                                                   that failed a check (bad_signature, no_grant,
 //	                                                   reply_mismatch, malformed_record, ...), dropped
+//	onevisit_deliveries_total{consumer}                records written to a subscriber's delivery topic
+//	                                                   (redeliveries after a restart included)
+//	onevisit_delivery_lag{consumer}                    records accepted for a subscriber's datasets and not
+//	                                                   yet delivered (beyond the delivery group's committed
+//	                                                   offsets; set every 5 s)
+//	onevisit_delivery_refused_total{dataset,code}      records read for delivery that did not verify,
+//	                                                   delivered to no one (code as in
+//	                                                   onevisit_view_records_refused_total)
 package exchange

@@ -111,6 +111,9 @@ type Node struct {
 	clients          *clients.Live // the registry file plus the clients enrolled and disabled since
 	keyHold          keyHold       // key events held back until the control topic is replayed
 
+	deliver     *deliverer     // subscriptions: deliver.go
+	corrections correctionBook // corrections.go
+
 	viewRefused *prometheus.CounterVec
 	// sealer MACs every audit entry this node writes and checks those it
 	// reads back; set in Run, before any read or write of the audit topic.
@@ -159,6 +162,10 @@ func New(p Parts) (*Node, error) {
 	if n.gov, err = newGovernance(n.metrics, p.PolicyApprovals); err != nil {
 		return nil, err
 	}
+	if n.deliver, err = newDeliverer(n.metrics); err != nil {
+		return nil, err
+	}
+	n.corrections.byID = map[string]*correctionState{}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)
@@ -217,6 +224,7 @@ func New(p Parts) (*Node, error) {
 		Auth:     issuer, Policy: n.policy.Load, Schemas: p.Schemas, View: n.view, Pseudonym: pseud,
 		Ingest: n.pipeline, Audit: n.trail, AuditLog: n.trail, Receipts: p.ReceiptSigner, Keys: n.dir, KeyLog: n, Clients: n.clients, Governance: n,
 		Metrics: n.metrics, Logger: p.Logger, Node: p.Node, Ready: n.readyErr, Fresh: n.keysFresh, Live: n.live,
+		Corrections: n,
 	})
 	if err != nil {
 		return nil, err
@@ -291,7 +299,11 @@ func (n *Node) Run(ctx context.Context) error {
 	lg := n.p.Logger
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {
-		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, n.p.Topics); err != nil {
+		spec := n.p.Topics
+		// Delivery topics (deliver.go) and correction inboxes (corrections.go).
+		spec.Subscribers = append(spec.Subscribers, DeliveryConsumers(n.p.Policy, n.p.Clients)...)
+		spec.Publishers = append(spec.Publishers, n.p.Policy.AllPublishers()...)
+		if err := bus.EnsureTopics(ctx, n.p.Kafka, datasets, spec); err != nil {
 			return err
 		}
 	}
@@ -360,9 +372,11 @@ func (n *Node) Run(ctx context.Context) error {
 		_ = g.Wait()
 		return err
 	}
+	n.tailCorrections(gctx)
 	if n.p.RefreshKeys != nil {
 		goRun("key refresh", n.refreshKeys)
 	}
+	goRun("delivery", func(ctx context.Context) error { return n.runDelivery(ctx, caught, datasets) })
 	goRun("ingest", func(ctx context.Context) error {
 		select {
 		case <-caught:

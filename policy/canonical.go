@@ -71,6 +71,12 @@ func (s *Set) YAML() []byte {
 			}
 		case KindProcedure:
 			b.WriteString(procedureYAML(d))
+		case KindSubscription:
+			b.WriteString("  consumer: " + q(d.Consumer) + "\n  dataset: " + q(d.Dataset) + "\n")
+			if len(d.Purposes) == 1 {
+				b.WriteString("  purpose: " + q(d.Purposes[0]) + "\n")
+			}
+			b.WriteString("  fields: " + ql(d.Fields) + "\n")
 		}
 	}
 	return b.Bytes()

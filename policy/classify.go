@@ -70,6 +70,9 @@ type Classification struct {
 //     new is limited in new, no number is
 //     higher or unbounded where it was bounded, and purposes that shared
 //     a bucket still share one.
+//   - Subscriptions: every field a Subscription of new pushes to a
+//     consumer (after forbids), for a dataset and purpose, some
+//     Subscription of old pushed to it for the same dataset and purpose.
 //   - Case-id formats: a purpose with a caseIdPattern in old keeps the
 //     same pattern (the classifier does not compare regular expressions);
 //     adding a pattern narrows.
@@ -87,6 +90,7 @@ func Classify(old, new *Set) Classification {
 	w = append(w, removedForbids(old, new)...)
 	w = append(w, widerLimits(old, new)...)
 	w = append(w, widerCaseIDs(old, new)...)
+	w = append(w, widerPushes(old, new)...)
 	slices.Sort(w)
 	c.Widenings = slices.Compact(w)
 	c.Effect = Narrows

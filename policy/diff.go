@@ -11,10 +11,10 @@ import (
 // who reviews a policy change.
 type Change struct {
 	Gain    bool   // true: access gained; false: access lost
-	Action  string // "read" or "publish"
-	Subject string // consumer (read) or publisher (publish) client id
+	Action  string // "read", "receive" (a Subscription's pushes) or "publish"
+	Subject string // consumer (read, receive) or publisher (publish) client id
 	Dataset string
-	// Read changes only:
+	// Read and receive changes only:
 	Purpose   string
 	Condition string   // "case id required, consent required, from <t>, until <t>" or parts of it; "" if none
 	Fields    []string // sorted
@@ -33,6 +33,10 @@ func (c Change) String() string {
 	}
 	if c.Action == "publish" {
 		b.WriteString("publish " + c.Dataset)
+		return b.String()
+	}
+	if c.Action == "receive" {
+		b.WriteString("be sent " + strings.Join(c.Fields, ", ") + " of every " + c.Dataset + " record for " + c.Purpose + " (subscription)")
 		return b.String()
 	}
 	b.WriteString("read " + strings.Join(c.Fields, ", ") + " of " + c.Dataset + " for " + c.Purpose)
@@ -77,6 +81,7 @@ func Diff(old, new *Set) []Change {
 			out = append(out, c)
 		}
 	}
+	out = append(out, pushChanges(old, new)...)
 	og, ng := publishes(old), publishes(new)
 	for k := range og {
 		if !ng[k] {

@@ -43,9 +43,10 @@ func TestDiffNoChange(t *testing.T) {
 	}{
 		{"same set", mustDefault(t), mustDefault(t), 0},
 		{"both nil", nil, nil, 0},
-		// Every grant and every read of the examples: 9 grants (one of
-		// them live), and one gain line per consumer, dataset and purpose (25).
-		{"from nothing", nil, mustDefault(t), 34},
+		// Every grant, read and subscription of the examples: 10 grants (one
+		// of them live), one gain line per consumer, dataset and purpose (26),
+		// and one per subscription (3).
+		{"from nothing", nil, mustDefault(t), 39},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

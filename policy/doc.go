@@ -53,6 +53,14 @@
 //	      role: child                 # one of Roles
 //	      fields: [name, birth_date]  # one or more, each defined by the dataset's schema
 //
+//	kind: Subscription
+//	metadata: {name: pension-service-death}
+//	spec:
+//	  consumer: pension-service       # client id
+//	  dataset: death
+//	  purpose: pension_termination    # exactly one, declared by a Purpose document
+//	  fields: [resident_id, death_date] # one or more, each defined by the dataset's schema
+//
 // metadata.name is unique across the whole set (lower case letters,
 // digits, '-' and '.'); metadata.description is optional free text. Client
 // ids are letters, digits, '.', '_' and '-'. Lists may not repeat an entry.
@@ -168,6 +176,22 @@
 // sequence number (SE-2026-0001). A format dropped or changed is a
 // widening only while an access policy of the new set still lists the
 // purpose.
+//
+// # Subscriptions
+//
+// A Subscription is a consumer's standing order ("Tell Us Once"): every
+// record of its dataset the exchange accepts is pushed to the consumer's
+// delivery topic (exchange/deliver.go), minimised to the subscription's
+// fields less those a Forbid withholds from that consumer (Subscriptions),
+// plus the subject field that binds it. It is a release in its own
+// right: it needs no access policy, and none is needed for it; no case
+// id, because no person asks. Its purpose must be declared by a Purpose
+// document (ErrMissing otherwise), so a standing order always says what
+// procedure it serves. For governance it is a release like any other: a
+// new subscription, a field added to one, or a forbid removed from under
+// one widens (Classify; Diff lists it as "may be sent ... (subscription)");
+// removing one narrows. Subscribers lists the consumers that get a
+// delivery topic from `onevisit kafka setup`.
 //
 // Load and Parse never return a partial Set. Their error joins one
 // *LoadError per problem, each naming file, line and column, wrapping

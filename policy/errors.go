@@ -45,7 +45,7 @@ var (
 	// (decoding is strict everywhere, so a typo is never ignored).
 	ErrUnknownKey = errors.New("unknown key")
 	// ErrUnknownKind: kind is not PublisherGrant, AccessPolicy, Forbid,
-	// Purpose or Procedure.
+	// Purpose, Procedure or Subscription.
 	ErrUnknownKind = errors.New("unknown kind")
 	// ErrMissing: a required key is absent or empty, including an empty
 	// list of fields, purposes or datasets.

@@ -19,6 +19,7 @@ var testCatalog = StaticCatalog{
 		"medical_scheme", "enrolled_date"},
 	"business_licence": {"credit_code", "company_name", "company_type", "legal_representative", "legal_representative_id",
 		"registered_capital", "established_date", "address", "business_scope", "status", "registration_authority"},
+	"death": {"resident_id", "name", "gender", "birth_date", "death_date", "death_place", "cause_of_death", "certificate_no", "registration_office", "registration_date"},
 }
 
 func mustDefault(t testing.TB) *Set {

@@ -80,6 +80,7 @@ func build(docs []Policy, errs []error) (*Set, error) {
 	errs = append(errs, checkNames(docs)...)
 	errs = append(errs, checkPurposes(docs)...)
 	errs = append(errs, checkProcedures(docs)...)
+	errs = append(errs, checkSubscriptions(docs)...)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("load policy: %w", errors.Join(errs...))
 	}
@@ -332,11 +333,11 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 	kind, kn := p.str(top, "kind", true)
 	pol := Policy{Kind: Kind(kind), Source: fmt.Sprintf("%s:%d", p.file, root.Line)}
 	switch pol.Kind {
-	case KindPublisherGrant, KindAccessPolicy, KindForbid, KindPurpose, KindProcedure:
+	case KindPublisherGrant, KindAccessPolicy, KindForbid, KindPurpose, KindProcedure, KindSubscription:
 	case "":
 		return Policy{}, false // reported by str
 	default:
-		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy, Forbid, Purpose or Procedure)", kind)
+		p.errf(kn, ErrUnknownKind, "unknown kind %q (want PublisherGrant, AccessPolicy, Forbid, Purpose, Procedure or Subscription)", kind)
 		return Policy{}, false
 	}
 	if n := p.value(top, "metadata", true); n != nil {
@@ -362,6 +363,8 @@ func (p *parser) document(root *yaml.Node) (Policy, bool) {
 			p.purposeSpec(at, n, &pol)
 		case KindProcedure:
 			p.procedureSpec(at, n, &pol)
+		case KindSubscription:
+			p.subscriptionSpec(at, n, &pol)
 		}
 	}
 	return pol, len(p.errs) == before

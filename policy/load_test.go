@@ -134,7 +134,7 @@ spec: {consumer: c, dataset: tax, purposes: [p], fields: [tax_paid]}
 		{"errors from every file are reported", fstest.MapFS{
 			"1.yaml": {Data: []byte("kind: Nope\n")},
 			"2.yaml": {Data: []byte(strings.Replace(access, "tax_paid", "salary", 1))},
-		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy, Forbid, Purpose or Procedure)\n" +
+		}, ErrUnknownKind, nil, "load policy: 1.yaml:1:7: unknown kind \"Nope\" (want PublisherGrant, AccessPolicy, Forbid, Purpose, Procedure or Subscription)\n" +
 			"2.yaml:3:59: dataset tax has no field \"salary\""},
 	}
 	for _, tc := range tests {

@@ -35,6 +35,7 @@ const (
 	KindForbid         Kind = "Forbid"
 	KindPurpose        Kind = "Purpose"
 	KindProcedure      Kind = "Procedure" // see Procedure
+	KindSubscription   Kind = "Subscription"
 )
 
 // Wildcard, as a Forbid's consumer, means every consumer; as its only
@@ -49,6 +50,7 @@ const Wildcard = "*"
 //	Forbid:         Consumer (a client id or "*"), Dataset, Fields (names or ["*"])
 //	Purpose:        Purposes (exactly one), CaseIDPattern
 //	Procedure:      Procedure, Purposes (exactly one), Consumer (the service), Evidence
+//	Subscription:   Consumer, Dataset, Purposes (exactly one), Fields
 //
 // Lists are sorted. A zero ValidFrom or ValidUntil means unbounded.
 type Policy struct {
@@ -90,7 +92,7 @@ func (p Policy) clone() Policy {
 }
 
 // kindOrder sorts documents: grants, then permits, then forbids, then
-// purposes and procedures (by name).
+// purposes and procedures (by name), then subscriptions.
 func kindOrder(k Kind) int {
 	switch k {
 	case KindPublisherGrant:
@@ -99,6 +101,8 @@ func kindOrder(k Kind) int {
 		return 1
 	case KindForbid:
 		return 2
+	case KindSubscription:
+		return 4
 	default:
 		return 3
 	}

@@ -167,7 +167,7 @@ func nanValue() float64 {
 
 func TestDataset(t *testing.T) {
 	reg := defaultRegistry(t)
-	if got, want := reg.Datasets(), []string{"birth", "business_licence", "consent", "household", "marriage", "property", "social_insurance", "tax", "tax_certificate"}; !slices.Equal(got, want) {
+	if got, want := reg.Datasets(), []string{"birth", "business_licence", "consent", "death", "household", "marriage", "property", "social_insurance", "tax", "tax_certificate"}; !slices.Equal(got, want) {
 		t.Errorf("Datasets() = %v, want %v", got, want)
 	}
 	d, ok := reg.Dataset("household")
@@ -324,6 +324,7 @@ func TestLoadIgnoresOtherFolders(t *testing.T) {
 		"birth: ok (birth/v1; BACKWARD)",
 		"business_licence: ok (business_licence/v1; BACKWARD)",
 		"consent: ok (consent/v1; BACKWARD)",
+		"death: ok (death/v1; BACKWARD)",
 		"household: ok (household/v1; BACKWARD)",
 		"marriage: ok (marriage/v1; BACKWARD)",
 		"property: ok (property/v1; BACKWARD)",

@@ -22,7 +22,10 @@
 //   - business_licence.csv: the market regulation bureau's business
 //     licences (schema business_licence/v1), keyed by unified social credit
 //     code: the employers of tax.csv, NewCompanyCreditCode (established
-//     2026-11-20, legal representative 林晓燕) and 张伟's restaurant.
+//     2026-11-20, legal representative 林晓燕) and 张伟's restaurant;
+//   - death.csv: the civil affairs bureau's death registrations (schema
+//     death/v1): DeceasedResidentID, 陈德明, the child's grandfather, died
+//     in October 2026 (the Tell-Us-Once example, policy/examples).
 //
 // Each file's header row names the schema's fields, and every row passes
 // schemas.Coerce and schemas.Validate (a test in this package checks it).
@@ -68,6 +71,9 @@ const (
 	// NewCompanyCreditCode is 杭州晓燕文化创意有限公司, established
 	// 2026-11-20.
 	NewCompanyCreditCode = "91330106MA2KXY7T3M"
+	// DeceasedResidentID is 陈德明, the guardian's father, registered in
+	// ChildHouseholdID; death.csv records his death on 2026-10-17.
+	DeceasedResidentID = "330106195611040339"
 
 	HouseholdFile = "household.csv"
 	TaxFile       = "tax.csv"
@@ -78,6 +84,7 @@ const (
 	MarriageFile        = "marriage.csv"
 	SocialInsuranceFile = "social_insurance.csv"
 	BusinessLicenceFile = "business_licence.csv"
+	DeathFile           = "death.csv"
 )
 
 // Rows reads one of the files as rows keyed by its header, as text: the

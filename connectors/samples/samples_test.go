@@ -38,6 +38,7 @@ func TestSamplesValidate(t *testing.T) {
 		{MarriageFile, "marriage", 4},
 		{SocialInsuranceFile, "social_insurance", 4},
 		{BusinessLicenceFile, "business_licence", 4},
+		{DeathFile, "death", 1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -89,7 +90,7 @@ func TestSamplesAreConsistent(t *testing.T) {
 			t.Errorf("%s: gender %s disagrees with the identity number", row["name"], row["gender"])
 		}
 	}
-	for _, file := range []string{TaxFile, PropertyFile} {
+	for _, file := range []string{TaxFile, PropertyFile, DeathFile} {
 		for _, row := range readRows(t, file) {
 			p := people[row["resident_id"]]
 			if p == nil {
@@ -133,6 +134,18 @@ func TestSamplesAreConsistent(t *testing.T) {
 	}
 	if !has(TaxFile) || !has(PropertyFile) {
 		t.Error("guardian lacks a tax or property record")
+	}
+	// The deceased is who the constant says, with the register's birth
+	// date and gender, and died after his household registration.
+	for _, row := range readRows(t, DeathFile) {
+		p := people[row["resident_id"]]
+		if row["resident_id"] != DeceasedResidentID || p == nil {
+			t.Errorf("death.csv: %s is not DeceasedResidentID", row["resident_id"])
+			continue
+		}
+		if row["birth_date"] != p["birth_date"] || row["gender"] != p["gender"] || row["death_date"] <= p["registration_date"] {
+			t.Errorf("death.csv: %v disagrees with the register %v", row, p)
+		}
 	}
 	for _, row := range readRows(t, TaxFile) {
 		if row["resident_id"] == ChildResidentID {

@@ -30,6 +30,7 @@ import (
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
+	"github.com/onevisit/onevisit/exchange/clients"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
@@ -66,6 +67,14 @@ func runMain(m *testing.M) int {
 // The sample publishers: `onevisit kafka setup` makes a SCRAM user for each publisher in the grants.
 var samplePublishers = []string{"civil-affairs", "consent-service", "hospital", "market-regulation", "natural-resources", "public-security", "social-security", "tax-bureau"}
 
+// The sample consumers: `onevisit kafka setup` makes a SCRAM user and a delivery topic for each consumer of the
+// registry and each consumer a Subscription names (policy/examples/death.yaml): exchange.DeliveryConsumers.
+var sampleSubscribers = []string{"company-registration", "death-registration", "employment-service", "household-deregistration", "marriage-registration",
+	"medical-insurance", "newborn-registration", "pension-service", "property-transfer", "school-enrolment", "social-insurance-service"}
+
+// sampleUsers are the SCRAM users setup makes besides the exchange's, in the order it reports them.
+var sampleUsers = slices.Sorted(slices.Values(append(slices.Clone(samplePublishers), sampleSubscribers...)))
+
 // publisherPasswords holds the passwords `kafka setup` handed over when it created the publishers' users. SCRAM
 // users are cluster-wide (not namespaced), so the first world of a test run deletes stale ones left by an
 // earlier run and lets setup create them anew; later worlds find them and reuse these passwords.
@@ -84,7 +93,7 @@ func deletePublisherUsers() {
 	c := publisherPasswords.cluster
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := deleteScramUsers(ctx, c.adminBus(""), samplePublishers...); err != nil {
+	if err := deleteScramUsers(ctx, c.adminBus(""), sampleUsers...); err != nil {
 		fmt.Fprintln(os.Stderr, "delete publisher users:", err)
 	}
 }
@@ -176,7 +185,7 @@ func newWorld(t *testing.T) *world {
 	if publisherPasswords.m == nil {
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
 		defer cancel()
-		if err := deleteScramUsers(ctx, c.adminBus(""), samplePublishers...); err != nil {
+		if err := deleteScramUsers(ctx, c.adminBus(""), sampleUsers...); err != nil {
 			t.Fatalf("delete stale publisher users: %v", err)
 		}
 		publisherPasswords.m = map[string]string{}
@@ -184,7 +193,7 @@ func newWorld(t *testing.T) *world {
 	}
 	t.Cleanup(w.cleanup)
 	w.setupOutput = w.setup()
-	for _, u := range append([]string{w.exchangeUser}, samplePublishers...) {
+	for _, u := range append([]string{w.exchangeUser}, sampleUsers...) {
 		b, err := os.ReadFile(filepath.Join(w.credsDir, u+".password"))
 		switch {
 		case err == nil:
@@ -302,7 +311,7 @@ func (w *world) waitForTopics() {
 		w.t.Fatal(err)
 	}
 	var names []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers}) {
 		names = append(names, tc.Topic)
 	}
 	err = eventually(w.t.Context(), 30*time.Second, func(ctx context.Context) error {
@@ -345,7 +354,14 @@ func (w *world) acls() []kafka.ACLEntry {
 	if got := slices.Sorted(maps.Keys(pubs)); !slices.Equal(got, samplePublishers) {
 		w.t.Fatalf("the built-in grants name publishers %v, the tests expect %v", got, samplePublishers)
 	}
-	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Responders: resp}, w.datasets)
+	reg, err := clients.Load(w.registry)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	if got := exchange.DeliveryConsumers(pol, reg); !slices.Equal(got, sampleSubscribers) {
+		w.t.Fatalf("the sample clients and subscriptions name consumers %v, the tests expect %v", got, sampleSubscribers)
+	}
+	return bus.ACLs(bus.Principals{Names: w.names, Exchange: w.exchangeUser, Publishers: pubs, Responders: resp, Subscribers: sampleSubscribers}, w.datasets)
 }
 
 // cleanup removes what setup made in this world (not the publishers' users, which other worlds share).
@@ -369,7 +385,7 @@ func (w *world) cleanup() {
 		w.t.Logf("cleanup: delete acls of %s: %v", w.ns, err)
 	}
 	var topics []string
-	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{}) {
+	for _, tc := range bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers}) {
 		topics = append(topics, tc.Topic)
 	}
 	if _, err := cl.DeleteTopics(ctx, &kafka.DeleteTopicsRequest{Topics: topics}); err != nil {

@@ -23,8 +23,9 @@ func aclKey(rt kafka.ResourceType, name string, pt kafka.PatternType, principal,
 	return fmt.Sprintf("%s:%s(%s) %s@%s %s %s", rt, name, pt, principal, host, op, perm)
 }
 
-// describeNamespaceACLs lists every binding on the cluster whose resource is in namespace ns (its topics, its
-// consumer group and its responders' groups), one string per binding, sorted, duplicates kept.
+// describeNamespaceACLs lists every binding on the cluster whose resource is in namespace ns (its topics and
+// its consumer groups: the exchange's, the delivery group, the subscribers' and the responders'), one string
+// per binding, sorted, duplicates kept.
 func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string {
 	t.Helper()
 	cl, err := w.c.adminBus(w.ns).Client()
@@ -43,7 +44,7 @@ func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string
 	}
 	var out []string
 	for _, r := range res.Resources {
-		if !strings.HasPrefix(r.ResourceName, w.ns+".") && !strings.HasPrefix(r.ResourceName, w.ns+"-respond-") && r.ResourceName != w.names.Group() {
+		if !strings.HasPrefix(r.ResourceName, w.ns+".") && !strings.HasPrefix(r.ResourceName, w.ns+"-") {
 			continue
 		}
 		for _, a := range r.ACLs {
@@ -60,12 +61,12 @@ func describeNamespaceACLs(ctx context.Context, t *testing.T, w *world) []string
 func TestKafkaSetupIsIdempotent(t *testing.T) {
 	w := newWorld(t)
 	want := w.acls()
-	topics := bus.Topics(w.names, w.datasets, bus.TopicSpec{})
+	topics := bus.Topics(w.names, w.datasets, bus.TopicSpec{Subscribers: sampleSubscribers, Publishers: samplePublishers})
 
 	second := w.setup()
 	var wantOut strings.Builder
 	fmt.Fprintf(&wantOut, "topics: %d present\n", len(topics))
-	for _, u := range append([]string{w.exchangeUser}, samplePublishers...) {
+	for _, u := range append([]string{w.exchangeUser}, sampleUsers...) {
 		fmt.Fprintf(&wantOut, "user %s: exists, password unchanged\n", u)
 	}
 	fmt.Fprintf(&wantOut, "acls: %d bindings present; everything else is denied\n", len(want))
@@ -100,7 +101,7 @@ func TestKafkaSetupIsIdempotent(t *testing.T) {
 	if d := slices.Compact(slices.Clone(got)); len(d) != len(got) {
 		t.Errorf("DescribeACLs shows %d duplicate bindings", len(got)-len(d))
 	}
-	t.Logf("namespace %s: %d topics, %d users, %d bindings, none duplicated after two runs", w.ns, len(topics), 1+len(samplePublishers), len(got))
+	t.Logf("namespace %s: %d topics, %d users, %d bindings, none duplicated after two runs", w.ns, len(topics), 1+len(sampleUsers), len(got))
 }
 
 // writeWith writes msgs as user through a writer whose transport names the topic in MetadataTopics, so the

@@ -75,6 +75,20 @@
 // and incompatible_schema), and GET /v1/schemas (public) lists each
 // dataset's schema versions as the node holds them.
 //
+// Corrections (corrections.go; the node behind Deps.Corrections, see
+// exchange/corrections.go): POST /v1/corrections (consumers) files a
+// correction of one field of a record the caller received, resting on the
+// record and receipt it was given: the receipt must verify, be issued to
+// the caller in the last 30 days and match the record, the record must
+// verify and carry the receipt's subject, and the field must be one the
+// receipt released (not_received otherwise); the reason is checked like an
+// officer's. It is routed to the record's issuer, open. GET
+// /v1/corrections (publishers) lists those routed to the caller;
+// GET /v1/corrections/{id} shows one to its filer or its department
+// (unknown_correction to anyone else); POST /v1/corrections/{id} (the
+// department) accepts or rejects an open one (correction_decided once
+// decided).
+//
 // For the officer console and the citizen page (exchange/webui):
 // GET /v1/policy/current (officers) serves the policy set in force as
 // the canonical YAML a proposal carries; GET /v1/clients (officers) the
@@ -103,7 +117,9 @@
 //     until the next UTC day for a quota);
 //   - body limits per route (16 KiB for token, query, explain, keys and
 //     audit; 64 MiB for publish; control.MaxEventSize + 1 KiB for a policy
-//     event, which carries a whole policy set); a body that declares more
+//     event, which carries a whole policy set; record.MaxSize + 64 KiB for
+//     a correction, which carries a received record; 8 KiB for a
+//     correction's decision); a body that declares more
 //     is refused 413 before any of it is read;
 //   - PublishBytesInFlight (default 64 MiB) of publish bodies admitted at
 //     once, by declared size (the route limit for a body of unknown

@@ -75,6 +75,10 @@ func (s *Server) table() []route {
 		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
 		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
 		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
+		{"POST", "/v1/corrections", []string{RoleConsumer}, "File a correction of a field of a record you received (its record and receipt)", s.fileCorrection},
+		{"GET", "/v1/corrections", []string{RolePublisher, RoleConsent}, "The corrections routed to your department (?status=open|accepted|rejected)", s.listCorrections},
+		{"GET", "/v1/corrections/{id}", []string{RoleConsumer, RolePublisher, RoleConsent}, "One correction you filed or decide", s.getCorrection},
+		{"POST", "/v1/corrections/{id}", []string{RolePublisher, RoleConsent}, "Accept or reject a correction routed to your department", s.decideCorrection},
 	}
 }
 

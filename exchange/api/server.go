@@ -89,6 +89,10 @@ type Deps struct {
 	Metrics    *prometheus.Registry
 	Logger     *slog.Logger
 	Node       string
+
+	// Corrections is the node's correction book (the /v1/corrections routes).
+	Corrections Corrections
+
 	// Ready reports whether the node has caught up with the accepted
 	// topics and may answer queries.
 	Ready func() error

@@ -25,7 +25,7 @@
 //	                          trailing zeros (Go's time.RFC3339Nano)
 //	kind            string    required; query | accept | reject | deny |
 //	                          policy_change | key_change | token | explain | case |
-//	                          correction
+//	                          delivery | correction
 //	actor           string    client id of the caller (a department, a service, an officer)
 //	                          whose signature or token verified; absent when nobody
 //	                          authenticated (see below)
@@ -89,10 +89,26 @@
 //	               decision permit, code case_complete (every item released)
 //	               or case_incomplete, and elapsed_us; a case refused before its items (bad input,
 //	               limits) is a query entry with route POST /v1/cases
+//	delivery       a record pushed to a subscriber's delivery topic
+//	               (exchange/deliver.go): permit, the consumer, dataset,
+//	               purpose, subject, record_id, the fields released, the
+//	               subscription (policy) and its version, and the delivery
+//	               id (request_id); written before the delivery, so a
+//	               redelivery after a crash has a second entry with the
+//	               same request_id; a correction notice is a delivery
+//	               entry with code correction_notice and the correction id
+//	               as policy
 //	correction     a resident's request to correct a field about them, from
 //	               the citizen page (actor and role "citizen", subject,
 //	               dataset, fields: the one field, reason: the resident's
-//	               words, code correction_open)
+//	               words, code correction_open); or a consumer's correction
+//	               of a record it received (exchange/corrections.go): filed
+//	               (actor the consumer, code correction_open, dataset,
+//	               subject, record_id, the field, reason), decided (actor
+//	               the department, code correction_accepted or
+//	               correction_rejected, reason) or fulfilled (code
+//	               correction_corrected, record_id the corrected record);
+//	               request_id is the correction id
 //
 // Refusals that cost the caller nothing to repeat (deny entries, token
 // refusals, and queries refused 429 rate_limited) are audited at most once

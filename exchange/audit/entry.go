@@ -26,7 +26,8 @@ const (
 	KindToken        Kind = "token"         // an access token was issued or refused
 	KindExplain      Kind = "explain"       // a caller asked why a policy decides as it does
 	KindCase         Kind = "case"          // a case bundle was assembled (its items are query entries)
-	KindCorrection   Kind = "correction"    // a resident asked for a correction of a field about them
+	KindDelivery     Kind = "delivery"      // a subscription's record was pushed to its consumer
+	KindCorrection   Kind = "correction"    // a correction was requested (by a resident or a consumer), decided, or its record corrected
 )
 
 // Decision is the outcome recorded with an entry.
@@ -119,7 +120,7 @@ func (e Entry) Validate() error {
 		return fmt.Errorf("%w: time year %d outside 1..9999", ErrBadEntry, y)
 	}
 	switch e.Kind {
-	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCase, KindCorrection:
+	case KindQuery, KindAccept, KindReject, KindDeny, KindPolicyChange, KindKeyChange, KindToken, KindExplain, KindCase, KindDelivery, KindCorrection:
 	default:
 		return fmt.Errorf("%w: unknown kind %q", ErrBadEntry, e.Kind)
 	}

@@ -55,6 +55,26 @@ func (n Names) Control() string { return n.ns() + ".control" }
 // Group is the consumer group exchange nodes share ingest partitions in.
 func (n Names) Group() string { return n.ns() + "-exchange" }
 
+// Deliver is consumer's delivery topic: the records its subscriptions
+// release, pushed by the exchange (exchange/deliver.go). Only the
+// exchange writes it and only that consumer reads it (ACLs).
+func (n Names) Deliver(consumer string) string { return n.ns() + ".deliver." + consumer }
+
+// DeliverGroup is the consumer group exchange nodes share the accepted
+// partitions in for delivery; its committed offsets are how far delivery
+// has gone.
+func (n Names) DeliverGroup() string { return n.ns() + "-deliver" }
+
+// SubscriberGroup is the consumer group consumer reads its delivery
+// topic in (connectors.Subscriber).
+func (n Names) SubscriberGroup(consumer string) string { return n.ns() + "-subscriber-" + consumer }
+
+// Corrections is publisher's correction inbox: the corrections filed
+// against its records and their status events (exchange/corrections.go),
+// one partition, kept. Only the exchange writes it; that publisher reads
+// it, and every node replays it for the corrections' state.
+func (n Names) Corrections(publisher string) string { return n.ns() + ".corrections." + publisher }
+
 // DatasetOf returns the dataset of an ingest, accepted or rejected topic.
 func (n Names) DatasetOf(topic string) (string, bool) {
 	for _, kind := range []string{".ingest.", ".accepted.", ".rejected."} {

@@ -22,6 +22,10 @@ type Principals struct {
 	// Publishers maps a publisher's client id (its SCRAM user) to the
 	// datasets it may publish: it may write only those ingest topics.
 	Publishers map[string][]string
+	// Subscribers are the consumers with a Subscription (their client ids
+	// are their SCRAM users): each may read its own delivery topic, in its
+	// own group, and nothing else; only the exchange writes it.
+	Subscribers []string
 	// Responders maps a live publisher's client id to the datasets its
 	// live grants name: it may read only those request topics (in the
 	// group Names.Responders) and write only those reply topics.
@@ -66,7 +70,17 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 		allow(topic, p.Names.Control(), lit, ex, kafka.ACLOperationTypeDescribe),
 		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeRead),
 		allow(group, p.Names.Group(), lit, ex, kafka.ACLOperationTypeDescribe),
+		allow(group, p.Names.DeliverGroup(), lit, ex, kafka.ACLOperationTypeRead),
+		allow(group, p.Names.DeliverGroup(), lit, ex, kafka.ACLOperationTypeDescribe),
 	)
+	subs := append([]string(nil), p.Subscribers...)
+	sort.Strings(subs)
+	for _, c := range subs {
+		out = append(out,
+			allow(topic, p.Names.Deliver(c), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Deliver(c), lit, ex, kafka.ACLOperationTypeDescribe),
+		)
+	}
 	pubs := make([]string, 0, len(p.Publishers))
 	for u := range p.Publishers {
 		pubs = append(pubs, u)
@@ -81,6 +95,23 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 				allow(topic, p.Names.Ingest(d), lit, u, kafka.ACLOperationTypeDescribe),
 			)
 		}
+	}
+	for _, u := range pubs {
+		out = append(out,
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeWrite),
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Corrections(u), lit, ex, kafka.ACLOperationTypeDescribe),
+			allow(topic, p.Names.Corrections(u), lit, u, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Corrections(u), lit, u, kafka.ACLOperationTypeDescribe),
+		)
+	}
+	for _, c := range subs {
+		out = append(out,
+			allow(topic, p.Names.Deliver(c), lit, c, kafka.ACLOperationTypeRead),
+			allow(topic, p.Names.Deliver(c), lit, c, kafka.ACLOperationTypeDescribe),
+			allow(group, p.Names.SubscriberGroup(c), lit, c, kafka.ACLOperationTypeRead),
+			allow(group, p.Names.SubscriberGroup(c), lit, c, kafka.ACLOperationTypeDescribe),
+		)
 	}
 	out = append(out, responderACLs(p)...)
 	return out

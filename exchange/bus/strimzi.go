@@ -44,7 +44,7 @@ var k8sName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-
 
 // StrimziManifests returns the Kafka, KafkaNodePool, KafkaTopic and
 // KafkaUser resources for the exchange's topics (Topics), its users (the
-// exchange and each publisher) and their ACLs (ACLs of p). The Kafka
+// exchange, each publisher and each subscriber) and their ACLs (ACLs of p). The Kafka
 // cluster has one TLS listener with SCRAM-SHA-512 on 9093 and simple
 // authorization: nothing is allowed that a KafkaUser does not list. The
 // User Operator keeps each user's password in a Secret named after it.
@@ -127,6 +127,9 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 	var order []key
 	users := map[string]bool{p.Exchange: true}
 	for u := range p.Publishers {
+		users[u] = true
+	}
+	for _, u := range p.Subscribers {
 		users[u] = true
 	}
 	for u := range p.Responders {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
+	"time"
 
 	"github.com/segmentio/kafka-go"
 
@@ -37,7 +39,17 @@ type TopicSpec struct {
 	Partitions        int // ingest, accepted and rejected topics; default 3
 	ReplicationFactor int // default 1
 	MinInsyncReplicas int // default: 2 when replication >= 3, else 1
+	// Subscribers get a delivery topic each (Names.Deliver; Partitions
+	// partitions, kept DeliverRetention).
+	Subscribers []string
+	// Publishers get a correction inbox each (Names.Corrections; one
+	// partition, kept forever).
+	Publishers []string
 }
+
+// DeliverRetention is retention.ms of a delivery topic: a subscriber
+// down for longer than 30 days misses deliveries.
+const DeliverRetention = 30 * 24 * time.Hour
 
 func (s TopicSpec) withDefaults() TopicSpec {
 	if s.Partitions <= 0 {
@@ -98,6 +110,17 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 		// node applies the same policy events in the same order.
 		mk(n.Control(), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}),
 	)
+	subs := append([]string(nil), spec.Subscribers...)
+	sort.Strings(subs)
+	for _, c := range subs {
+		out = append(out, mk(n.Deliver(c), spec.Partitions,
+			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(DeliverRetention.Milliseconds(), 10)}))
+	}
+	pubs := append([]string(nil), spec.Publishers...)
+	sort.Strings(pubs)
+	for _, p := range slices.Compact(pubs) {
+		out = append(out, mk(n.Corrections(p), 1, kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: "-1"}))
+	}
 	return out
 }
 

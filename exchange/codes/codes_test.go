@@ -114,6 +114,9 @@ var sentinels = []struct {
 	{schemas.ErrBadSchema, "bad_schema"},
 	{schemas.ErrIncompatible, "incompatible_schema"},
 	{policy.ErrUnknownField, "unknown_policy_field"},
+	{codes.ErrNotReceived, "not_received"},
+	{codes.ErrUnknownCorrection, "unknown_correction"},
+	{codes.ErrCorrectionDecided, "correction_decided"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

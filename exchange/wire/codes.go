@@ -175,6 +175,10 @@ var catalogue = []Code{
 	code("bad_schema", KindInvalid, "the schema file is not strict JSON, leaves the OneVisit schema profile, or is not the next version of a served dataset"),
 	code("incompatible_schema", KindConflict, "the schema version breaks its dataset's compatibility mode against the latest version"),
 	code("unknown_policy_field", KindInvalid, "the policy names a field that no schema version of its dataset defines"),
+	// Corrections (exchange/corrections.go).
+	code("not_received", KindPermission, "a correction names a field of a record its filer received (a query answer or a delivery) in the last 30 days"),
+	code("unknown_correction", KindNotExist, "no correction with this id was filed by you or routed to you"),
+	code("correction_decided", KindConflict, "the correction was already accepted or rejected"),
 }
 
 // rank is each code's position in the catalogue.

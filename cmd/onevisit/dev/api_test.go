@@ -22,6 +22,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/record"
 )
 
 // call sends one request and returns the response (body already read)
@@ -104,6 +105,12 @@ var routeRoles = map[string]string{
 	"POST /v1/clients/events":             "officer",
 	"POST /v1/schemas/events":             "officer",
 	"GET /v1/schemas":                     "public",
+	// Corrections: a consumer files against what it received; the
+	// department lists and decides what is routed to it; each sees its own.
+	"POST /v1/corrections":      "consumer",
+	"GET /v1/corrections":       "publisher,consent",
+	"GET /v1/corrections/{id}":  "consumer,publisher,consent",
+	"POST /v1/corrections/{id}": "publisher,consent",
 }
 
 // roleClients are the dev mode sample clients that hold each role.
@@ -805,6 +812,9 @@ func TestRequestLimits(t *testing.T) {
 			size := int64(16<<10 + 1)
 			if strings.HasSuffix(r[1], "/events") { // control events: a whole policy set
 				size = control.MaxEventSize + 1024 + 1
+			}
+			if r[1] == "/v1/corrections" { // a received record and its receipt
+				size = record.MaxSize + 64<<10 + 1
 			}
 			tok := ""
 			if role == api.RoleCitizen { // a resident's ID token, from dev mode's sign-in provider

@@ -310,7 +310,7 @@ func TestProceduresCatalogue(t *testing.T) {
 	want := []string{
 		`company_cancellation by company-registration for company_cancellation (^CC-\d{4}-\d{4,}$): 2 items, roles map[company:organisation legal_representative:person]`,
 		`company_establishment by company-registration for company_establishment (^CE-\d{4}-\d{4,}$): 2 items, roles map[company:organisation legal_representative:person]`,
-		`death_registration by death-registration for death_registration (^DR-\d{4}-\d{4,}$): 3 items, roles map[deceased:person]`,
+		`death_registration by death-registration for death_registration (^DR-\d{4}-\d{4,}$): 4 items, roles map[deceased:person]`,
 		`employment by employment-service for employment (^EM-\d{4}-\d{4,}$): 3 items, roles map[applicant:person company:organisation]`,
 		`marriage_registration by marriage-registration for marriage_registration (^MR-\d{4}-\d{4,}$): 4 items, roles map[applicant:person partner:person]`,
 		`medical_insurance_reimbursement by medical-insurance for medical_insurance_reimbursement (^MI-\d{4}-\d{4,}$): 2 items, roles map[applicant:person]`,

@@ -10,13 +10,16 @@
 //     under DIR/clients/<client>.json (0600; private keys: never commit
 //     them), with the public halves in DIR/registry.json;
 //   - the exchange's own keys, in a file keystore under DIR/keys;
-//   - seven sample publisher connectors (household, tax, property, birth,
-//     marriage, social insurance, business licences) and the sample
+//   - eight sample publisher connectors (household, tax, property, birth,
+//     marriage, social insurance, business licences, death) and the sample
 //     consent service (consent-service, role consent, which alone may
 //     publish the consent dataset) that load the CSV files shipped in
-//     connectors/samples through Kafka; and the procedure services of the
+//     connectors/samples through Kafka; the procedure services of the
 //     seed procedure catalogue (policy/examples/procedures.yaml), whose
-//     case bundles (POST /v1/cases, `onevisit case`) the banner shows. Loading is idempotent, so a restart
+//     case bundles (POST /v1/cases, `onevisit case`) the banner shows; and
+//     the three Tell-Us-Once subscribers the death record is delivered to
+//     (pension-service, social-insurance-service, household-deregistration;
+//     policy/examples/death.yaml, Env.Subscriber). Loading is idempotent, so a restart
 //     republishes and the exchange answers "duplicate";
 //   - the live-query example (live.go): the tax bureau's responder
 //     answers the live dataset tax_certificate from the sample tax.csv
@@ -122,17 +125,21 @@ var SampleClients = []Client{
 	// A second officer: a widening policy change needs two.
 	{ID: "security-reviewer", Role: "officer", Name: "Security reviewer"},
 	// The departments and services of the reform's procedures
-	// (policy/examples/departments.yaml, procedures.yaml).
+	// (policy/examples/departments.yaml, procedures.yaml), and of Tell Us
+	// Once (policy/examples/death.yaml: civil affairs also registers
+	// deaths, and the pension service also ends pensions at death).
 	{ID: "hospital", Role: "publisher", Name: "Hospital (medical birth certificates)", Datasets: []string{"birth"}},
-	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (marriage registration)", Datasets: []string{"marriage"}},
+	{ID: "civil-affairs", Role: "publisher", Name: "Civil Affairs Bureau (marriage and death registration)", Datasets: []string{"marriage", "death"}},
 	{ID: "social-security", Role: "publisher", Name: "Human Resources and Social Security Bureau (social insurance)", Datasets: []string{"social_insurance"}},
 	{ID: "market-regulation", Role: "publisher", Name: "Market Regulation Bureau (business licences)", Datasets: []string{"business_licence"}},
 	{ID: "marriage-registration", Role: "consumer", Name: "Marriage registration service", Purposes: []string{"marriage_registration"}},
 	{ID: "employment-service", Role: "consumer", Name: "Employment and social insurance enrolment service", Purposes: []string{"employment"}},
 	{ID: "medical-insurance", Role: "consumer", Name: "Medical insurance reimbursement service", Purposes: []string{"medical_insurance_reimbursement"}},
-	{ID: "pension-service", Role: "consumer", Name: "Pension claim service", Purposes: []string{"pension_claim"}},
+	{ID: "pension-service", Role: "consumer", Name: "Pension service (claims; ending a pension at death)", Purposes: []string{"pension_claim", "pension_termination"}},
 	{ID: "company-registration", Role: "consumer", Name: "Company establishment and cancellation service", Purposes: []string{"company_establishment", "company_cancellation"}},
 	{ID: "death-registration", Role: "consumer", Name: "Death registration and funeral service", Purposes: []string{"death_registration"}},
+	{ID: "social-insurance-service", Role: "consumer", Name: "Social insurance service (closing an enrolment at death)", Purposes: []string{"social_insurance_termination"}},
+	{ID: "household-deregistration", Role: "consumer", Name: "Household deregistration (public security)", Purposes: []string{"household_deregistration"}},
 }
 
 // Env is a running dev environment.

@@ -30,7 +30,7 @@ func init() {
 	commands = map[string]command{
 		"dev":       {"run everything in one process: embedded broker, exchange, sample departments", runDev},
 		"serve":     {"run an exchange node against a Kafka cluster (--config FILE)", runServe},
-		"connector": {"run a connector: `connector csv --dataset D --file F --credentials C`; a live dataset's responder: `connector respond --dataset D --credentials C --file F.csv`; a PostgreSQL table: `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`", runConnector},
+		"connector": {"run a connector: `connector csv --dataset D --file F --credentials C`; a live dataset's responder: `connector respond --dataset D --credentials C --file F.csv`; a PostgreSQL table: `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`; a consumer's deliveries: `connector subscribe --credentials C`", runConnector},
 		"token":     {"print an access token for a client (--credentials C)", runToken},
 		"query":     {"ask for a record as a procedure service and verify the answer", runQuery},
 		"case":      {"gather a procedure's evidence in one call and verify the bundle: `case --procedure P --case-id X --subject role=id ...`", runCase},

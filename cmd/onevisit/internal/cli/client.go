@@ -110,7 +110,7 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 		return connectorCommands[args[0]](ctx, e, args[1:])
 	}
 	if len(args) == 0 || args[0] != "csv" {
-		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`, `connector respond --dataset D --credentials C --file F` or `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C`")
+		return usagef("want `connector csv --dataset D --file F --credentials C [--via kafka|http]`, `connector respond --dataset D --credentials C --file F`, `connector sql --dsn postgres://... --dataset D --query Q --cursor COL --credentials C` or `connector subscribe --credentials C`")
 	}
 	fs := flags(e, "connector csv")
 	dataset := fs.String("dataset", "", "dataset (required)")

@@ -45,7 +45,7 @@ var groups = map[string][]subcommand{
 		{"export", "write the log to a file for an outside auditor (officers)"}, {"verify-export", "check an export file offline (exits 1 on any failed check)"}},
 	"keys": {{"list", "the key directory"}, {"rotate", "register a new key version (officers)"}, {"revoke", "revoke a key version (officers)"}, {"break-glass", "revoke an exchange key version in the file backend (key custodian)"},
 		{"generate", "a client about to be enrolled makes its own key pair (public JWK on stdout)"}},
-	"connector": {{"csv", "sign and publish the rows of a CSV file"}, {"respond", "answer a live dataset's queries from a CSV file or a database (a department's responder)"}, {"sql", "publish a PostgreSQL query's rows: a snapshot, then the changes by a cursor column"}},
+	"connector": {{"csv", "sign and publish the rows of a CSV file"}, {"respond", "answer a live dataset's queries from a CSV file or a database (a department's responder)"}, {"sql", "publish a PostgreSQL query's rows: a snapshot, then the changes by a cursor column"}, {"subscribe", "print a consumer's verified deliveries as JSON lines"}},
 }
 
 // isHelpFlag reports whether a is one of the spellings of help the flag

@@ -45,6 +45,11 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	datasets := parts.Schemas.Datasets()
 	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
+	// Every consumer gets its delivery topic, which it alone reads
+	// (subscriptions, correction notices); every publisher its correction
+	// inbox.
+	spec.Subscribers = exchange.DeliveryConsumers(parts.Policy, parts.Clients)
+	spec.Publishers = parts.Policy.AllPublishers()
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}
@@ -57,6 +62,11 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	for u := range resp {
 		if pubs[u] == nil {
+			users = append(users, u)
+		}
+	}
+	for _, u := range spec.Subscribers {
+		if _, dup := pubs[u]; !dup && resp[u] == nil {
 			users = append(users, u)
 		}
 	}
@@ -88,7 +98,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp}, datasets)
+	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp, Subscribers: spec.Subscribers}, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}

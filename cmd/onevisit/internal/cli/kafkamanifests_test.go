@@ -18,6 +18,7 @@ import (
 
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/deploy/testkit"
+	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
@@ -109,7 +110,12 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		t.Fatal(err)
 	}
 	names := bus.Names("onevisit")
-	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2}
+	reg2, err := dev.Prepare(t.TempDir()) // the same sample clients as the config's registry
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := exchange.DeliveryConsumers(set, reg2)
+	spec := bus.TopicSpec{Partitions: 6, ReplicationFactor: 3, MinInsyncReplicas: 2, Subscribers: consumers, Publishers: set.AllPublishers()}
 
 	wantTopics := map[string]string{}
 	for _, tc := range bus.Topics(names, reg.Datasets(), spec) {
@@ -121,7 +127,7 @@ func TestKafkaManifestsMatchSetup(t *testing.T) {
 		wantTopics[tc.Topic] = string(b)
 	}
 	var wantACLs []string
-	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set), Responders: responders(set)}, reg.Datasets()) {
+	for _, a := range bus.ACLs(bus.Principals{Names: names, Exchange: "onevisit-exchange", Publishers: publishers(set), Responders: responders(set), Subscribers: consumers}, reg.Datasets()) {
 		rt := map[kafka.ResourceType]string{kafka.ResourceTypeTopic: "topic", kafka.ResourceTypeGroup: "group"}[a.ResourceType]
 		op := map[kafka.ACLOperationType]string{kafka.ACLOperationTypeRead: "Read", kafka.ACLOperationTypeWrite: "Write", kafka.ACLOperationTypeDescribe: "Describe"}[a.Operation]
 		if rt == "" || op == "" || a.PermissionType != kafka.ACLPermissionTypeAllow {
