@@ -42,7 +42,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	// in the log (view.Entry.Pos), which orders same-second updates.
 	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
 		if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
-			n.view.Apply(string(m.Key), cur.At(m.Offset))
+			n.view.ApplyAt(string(m.Key), cur.At(m.Offset), m.Topic, m.Partition)
 		}
 		return
 	}
@@ -99,7 +99,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	for attempt := 0; ; attempt++ {
 		pseud, err := n.pseud.Of(ctx, subject)
 		if err == nil {
-			n.view.Apply(pseud, entry)
+			n.view.ApplyAt(pseud, entry, m.Topic, m.Partition)
 			return
 		}
 		if ctx.Err() != nil {

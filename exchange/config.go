@@ -43,6 +43,8 @@ type Config struct {
 	Schemas string       `yaml:"schemas"`
 	Keys    KeysConfig   `yaml:"keys"`
 	Ingest  IngestConfig `yaml:"ingest"`
+	View    ViewConfig   `yaml:"view"`
+	Audit   AuditConfig  `yaml:"audit"`
 	// Citizen is the OpenID Connect provider residents sign in with for
 	// the citizen page (/me); unset: citizen sign-in is off.
 	Citizen citizen.Config `yaml:"citizen"`
@@ -415,5 +417,6 @@ func (c Config) Parts(kb KeyBackend, lg *slog.Logger) (Parts, error) {
 		TokenSigner: kb.Token, ReceiptSigner: kb.Receipt, AuditSigner: kb.Audit, Pseudonyms: kb.Pseudonyms, ExchangeKeys: kb.Public,
 		RefreshKeys: kb.Refresh, KeyRefresh: c.Keys.Refresh, KeyGrace: c.Keys.Grace,
 		Logger: lg, FutureSkew: c.Ingest.FutureSkew, PolicyApprovals: c.PolicyApprovals, Citizen: c.Citizen,
+		ViewDir: c.View.Dir, AuditDir: c.Audit.Dir,
 	}, nil
 }

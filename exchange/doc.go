@@ -1,8 +1,15 @@
 // Package exchange is one OneVisit exchange node: it wires the ingest
 // pipeline, the materialised view, the audit log and the HTTP API over a
-// Kafka cluster. Nodes are stateless: each rebuilds its view and its copy
-// of the audit log from the accepted and audit topics at start, and nodes
-// share the ingest partitions through one consumer group.
+// Kafka cluster. Nodes hold no state the topics do not: each rebuilds its
+// copy of the audit log from the audit topic at start, and its view from
+// the accepted topics, and nodes share the ingest partitions through one
+// consumer group. With view.dir (dev mode: the data dir's view/) the view
+// is a full replica on disk (package view, Pebble; viewstore.go): every
+// node holds every dataset's records, their MACs checked on every read, and
+// a restart resumes each accepted partition at the checkpoint the store
+// wrote with its entries instead of rebuilding; a checkpoint past a
+// partition's end (the topic was made anew) empties the store and rebuilds.
+// Why a full replica and not partitions owned per node: README "Scale".
 //
 // A node answers queries only after it has read the accepted topics up to
 // the offsets they had when it started (/healthz and /readyz say
@@ -216,6 +223,12 @@
 //	                                                   fetched by this node (set after every
 //	                                                   commit of the ingest loop)
 //	onevisit_view_records                              live records held for queries
+//	onevisit_view_log_messages_read_total              accepted-topic messages the tails read into the
+//	                                                   view since start (with view.dir, a restart reads
+//	                                                   only those past the store's checkpoints)
+//	onevisit_view_store_corrupt_total                  reads of view-store entries whose MAC failed
+//	                                                   (not served; see package view)
+//	onevisit_view_store_bytes                          the view store's size on disk (0 in memory)
 //	onevisit_audit_entries                             entries in this node's copy of the audit log
 //	onevisit_policy_version                            the control-plane policy version the node
 //	                                                   decides by (0 until the first is applied)

@@ -68,6 +68,12 @@ type Parts struct {
 	// FutureSkew is how far ahead of the node's clock a record's iat may
 	// be (0: ingest.DefaultFutureSkew, 5 minutes).
 	FutureSkew time.Duration
+	// ViewDir, when set, keeps the view on disk there (config view.dir,
+	// see ViewConfig).
+	ViewDir string
+	// AuditDir, when set, keeps the audit log on disk there (config
+	// audit.dir, see AuditConfig).
+	AuditDir string
 	// LiveTimeout is how long a query of a live dataset waits for the
 	// department's answer before source_timeout (0: DefaultLiveTimeout).
 	LiveTimeout time.Duration
@@ -115,6 +121,7 @@ type Node struct {
 	corrections correctionBook // corrections.go
 
 	viewRefused *prometheus.CounterVec
+	viewReads   prometheus.Counter // accepted-topic messages read (viewstore.go)
 	// sealer MACs every audit entry this node writes and checks those it
 	// reads back; set in Run, before any read or write of the audit topic.
 	sealer atomic.Pointer[audit.Sealer]
@@ -151,6 +158,7 @@ func New(p Parts) (*Node, error) {
 	}))
 	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
 	n.metrics.MustRegister(n.viewRefused)
+	n.registerViewMetrics()
 	auditRefused := prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_audit_entries_refused_total", Help: "Messages in the audit topic without a valid node MAC, kept out of the audit log."})
 	n.metrics.MustRegister(auditRefused)
 	n.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: "onevisit_ingest_consumer_lag", Help: "Messages in the ingest topics not yet fetched by this node."})
@@ -319,6 +327,14 @@ func (n *Node) Run(ctx context.Context) error {
 		return err
 	}
 	n.acceptedMAC.Store(am)
+	if err := n.openViewStore(ctx); err != nil {
+		return err
+	}
+	defer n.view.Close()
+	if err := n.openAuditStore(); err != nil {
+		return err
+	}
+	defer n.log.Close()
 	ln := n.p.Listener
 	if ln == nil {
 		var err error

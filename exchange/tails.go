@@ -33,6 +33,16 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 	if err != nil {
 		return nil, err
 	}
+	// With the view on disk, each accepted partition resumes at the
+	// store's checkpoint (see viewstore.go).
+	accepted := map[string]bool{}
+	for _, d := range datasets {
+		accepted[names.Accepted(d)] = true
+	}
+	resume, err := n.resumeAccepted(offs, accepted)
+	if err != nil {
+		return nil, err
+	}
 	// An empty control plane starts from the files this node was given.
 	// The node is caught up once it read offset 0 (its seed, or another
 	// node's first event), so a ready node runs version 1 or later.
@@ -50,16 +60,32 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			pending.Add(1)
 			var once sync.Once
 			done := func() { once.Do(pending.Done) }
+			partition := po.Partition
+			next := kafka.FirstOffset
+			if s, ok := resume[topic][partition]; ok && s >= 0 {
+				next = s
+				n.applied.advance(topic, partition, next)
+			}
 			if topic == names.Control() {
 				// Key events of clients enrolled at runtime wait for it.
 				partDone := done
 				done = func() { n.controlCaughtUp(); partDone() }
 			}
-			if end <= 0 {
+			if end <= 0 || next >= end {
 				done()
 			}
-			partition := po.Partition
-			apply := func(m kafka.Message) { n.applyAccepted(ctx, m) }
+			apply := func(m kafka.Message) {
+				n.applyAccepted(ctx, m)
+				if ctx.Err() != nil {
+					return // stopped, maybe before m was applied: no checkpoint past it
+				}
+				n.viewReads.Inc()
+				// The checkpoint moves past a message that did not
+				// change the view too (refused, or held already).
+				if err := n.view.Advance(m.Topic, m.Partition, m.Offset+1); err != nil {
+					n.p.Logger.Warn("view store checkpoint not written", "topic", m.Topic, "partition", m.Partition, "err", err)
+				}
+			}
 			switch topic {
 			case names.Audit():
 				apply = n.trail.apply
@@ -79,7 +105,6 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			g.Go(func() error {
 				// A tail outlives broker failures: on an error it reopens
 				// its reader at the next offset after a backoff.
-				next := kafka.FirstOffset
 				for attempt := 0; ctx.Err() == nil; attempt++ {
 					r, err := n.p.Kafka.PartitionReader(topic, partition, next)
 					if err == nil {

@@ -13,6 +13,14 @@
 // of the topic: a message without a valid MAC is never a leaf, while
 // authenticated bytes that do not parse are still leaves.
 //
+// A Log is in memory (NewLog) or, after UseDisk, on disk (logdisk.go: one
+// Pebble database holding the entries, every complete subtree's hash and
+// the by-subject index; only the size and the compact range, O(log n)
+// hashes, stay in memory). Both serve the same roots, proofs, entries and
+// lookups (TestDiskLogEqualsMemoryLog). The folder is emptied when it is
+// opened: the node rebuilds its copy from the topic at every start, so no
+// entry is read from an earlier run's disk.
+//
 // # Entry schema
 //
 // An entry is one JSON object. entry.schema.json (JSON Schema 2020-12,

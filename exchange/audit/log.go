@@ -37,6 +37,7 @@ type Log struct {
 	levels  [][][hashSize]byte // levels[l][i]: node (l, i); levels[0] are leaf hashes
 	rng     *compact.Range     // the compact range [0, size)
 	subject map[string][]uint64
+	disk    *logDisk // set by UseDisk: entries, hashes and index on disk (logdisk.go)
 }
 
 // NewLog returns an empty log.
@@ -60,7 +61,10 @@ func (l *Log) Append(entry []byte) uint64 {
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	idx := uint64(len(l.entries))
+	if l.disk != nil {
+		return l.appendDisk(raw, leaf, subj)
+	}
+	idx := l.n()
 	// Append reports the leaf and every perfect subtree it completes, each
 	// level in increasing index order, so each lands at the end of its
 	// level. The error is impossible: the hash has the hasher's size.
@@ -81,7 +85,7 @@ func (l *Log) Append(entry []byte) uint64 {
 func (l *Log) Size() uint64 {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return uint64(len(l.entries))
+	return l.n()
 }
 
 // Root returns the tree head of the first size entries. Root(0) is
@@ -93,14 +97,18 @@ func (l *Log) Root(size uint64) ([]byte, error) {
 }
 
 func (l *Log) rootLocked(size uint64) ([]byte, error) {
-	if size > uint64(len(l.entries)) {
-		return nil, fmt.Errorf("root: %w: size %d, log has %d", ErrOutOfRange, size, len(l.entries))
+	if size > l.n() {
+		return nil, fmt.Errorf("root: %w: size %d, log has %d", ErrOutOfRange, size, l.n())
 	}
 	if size == 0 {
 		return hasher.EmptyRoot(), nil
 	}
 	ids := compact.RangeNodes(0, size, nil)
-	r, err := factory.NewRange(0, size, l.hashes(ids))
+	hs, err := l.hashes(ids)
+	if err != nil {
+		return nil, fmt.Errorf("root: %w", err)
+	}
+	r, err := factory.NewRange(0, size, hs)
 	if err != nil {
 		return nil, fmt.Errorf("root: %w", err)
 	}
@@ -109,13 +117,16 @@ func (l *Log) rootLocked(size uint64) ([]byte, error) {
 
 // hashes reads stored node hashes; every id must be a complete subtree
 // inside the log.
-func (l *Log) hashes(ids []compact.NodeID) [][]byte {
+func (l *Log) hashes(ids []compact.NodeID) ([][]byte, error) {
+	if l.disk != nil {
+		return l.disk.hashes(ids)
+	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		h := l.levels[id.Level][id.Index]
 		out[i] = h[:]
 	}
-	return out
+	return out, nil
 }
 
 // Checkpoint returns the unsigned tree head of the whole log now, for
@@ -123,8 +134,8 @@ func (l *Log) hashes(ids []compact.NodeID) [][]byte {
 func (l *Log) Checkpoint(origin string, now time.Time) Checkpoint {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	root, _ := l.rootLocked(uint64(len(l.entries))) // cannot fail at the current size
-	return Checkpoint{Origin: origin, Size: uint64(len(l.entries)), Root: root, Time: now.UTC()}
+	root, _ := l.rootLocked(l.n()) // cannot fail at the current size
+	return Checkpoint{Origin: origin, Size: l.n(), Root: root, Time: now.UTC()}
 }
 
 // InclusionProof returns the RFC 9162 inclusion proof of entry index in
@@ -132,14 +143,18 @@ func (l *Log) Checkpoint(origin string, now time.Time) Checkpoint {
 func (l *Log) InclusionProof(index, size uint64) ([][]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if index >= size || size > uint64(len(l.entries)) {
-		return nil, fmt.Errorf("inclusion proof: %w: index %d, size %d, log has %d", ErrOutOfRange, index, size, len(l.entries))
+	if index >= size || size > l.n() {
+		return nil, fmt.Errorf("inclusion proof: %w: index %d, size %d, log has %d", ErrOutOfRange, index, size, l.n())
 	}
 	nodes, err := proof.Inclusion(index, size)
 	if err != nil {
 		return nil, fmt.Errorf("inclusion proof: %w", err)
 	}
-	return nodes.Rehash(l.hashes(nodes.IDs), hasher.HashChildren)
+	hs, err := l.hashes(nodes.IDs)
+	if err != nil {
+		return nil, fmt.Errorf("inclusion proof: %w", err)
+	}
+	return nodes.Rehash(hs, hasher.HashChildren)
 }
 
 // ConsistencyProof returns the RFC 9162 consistency proof between the
@@ -149,14 +164,18 @@ func (l *Log) InclusionProof(index, size uint64) ([][]byte, error) {
 func (l *Log) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if size1 > size2 || size2 > uint64(len(l.entries)) {
-		return nil, fmt.Errorf("consistency proof: %w: sizes %d, %d, log has %d", ErrOutOfRange, size1, size2, len(l.entries))
+	if size1 > size2 || size2 > l.n() {
+		return nil, fmt.Errorf("consistency proof: %w: sizes %d, %d, log has %d", ErrOutOfRange, size1, size2, l.n())
 	}
 	nodes, err := proof.Consistency(size1, size2)
 	if err != nil {
 		return nil, fmt.Errorf("consistency proof: %w", err)
 	}
-	p, err := nodes.Rehash(l.hashes(nodes.IDs), hasher.HashChildren)
+	hs, err := l.hashes(nodes.IDs)
+	if err != nil {
+		return nil, fmt.Errorf("consistency proof: %w", err)
+	}
+	p, err := nodes.Rehash(hs, hasher.HashChildren)
 	if err != nil {
 		return nil, fmt.Errorf("consistency proof: %w", err)
 	}
@@ -170,8 +189,11 @@ func (l *Log) ConsistencyProof(size1, size2 uint64) ([][]byte, error) {
 func (l *Log) Entries(from, to uint64) ([][]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if from > to || to > uint64(len(l.entries)) {
-		return nil, fmt.Errorf("entries: %w: [%d, %d), log has %d", ErrOutOfRange, from, to, len(l.entries))
+	if from > to || to > l.n() {
+		return nil, fmt.Errorf("entries: %w: [%d, %d), log has %d", ErrOutOfRange, from, to, l.n())
+	}
+	if l.disk != nil {
+		return l.disk.entries(from, to)
 	}
 	out := make([][]byte, 0, to-from)
 	for _, e := range l.entries[from:to] {
@@ -185,8 +207,11 @@ func (l *Log) Entries(from, to uint64) ([][]byte, error) {
 func (l *Log) LeafHashes(from, to uint64) ([][]byte, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if from > to || to > uint64(len(l.entries)) {
-		return nil, fmt.Errorf("leaf hashes: %w: [%d, %d), log has %d", ErrOutOfRange, from, to, len(l.entries))
+	if from > to || to > l.n() {
+		return nil, fmt.Errorf("leaf hashes: %w: [%d, %d), log has %d", ErrOutOfRange, from, to, l.n())
+	}
+	if l.disk != nil {
+		return l.disk.leafHashes(from, to)
 	}
 	out := make([][]byte, 0, to-from)
 	for i := from; i < to; i++ {
@@ -201,10 +226,16 @@ func (l *Log) LeafHashes(from, to uint64) ([][]byte, error) {
 // carries its index and raw bytes, for InclusionProof.
 func (l *Log) BySubject(pseudonym string) []IndexedEntry {
 	l.mu.RLock()
-	idx := l.subject[pseudonym]
-	raws := make([][]byte, len(idx))
-	for i, j := range idx {
-		raws[i] = l.entries[j]
+	var idx []uint64
+	var raws [][]byte
+	if l.disk != nil {
+		idx, raws = l.disk.bySubject(pseudonym)
+	} else {
+		idx = l.subject[pseudonym]
+		raws = make([][]byte, len(idx))
+		for i, j := range idx {
+			raws[i] = l.entries[j]
+		}
 	}
 	l.mu.RUnlock()
 

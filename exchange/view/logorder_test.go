@@ -41,40 +41,42 @@ func TestSameSecondFollowsTheLog(t *testing.T) {
 		{"a later duplicate write of a record puts it last again",
 			[]step{{"e", 1}, {"x", 2}, {"e", 3}}, "e"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			entries := map[string]*view.Entry{}
-			entry := func(id string) *view.Entry {
-				if e, ok := entries[id]; ok {
+	for _, k := range kinds {
+		for _, tt := range tests {
+			t.Run(k.name+"/"+tt.name, func(t *testing.T) {
+				entries := map[string]*view.Entry{}
+				entry := func(id string) *view.Entry {
+					if e, ok := entries[id]; ok {
+						return e
+					}
+					e := p.entry(t, id, 100, record.Upsert)
+					entries[id] = e
 					return e
 				}
-				e := p.entry(t, id, 100, record.Upsert)
-				entries[id] = e
-				return e
-			}
-			v := view.New(64)
-			var log []step
-			for _, s := range tt.steps {
-				e := entry(s.id)
-				if s.pos > 0 {
-					e = e.At(s.pos - 1)
-					log = append(log, s)
+				v := k.open(t)
+				var log []step
+				for _, s := range tt.steps {
+					e := entry(s.id)
+					if s.pos > 0 {
+						e = e.At(s.pos - 1)
+						log = append(log, s)
+					}
+					v.Apply("subject-a", e)
 				}
-				v.Apply("subject-a", e)
-			}
-			if got := stateOf(v, "subject-a").ID; got != tt.want {
-				t.Errorf("node holds %q, want %q", got, tt.want)
-			}
-			// A node that only reads the log, in log order.
-			slices.SortFunc(log, func(a, b step) int { return int(a.pos - b.pos) })
-			w := view.New(64)
-			for _, s := range log {
-				w.Apply("subject-a", entry(s.id).At(s.pos-1))
-			}
-			if got, want := stateOf(w, "subject-a").ID, stateOf(v, "subject-a").ID; got != want {
-				t.Errorf("a node reading only the log holds %q, this node %q", got, want)
-			}
-		})
+				if got := stateOf(v, "subject-a").ID; got != tt.want {
+					t.Errorf("node holds %q, want %q", got, tt.want)
+				}
+				// A node that only reads the log, in log order.
+				slices.SortFunc(log, func(a, b step) int { return int(a.pos - b.pos) })
+				w := k.open(t)
+				for _, s := range log {
+					w.Apply("subject-a", entry(s.id).At(s.pos-1))
+				}
+				if got, want := stateOf(w, "subject-a").ID, stateOf(v, "subject-a").ID; got != want {
+					t.Errorf("a node reading only the log holds %q, this node %q", got, want)
+				}
+			})
+		}
 	}
 }
 

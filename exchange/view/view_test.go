@@ -158,28 +158,33 @@ func TestApplyOrder(t *testing.T) {
 			{"r3", 300, record.Upsert, true, state{true, true, "r3", false}, 1},
 		}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			v := view.New(16)
-			for i, s := range tt.steps {
-				got := v.Apply("subject-a", p.entry(t, s.id, s.iat, s.op))
-				if got != s.wantApply {
-					t.Errorf("step %d (%s): Apply = %v, want %v", i, s.id, got, s.wantApply)
+	for _, k := range kinds {
+		for _, tt := range tests {
+			t.Run(k.name+"/"+tt.name, func(t *testing.T) {
+				v := k.open(t)
+				for i, s := range tt.steps {
+					got := v.Apply("subject-a", p.entry(t, s.id, s.iat, s.op))
+					if got != s.wantApply {
+						t.Errorf("step %d (%s): Apply = %v, want %v", i, s.id, got, s.wantApply)
+					}
+					if st := stateOf(v, "subject-a"); st != s.want {
+						t.Errorf("step %d (%s): state = %+v, want %+v", i, s.id, st, s.want)
+					}
+					if n := v.Len(); n != s.wantLen {
+						t.Errorf("step %d (%s): Len = %d, want %d", i, s.id, n, s.wantLen)
+					}
 				}
-				if st := stateOf(v, "subject-a"); st != s.want {
-					t.Errorf("step %d (%s): state = %+v, want %+v", i, s.id, st, s.want)
-				}
-				if n := v.Len(); n != s.wantLen {
-					t.Errorf("step %d (%s): Len = %d, want %d", i, s.id, n, s.wantLen)
-				}
-			}
-		})
+			})
+		}
 	}
 }
 
 func TestLenCountsLiveRecordsAcrossSubjectsAndDatasets(t *testing.T) {
+	forEachKind(t, testLenCounts)
+}
+
+func testLenCounts(t *testing.T, v *view.View) {
 	p := newPublisher(t)
-	v := view.New(0)
 	steps := []struct {
 		subject string
 		id      string
@@ -257,21 +262,23 @@ func TestApplyIsOrderIndependent(t *testing.T) {
 			wantLen++
 		}
 	}
-	rng := mrand.New(mrand.NewPCG(1, 2))
-	for run := range 200 {
-		perm := slices.Clone(items)
-		rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
-		v := view.New(1024)
-		for _, it := range perm {
-			v.Apply(it.subject, it.e)
-		}
-		for _, s := range subjects {
-			if got := stateOf(v, s); got != want[s] {
-				t.Fatalf("run %d: subject %s = %+v, want %+v", run, s, got, want[s])
+	for _, k := range kinds {
+		rng := mrand.New(mrand.NewPCG(1, 2))
+		for run := range 200 {
+			perm := slices.Clone(items)
+			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			v := k.open(t)
+			for _, it := range perm {
+				v.Apply(it.subject, it.e)
 			}
-		}
-		if got := v.Len(); got != wantLen {
-			t.Fatalf("run %d: Len = %d, want %d", run, got, wantLen)
+			for _, s := range subjects {
+				if got := stateOf(v, s); got != want[s] {
+					t.Fatalf("%s run %d: subject %s = %+v, want %+v", k.name, run, s, got, want[s])
+				}
+			}
+			if got := v.Len(); got != wantLen {
+				t.Fatalf("%s run %d: Len = %d, want %d", k.name, run, got, wantLen)
+			}
 		}
 	}
 }
@@ -432,6 +439,10 @@ func TestFromRecordInternsNames(t *testing.T) {
 // TestConcurrentApplyGet runs writers and readers together; -race checks
 // the locking, and the end state must be the (iat, log position) winner.
 func TestConcurrentApplyGet(t *testing.T) {
+	forEachKind(t, testConcurrentApplyGet)
+}
+
+func testConcurrentApplyGet(t *testing.T, v *view.View) {
 	p := newPublisher(t)
 	const writers, perWriter = 4, 25
 	subjects := []string{"x", "y", "z"}
@@ -445,7 +456,6 @@ func TestConcurrentApplyGet(t *testing.T) {
 			entries[w] = append(entries[w], p.entry(t, fmt.Sprintf("w%d-%03d", w, k), int64(k), op).At(int64(k*writers+(writers-1-w))))
 		}
 	}
-	v := view.New(64)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := range writers {

@@ -8,6 +8,17 @@
 // with p50/p99 latency, every item's audit write and the case's on; and
 // the heap bytes one held record costs.
 //
+// The scale phase (scale.go) then fills a fresh node, its view and audit
+// log on disk, with Options.Records records signed in parallel on every
+// core (each signed, none reused: the subject is bound into the
+// signature) and streamed into the pipeline, and reports the process's
+// heap and RSS per record after forced collections (a signed difference,
+// never below 0), the view store's disk bytes per record, the rate at
+// which a new node rebuilds its replica from the accepted topics, and the
+// query rate and p50/p99 over random subjects from disk, directly and
+// through one loopback HTTP hop (the cost of forwarding to another node).
+// The ingest and query phases use at most PhaseRecords records.
+//
 // Everything runs on loopback against the embedded broker (or the cluster
 // named in Options.Kafka). Each phase is bounded in time or count and the
 // run stops by itself. It is a benchmark, never a test: nothing here
@@ -66,13 +77,24 @@ type Result struct {
 	CPUs int
 	// VerifyPerSec is the raw Ed25519 rate on all cores, measured right
 	// before and after the first ingest phase (their mean).
-	VerifyPerSec   float64
-	Embedded       Figures  // against the embedded broker
-	Kafka          *Figures // against Options.Kafka, when given
+	VerifyPerSec float64
+	Embedded     Figures  // against the embedded broker
+	Kafka        *Figures // against Options.Kafka, when given
+	// BytesPerRecord is the heap one record costs in a view kept in
+	// memory (view.dir unset), measured alone.
 	BytesPerRecord float64
+	// Scale and KafkaScale are the scale phase's figures (scale.go).
+	Scale, KafkaScale *Scale
+	// ViewAlone is the view store alone at Options.Records (viewalone.go).
+	ViewAlone *ViewAlone
 	// CaseConcurrency is the concurrency the case figures were measured at.
 	CaseConcurrency int
 }
+
+// PhaseRecords bounds the records of the ingest and query phases: a run
+// with more (--records) measures the rest in the scale phase, which never
+// holds its records in memory.
+const PhaseRecords = DefaultRecords
 
 // Report is the machine-readable form of a Result (`onevisit bench
 // --json`). Its field names are a contract: they keep their names across
@@ -98,25 +120,58 @@ type Report struct {
 	CaseErrors      int64   `json:"case_errors"`
 	CaseItems       int     `json:"case_items"`
 	CaseConcurrency int     `json:"case_concurrency"`
+	// Figures of the scale phase (records held by one node, view on
+	// disk); heap_bytes_per_record is then that node's whole process
+	// (view, audit log, in-process broker) after a forced collection.
+	RSSBytesPerRecord        *float64 `json:"rss_bytes_per_record"`
+	MemoryViewBytesPerRecord float64  `json:"memory_view_heap_bytes_per_record"` // a view in memory, alone
+	NodeRecords              *int     `json:"node_records"`                      // records the scale phase's node held (at most NodeRecords)
+	ScaleQueryPerSec         *float64 `json:"scale_query_per_s"`
+	ScaleQueryP50Ms          *float64 `json:"scale_query_p50_ms"`
+	ScaleQueryP99Ms          *float64 `json:"scale_query_p99_ms"`
+	ForwardQueryP50Ms        *float64 `json:"forward_query_p50_ms"` // the same load through one loopback HTTP hop
+	ForwardQueryP99Ms        *float64 `json:"forward_query_p99_ms"`
+	// The view store alone at records entries (ViewAlone).
+	ViewDiskBytesPerRecord *float64 `json:"view_disk_bytes_per_record"`
+	ViewHeapBytesPerRecord *float64 `json:"view_heap_bytes_per_record"`
+	ViewApplyPerSec        *float64 `json:"view_apply_per_s"`
+	ViewGetP99Ms           *float64 `json:"view_get_p99_ms"`
+	JoinQueryErrors        *int64   `json:"join_query_errors"` // queries failed while a new node caught up
+	JoinQueryP99Ms         *float64 `json:"join_query_p99_ms"` // their worst one-second p99
 	// Kafka holds the same figures against Options.Kafka, when given.
 	Kafka *Report `json:"kafka,omitempty"`
 }
 
 // Report returns the run's figures in their machine-readable form.
 func (r Result) Report(records int) Report {
-	of := func(f Figures) Report {
-		return Report{
+	of := func(f Figures, sc *Scale) Report {
+		rep := Report{
 			CPUs: r.CPUs, Records: records, RawVerifyPerSec: r.VerifyPerSec,
 			IngestPerSec: f.IngestPerSec, IngestRatio: f.IngestRatio, IngestTopicPerSec: f.IngestTopicPerSec,
 			QueryPerSec: f.QueryPerSec, QueryP50Ms: ms(f.QueryP50), QueryP99Ms: ms(f.QueryP99), QueryErrors: f.QueryErrors,
-			HeapBytesPerRecord: r.BytesPerRecord,
-			CasePerSec:         f.CasePerSec, CaseP50Ms: ms(f.CaseP50), CaseP99Ms: ms(f.CaseP99), CaseErrors: f.CaseErrors,
+			HeapBytesPerRecord: r.BytesPerRecord, MemoryViewBytesPerRecord: r.BytesPerRecord,
+			CasePerSec: f.CasePerSec, CaseP50Ms: ms(f.CaseP50), CaseP99Ms: ms(f.CaseP99), CaseErrors: f.CaseErrors,
 			CaseItems: CaseItems, CaseConcurrency: r.CaseConcurrency,
 		}
+		if sc != nil {
+			p := func(v float64) *float64 { return &v }
+			rep.HeapBytesPerRecord = sc.HeapPerRecord
+			rep.DiskBytesPerRecord, rep.RebuildPerSec, rep.RSSBytesPerRecord = p(sc.DiskPerRecord), p(sc.RebuildPerSec), p(sc.RSSPerRecord)
+			rep.NodeRecords = &sc.Records
+			rep.ScaleQueryPerSec, rep.ScaleQueryP50Ms, rep.ScaleQueryP99Ms = p(sc.QueryPerSec), p(ms(sc.QueryP50)), p(ms(sc.QueryP99))
+			rep.ForwardQueryP50Ms, rep.ForwardQueryP99Ms = p(ms(sc.HopP50)), p(ms(sc.HopP99))
+			je := sc.JoinErrors
+			rep.JoinQueryErrors, rep.JoinQueryP99Ms = &je, p(ms(sc.JoinWorstP99))
+		}
+		return rep
 	}
-	rep := of(r.Embedded)
+	rep := of(r.Embedded, r.Scale)
+	if va := r.ViewAlone; va != nil {
+		get := ms(va.GetP99)
+		rep.ViewDiskBytesPerRecord, rep.ViewHeapBytesPerRecord, rep.ViewApplyPerSec, rep.ViewGetP99Ms = &va.DiskPerRecord, &va.HeapPerRecord, &va.ApplyPerSec, &get
+	}
 	if r.Kafka != nil {
-		k := of(*r.Kafka)
+		k := of(*r.Kafka, r.KafkaScale)
 		rep.Kafka = &k
 	}
 	return rep
@@ -163,23 +218,25 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	res := Result{CPUs: runtime.GOMAXPROCS(0), CaseConcurrency: o.CaseConcurrency}
 	say := func(f string, a ...any) { fmt.Fprintf(o.Out, f+"\n", a...) }
 	say("onevisit bench: %d CPUs, %s per timed phase, %d records, query concurrency %d", res.CPUs, o.Duration, o.Records, o.Concurrency)
-	subjects := Subjects(o.Records)
+	subjects := Subjects(min(o.Records, PhaseRecords))
 
 	var recs []string
 	envs := []struct {
-		name string
-		opts dev.Options
-		dst  *Figures
-	}{{"embedded broker", dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}, &res.Embedded}}
+		name  string
+		opts  dev.Options
+		dst   *Figures
+		scale **Scale
+	}{{"embedded broker", dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}, &res.Embedded, &res.Scale}}
 	if o.Kafka != nil {
 		kc := *o.Kafka
 		kc.Names = bus.Names(fmt.Sprintf("bench%d", time.Now().UnixNano()))
 		res.Kafka = &Figures{}
 		envs = append(envs, struct {
-			name string
-			opts dev.Options
-			dst  *Figures
-		}{"Kafka " + strings.Join(kc.Brokers, ","), dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, Kafka: &kc, Topics: bus.TopicSpec{ReplicationFactor: min(3, len(kc.Brokers))}}, res.Kafka})
+			name  string
+			opts  dev.Options
+			dst   *Figures
+			scale **Scale
+		}{"Kafka " + strings.Join(kc.Brokers, ","), dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, Kafka: &kc, Topics: bus.TopicSpec{ReplicationFactor: min(3, len(kc.Brokers))}}, res.Kafka, &res.KafkaScale})
 	}
 	for i, e := range envs {
 		env, err := dev.Start(ctx, e.opts)
@@ -207,7 +264,27 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		say("  case (%d-item bundle):      %10.0f bundles/s  p50 %s  p99 %s  errors %d  (concurrency %d, audit on)", CaseItems, f.CasePerSec, f.CaseP50.Round(10*time.Microsecond), f.CaseP99.Round(10*time.Microsecond), f.CaseErrors, o.CaseConcurrency)
 	}
 	res.BytesPerRecord = memoryPerRecord(recs)
-	say("memory per held record:      %10.0f bytes", res.BytesPerRecord)
+	say("memory per held record:      %10.0f bytes (a view in memory, alone)", res.BytesPerRecord)
+	for _, e := range envs {
+		opts := e.opts
+		if opts.Kafka != nil {
+			kc := *opts.Kafka
+			kc.Names = bus.Names(fmt.Sprintf("benchscale%d", time.Now().UnixNano()))
+			opts.Kafka = &kc
+		}
+		say("[%s, scale: %d records held by one node, view and audit log on disk]", e.name, min(o.Records, NodeRecords))
+		sc, err := scale(ctx, opts, o, say)
+		if err != nil {
+			return res, fmt.Errorf("bench scale on %s: %w", e.name, err)
+		}
+		*e.scale = &sc
+	}
+	say("[view store alone: %d records]", o.Records)
+	va, err := viewAlone(ctx, o.Records, say)
+	if err != nil {
+		return res, fmt.Errorf("bench view store alone: %w", err)
+	}
+	res.ViewAlone = &va
 	return res, nil
 }
 
@@ -405,6 +482,11 @@ func signHousehold(ctx context.Context, env *dev.Env, subjects []string) ([]stri
 }
 
 func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) (float64, time.Duration, time.Duration, int64, error) {
+	return queryLoadAt(ctx, env, env.BaseURL, subjects, o)
+}
+
+// queryLoadAt is queryLoad against base, env's node or a proxy before it.
+func queryLoadAt(ctx context.Context, env *dev.Env, base string, subjects []string, o Options) (float64, time.Duration, time.Duration, int64, error) {
 	c, err := env.Client("school-enrolment")
 	if err != nil {
 		return 0, 0, 0, 0, err
@@ -427,7 +509,7 @@ func queryLoad(ctx context.Context, env *dev.Env, subjects []string, o Options) 
 			defer wg.Done()
 			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += o.Concurrency {
 				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}) // in the purpose's case-id format
-				req, _ := http.NewRequestWithContext(ctx, "POST", env.BaseURL+"/v1/query", bytes.NewReader(body))
+				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
 				req.Header.Set("Authorization", "Bearer "+tok)
 				t0 := time.Now()
 				resp, err := hc.Do(req)

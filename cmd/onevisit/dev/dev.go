@@ -246,6 +246,15 @@ func Start(ctx context.Context, o Options) (*Env, error) {
 	}
 	parts.KeyRefresh, parts.KeyGrace = kc.Refresh, kc.Grace
 	parts.Topics, parts.PolicyApprovals = o.Topics, o.PolicyApprovals
+	// The view lives on disk beside the broker's log and lasts as long as
+	// it: an ephemeral broker starts empty, so its view does too.
+	parts.ViewDir = filepath.Join(env.DataDir, "view")
+	parts.AuditDir = filepath.Join(env.DataDir, "audit-log") // emptied at every start
+	if o.Ephemeral {
+		if err := os.RemoveAll(parts.ViewDir); err != nil {
+			return nil, fmt.Errorf("dev: view dir: %w", err)
+		}
+	}
 	if env.signIn, err = devSignIn(&parts); err != nil {
 		return nil, err
 	}
@@ -667,6 +676,14 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 		return nil, err
 	}
 	parts.Node, parts.Listener, parts.Topics, parts.PolicyApprovals = name, ln, e.topics, e.approvals
+	// A node of its own has a view of its own, built from the log.
+	parts.ViewDir = filepath.Join(e.DataDir, "view-"+name)
+	parts.AuditDir = filepath.Join(e.DataDir, "audit-log-"+name)
+	if err := os.RemoveAll(parts.ViewDir); err != nil {
+		ln.Close()
+		kb.Close()
+		return nil, fmt.Errorf("dev: view dir: %w", err)
+	}
 	parts.KeyRefresh, parts.KeyGrace = e.keys.Refresh, e.keys.Grace
 	if _, err := devSignIn(&parts); err != nil {
 		ln.Close()

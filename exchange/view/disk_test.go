@@ -1,0 +1,190 @@
+package view_test
+
+import (
+	"bytes"
+	"fmt"
+	"testing"
+
+	"github.com/cockroachdb/pebble"
+
+	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/view"
+)
+
+const topic = "onevisit.accepted.household"
+
+// TestStoreResumesFromCheckpoint: a view on disk keeps its entries, its
+// live count and each partition's checkpoint (written in the same batch as
+// the entry) across a close and reopen, so a node resumes reading the log
+// where it stopped.
+func TestStoreResumesFromCheckpoint(t *testing.T) {
+	p := newPublisher(t)
+	dir := t.TempDir()
+	v, err := view.Open(dir, testKey, view.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.Resume(topic, 0); ok {
+		t.Fatal("a fresh store has a checkpoint")
+	}
+	v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	v.ApplyAt("s2", p.entry(t, "r2", 100, record.Upsert).At(1), topic, 0)
+	v.ApplyAt("s2", p.entry(t, "r3", 90, record.Upsert).At(2), topic, 0) // stale: not applied, checkpoint still moves
+	v.ApplyAt("s3", p.entry(t, "r4", 100, record.Delete).At(0), topic, 1)
+	if err := v.Advance(topic, 1, 5); err != nil { // offsets 1..4 refused, say
+		t.Fatal(err)
+	}
+	v.Apply("s4", p.entry(t, "own", 100, record.Upsert)) // own write, not read back yet
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	w := openDisk(t, dir)
+	type cp struct {
+		next int64
+		ok   bool
+	}
+	for part, want := range map[int]cp{0: {3, true}, 1: {5, true}, 2: {0, false}} {
+		if n, ok := w.Resume(topic, part); (cp{n, ok}) != want {
+			t.Errorf("Resume(partition %d) = %d, %v; want %d, %v", part, n, ok, want.next, want.ok)
+		}
+	}
+	got := map[string]state{}
+	for _, s := range []string{"s1", "s2", "s3", "s4", "s5"} {
+		got[s] = stateOf(w, s)
+	}
+	want := map[string]state{
+		"s1": {true, true, "r1", false},
+		"s2": {true, true, "r2", false},
+		"s3": {true, false, "r4", true},
+		"s4": {true, true, "own", false},
+		"s5": {},
+	}
+	for s := range want {
+		if got[s] != want[s] {
+			t.Errorf("after reopen %s = %+v, want %+v", s, got[s], want[s])
+		}
+	}
+	if n := w.Len(); n != 3 {
+		t.Errorf("Len after reopen = %d, want 3", n)
+	}
+	if !w.Seen(issuer, dataset, "r3") || w.Seen(issuer, dataset, "r9") {
+		t.Error("Seen after reopen: want r3 remembered and r9 not")
+	}
+	// The checkpoint never moves back.
+	w.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	if n, _ := w.Resume(topic, 0); n != 3 {
+		t.Errorf("Resume after re-reading offset 0 = %d, want 3", n)
+	}
+}
+
+// TestStoreDetectsCorruptEntries changes the store behind the view's back
+// (a flipped byte, a value copied under another subject, a value cut
+// short): none of them is served, each is counted, and a newer record
+// replaces a corrupt one.
+func TestStoreDetectsCorruptEntries(t *testing.T) {
+	p := newPublisher(t)
+	key := func(subject string) []byte { return []byte("e\x00" + dataset + "\x00" + subject) }
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *pebble.DB)
+		bad    string // the subject whose entry must not be served
+	}{
+		{"flipped byte in the record", func(t *testing.T, db *pebble.DB) {
+			val := get(t, db, key("victim"))
+			i := bytes.Index(val, []byte("eyJ")) + 10
+			val[i] ^= 1
+			set(t, db, key("victim"), val)
+		}, "victim"},
+		{"entry copied under another subject", func(t *testing.T, db *pebble.DB) {
+			set(t, db, key("other"), get(t, db, key("victim")))
+		}, "other"},
+		{"entry cut short", func(t *testing.T, db *pebble.DB) {
+			val := get(t, db, key("victim"))
+			set(t, db, key("victim"), val[:len(val)-40])
+		}, "victim"},
+		{"entry replaced by garbage", func(t *testing.T, db *pebble.DB) {
+			set(t, db, key("victim"), []byte("x"))
+		}, "victim"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			v, err := view.Open(dir, testKey, view.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.ApplyAt("victim", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+			if err := v.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := pebble.Open(dir, &pebble.Options{Logger: silent{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.tamper(t, db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w := openDisk(t, dir)
+			if st := stateOf(w, tt.bad); st != (state{}) {
+				t.Fatalf("tampered entry served: %+v", st)
+			}
+			if w.Corrupt() == 0 {
+				t.Fatal("Corrupt() = 0 after reading a tampered entry")
+			}
+			// A newer record takes the corrupt entry's place.
+			w.Apply(tt.bad, p.entry(t, "r2", 200, record.Upsert))
+			if st, want := stateOf(w, tt.bad), (state{true, true, "r2", false}); st != want {
+				t.Fatalf("after a newer record: %+v, want %+v", st, want)
+			}
+		})
+	}
+}
+
+// TestStoreUnderAnotherKeyStartsEmpty: a store written under another MAC
+// key (the key backend changed) cannot be checked, so Open empties it and
+// the node rebuilds from the log (no checkpoint).
+func TestStoreUnderAnotherKeyStartsEmpty(t *testing.T) {
+	p := newPublisher(t)
+	dir := t.TempDir()
+	v := openDisk(t, dir)
+	v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	w, err := view.Open(dir, bytes.Repeat([]byte{8}, 32), view.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if _, ok := w.Resume(topic, 0); ok {
+		t.Error("checkpoint kept under another key")
+	}
+	if st := stateOf(w, "s1"); st != (state{}) || w.Len() != 0 {
+		t.Errorf("entry kept under another key: %+v, Len %d", st, w.Len())
+	}
+}
+
+func get(t *testing.T, db *pebble.DB, k []byte) []byte {
+	t.Helper()
+	v, c, err := db.Get(k)
+	if err != nil {
+		t.Fatalf("get %q: %v", k, err)
+	}
+	defer c.Close()
+	return append([]byte(nil), v...)
+}
+
+func set(t *testing.T, db *pebble.DB, k, v []byte) {
+	t.Helper()
+	if err := db.Set(k, v, pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// silent drops Pebble's informational lines in this test's own opens.
+type silent struct{}
+
+func (silent) Infof(string, ...any)         {}
+func (silent) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
