@@ -91,7 +91,7 @@ func (f *groupFixture) readAll(ctx context.Context, t *testing.T, want int) []st
 	defer r.Close()
 	for len(got) < want+1 {
 		rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		m, err := r.ReadMessage(rctx)
+		m, err := r.FetchMessage(rctx)
 		cancel()
 		if err != nil {
 			break // read to the end (one past want shows there is no more)
