@@ -227,8 +227,10 @@ func typMatches(got, want string) bool {
 //     pinned) and strict base64url, given only the resolved
 //     ed25519.PublicKey (see verifyCompact);
 //   - validates time claims as opts ask (the caller adds
-//     WithExpirationRequired, WithAudience, ...); our pins are applied
-//     after opts so they cannot be overridden.
+//     WithExpirationRequired, WithAudience, ...), through jwt/v5's
+//     validator. The algorithm and strict base64url are fixed in code, so
+//     no option can change them; options that only concern jwt.Parser
+//     (padding, skipping claims validation) have no effect.
 //
 // It returns the resolved key, so the caller can check its Owner.
 // Callers bound the token size before calling.
