@@ -170,12 +170,18 @@ func (n *Node) ensureCorrectionTopic(ctx context.Context, dept string) error {
 // FileCorrection files c (ID, status and times set here) about the
 // subject with pseudonym subject, audits it and routes it to c.Department.
 func (n *Node) FileCorrection(ctx context.Context, c wire.Correction, subject string) (wire.Correction, error) {
+	return n.fileCorrection(ctx, c, subject, c.Filer, "consumer", "POST /v1/corrections")
+}
+
+// fileCorrection files c as FileCorrection does; its audit entry names
+// actor, role and route.
+func (n *Node) fileCorrection(ctx context.Context, c wire.Correction, subject, actor, role, route string) (wire.Correction, error) {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	c.ID, c.Status, c.Filed = "cor-"+hex.EncodeToString(b[:]), wire.CorrectionOpen, time.Now().UTC()
 	c.Decision, c.Decided, c.CorrectedRecordID, c.Corrected = "", time.Time{}, "", time.Time{}
-	if err := n.trail.Write(ctx, audit.Entry{Time: c.Filed, Kind: audit.KindCorrection, Actor: c.Filer, Role: "consumer",
-		Route: "POST /v1/corrections", Dataset: c.Dataset, Subject: subject, RecordID: c.RecordID, Fields: []string{c.Field},
+	if err := n.trail.Write(ctx, audit.Entry{Time: c.Filed, Kind: audit.KindCorrection, Actor: actor, Role: role,
+		Route: route, Dataset: c.Dataset, Subject: subject, RecordID: c.RecordID, Fields: []string{c.Field},
 		Reason: c.Reason, Decision: audit.DecisionPermit, Code: "correction_open", RequestID: c.ID, Node: n.p.Node}); err != nil {
 		return wire.Correction{}, fmt.Errorf("exchange: correction: audit: %w", err)
 	}

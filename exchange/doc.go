@@ -42,7 +42,8 @@
 // policy control plane; seal.go the node MACs; deliver.go the delivery of
 // subscriptions to their consumers' delivery topics ("Tell Us Once");
 // corrections.go the corrections routed to departments and the notices
-// of corrected records; the ingest loop itself (fetch, pipeline, commit after the durable
+// of corrected records (corrections_citizen.go those residents file from
+// the citizen page); the ingest loop itself (fetch, pipeline, commit after the durable
 // write) is ingest.Consumer.
 //
 // # Live queries
@@ -209,7 +210,12 @@
 // Metrics of the node itself (the ingest and API packages list theirs):
 //
 //	onevisit_keys_refresh_errors_total        failed refreshes of the exchange's key versions
-//	onevisit_keys_refresh_age_seconds         seconds since the last successful refresh
+//	onevisit_keys_refresh_age_seconds         seconds since the key backend last answered a
+//	                                          refresh: below keys.refresh on a healthy node
+//	                                          (file keystore or Vault), growing only while
+//	                                          refreshes fail; past keys.grace the node fails
+//	                                          closed (keys_stale); 0 without a refresh loop
+//	onevisit_build_info{version,revision,goversion}  always 1: which build a node runs
 //	onevisit_keys_events_refused_total{reason} key events skipped (reason: malformed,
 //	                                          bad_signature, unknown_signer, revoked_signer,
 //	                                          exchange_key, conflict, backwards, unknown_client)

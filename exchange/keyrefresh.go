@@ -21,6 +21,20 @@ func (n *Node) keysFresh() error {
 	return nil
 }
 
+// keysRefreshAge is onevisit_keys_refresh_age_seconds: seconds since the
+// key backend last answered a refresh. It grows only while refreshes
+// fail; on a healthy node it stays below keys.refresh (it restarts at
+// every successful refresh, the file keystore's re-read of its folder
+// included), and a node without a refresh loop reports 0, so that
+// an alert on it (deploy/prometheus/rules.yaml, OneVisitKeyBackendStale)
+// fires on a backend that stopped answering, never on uptime.
+func (n *Node) keysRefreshAge() float64 {
+	if n.p.RefreshKeys == nil {
+		return 0
+	}
+	return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
+}
+
 // refreshKeys re-reads the exchange's key versions on a timer.
 func (n *Node) refreshKeys(ctx context.Context) error {
 	every := n.p.KeyRefresh

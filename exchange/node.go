@@ -148,14 +148,12 @@ func New(p Parts) (*Node, error) {
 	}
 	var err error
 	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
-	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
 	n.metrics.MustRegister(n.keyRefreshErrors)
 	n.keyEventsRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_keys_events_refused_total", Help: "Key events in the keys topic that were skipped: unsigned, badly signed, naming an exchange key, or moving a status backwards."}, []string{"reason"})
 	n.metrics.MustRegister(n.keyEventsRefused)
-	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the exchange's key versions were last refreshed."}, func() float64 {
-		return time.Since(time.Unix(0, n.keysOK.Load())).Seconds()
-	}))
+	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_keys_refresh_age_seconds", Help: "Seconds since the key backend last answered a refresh of the exchange's key versions; 0 on a node that does not refresh."}, n.keysRefreshAge))
 	n.viewRefused = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "onevisit_view_records_refused_total", Help: "Records read back from an accepted topic that did not verify and were kept out of the view, by dataset and code."}, []string{"dataset", "code"})
 	n.metrics.MustRegister(n.viewRefused)
 	n.registerViewMetrics()

@@ -132,9 +132,14 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, _ auth
 // the leaf hashes the node computed when it appended them: a verifier
 // that finds an entry not reproducing a signed root uses them to name it
 // (audit.VerifyExport).
-func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+//
+// With filter parameters it searches instead (auditsearch.go).
+func (s *Server) auditEntries(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
 	const op = "audit entries"
 	q := r.URL.Query()
+	if isAuditSearch(q) {
+		return s.auditSearch(w, r, p)
+	}
 	start, err := uintParam(op, q, "start")
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -11,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/query"
+	"github.com/onevisit/onevisit/exchange/wire"
 )
 
 // Citizens verifies residents' ID tokens for the citizen routes
@@ -105,7 +106,8 @@ type citizenEntry struct {
 
 // myAccesses lists every audit entry about the signed-in resident, newest
 // first, with the log size they were read at (for inclusion proofs).
-// Correction requests (kind correction) are among them, shown as open.
+// Correction requests and their decisions (kind correction) are among
+// them.
 func (s *Server) myAccesses(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	const op = "my accesses"
 	pseud, err := s.citizenSubject(r, op)
@@ -169,16 +171,20 @@ type correctionRequest struct {
 	Comment string `json:"comment"`
 }
 
-// myCorrection records a resident's request to correct one field of a
-// dataset about them, as an audit entry of kind correction: durable,
-// in the signed log, listed on the resident's page as open. The
-// department's correction workflow (POST /v1/corrections) takes them
-// from there once it exists.
+// myCorrection files a resident's request to correct one field of a
+// dataset about them in the departments' correction workflow
+// (exchange.Node.FileResidentCorrection): routed to the inbox of the
+// department that published the record the node holds of them, decided
+// there with POST /v1/corrections/{id}; its filing and decision are audit
+// entries about the resident. The answer is the correction (201).
 func (s *Server) myCorrection(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
 	const op = "correction request"
 	pseud, err := s.citizenSubject(r, op)
 	if err != nil {
 		return err
+	}
+	if s.d.Corrections == nil {
+		return fmt.Errorf("%s: no correction workflow on this node: %w", op, codes.ErrNotFound)
 	}
 	var q correctionRequest
 	if err := decodeBody(r, queryBodyLimit, &q); err != nil {
@@ -200,16 +206,32 @@ func (s *Server) myCorrection(w http.ResponseWriter, r *http.Request, _ auth.Pri
 	if !s.corrections.allow(pseud, s.d.Now()) {
 		return fmt.Errorf("%s: more than %d requests in %s from one resident: %w", op, correctionBurst, correctionWindow, codes.ErrRateLimited)
 	}
-	e := audit.Entry{
-		Time: s.d.Now().UTC(), Kind: audit.KindCorrection, Actor: citizenActor, Role: citizenActor, Route: "POST /v1/me/corrections",
-		Dataset: q.Dataset, Fields: []string{q.Field}, Reason: q.Comment, Subject: pseud, Code: "correction_open",
-		RequestID: requestID(r.Context()), Node: s.d.Node,
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), writeTimeout)
 	defer cancel()
-	if err := s.d.Audit.Write(ctx, e); err != nil {
+	c, err := s.d.Corrections.FileResidentCorrection(ctx, pseud, q.Dataset, q.Field, q.Comment)
+	if err != nil {
+		if errors.Is(err, codes.ErrNotFound) {
+			return err
+		}
 		return fmt.Errorf("%s: %v: %w", op, err, codes.ErrUnavailable)
 	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"status": "open", "dataset": q.Dataset, "field": q.Field, "request_id": requestID(r.Context())})
+	writeJSON(w, http.StatusCreated, c)
+	return nil
+}
+
+// myCorrections lists the signed-in resident's correction requests, newest
+// first, with their status (open, accepted, rejected) as this node holds
+// it.
+func (s *Server) myCorrections(w http.ResponseWriter, r *http.Request, _ auth.Principal) error {
+	const op = "my corrections"
+	pseud, err := s.citizenSubject(r, op)
+	if err != nil {
+		return err
+	}
+	out := []wire.Correction{}
+	if s.d.Corrections != nil {
+		out = append(out, s.d.Corrections.ResidentCorrections(pseud)...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"corrections": out})
 	return nil
 }

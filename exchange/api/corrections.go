@@ -27,6 +27,12 @@ type Corrections interface {
 	CorrectionsFor(department string) []wire.Correction
 	// DecideCorrection records the department's decision.
 	DecideCorrection(ctx context.Context, id, department, status, reason string) (wire.Correction, error)
+	// FileResidentCorrection files a signed-in resident's request (the
+	// subject is their pseudonym) about the record the node holds of
+	// them in dataset, routed to its issuer.
+	FileResidentCorrection(ctx context.Context, subject, dataset, field, comment string) (wire.Correction, error)
+	// ResidentCorrections lists the corrections a resident filed.
+	ResidentCorrections(subject string) []wire.Correction
 }
 
 // receiptMaxAge is how old a receipt a correction may rest on

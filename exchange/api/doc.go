@@ -18,6 +18,18 @@
 // path does not take 405 method_not_allowed with Allow, both in the same
 // shape and counted (route label: the path's pattern, or "unmatched").
 //
+// The API document, GET /openapi.json (openapi.json here), is the one
+// source of the contract: every request is checked against its operation
+// there (parameters once the caller is authorized, the body once read
+// within its limit and strictly decoded) by libopenapi-validator, and a
+// mismatch is 400 with a pointer to the field, under the narrower code
+// below where one applies, else request_schema (spec.go lists the
+// mapping). Every status a route can answer is documented; tests keep
+// the routes and the document in step (TestOpenAPIMatchesRoutes) and
+// check the statuses (TestOpenAPIDocumentsStatuses) and the dataset enum
+// against the schema registry (TestOpenAPIDatasetEnum); schemathesis
+// checks a live node against it (deploy/schemathesis/run.sh).
+//
 // Request fields are checked before any policy decision, in this order,
 // each refusal naming its field: dataset, subject and purpose present
 // (missing_field); dataset in the catalogue (unknown_dataset); subject a
@@ -92,7 +104,11 @@
 // For the officer console and the citizen page (exchange/webui):
 // GET /v1/policy/current (officers) serves the policy set in force as
 // the canonical YAML a proposal carries; GET /v1/clients (officers) the
-// registered clients. The citizen routes (role citizen) take a
+// registered clients; GET /v1/audit/entries with filter parameters
+// (consumer, case_id, dataset, kind, code, from, to; officers) searches
+// the latest 100000 entries, or [start, end), newest first, and GET
+// /v1/audit/rejections (officers) counts the records refused at ingest
+// by dataset and code (auditsearch.go). The citizen routes (role citizen) take a
 // resident's OpenID Connect ID token instead of an access token
 // (Deps.Citizens, exchange/citizen; 404 when not configured, 401
 // unauthenticated without a token, 401 invalid_token for one that does
@@ -102,12 +118,16 @@
 // newest first, each with its exact bytes for the inclusion proof, and
 // refuses any query parameter (400 naming it: the subject comes from the
 // token only, so a resident cannot ask for another's entries); POST
-// /v1/me/corrections records a request to correct one field of a
-// dataset (a field of its schema, not the subject; a comment checked as
-// an officer's reason is) as an audit entry of kind correction, answered
-// 202 with status open, durably written before the answer; at most 5 an
-// hour per resident and node (429 rate_limited: each is an audit entry). GET
-// /v1/me/config (public) names the sign-in page.
+// /v1/me/corrections files a request to correct one field of a dataset
+// (a field of its schema, not the subject; a comment checked as an
+// officer's reason is) in the correction workflow of /v1/corrections:
+// about the record the node holds of the resident in that dataset (404
+// not_found naming /dataset when none), routed to its publisher's inbox
+// with filer "(resident)", answered 201 with the open correction once it
+// is audited and in the inbox; at most 5 an hour per resident and node
+// (429 rate_limited: each is an audit entry). GET /v1/me/corrections
+// lists the resident's corrections with their status as the department
+// decides them. GET /v1/me/config (public) names the sign-in page.
 //
 // Abuse bounds, per node:
 //   - rate limits and daily quotas of the consumer's access policies
@@ -131,6 +151,7 @@
 // Metrics (on the registry passed in):
 //
 //	onevisit_api_requests_total{route,code}
+//	onevisit_api_request_seconds{method,route}  histogram, every route (route: the pattern)
 //	onevisit_query_seconds{decision}            permit|deny|not_found|error
 //	onevisit_api_rate_limited_total{client}     429 answers (queries and token requests)
 //	onevisit_api_audit_suppressed_total{kind}   refusals not audited (see above)

@@ -63,7 +63,8 @@ func (s *Server) table() []route {
 		{"GET", "/v1/audit/verifiers", pub, "Signed-note verifier keys of the audit keys, one a line", s.auditVerifiers},
 		{"GET", "/v1/audit/proof/inclusion", pub, "RFC 9162 inclusion proof of one audit entry", s.inclusionProof},
 		{"GET", "/v1/audit/proof/consistency", pub, "RFC 9162 consistency proof between two audit log sizes", s.consistencyProof},
-		{"GET", "/v1/audit/entries", []string{RoleOfficer}, "A page of audit log entries, with their leaf hashes", s.auditEntries},
+		{"GET", "/v1/audit/entries", []string{RoleOfficer}, "A page of audit log entries, with their leaf hashes; with filters (consumer, case_id, dataset, kind, code, from, to), the matching entries newest first", s.auditEntries},
+		{"GET", "/v1/audit/rejections", []string{RoleOfficer}, "Records refused at ingest (dead letters), counted by dataset and code", s.auditRejections},
 		{"GET", "/healthz", pub, "Liveness and readiness", s.healthz},
 		{"GET", "/livez", pub, "Liveness: the process is up and serving HTTP", s.livez},
 		{"GET", "/readyz", pub, "Readiness: caught up with the accepted, audit and keys topics, and the key backend fresh", s.readyz},
@@ -75,6 +76,7 @@ func (s *Server) table() []route {
 		{"GET", "/v1/me/config", pub, "Where residents sign in for the citizen page", s.citizenConfig},
 		{"GET", "/v1/me/accesses", []string{RoleCitizen}, "Every audit entry about the signed-in resident, newest first (ID token as bearer)", s.myAccesses},
 		{"POST", "/v1/me/corrections", []string{RoleCitizen}, "Ask for the correction of a field about the signed-in resident (ID token as bearer)", s.myCorrection},
+		{"GET", "/v1/me/corrections", []string{RoleCitizen}, "The signed-in resident's correction requests and their status (ID token as bearer)", s.myCorrections},
 		{"POST", "/v1/corrections", []string{RoleConsumer}, "File a correction of a field of a record you received (its record and receipt)", s.fileCorrection},
 		{"GET", "/v1/corrections", []string{RolePublisher, RoleConsent}, "The corrections routed to your department (?status=open|accepted|rejected)", s.listCorrections},
 		{"GET", "/v1/corrections/{id}", []string{RoleConsumer, RolePublisher, RoleConsent}, "One correction you filed or decide", s.getCorrection},
@@ -98,6 +100,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request, _ auth.Principal)
 	form, err := url.ParseQuery(string(body))
 	if err != nil {
 		return s.oauthFail(w, r, fmt.Errorf("token: parse form: %w", auth.ErrInvalidRequest))
+	}
+	if err := checkBody(r, body, "application/x-www-form-urlencoded"); err != nil {
+		return s.oauthFail(w, r, fmt.Errorf("token: %v: %w", err, auth.ErrInvalidRequest))
 	}
 	resp, err := s.d.Auth.Token(r.Context(), form)
 	if err != nil {

@@ -115,6 +115,7 @@ type Server struct {
 	mux      *http.ServeMux
 	routes   []route
 	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec // exchange/api/latency.go
 	queryDur *prometheus.HistogramVec
 	queries  *query.Service
 
@@ -168,8 +169,9 @@ func New(d Deps) (*Server, error) {
 	s.publishInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "onevisit_api_publish_bytes_in_flight", Help: "Bytes of publish bodies admitted and not yet answered.",
 	})
+	s.latency = newLatency()
 	if d.Metrics != nil {
-		for _, c := range []prometheus.Collector{s.requests, s.queryDur, s.rateLimited, s.auditSuppressed, s.publishInFlight} {
+		for _, c := range []prometheus.Collector{s.requests, s.latency, s.queryDur, s.rateLimited, s.auditSuppressed, s.publishInFlight} {
 			if err := d.Metrics.Register(c); err != nil {
 				return nil, fmt.Errorf("api: %w", err)
 			}
@@ -223,6 +225,7 @@ func (s *Server) handleUnmatched() {
 		w.Header().Set("Cache-Control", "no-store")
 		w.Header().Set("X-Content-Type-Options", "nosniff")
 		r = r.WithContext(context.WithValue(r.Context(), reqIDKey{}, w.Header().Get("X-Request-Id")))
+		start := time.Now()
 		route, err := "unmatched", fmt.Errorf("api: no route for this path: %w", codes.ErrNoRoute)
 		if _, pattern := paths.Handler(r); pattern != "" && !allows(methods[pattern], r.Method) {
 			route = pattern
@@ -236,6 +239,7 @@ func (s *Server) handleUnmatched() {
 		c := wire.Of(err)
 		s.writeError(w, r, c, err)
 		s.requests.WithLabelValues(route, c.Name).Inc()
+		s.observe(r.Method, route, start)
 	})
 }
 
@@ -261,6 +265,7 @@ func (s *Server) handle(rt route) error {
 	}
 	s.routes = append(s.routes, rt)
 	s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
 		reqID := newID()
 		w.Header().Set("X-Request-Id", reqID)
 		w.Header().Set("Cache-Control", "no-store")
@@ -269,6 +274,9 @@ func (s *Server) handle(rt route) error {
 		ctx := context.WithValue(context.WithValue(r.Context(), reqIDKey{}, reqID), outcomeKey{}, &code)
 		r = r.WithContext(ctx)
 		p, err := s.authorize(r, rt)
+		if err == nil {
+			r, err = checkParams(r) // exchange/api/spec.go
+		}
 		if err == nil {
 			err = rt.h(w, r, p)
 		}
@@ -279,6 +287,7 @@ func (s *Server) handle(rt route) error {
 			s.writeError(w, r, c, err)
 		}
 		s.requests.WithLabelValues(rt.pattern, code).Inc()
+		s.observe(rt.method, rt.pattern, start)
 	})
 	return nil
 }
@@ -370,7 +379,17 @@ func decodeBody(r *http.Request, limit int64, v any) error {
 		return fmt.Errorf("read body: %v: %w", err, codes.ErrBadRequest)
 	}
 	if err := jsonstrict.Decode(body, v); err != nil {
+		// Valid JSON the Go type refused (a number for a string, a
+		// string that is no time): the document names the field.
+		if errors.Is(err, jsonstrict.ErrSyntax) && json.Valid(body) {
+			if serr := checkBody(r, body, "application/json"); serr != nil {
+				return serr
+			}
+		}
 		return fmt.Errorf("decode body: %w", err)
+	}
+	if err := checkBody(r, body, "application/json"); err != nil {
+		return err
 	}
 	return nil
 }

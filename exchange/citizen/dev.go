@@ -75,14 +75,11 @@ func (p *DevProvider) Handler(prefix string) http.Handler {
 		pageHeaders(w)
 		_ = signInPage.Execute(w, map[string]any{"Action": prefix + "/signin", "Residents": p.residents})
 	})
+	mux.HandleFunc("POST "+prefix+"/token", p.token)
 	mux.HandleFunc("POST "+prefix+"/signin", func(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
 		id := r.PostFormValue("resident")
-		known := false
-		for _, res := range p.residents {
-			known = known || res.ID == id
-		}
-		if !known {
+		if !p.known(id) {
 			http.Error(w, "unknown sample resident", http.StatusBadRequest)
 			return
 		}
@@ -126,6 +123,40 @@ var handoffPage = template.Must(template.New("handoff").Parse(strings.TrimSpace(
 <html lang="zh-CN"><head><meta charset="utf-8"><title>OneVisit</title></head>
 <body><div id="handoff" data-token="{{.Token}}" hidden></div><p>正在登录… Signing in…</p>
 <script src="/me/handoff.js"></script></body></html>`)))
+
+// known reports whether id is one of the listed sample residents.
+func (p *DevProvider) known(id string) bool {
+	for _, res := range p.residents {
+		if res.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// token answers POST {prefix}/token (form field resident, a listed sample
+// resident's ID) with {"id_token", "expires_in"}: the same ID token the
+// sign-in page hands the citizen page, for `onevisit citizen-token` and
+// scripts. An unlisted resident is 400 unknown_resident, the ID not
+// echoed.
+func (p *DevProvider) token(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4<<10)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	id := r.PostFormValue("resident")
+	if !p.known(id) {
+		w.WriteHeader(http.StatusBadRequest)
+		_, _ = w.Write([]byte(`{"error":{"code":"unknown_resident","message":"resident: not a sample resident of the development provider"}}` + "\n"))
+		return
+	}
+	tok, err := p.IDToken(id)
+	if err != nil {
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(`{"error":{"code":"internal","message":"could not sign"}}` + "\n"))
+		return
+	}
+	_ = json.NewEncoder(w).Encode(map[string]any{"id_token": tok, "token_type": "id_token", "expires_in": int(devTokenLifetime / time.Second)})
+}
 
 // String names the provider for banners.
 func (p *DevProvider) String() string { return fmt.Sprintf("development OIDC provider %s", p.issuer) }

@@ -35,5 +35,8 @@
 //	GET  /dev/oidc/            sign-in page listing the sample residents, marked DEVELOPMENT ONLY
 //	POST /dev/oidc/signin      form field resident: an HTML hand-off page that puts the ID token
 //	                           into the page's session storage (never into a URL) and opens /me/
+//	POST /dev/oidc/token       form field resident: {"id_token", "token_type", "expires_in"} as JSON,
+//	                           for `onevisit citizen-token` and scripts (400 unknown_resident for
+//	                           anyone not listed)
 //	GET  /dev/oidc/jwks.json   its public key, as a JWKS
 package citizen

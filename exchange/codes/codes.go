@@ -77,6 +77,10 @@ var (
 	// not a valid unified social credit code (length, characters,
 	// division code or check character).
 	ErrBadCreditCode = wire.WithCode("invalid_credit_code", errors.New("subject is not a valid unified social credit code"))
+	// ErrRequestSchema: the request does not match its operation in the
+	// API document (/openapi.json) in a way no narrower code names. Wrap it
+	// in a *FieldError naming the field.
+	ErrRequestSchema = wire.WithCode("request_schema", errors.New("request does not match the API document"))
 )
 
 // MaxCaseID and MaxPurpose bound the free-text fields of a request; they

@@ -117,6 +117,7 @@ var sentinels = []struct {
 	{codes.ErrNotReceived, "not_received"},
 	{codes.ErrUnknownCorrection, "unknown_correction"},
 	{codes.ErrCorrectionDecided, "correction_decided"},
+	{codes.ErrRequestSchema, "request_schema"},
 }
 
 func TestOfWrappedSentinels(t *testing.T) {

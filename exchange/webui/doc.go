@@ -17,16 +17,20 @@
 //     overview (from /metrics, /healthz, /v1/policy/versions and the
 //     checkpoint), policies (versions, proposals with diff and what-if,
 //     propose, approve, reject, narrow), audit (by subject with a
-//     required reason, by consumer, case id and time; each entry's
+//     required reason; by consumer, case id, kind, code and time,
+//     filtered on the server by GET /v1/audit/entries; each entry's
 //     inclusion proof checked in the page against the signed
 //     checkpoint), keys (directory, register a new version, revoke),
-//     dead letters (onevisit_ingest_records_total by dataset and code)
-//     and clients.
+//     dead letters (records refused at ingest by dataset and code, from
+//     GET /v1/audit/rejections) and clients.
 //   - The citizen page signs a resident in through the configured OpenID
 //     Connect provider (exchange/citizen; the ID token kept in
 //     sessionStorage) and lists every audit entry about them, newest
 //     first, each with its inclusion proof checked; the list downloads as
-//     JSON, and a resident can ask for the correction of a field.
+//     JSON, and a resident can ask for the correction of a field, routed to
+//     the department that published it, and follow its status (open,
+//     accepted, rejected, corrected), asked again every 3 s while one is
+//     open.
 //
 // The in-page proof check: the leaf hash SHA-256(0x00 || entry bytes),
 // the RFC 9162 inclusion proof from /v1/audit/proof/inclusion up to the

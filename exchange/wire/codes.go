@@ -179,6 +179,8 @@ var catalogue = []Code{
 	code("not_received", KindPermission, "a correction names a field of a record its filer received (a query answer or a delivery) in the last 30 days"),
 	code("unknown_correction", KindNotExist, "no correction with this id was filed by you or routed to you"),
 	code("correction_decided", KindConflict, "the correction was already accepted or rejected"),
+	// Requests checked against the API document (exchange/api/spec.go).
+	code("request_schema", KindInvalid, "the request does not match its operation in GET /openapi.json (see pointer)"),
 }
 
 // rank is each code's position in the catalogue.

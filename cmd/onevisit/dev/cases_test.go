@@ -260,7 +260,7 @@ func TestCaseRefusals(t *testing.T) {
 		{"no case id", nb, body("newborn_registration", "", good), http.StatusBadRequest, "missing_field", "/case_id"},
 		{"no subjects", nb, body("newborn_registration", "NB-2026-0001", nil), http.StatusBadRequest, "missing_field", "/subjects"},
 		{"unknown member", nb, []byte(`{"procedure":"newborn_registration","case_id":"NB-2026-0001","subjects":{},"fields":["gender"]}`), http.StatusBadRequest, "unknown_field", "/fields"},
-		{"subject not a string", nb, []byte(`{"procedure":"newborn_registration","case_id":"NB-2026-0001","subjects":{"child":330106202003080153}}`), http.StatusBadRequest, "malformed_json", ""},
+		{"subject not a string", nb, []byte(`{"procedure":"newborn_registration","case_id":"NB-2026-0001","subjects":{"child":330106202003080153}}`), http.StatusBadRequest, "request_schema", "/subjects/child"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -73,7 +73,8 @@ func accessesOf(t *testing.T, env *dev.Env, idToken, query string) (int, myAcces
 // citizen routes answer the child's entries only (the school-enrolment
 // query among them), never the father's, however asked; a token the
 // configured provider did not sign, or for another audience, or expired,
-// gets 401; a correction request is recorded and listed as open.
+// gets 401; a correction request is filed, audited about the child, and
+// rate-limited per resident.
 func TestCitizenSeesOnlyOwnAccesses(t *testing.T) {
 	env := startDev(t)
 	childQueried(t, env)
@@ -156,9 +157,9 @@ func TestCitizenSeesOnlyOwnAccesses(t *testing.T) {
 		})
 	}
 
-	// A correction request: recorded in the log, listed as open.
+	// A correction request: filed (201), recorded in the log about the child.
 	resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+childTok, []byte(`{"dataset":"household","field":"address","comment":"we moved in 2025"}`), nil)
-	if resp.StatusCode != http.StatusAccepted {
+	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("correction: %d %s", resp.StatusCode, b)
 	}
 	waitFor(t, "the correction request in the child's list", func() bool {
@@ -173,7 +174,7 @@ func TestCitizenSeesOnlyOwnAccesses(t *testing.T) {
 	// Five requests an hour per resident: each is an audit entry.
 	for i := 2; i <= 6; i++ {
 		resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+childTok, []byte(`{"dataset":"household","field":"name","comment":"spelling"}`), nil)
-		want := http.StatusAccepted
+		want := http.StatusCreated
 		if i == 6 {
 			want = http.StatusTooManyRequests
 		}
@@ -185,8 +186,9 @@ func TestCitizenSeesOnlyOwnAccesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+fatherTok, []byte(`{"dataset":"household","field":"name","comment":"spelling"}`), nil); resp.StatusCode != http.StatusAccepted {
-		t.Errorf("another resident's first request: %d %s, want 202 (the limit is per resident)", resp.StatusCode, b)
+	waitFor(t, "the father's household record in the view", func() bool { _, ok := env.Node.View().Get("household", fatherPseud); return ok })
+	if resp, b := call(t, "POST", env.BaseURL+"/v1/me/corrections", "Bearer "+fatherTok, []byte(`{"dataset":"household","field":"name","comment":"spelling"}`), nil); resp.StatusCode != http.StatusCreated {
+		t.Errorf("another resident's first request: %d %s, want 201 (the limit is per resident)", resp.StatusCode, b)
 	}
 	for name, c := range map[string]struct {
 		body, pointer string

@@ -43,6 +43,9 @@ func init() {
 		"clients":   {"client registry (officers): `clients add` (a proposal others approve), `clients list`, `clients disable` (at once)", runClients},
 		"console":   {"officer console through a local proxy that adds your token: `console --credentials officer.json`", runConsole},
 		"keys":      {"key directory: `keys list`, `keys rotate`, `keys revoke` (officers), `keys break-glass` (key custodian), `keys generate` (a new client's own key pair)", runKeys},
+
+		// Dev mode (citizentoken.go).
+		"citizen-token": {"dev mode: print a development ID token for a sample resident, for the citizen routes: `citizen-token --resident ID [--exchange URL]`", runCitizenToken},
 	}
 }
 

@@ -49,7 +49,7 @@ func run(t *testing.T, ctx context.Context, args ...string) (code int, out, errO
 	return code, o.String(), e.String()
 }
 
-var allCommands = []string{"audit", "bench", "case", "clients", "completion", "connector", "console", "dev", "kafka", "keys", "policy", "query", "report", "schema", "serve", "token"}
+var allCommands = []string{"audit", "bench", "case", "citizen-token", "clients", "completion", "connector", "console", "dev", "kafka", "keys", "policy", "query", "report", "schema", "serve", "token"}
 
 func TestHelp(t *testing.T) {
 	ctx := context.Background()

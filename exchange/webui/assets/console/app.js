@@ -153,15 +153,29 @@
           h("button", { type: "submit", id: "a-search-subject" }, t("search"))),
         h("form", { id: "by-filter", onsubmit: async (e) => {
           e.preventDefault();
-          const c = $("f-consumer").value.trim(), k = $("f-case").value.trim(), from = $("f-from").value, to = $("f-to").value;
-          const items = (await recent(1000)).filter(({ entry: x }) => (!c || x.actor === c || x.consumer === c) && (!k || x.case_id === k) &&
-            (!from || new Date(x.time) >= new Date(from)) && (!to || new Date(x.time) <= new Date(to)));
-          await showEntries(out, items.reverse().slice(0, 200));
+          // The server filters (GET /v1/audit/entries with filter
+          // parameters, the latest 100000 entries); no filter: the latest 200.
+          const q = new URLSearchParams();
+          const put = (name, v) => { if (v) q.set(name, v); };
+          put("consumer", $("f-consumer").value.trim()); put("case_id", $("f-case").value.trim());
+          put("kind", $("f-kind").value); put("code", $("f-code").value.trim());
+          if ($("f-from").value) q.set("from", new Date($("f-from").value).toISOString());
+          if ($("f-to").value) q.set("to", new Date($("f-to").value).toISOString());
+          let items;
+          if ([...q.keys()].length === 0) items = (await recent(200)).reverse();
+          else {
+            q.set("limit", "200");
+            const res = await call("GET", "/v1/audit/entries?" + q.toString());
+            items = res.entries.map((b, j) => { const bytes = OVProof.b64(b); return { index: res.indexes[j], bytes, entry: JSON.parse(new TextDecoder().decode(bytes)) }; });
+          }
+          await showEntries(out, items);
         } },
           h("h3", {}, t("byFilter")),
           h("div", { class: "row" },
             h("div", {}, field("f-consumer", t("consumer"), h("input", { id: "f-consumer" }))),
             h("div", {}, field("f-case", t("caseId"), h("input", { id: "f-case" }))),
+            h("div", {}, field("f-kind", t("kind"), h("select", { id: "f-kind" }, ["", "query", "deny", "reject", "accept", "delivery", "case", "correction", "token", "explain", "policy_change", "key_change"].map((k) => h("option", { value: k }, k || "—"))))),
+            h("div", {}, field("f-code", t("code"), h("input", { id: "f-code" }))),
             h("div", {}, field("f-from", t("from"), h("input", { id: "f-from", type: "datetime-local" }))),
             h("div", {}, field("f-to", t("to"), h("input", { id: "f-to", type: "datetime-local" })))),
           h("button", { type: "submit", id: "a-search-filter" }, t("search"))),
@@ -199,11 +213,10 @@
     },
 
     async deadletters(el) {
-      const rec = await recent(1000);
-      const by = {};
-      for (const { entry: x } of rec) if (x.kind === "reject") { const k = (x.dataset || "?") + "\u0000" + (x.code || "?"); by[k] = (by[k] || 0) + 1; }
+      // Counted by the server over the latest 100000 audit entries.
+      const res = await call("GET", "/v1/audit/rejections");
       el.append(h("h2", {}, t("deadTitle")),
-        table(t("deadTitle"), [t("dataset"), t("code"), t("count")], Object.entries(by).sort().map(([k, n]) => { const [d, c] = k.split("\u0000"); return h("tr", {}, h("td", {}, d), h("td", {}, c), h("td", {}, n)); })));
+        table(t("deadTitle"), [t("dataset"), t("code"), t("count")], res.rejections.map((r) => h("tr", {}, h("td", {}, r.dataset || "?"), h("td", {}, r.code || "?"), h("td", {}, r.count)))));
     },
 
     async clients(el) {

@@ -11,9 +11,12 @@
       download: "下载（JSON）", caption: "访问记录", when: "时间", who: "服务", what: "事项与用途", case: "案件号", fields: "字段",
       outcome: "结果", proof: "日志证明", correctTitle: "申请更正", dataset: "数据集", field: "字段",
       comment: "说明（请勿填写身份证号）", submitCorrection: "提交更正申请",
-      permit: "已允许", deny: "已拒绝", accepted: "已收录", rejected: "未收录", duplicate: "重复", open: "更正申请：处理中",
+      permit: "已允许", deny: "已拒绝", accepted: "已收录", rejected: "未收录", duplicate: "重复",
+      myCorrections: "我的更正申请", filed: "提交时间", department: "处理部门", cStatus: "状态", decision: "部门答复", none: "暂无",
+      corr: { correction_open: "更正申请：已提交", correction_accepted: "更正申请：已接受", correction_rejected: "更正申请：已驳回", correction_corrected: "已更正" },
+      cstatus: { open: "处理中", accepted: "已接受", rejected: "已驳回", corrected: "已更正" },
       verified: "已核验", checking: "核验中…", notVerified: "未通过核验", pending: "待下一个检查点",
-      entries: (n) => `共 ${n} 条`, expired: "登录已过期，请重新登录。", sent: "更正申请已记录，状态：处理中。",
+      entries: (n) => `共 ${n} 条`, expired: "登录已过期，请重新登录。", sent: "更正申请已转交数据提供部门，状态：处理中。",
       kinds: { query: "查询", accept: "数据收录", reject: "数据退回", deny: "拒绝的请求", explain: "规则说明", correction: "更正申请" },
       purposes: { school_enrolment: "义务教育入学", newborn_registration: "新生儿登记", property_transfer: "不动产转移", audit_investigation: "审计调查" },
     },
@@ -25,9 +28,12 @@
       download: "Download (JSON)", caption: "Accesses", when: "When", who: "Service", what: "Procedure and purpose", case: "Case id", fields: "Fields",
       outcome: "Outcome", proof: "Log proof", correctTitle: "Ask for a correction", dataset: "Dataset", field: "Field",
       comment: "What is wrong (no ID numbers, please)", submitCorrection: "Send the request",
-      permit: "permitted", deny: "refused", accepted: "accepted", rejected: "rejected", duplicate: "duplicate", open: "correction: open",
+      permit: "permitted", deny: "refused", accepted: "accepted", rejected: "rejected", duplicate: "duplicate",
+      myCorrections: "My correction requests", filed: "Filed", department: "Department", cStatus: "Status", decision: "Department's answer", none: "none yet",
+      corr: { correction_open: "correction: filed", correction_accepted: "correction: accepted", correction_rejected: "correction: rejected", correction_corrected: "corrected" },
+      cstatus: { open: "open", accepted: "accepted", rejected: "rejected", corrected: "corrected" },
       verified: "verified", checking: "checking…", notVerified: "NOT verified", pending: "awaits the next checkpoint",
-      entries: (n) => `${n} entries`, expired: "Your sign-in expired; please sign in again.", sent: "Your request is recorded; status: open.",
+      entries: (n) => `${n} entries`, expired: "Your sign-in expired; please sign in again.", sent: "Your request was sent to the department that published the data; status: open.",
       kinds: { query: "query", accept: "record accepted", reject: "record rejected", deny: "refused request", explain: "explanation", correction: "correction request" },
       purposes: { school_enrolment: "school enrolment", newborn_registration: "newborn registration", property_transfer: "property transfer", audit_investigation: "audit investigation" },
     },
@@ -37,12 +43,14 @@
   const $ = (id) => document.getElementById(id);
   const status = (msg) => { $("status").textContent = msg || ""; };
   let last = null;
+  let lastCorrections = null;
 
   function applyLang() {
     document.documentElement.lang = lang;
     $("lang").value = lang;
     document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
     if (last) render(last);
+    if (lastCorrections) renderCorrections(lastCorrections);
   }
   $("lang").addEventListener("change", (e) => { lang = e.target.value; localStorage.setItem("ov.lang", lang); applyLang(); });
 
@@ -52,7 +60,9 @@
   }
   function signOut(msg) {
     sessionStorage.removeItem("ov.idtoken");
+    clearTimeout(pollTimer);
     last = null;
+    lastCorrections = null;
     show();
     status(msg);
   }
@@ -86,8 +96,8 @@
       cell(tr, [kind, purpose, e.dataset].filter(Boolean).join(" · "));
       cell(tr, e.case_id || "—");
       cell(tr, (e.fields || []).join(", ") || "—");
-      const outcome = e.kind === "correction" ? "open" : e.decision;
-      cell(tr, outcome ? t(outcome) : (e.code || "—"), e.decision === "deny" || e.decision === "rejected" ? "bad" : "");
+      if (e.kind === "correction") cell(tr, T[lang].corr[e.code] || e.code || "—", e.code === "correction_rejected" ? "bad" : "");
+      else cell(tr, e.decision ? t(e.decision) : (e.code || "—"), e.decision === "deny" || e.decision === "rejected" ? "bad" : "");
       const p = cell(tr, it.proof ? (it.proof.ok ? t("verified") : (it.proof.pending ? t("pending") : t("notVerified"))) : t("checking"), it.proof ? (it.proof.ok ? "ok proof" : "bad proof") : "proof");
       if (it.proof && it.proof.ok) p.title = `checkpoint size ${it.proof.size}, key ${it.proof.signer}`;
       if (it.proof && !it.proof.ok) p.title = it.proof.error;
@@ -105,6 +115,40 @@
     await Promise.all(data.entries.map(async (it) => { it.proof = await checker.check(it.index, it.bytes); }));
     render(data);
     document.body.dataset.proofs = "done";
+  }
+
+  // The resident's corrections, as the departments decide them: the
+  // page asks again every few seconds while one is open.
+  function renderCorrections(list) {
+    const tb = $("corrections").querySelector("tbody");
+    tb.replaceChildren();
+    for (const c of list) {
+      const tr = document.createElement("tr");
+      tr.dataset.id = c.id;
+      const cheads = ["filed", "dataset", "field", "department", "cStatus", "decision"];
+      const td = (text, cls) => { const d = document.createElement("td"); d.textContent = text; if (cls) d.className = cls; d.dataset.label = t(cheads[tr.children.length]); tr.appendChild(d); };
+      const st = c.status === "accepted" && c.corrected_record_id ? "corrected" : c.status;
+      td(new Date(c.filed).toLocaleString(lang));
+      td(c.dataset);
+      td(c.field);
+      td(c.department);
+      td(T[lang].cstatus[st] || st, st === "rejected" ? "bad cstatus" : "cstatus");
+      td(c.decision || "—");
+      tb.appendChild(tr);
+    }
+    if (!list.length) { const tr = document.createElement("tr"); const d = document.createElement("td"); d.colSpan = 6; d.className = "muted"; d.textContent = t("none"); tr.appendChild(d); tb.appendChild(tr); }
+  }
+  let pollTimer = 0;
+  async function loadCorrections() {
+    clearTimeout(pollTimer);
+    const j = await api("GET", "/v1/me/corrections");
+    const was = new Map((lastCorrections || []).map((c) => [c.id, c.status]));
+    if (j.corrections.some((c) => was.has(c.id) && was.get(c.id) !== c.status)) status(""); // "sent … open" no longer holds
+    lastCorrections = j.corrections;
+    renderCorrections(lastCorrections);
+    if (lastCorrections.some((c) => c.status === "open") && token()) {
+      pollTimer = setTimeout(() => loadCorrections().catch((e) => status(String(e.message))), 3000);
+    }
   }
 
   async function datasets() {
@@ -125,6 +169,7 @@
     try {
       await api("POST", "/v1/me/corrections", { dataset: $("c-dataset").value, field: $("c-field").value, comment: $("c-comment").value });
       $("c-comment").value = "";
+      await loadCorrections();
       await load();
       status(t("sent"));
     } catch (e) { status(String(e.message)); }
@@ -154,7 +199,7 @@
       return;
     }
     timer = setTimeout(() => signOut(t("expired")), Math.min(exp - Date.now(), 2 ** 31 - 1));
-    try { await datasets(); await load(); } catch (e) { status(String(e.message)); }
+    try { await datasets(); await loadCorrections(); await load(); } catch (e) { status(String(e.message)); }
   }
   applyLang();
   show();
