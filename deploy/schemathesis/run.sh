@@ -46,8 +46,8 @@ st() { # st NAME TOKEN-CLIENT|- schemathesis-args...
 declare -A ROLE_OPS=(
   [school-enrolment]="query case explain fileCorrection getCorrection"
   [public-security]="publish listCorrections decideCorrection"
-  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients postClientEvent postSchemaEvent"
-  [citizen]="myAccesses myCorrection"
+  [security-officer]="explain registerKey revokeKey auditSubject auditEntries postPolicyEvent listPolicyProposals reviewPolicyProposal currentPolicy listClients postClientEvent postSchemaEvent auditRejections"
+  [citizen]="myAccesses myCorrection myCorrections"
 )
 read -r PUBLIC_OPS BEARER_OPS < <(python3 - "$DEVNODE_URL/openapi.json" <<'PY'
 import json, sys, urllib.request
