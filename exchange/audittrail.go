@@ -25,6 +25,7 @@ import (
 type auditTrail struct {
 	names   bus.Names
 	out     *sealingWriter // adds the node MAC to every entry written
+	group   *auditGroup    // Write's group commit over out's MACs; nil: Write uses out
 	log     *audit.Log
 	signer  keys.Signer   // signs checkpoints
 	dir     keys.Resolver // the node's key directory: the signer's public keys
@@ -49,7 +50,12 @@ func (t *auditTrail) Write(ctx context.Context, entries ...audit.Entry) error {
 	for i, e := range entries {
 		msgs[i] = kafka.Message{Topic: t.names.Audit(), Value: e.MarshalCanonical()}
 	}
-	err := t.out.WriteMessages(ctx, msgs...)
+	var err error
+	if t.group != nil {
+		err = t.group.WriteMessages(ctx, msgs...)
+	} else {
+		err = t.out.WriteMessages(ctx, msgs...)
+	}
 	// A caller that hung up is not an audit failure; anything else (brokers
 	// below min.insync.replicas, the topic unwritable) is.
 	if err != nil && !(errors.Is(err, context.Canceled) && ctx.Err() != nil) {

@@ -18,8 +18,14 @@ import (
 // OneVisitAuditAppendFailing (deploy/prometheus/rules.yaml) alerts on,
 // against a real (in-process) broker: a written entry counts nothing, a
 // caller that hung up counts nothing, and an append the brokers could not
-// take counts one failure.
+// take counts one failure; through the node's group commit (auditgroup.go)
+// and without it.
 func TestAuditWriteErrors(t *testing.T) {
+	t.Run("group commit", func(t *testing.T) { testAuditWriteErrors(t, true) })
+	t.Run("shared writer", func(t *testing.T) { testAuditWriteErrors(t, false) })
+}
+
+func testAuditWriteErrors(t *testing.T, group bool) {
 	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +49,13 @@ func TestAuditWriteErrors(t *testing.T) {
 	rp.Store(rm)
 	reg := prometheus.NewRegistry()
 	trail := &auditTrail{names: c.Names, out: &sealingWriter{w: w, names: c.Names, audit: &ap, accepted: &rp}, failed: newAuditWriteErrors(reg)}
+	if group {
+		var gw interface{ Close() error }
+		if trail.group, gw, err = newAuditGroup(c, trail.out); err != nil {
+			t.Fatal(err)
+		}
+		defer gw.Close()
+	}
 	entry := audit.Entry{Time: time.Date(2026, 11, 28, 8, 0, 0, 0, time.UTC), Kind: audit.KindQuery, Actor: "school-enrolment"}
 
 	if err := trail.Write(ctx, entry); err != nil {

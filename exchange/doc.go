@@ -157,6 +157,22 @@
 // commits only after that: deliver.go says how, and what survives a
 // restart.
 //
+// # Audit entries of requests: a group commit
+//
+// An answer (a query, a case item, any API decision written through the
+// node's audit trail) is given only after its audit entry is durable
+// (acks from all in-sync replicas). Those entries go through a group
+// commit (auditgroup.go) on a writer of their own: a produce is sent at
+// once, and the entries that arrive while it is in flight go together in
+// the next one. Each request still waits for its own entries and gets
+// the error of its own messages, so a refused produce fails exactly the
+// requests whose entries it carried (503 unavailable, nothing released;
+// TestQueryFailsWhenItsAuditEntryIsRefused). Through the node's shared
+// writer each such write also waited for the 2 ms batch timer, which set
+// the query latency floor (README "Speed"). Ingest's outcomes (accepted
+// record, dead letter and audit entry of a batch) stay one write on the
+// shared writer.
+//
 // # What a node believes of its own topics
 //
 // Nothing it cannot verify: anyone with a broker credential can write to

@@ -98,6 +98,7 @@ type Node struct {
 	view             *view.View
 	log              *audit.Log
 	writer           *kafka.Writer
+	auditWriter      *kafka.Writer // the audit group's (auditgroup.go)
 	pipeline         *ingest.Pipeline
 	server           *api.Server
 	policy           atomic.Pointer[policy.Set]
@@ -190,6 +191,10 @@ func New(p Parts) (*Node, error) {
 	n.trail = &auditTrail{
 		names: p.Kafka.Names, out: n.out, log: n.log, signer: p.AuditSigner, dir: n.dir, applied: n.applied,
 		sealer: &n.sealer, refused: auditRefused, failed: newAuditWriteErrors(n.metrics), logger: p.Logger,
+	}
+	// Requests' audit entries go through a group commit (auditgroup.go).
+	if n.trail.group, n.auditWriter, err = newAuditGroup(p.Kafka, n.out); err != nil {
+		return nil, err
 	}
 	n.keysOK.Store(time.Now().UnixNano())
 	pseud := pseudonym.New(p.Pseudonyms)
@@ -296,6 +301,7 @@ func (n *Node) readyErr() error {
 // duplicate checks see every record accepted before it started.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.writer.Close()
+	defer n.auditWriter.Close()
 	lg := n.p.Logger
 	datasets := n.p.Schemas.Datasets()
 	if n.p.CreateTopics {

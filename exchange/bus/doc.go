@@ -12,7 +12,9 @@
 //     only when every in-sync replica has the batch, or an error;
 //   - AllowAutoTopicCreation = false: topics come from EnsureTopics only;
 //   - BatchTimeout chosen on purpose (default 2 ms, not kafka-go's 1 s), so
-//     concurrent writers share batches without waiting a second;
+//     concurrent writers share batches without waiting a second (the
+//     node's audit group uses a microsecond and batches in its own queue,
+//     see package exchange, "Audit entries of requests");
 //   - group readers start at FirstOffset and commit only when asked
 //     (CommitInterval 0): callers FetchMessage, finish the work, then
 //     CommitMessages. ReadMessage is never used.

@@ -222,12 +222,15 @@ func typMatches(got, want string) bool {
 //     EdDSA (ErrAlgorithm) and typ equal to typ (ErrBadType);
 //   - resolves kid through r only, with no network I/O, and requires a
 //     key of Use use (ErrWrongUse) that is not revoked (ErrRevoked);
-//   - verifies with jwt/v5 pinned to EdDSA (jwt.WithValidMethods) and
-//     strict base64url, with a Keyfunc that returns only the resolved
-//     ed25519.PublicKey;
+//   - decodes the claims once, strictly, and verifies the signature over
+//     the signing input with jwt/v5's EdDSA method (jwt.SigningMethodEdDSA,
+//     pinned) and strict base64url, given only the resolved
+//     ed25519.PublicKey (see verifyCompact);
 //   - validates time claims as opts ask (the caller adds
-//     WithExpirationRequired, WithAudience, ...); our pins are applied
-//     after opts so they cannot be overridden.
+//     WithExpirationRequired, WithAudience, ...), through jwt/v5's
+//     validator. The algorithm and strict base64url are fixed in code, so
+//     no option can change them; options that only concern jwt.Parser
+//     (padding, skipping claims validation) have no effect.
 //
 // It returns the resolved key, so the caller can check its Owner.
 // Callers bound the token size before calling.
@@ -245,42 +248,7 @@ func ParseJWT(token string, r Resolver, use Use, typ string, claims jwt.Claims, 
 	if h.Kid == "" {
 		return PublicKey{}, fmt.Errorf("parse jwt: %w: no kid", ErrMalformedJWT)
 	}
-	var (
-		pk     PublicKey
-		keyErr error
-	)
-	keyfunc := func(*jwt.Token) (any, error) {
-		pk, keyErr = r.PublicKey(h.Kid)
-		switch {
-		case keyErr != nil:
-		case pk.Use != use:
-			keyErr = fmt.Errorf("%w: kid %q is a %s key, want %s", ErrWrongUse, h.Kid, pk.Use, use)
-		case pk.Status == Revoked:
-			keyErr = fmt.Errorf("%w: kid %q", ErrRevoked, h.Kid)
-		case len(pk.Key) != ed25519.PublicKeySize:
-			keyErr = fmt.Errorf("%w: kid %q has no Ed25519 key", ErrUnknownKey, h.Kid)
-		}
-		if keyErr != nil {
-			return nil, keyErr
-		}
-		return pk.Key, nil // an ed25519.PublicKey, never bytes usable as an HMAC secret
-	}
-	popts := append(opts[:len(opts):len(opts)], jwt.WithValidMethods([]string{AlgEdDSA}), jwt.WithStrictDecoding())
-	_, err = jwt.NewParser(popts...).ParseWithClaims(token, claims, keyfunc)
-	switch {
-	case err == nil:
-		return pk, nil
-	case keyErr != nil:
-		return PublicKey{}, fmt.Errorf("parse jwt: %w", keyErr)
-	case errors.Is(err, jwt.ErrTokenMalformed), errors.Is(err, jwt.ErrTokenUnverifiable):
-		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrMalformedJWT, err)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrBadSignature, err)
-	case errors.Is(err, jwt.ErrTokenInvalidClaims):
-		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrInvalidClaims, err)
-	default:
-		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w", ErrMalformedJWT, err)
-	}
+	return verifyCompact(token, h, r, use, claims, opts)
 }
 
 // StringClaim decodes one claim that must be a JSON string; any other

@@ -65,6 +65,11 @@ type Options struct {
 	// broker in the same run.
 	Kafka *bus.Config
 	Out   io.Writer
+	// Profile, when set, is called as the ingest (pipeline) and the query
+	// phase start, with "ingest" or "query" and the environment's index
+	// (0: embedded broker); the function it returns is called as the
+	// phase ends (`onevisit bench --phase-cpuprofile`).
+	Profile func(phase string, env int) (stop func())
 }
 
 // Result holds the figures of one run.
@@ -238,7 +243,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 		if err != nil {
 			return res, fmt.Errorf("bench on %s: %w", e.name, err)
 		}
-		f, r, verify, err := phases(ctx, env, subjects, o, i == 0)
+		f, r, verify, err := phases(ctx, env, subjects, o, i)
 		if recs == nil {
 			recs = r
 		}
@@ -285,7 +290,14 @@ func Run(ctx context.Context, o Options) (Result, error) {
 
 // phases runs the ingest and query phases in env. With measureVerify it
 // also measures the raw verify rate around the ingest phase.
-func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, measureVerify bool) (Figures, []string, float64, error) {
+func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, envIndex int) (Figures, []string, float64, error) {
+	measureVerify := envIndex == 0
+	profile := func(phase string) func() {
+		if o.Profile == nil {
+			return func() {}
+		}
+		return o.Profile(phase, envIndex)
+	}
 	var f Figures
 	// Each environment has its own keys: sign the records with this one's.
 	recs, err := signHousehold(ctx, env, subjects)
@@ -302,6 +314,7 @@ func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, mea
 	if measureVerify {
 		before = verifyRate(time.Second)
 	}
+	stopProfile := profile("ingest")
 	start := time.Now()
 	const batch = 512
 	batches := make(chan int)
@@ -344,6 +357,7 @@ func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, mea
 	default:
 	}
 	f.IngestPerSec = float64(half) / time.Since(start).Seconds()
+	stopProfile()
 	if measureVerify {
 		after = verifyRate(time.Second)
 	}
@@ -371,7 +385,9 @@ func phases(ctx context.Context, env *dev.Env, subjects []string, o Options, mea
 	}
 	f.IngestTopicPerSec = float64(len(recs)-half) / time.Since(start).Seconds()
 
+	stopProfile = profile("query")
 	f.QueryPerSec, f.QueryP50, f.QueryP99, f.QueryErrors, err = queryLoad(ctx, env, subjects, o)
+	stopProfile()
 	if err != nil {
 		return f, recs, (before + after) / 2, err
 	}

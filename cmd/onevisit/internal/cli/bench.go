@@ -23,6 +23,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.CaseConcurrency, "case-concurrency", 0, "concurrent case-bundle clients (default 4; each bundle runs its five items concurrently)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures on standard output (field names are stable: see bench.Report); the progress text goes to standard error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	phaseProfile := fs.String("phase-cpuprofile", "", "write a CPU profile of each timed ingest (pipeline) and query phase to PREFIX-ingest.prof and PREFIX-query.prof (PREFIX-kafka-*.prof against --brokers); not with --cpuprofile")
 	vaultKey := fs.String("vault-key", "", "also measure record signing through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) at batch sizes 1, 16, 64, 256, beside a file key")
 	brokers := fs.String("brokers", "", "also measure against this Kafka cluster (comma separated; SASL from ONEVISIT_KAFKA_SASL_MECHANISM, _USER, _PASSWORD), in a namespace of its own")
 	out := outputFlag(fs)
@@ -30,6 +31,12 @@ func runBench(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	*asJSON = *asJSON || out.json // -o json is --json, as on every command
+	if *phaseProfile != "" {
+		if *cpuprofile != "" {
+			return usagef("--phase-cpuprofile and --cpuprofile cannot be used together (one CPU profile at a time)")
+		}
+		o.Profile = phaseProfiler(e, *phaseProfile)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -90,4 +97,29 @@ func benchSigning(ctx context.Context, e *env, key string) error {
 		fmt.Fprintf(e.out, "  %-14s batch %3d: %8.0f /s\n", f.Signer, f.Batch, f.PerSecond)
 	}
 	return nil
+}
+
+// phaseProfiler writes a CPU profile per timed phase; a profile that
+// cannot be written is reported and the run goes on.
+func phaseProfiler(e *env, prefix string) func(phase string, env int) func() {
+	return func(phase string, envIndex int) func() {
+		name := prefix + "-" + phase + ".prof"
+		if envIndex > 0 {
+			name = prefix + "-kafka-" + phase + ".prof"
+		}
+		f, err := os.Create(name)
+		if err == nil {
+			if err = pprof.StartCPUProfile(f); err != nil {
+				f.Close()
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(e.errOut, "bench: %s profile: %v\n", phase, err)
+			return func() {}
+		}
+		return func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+	}
 }
