@@ -465,7 +465,7 @@ func TestDevStartDoesNotWaitForSamples(t *testing.T) {
 	dir := t.TempDir()
 	kc := exchange.KeysConfig{Backend: "file", Dir: filepath.Join(dir, "keys"), Grace: time.Nanosecond}
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", DataDir: dir, Ephemeral: true, Keys: &kc}
-	if c, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-dev-start", time.Now().UnixNano())); ok {
+	if c, spec, ok := testKafka(t, fmt.Sprintf("t%d-dev-start", time.Now().UnixNano())); ok {
 		o.Kafka, o.Topics = c, spec
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

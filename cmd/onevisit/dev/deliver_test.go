@@ -331,7 +331,7 @@ func TestAttackDeliveryForgedRecords(t *testing.T) {
 func TestDeliveryRestart(t *testing.T) {
 	dir := t.TempDir()
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", DataDir: dir, SkipSamples: true}
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-deliveryrestart", time.Now().UnixNano())); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-deliveryrestart", time.Now().UnixNano())); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	start := func() *dev.Env {

@@ -34,7 +34,7 @@ func startDev(t *testing.T) *dev.Env {
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true}
 	// With ONEVISIT_KAFKA_BROKERS set (CI starts real Apache Kafka), the
 	// suite runs against that cluster, each test in its own namespace.
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	env, err := dev.Start(ctx, o)

@@ -27,7 +27,7 @@ func startDevFileKeys(t *testing.T) (*dev.Env, string) {
 	defer cancel()
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, DataDir: dir,
 		Keys: &exchange.KeysConfig{Backend: "file", Dir: keyDir, Refresh: 100 * time.Millisecond}}
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(t.Name()))); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(t.Name()))); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	env, err := dev.Start(ctx, o)

@@ -357,7 +357,7 @@ func TestGovernanceThreeOfficers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, PolicyApprovals: 3}
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-three-officers", time.Now().UnixNano())); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-three-officers", time.Now().UnixNano())); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	env, err := dev.Start(ctx, o)

@@ -52,7 +52,7 @@ func startDevLogged(t *testing.T) (*dev.Env, *logBuffer) {
 	defer cancel()
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true,
 		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))}
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")))); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	env, err := dev.Start(ctx, o)

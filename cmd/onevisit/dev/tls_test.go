@@ -51,7 +51,7 @@ func TestNodeServesHTTPS(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	o := dev.Options{HTTPAddr: "127.0.0.1:0", KafkaAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true, TLSCert: certFile, TLSKey: keyFile}
-	if kc, spec, ok := dev.KafkaFromEnv(fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(t.Name()))); ok {
+	if kc, spec, ok := testKafka(t, fmt.Sprintf("t%d-%s", time.Now().UnixNano(), strings.ToLower(t.Name()))); ok {
 		o.Kafka, o.Topics = kc, spec
 	}
 	env, err := dev.Start(ctx, o)
