@@ -68,24 +68,11 @@ func clientsAdd(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 	}
-	cred, cl, err := g.client()
-	if err != nil {
+	if err := g.propose(ctx, e, "/v1/clients/events", proposal, control.Event{Action: control.ActionClientsAdd,
+		Client: &c, JWK: jwk, RecordJWK: recordJWK}); err != nil {
 		return err
 	}
-	base, err := currentVersion(ctx, cl)
-	if err != nil {
-		return err
-	}
-	if *proposal == "" {
-		*proposal = control.NewID()
-	}
-	if err := submitTo(ctx, e, g.out, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsAdd, Proposal: *proposal,
-		Base: base, Reason: *g.reason, Client: &c, JWK: jwk, RecordJWK: recordJWK}); err != nil {
-		return err
-	}
-	if !g.out.json {
-		fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
-	}
+	g.approveHint(e, *proposal)
 	return nil
 }
 
@@ -98,19 +85,7 @@ func clientsDisable(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cred, cl, err := g.client()
-	if err != nil {
-		return err
-	}
-	base, err := currentVersion(ctx, cl)
-	if err != nil {
-		return err
-	}
-	if *proposal == "" {
-		*proposal = control.NewID()
-	}
-	return submitTo(ctx, e, g.out, cred, cl, "/v1/clients/events", control.Event{Action: control.ActionClientsDisable, Proposal: *proposal,
-		Base: base, Reason: *g.reason, ClientID: id})
+	return g.propose(ctx, e, "/v1/clients/events", proposal, control.Event{Action: control.ActionClientsDisable, ClientID: id})
 }
 
 // clientsList: `clients list --credentials C [-o text|json]`.

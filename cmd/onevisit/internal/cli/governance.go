@@ -82,6 +82,32 @@ func (g govFlags) client() (*connectors.Credentials, *connectors.Client, error) 
 	return loadClient(*g.cred, *g.exchange)
 }
 
+// propose submits ev as a new proposal to route: it loads the officer's
+// client, bases ev on the node's current policy version, fills in *proposal
+// (a random id when empty) and the reason, and prints the outcome as g.out says.
+func (g govFlags) propose(ctx context.Context, e *env, route string, proposal *string, ev control.Event) error {
+	cred, cl, err := g.client()
+	if err != nil {
+		return err
+	}
+	base, err := currentVersion(ctx, cl)
+	if err != nil {
+		return err
+	}
+	if *proposal == "" {
+		*proposal = control.NewID()
+	}
+	ev.Proposal, ev.Base, ev.Reason = *proposal, base, *g.reason
+	return submitTo(ctx, e, g.out, cred, cl, route, ev)
+}
+
+// approveHint tells a text reader how another officer approves proposal.
+func (g govFlags) approveHint(e *env, proposal string) {
+	if !g.out.json {
+		fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", proposal)
+	}
+}
+
 // submit signs e with the officer's key, posts it and prints the outcome.
 func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
 	return submitAs(ctx, e, &output{}, cred, cl, ev)
@@ -245,18 +271,7 @@ func policyRollback(ctx context.Context, e *env, args []string) error {
 	if err != nil || to == 0 {
 		return usagef("VERSION %q must be a version number (see `policy versions`)", vs)
 	}
-	cred, cl, err := g.client()
-	if err != nil {
-		return err
-	}
-	base, err := currentVersion(ctx, cl)
-	if err != nil {
-		return err
-	}
-	if *id == "" {
-		*id = control.NewID()
-	}
-	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: control.ActionRollback, Proposal: *id, Base: base, Reason: *g.reason, RollbackTo: to})
+	return g.propose(ctx, e, "/v1/policy/events", id, control.Event{Action: control.ActionRollback, RollbackTo: to})
 }
 
 // policyReview: `policy review ID --credentials C`: the diff and what-if.

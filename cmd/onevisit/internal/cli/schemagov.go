@@ -44,24 +44,10 @@ func schemaPropose(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	cred, cl, err := g.client()
-	if err != nil {
+	if err := g.propose(ctx, e, "/v1/schemas/events", proposal, control.Event{Action: control.ActionSchemasPropose, Schema: compact}); err != nil {
 		return err
 	}
-	base, err := currentVersion(ctx, cl)
-	if err != nil {
-		return err
-	}
-	if *proposal == "" {
-		*proposal = control.NewID()
-	}
-	if err := submitTo(ctx, e, g.out, cred, cl, "/v1/schemas/events", control.Event{Action: control.ActionSchemasPropose, Proposal: *proposal,
-		Base: base, Reason: *g.reason, Schema: compact}); err != nil {
-		return err
-	}
-	if !g.out.json {
-		fmt.Fprintf(e.out, "another officer approves it with `onevisit policy approve %s --reason ... --credentials ...`\n", *proposal)
-	}
+	g.approveHint(e, *proposal)
 	return nil
 }
 
