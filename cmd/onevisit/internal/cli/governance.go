@@ -82,6 +82,23 @@ func (g govFlags) client() (*connectors.Credentials, *connectors.Client, error) 
 	return loadClient(*g.cred, *g.exchange)
 }
 
+// exchangeURL is --exchange, or else the --credentials file's exchange: for
+// the read-only commands that need no officer key.
+func (g govFlags) exchangeURL() (string, error) {
+	base := *g.exchange
+	if base == "" && *g.cred != "" {
+		c, err := connectors.LoadCredentials(*g.cred)
+		if err != nil {
+			return "", err
+		}
+		base = c.ExchangeURL
+	}
+	if base == "" {
+		return "", usagef("--exchange or --credentials is required")
+	}
+	return base, nil
+}
+
 // propose submits ev as a new proposal to route: it loads the officer's
 // client, bases ev on the node's current policy version, fills in *proposal
 // (a random id when empty) and the reason, and prints the outcome as g.out says.
@@ -334,16 +351,9 @@ func policyVersions(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	base := *g.exchange
-	if base == "" && *g.cred != "" {
-		c, err := connectors.LoadCredentials(*g.cred)
-		if err != nil {
-			return err
-		}
-		base = c.ExchangeURL
-	}
-	if base == "" {
-		return usagef("--exchange or --credentials is required")
+	base, err := g.exchangeURL()
+	if err != nil {
+		return err
 	}
 	var out struct {
 		Node     string            `json:"node"`

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/exchange/api"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/schemas/jsonstrict"
@@ -58,16 +57,9 @@ func schemaList(ctx context.Context, e *env, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	base := *g.exchange
-	if base == "" && *g.cred != "" {
-		c, err := connectors.LoadCredentials(*g.cred)
-		if err != nil {
-			return err
-		}
-		base = c.ExchangeURL
-	}
-	if base == "" {
-		return usagef("--exchange or --credentials is required")
+	base, err := g.exchangeURL()
+	if err != nil {
+		return err
 	}
 	var out struct {
 		Node    string           `json:"node"`
