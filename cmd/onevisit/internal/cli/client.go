@@ -18,7 +18,6 @@ import (
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/keys/vault"
-	"github.com/onevisit/onevisit/schemas"
 )
 
 func loadClient(credPath, exchangeURL string) (*connectors.Credentials, *connectors.Client, error) {
@@ -133,22 +132,13 @@ func runConnector(ctx context.Context, e *env, args []string) error {
 	if *reportFile != "" && *vaultKey != "" {
 		return usagef("--report does not work with --vault-key yet (the spool reports records, not rows)")
 	}
-	creds, client, err := loadClient(*cred, *url)
-	if err != nil && *via == "http" {
-		return err
-	}
-	if creds == nil {
-		if creds, err = connectors.LoadCredentials(*cred); err != nil {
-			return err
-		}
-	}
-	reg, err := schemas.Default()
+	creds, client, err := viaCredentials(*cred, *url, *via)
 	if err != nil {
 		return err
 	}
-	ds, ok := reg.Dataset(*dataset)
-	if !ok {
-		return usagef("unknown dataset %q (known: %v)", *dataset, reg.Datasets())
+	reg, ds, err := knownDataset(*dataset)
+	if err != nil {
+		return err
 	}
 	f, err := os.Open(*file)
 	if err != nil {

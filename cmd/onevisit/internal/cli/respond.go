@@ -9,7 +9,6 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/sqlsource"
-	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -49,13 +48,9 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	reg, err := schemas.Default()
+	reg, ds, err := knownDataset(*dataset)
 	if err != nil {
 		return err
-	}
-	ds, ok := reg.Dataset(*dataset)
-	if !ok {
-		return usagef("unknown dataset %q (known: %v)", *dataset, reg.Datasets())
 	}
 	var lookup connectors.LookupFunc
 	source := *file
@@ -72,14 +67,9 @@ func runRespond(ctx context.Context, e *env, args []string) error {
 	} else if lookup, err = csvLookup(e, reg, ds, *file, *encoding); err != nil {
 		return err
 	}
-	bl := splitList(*brokers)
-	if len(bl) == 0 {
-		bl = creds.KafkaBrokers
-	}
-	kc := bus.FromEnv(bl, creds.ClientID)
-	kc.Names = bus.Names(*ns)
-	if err := kc.Validate(); err != nil {
-		return usagef("%v", err)
+	kc, err := clientKafka(*brokers, *ns, creds)
+	if err != nil {
+		return err
 	}
 	rd, err := kc.GroupReader(kc.Names.Responders(*dataset), []string{kc.Names.Request(*dataset)})
 	if err != nil {

@@ -8,8 +8,6 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/sqlsource"
-	"github.com/onevisit/onevisit/exchange/bus"
-	"github.com/onevisit/onevisit/schemas"
 )
 
 // runSQL is `onevisit connector sql`: a department's PostgreSQL table
@@ -39,40 +37,26 @@ func runSQL(ctx context.Context, e *env, args []string) error {
 	if *state == "" {
 		*state = *dataset + ".cursor.json"
 	}
-	creds, client, err := loadClient(*cred, *url)
-	if err != nil && *via == "http" {
+	creds, client, err := viaCredentials(*cred, *url, *via)
+	if err != nil {
 		return err
-	}
-	if creds == nil {
-		if creds, err = connectors.LoadCredentials(*cred); err != nil {
-			return err
-		}
 	}
 	signer, err := creds.RecordSigner()
 	if err != nil {
 		return err
 	}
-	reg, err := schemas.Default()
+	reg, ds, err := knownDataset(*dataset)
 	if err != nil {
 		return err
-	}
-	ds, ok := reg.Dataset(*dataset)
-	if !ok {
-		return usagef("unknown dataset %q (known: %v)", *dataset, reg.Datasets())
 	}
 	p := &connectors.Publisher{Issuer: creds.ClientID, Dataset: *dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: signer}
 	switch *via {
 	case "http":
 		p.Sink = connectors.HTTPSink{Client: client}
 	case "kafka":
-		bl := splitList(*brokers)
-		if len(bl) == 0 {
-			bl = creds.KafkaBrokers
-		}
-		kc := bus.FromEnv(bl, creds.ClientID)
-		kc.Names = bus.Names(*ns)
-		if err := kc.Validate(); err != nil {
-			return usagef("%v", err)
+		kc, err := clientKafka(*brokers, *ns, creds)
+		if err != nil {
+			return err
 		}
 		w, err := kc.Writer()
 		if err != nil {

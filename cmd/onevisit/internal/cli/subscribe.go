@@ -7,7 +7,6 @@ import (
 	"fmt"
 
 	"github.com/onevisit/onevisit/connectors"
-	"github.com/onevisit/onevisit/exchange/bus"
 )
 
 // errEnough stops the subscriber after --count deliveries.
@@ -34,14 +33,9 @@ func runSubscribe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	bl := splitList(*brokers)
-	if len(bl) == 0 {
-		bl = creds.KafkaBrokers
-	}
-	kc := bus.FromEnv(bl, creds.ClientID)
-	kc.Names = bus.Names(*namespace)
-	if err := kc.Validate(); err != nil {
-		return usagef("%v", err)
+	kc, err := clientKafka(*brokers, *namespace, creds)
+	if err != nil {
+		return err
 	}
 	s := &connectors.Subscriber{Requester: &connectors.Requester{Client: client}, Kafka: kc,
 		OnRefused: func(partition int, offset int64, err error) {
