@@ -6,8 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
-	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -49,31 +46,7 @@ spec:
 // appended to school-enrolment.yaml, as Set.YAML.
 func examplesPlus(t *testing.T, extra string) string {
 	t.Helper()
-	dir := t.TempDir()
-	ents, err := os.ReadDir(examplesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == "school-enrolment.yaml" {
-			b = append(b, extra...)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg, err := schemas.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.Load(os.DirFS(dir), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := editedExamples(t, nil, "school-enrolment.yaml", func(s string) string { return s + extra })
 	return string(set.YAML())
 }
 
@@ -129,12 +102,7 @@ func mealsQuery(t *testing.T, base, tok string) (int, []string) {
 // /v1/clients/events; it checks the answer's error code ("" for 200).
 func submitClientEvent(t *testing.T, env *dev.Env, base, client string, e control.Event, wantCode string) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"event": signEvent(t, env, client, e)})
-	status, body := post(t, base+"/v1/clients/events", token(t, env, client), b)
-	if got := errCode(body); got != wantCode || (wantCode == "") != (status == http.StatusOK) {
-		t.Fatalf("%s %s by %s: status %d code %q, want code %q; body %v", e.Action, e.Proposal, client, status, got, wantCode, body)
-	}
-	return body
+	return actOn(t, env, base, "/v1/clients/events", client, e, wantCode)
 }
 
 // clientsOf lists base's client registry, by id.
@@ -163,17 +131,7 @@ func clientsOf(t *testing.T, env *dev.Env, base string) map[string]clients.Entry
 // it, answer it, without a restart. One officer disables it; both nodes
 // refuse its assertions and the token it already holds.
 func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
-	env := startDev(t)
-	publishSampleHousehold(t, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n2, err := env.StartNode(ctx, "dev-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n2.Close)
-	seeded(t, env.BaseURL)
-	seeded(t, n2.BaseURL)
+	env, n2 := startTwoNodes(t, true)
 	priv, jwk := newService(t)
 	meals := &clients.Client{ID: mealsID, Role: "consumer", Name: "School meals service", Purposes: []string{"school_enrolment"}}
 

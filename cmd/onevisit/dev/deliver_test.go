@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -25,8 +23,6 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
-	"github.com/onevisit/onevisit/policy"
-	"github.com/onevisit/onevisit/schemas"
 )
 
 // The Tell-Us-Once example (policy/examples/death.yaml): what each
@@ -431,35 +427,13 @@ func recordIDOf(t *testing.T, raw string) string {
 // edited, as Set.YAML (what a control event carries).
 func examplesEditing(t *testing.T, edit func(string) string) string {
 	t.Helper()
-	dir := t.TempDir()
-	ents, err := os.ReadDir(examplesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
+	set := editedExamples(t, nil, "death.yaml", func(s string) string {
+		edited := edit(s)
+		if edited == s {
+			t.Fatal("the edit changed nothing in death.yaml")
 		}
-		if e.Name() == "death.yaml" {
-			edited := edit(string(b))
-			if edited == string(b) {
-				t.Fatal("the edit changed nothing in death.yaml")
-			}
-			b = []byte(edited)
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg, err := schemas.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.Load(os.DirFS(dir), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+		return edited
+	})
 	return string(set.YAML())
 }
 

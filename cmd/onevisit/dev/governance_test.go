@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -16,8 +14,6 @@ import (
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/control"
-	"github.com/onevisit/onevisit/policy"
-	"github.com/onevisit/onevisit/schemas"
 )
 
 // The school-enrolment household fields of policy/examples, and the two
@@ -37,34 +33,12 @@ const (
 // carries), and the set's content hash.
 func examplesWith(t *testing.T, fields string) (string, string) {
 	t.Helper()
-	dir := t.TempDir()
-	ents, err := os.ReadDir(examplesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
+	set := editedExamples(t, nil, "school-enrolment.yaml", func(s string) string {
+		if !strings.Contains(s, schoolFields) {
+			t.Fatalf("school-enrolment.yaml no longer has %q", schoolFields)
 		}
-		if e.Name() == "school-enrolment.yaml" {
-			if !strings.Contains(string(b), schoolFields) {
-				t.Fatalf("%s no longer has %q", e.Name(), schoolFields)
-			}
-			b = []byte(strings.Replace(string(b), schoolFields, fields, 1))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	reg, err := schemas.Default()
-	if err != nil {
-		t.Fatal(err)
-	}
-	set, err := policy.Load(os.DirFS(dir), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+		return strings.Replace(s, schoolFields, fields, 1)
+	})
 	return string(set.YAML()), set.Version()
 }
 
@@ -87,23 +61,11 @@ func signEvent(t *testing.T, env *dev.Env, client string, e control.Event) strin
 	return tok
 }
 
-// submitEvent posts a signed event to a node as client and returns the
-// status and body.
-func submitEvent(t *testing.T, env *dev.Env, base, client, event string) (int, map[string]any) {
-	t.Helper()
-	b, _ := json.Marshal(map[string]string{"event": event})
-	return post(t, base+"/v1/policy/events", token(t, env, client), b)
-}
-
 // act signs and submits one event, and checks the answer's status and
 // error code ("" for 200).
 func act(t *testing.T, env *dev.Env, base, client string, e control.Event, wantCode string) map[string]any {
 	t.Helper()
-	status, body := submitEvent(t, env, base, client, signEvent(t, env, client, e))
-	if got := errCode(body); got != wantCode || (wantCode == "") != (status == http.StatusOK) {
-		t.Fatalf("%s %s by %s: status %d code %q, want code %q; body %v", e.Action, e.Proposal, client, status, got, wantCode, body)
-	}
-	return body
+	return actOn(t, env, base, "/v1/policy/events", client, e, wantCode)
 }
 
 type versionsDoc struct {
@@ -173,18 +135,7 @@ func seeded(t *testing.T, base string) string {
 // approved, both nodes decide by the new version (the time to the second
 // node is measured and logged; the target is 5 s).
 func TestGovernanceApproveOnTwoNodes(t *testing.T) {
-	env := startDev(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n2, err := env.StartNode(ctx, "dev-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n2.Close)
-	seedHash := seeded(t, env.BaseURL)
-	if h := seeded(t, n2.BaseURL); h != seedHash {
-		t.Fatalf("node 2 seeded %s, node 1 %s", h, seedHash)
-	}
+	env, n2 := startTwoNodes(t, false)
 	wide, wideHash := examplesWith(t, schoolWiden)
 
 	body := act(t, env, env.BaseURL, officer, control.Event{Action: control.ActionPropose, Proposal: "grant-gender", Base: 1, Reason: "enrolment needs gender for class balance", Policy: wide}, "")

@@ -1,11 +1,9 @@
 package dev_test
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/record"
-	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -61,27 +58,9 @@ func examplesWithPhone(t *testing.T) string {
 	if err := reg.Add(p); err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	ents, err := os.ReadDir(examplesDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range ents {
-		b, err := os.ReadFile(filepath.Join(examplesDir, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e.Name() == "school-enrolment.yaml" {
-			b = []byte(strings.Replace(string(b), schoolFields, "fields: [name, birth_date, household_id, relation_to_head, address, phone]", 1))
-		}
-		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	set, err := policy.Load(os.DirFS(dir), reg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	set := editedExamples(t, reg, "school-enrolment.yaml", func(s string) string {
+		return strings.Replace(s, schoolFields, "fields: [name, birth_date, household_id, relation_to_head, address, phone]", 1)
+	})
 	return string(set.YAML())
 }
 
@@ -89,12 +68,7 @@ func examplesWithPhone(t *testing.T) string {
 // /v1/schemas/events; it checks the answer's error code ("" for 200).
 func submitSchemaEvent(t *testing.T, env *dev.Env, base, client string, e control.Event, wantCode string) map[string]any {
 	t.Helper()
-	b, _ := json.Marshal(map[string]string{"event": signEvent(t, env, client, e)})
-	status, body := post(t, base+"/v1/schemas/events", token(t, env, client), b)
-	if got := errCode(body); got != wantCode || (wantCode == "") != (status == http.StatusOK) {
-		t.Fatalf("%s %s by %s: status %d code %q, want code %q; body %v", e.Action, e.Proposal, client, status, got, wantCode, body)
-	}
-	return body
+	return actOn(t, env, base, "/v1/schemas/events", client, e, wantCode)
 }
 
 // householdVersions lists the household schema versions base holds.
@@ -149,17 +123,7 @@ func schoolQueryFields(t *testing.T, env *dev.Env, base, subject string) (int, [
 // approved, a second officer approves, both nodes add it without a
 // restart, and records of v1 and v2 are both served.
 func TestSchemasProposeOnTwoNodes(t *testing.T) {
-	env := startDev(t)
-	publishSampleHousehold(t, env)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	n2, err := env.StartNode(ctx, "dev-2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(n2.Close)
-	seeded(t, env.BaseURL)
-	seeded(t, n2.BaseURL)
+	env, n2 := startTwoNodes(t, true)
 	withPhone := examplesWithPhone(t)
 
 	// Refused at registration: not compatible, not the next version, and
