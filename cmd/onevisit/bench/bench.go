@@ -495,30 +495,46 @@ func queryLoadAt(ctx context.Context, env *dev.Env, base string, subjects []stri
 	if err != nil {
 		return 0, 0, 0, 0, err
 	}
-	tr := &http.Transport{MaxIdleConnsPerHost: o.Concurrency * 2, MaxConnsPerHost: o.Concurrency * 2}
+	return closedLoop(ctx, o.Concurrency, o.Duration, "query", func(i int) *http.Request {
+		body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}) // in the purpose's case-id format
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return req
+	}, func(resp *http.Response) error {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+}
+
+// closedLoop runs conc workers for dur after a half-second warm-up, each
+// sending request(i) for its next i (worker w takes w, w+conc, ...) and
+// checking the answer with check, which closes the body. It returns the
+// throughput, the median and 99th percentile latency of the successful
+// requests after the warm-up, and the errors; what names a request in the
+// error when none succeeded.
+func closedLoop(ctx context.Context, conc int, dur time.Duration, what string, request func(i int) *http.Request, check func(*http.Response) error) (float64, time.Duration, time.Duration, int64, error) {
+	tr := &http.Transport{MaxIdleConnsPerHost: conc * 2, MaxConnsPerHost: conc * 2}
 	defer tr.CloseIdleConnections()
 	hc := &http.Client{Transport: tr, Timeout: 10 * time.Second}
 	var errs atomic.Int64
-	lat := make([][]time.Duration, o.Concurrency)
+	lat := make([][]time.Duration, conc)
 	var wg sync.WaitGroup
 	warm := time.Now().Add(500 * time.Millisecond)
-	stop := warm.Add(o.Duration)
-	for w := 0; w < o.Concurrency; w++ {
+	stop := warm.Add(dur)
+	for w := 0; w < conc; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += o.Concurrency {
-				body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subjects[i%len(subjects)], "purpose": "school_enrolment", "case_id": "SE-2026-0001"}) // in the purpose's case-id format
-				req, _ := http.NewRequestWithContext(ctx, "POST", base+"/v1/query", bytes.NewReader(body))
-				req.Header.Set("Authorization", "Bearer "+tok)
+			for i := w; time.Now().Before(stop) && ctx.Err() == nil; i += conc {
+				req := request(i)
 				t0 := time.Now()
 				resp, err := hc.Do(req)
 				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
+					err = check(resp)
 				}
 				d := time.Since(t0)
 				if t0.Before(warm) {
@@ -538,10 +554,10 @@ func queryLoadAt(ctx context.Context, env *dev.Env, base string, subjects []stri
 		all = append(all, l...)
 	}
 	if len(all) == 0 {
-		return 0, 0, 0, errs.Load(), fmt.Errorf("bench: no query succeeded (%d errors)", errs.Load())
+		return 0, 0, 0, errs.Load(), fmt.Errorf("bench: no %s succeeded (%d errors)", what, errs.Load())
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-	return float64(len(all)) / o.Duration.Seconds(), all[len(all)/2], all[len(all)*99/100], errs.Load(), nil
+	return float64(len(all)) / dur.Seconds(), all[len(all)/2], all[len(all)*99/100], errs.Load(), nil
 }
 
 // memoryPerRecord is the heap growth per record of a fresh view holding

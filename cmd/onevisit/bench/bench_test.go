@@ -1,7 +1,12 @@
 package bench
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -57,5 +62,36 @@ func TestMemoryPerRecordNeverWraps(t *testing.T) {
 	got := memoryPerRecord([]string{"not a record", "nor this"})
 	if got < 0 || got > 1<<20 {
 		t.Errorf("memoryPerRecord over unparseable records = %v bytes, want a small non-negative figure", got)
+	}
+}
+
+// TestClosedLoopCountsAnswersAndErrors: closedLoop times the answers
+// check accepts, counts the rest as errors and says so when none passed.
+func TestClosedLoopCountsAnswersAndErrors(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bad" {
+			w.WriteHeader(http.StatusInternalServerError)
+		}
+	}))
+	defer srv.Close()
+	ctx := context.Background()
+	run := func(path string) (float64, time.Duration, time.Duration, int64, error) {
+		return closedLoop(ctx, 2, 100*time.Millisecond, "probe", func(int) *http.Request {
+			req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+path, nil)
+			return req
+		}, func(resp *http.Response) error {
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				return fmt.Errorf("status %d", resp.StatusCode)
+			}
+			return nil
+		})
+	}
+	rps, p50, p99, errs, err := run("/ok")
+	if err != nil || rps <= 0 || p50 <= 0 || p99 < p50 || errs != 0 {
+		t.Fatalf("ok: %v %v %v %d %v", rps, p50, p99, errs, err)
+	}
+	if _, _, _, errs, err := run("/bad"); err == nil || !strings.Contains(err.Error(), "no probe succeeded") || errs == 0 {
+		t.Fatalf("bad: %d errors, %v", errs, err)
 	}
 }
