@@ -1,13 +1,8 @@
 package audit
 
 import (
-	"bytes"
 	"errors"
-	"path/filepath"
-	"reflect"
 	"testing"
-
-	"github.com/onevisit/onevisit/deploy/testkit"
 )
 
 // TestConsentMembers: a query whose policy required consent carries
@@ -34,21 +29,7 @@ func TestConsentMembers(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.entry.Validate(); err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			got := tc.entry.MarshalCanonical()
-			testkit.Golden(t, filepath.Join("testdata", "entries", tc.name+".json"), append(bytes.Clone(got), '\n'))
-			back, err := ParseEntry(got)
-			if err != nil {
-				t.Fatalf("ParseEntry(canonical): %v", err)
-			}
-			if !reflect.DeepEqual(back, tc.entry) {
-				t.Errorf("round trip:\n got %#v\nwant %#v", back, tc.entry)
-			}
-			if err := validateSchema(s, got); err != nil {
-				t.Errorf("schema: %v", err)
-			}
+			checkEntryGolden(t, s, tc.name, tc.entry)
 		})
 	}
 	for _, in := range []string{

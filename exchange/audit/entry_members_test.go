@@ -1,13 +1,6 @@
 package audit
 
-import (
-	"bytes"
-	"path/filepath"
-	"reflect"
-	"testing"
-
-	"github.com/onevisit/onevisit/deploy/testkit"
-)
+import "testing"
 
 // completenessEntries are the entries the exchange writes for the events
 // that were added to the trail later (token decisions, refusals of
@@ -45,21 +38,7 @@ func TestCompletenessEntriesGolden(t *testing.T) {
 	s := compileEntrySchema(t)
 	for _, tc := range completenessEntries {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.entry.Validate(); err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			got := tc.entry.MarshalCanonical()
-			testkit.Golden(t, filepath.Join("testdata", "entries", tc.name+".json"), append(bytes.Clone(got), '\n'))
-			back, err := ParseEntry(got)
-			if err != nil {
-				t.Fatalf("ParseEntry(canonical): %v", err)
-			}
-			if !reflect.DeepEqual(back, tc.entry) {
-				t.Errorf("round trip:\n got %#v\nwant %#v", back, tc.entry)
-			}
-			if err := validateSchema(s, got); err != nil {
-				t.Errorf("schema: %v", err)
-			}
+			checkEntryGolden(t, s, tc.name, tc.entry)
 		})
 	}
 }

@@ -49,18 +49,7 @@ var goldenEntries = []struct {
 func TestMarshalCanonicalGolden(t *testing.T) {
 	for _, tc := range goldenEntries {
 		t.Run(tc.name, func(t *testing.T) {
-			if err := tc.entry.Validate(); err != nil {
-				t.Fatalf("Validate: %v", err)
-			}
-			got := tc.entry.MarshalCanonical()
-			testkit.Golden(t, filepath.Join("testdata", "entries", tc.name+".json"), append(bytes.Clone(got), '\n'))
-			back, err := ParseEntry(got)
-			if err != nil {
-				t.Fatalf("ParseEntry(canonical): %v", err)
-			}
-			if !reflect.DeepEqual(back, tc.entry) {
-				t.Errorf("round trip:\n got %#v\nwant %#v", back, tc.entry)
-			}
+			checkEntryGolden(t, nil, tc.name, tc.entry)
 		})
 	}
 }
@@ -134,6 +123,31 @@ func TestParseEntry(t *testing.T) {
 				t.Errorf("got %#v\nwant %#v", got, tc.want)
 			}
 		})
+	}
+}
+
+// checkEntryGolden checks that e validates, encodes canonically as
+// testdata/entries/name.json, parses back to e and, unless s is nil,
+// meets the entry schema s.
+func checkEntryGolden(t *testing.T, s *jsonschema.Schema, name string, e Entry) {
+	t.Helper()
+	if err := e.Validate(); err != nil {
+		t.Fatalf("Validate: %v", err)
+	}
+	got := e.MarshalCanonical()
+	testkit.Golden(t, filepath.Join("testdata", "entries", name+".json"), append(bytes.Clone(got), '\n'))
+	back, err := ParseEntry(got)
+	if err != nil {
+		t.Fatalf("ParseEntry(canonical): %v", err)
+	}
+	if !reflect.DeepEqual(back, e) {
+		t.Errorf("round trip:\n got %#v\nwant %#v", back, e)
+	}
+	if s == nil {
+		return
+	}
+	if err := validateSchema(s, got); err != nil {
+		t.Errorf("schema: %v", err)
 	}
 }
 
