@@ -180,29 +180,34 @@ func (s *Subscriber) Verify(ctx context.Context, value []byte) (Delivery, error)
 }
 
 // verifyNotice checks a correction notice: its receipt, issued to this
-// consumer over the empty record, names the notice (jti), the correction
-// (policy), the corrected record, the dataset and the one field.
+// consumer, names the notice (jti), the correction (policy), the
+// corrected record, the dataset and the one field, and its record_sha256
+// is of the superseded record's id.
 func (s *Subscriber) verifyNotice(ctx context.Context, msg wire.Delivery) (Delivery, error) {
+	n := msg.Notice
+	if n == nil {
+		return Delivery{}, fmt.Errorf("notice: none in a %s message: %w", msg.Kind, ErrUnverified)
+	}
 	r := s.Requester
 	dir, err := r.directory(ctx, false)
 	if err != nil {
 		return Delivery{}, err
 	}
-	rc, err := receipt.Verify(msg.Receipt, dir, "", r.Client.ClientID)
+	rc, err := receipt.Verify(msg.Receipt, dir, n.Superseded, r.Client.ClientID)
 	if errors.Is(err, keys.ErrUnknownKey) {
 		if dir, err = r.directory(ctx, true); err == nil {
-			rc, err = receipt.Verify(msg.Receipt, dir, "", r.Client.ClientID)
+			rc, err = receipt.Verify(msg.Receipt, dir, n.Superseded, r.Client.ClientID)
 		}
 	}
 	if err != nil {
 		return Delivery{}, fmt.Errorf("notice: %v: %w", err, ErrUnverified)
 	}
-	n := msg.Notice
-	if n == nil || msg.Record != "" || rc.ID == "" || rc.ID != msg.ID || rc.Purpose != wire.DeliveryCorrectionNotice || msg.Purpose != rc.Purpose ||
+	if msg.Record != "" || rc.ID == "" || rc.ID != msg.ID || rc.Purpose != wire.DeliveryCorrectionNotice || msg.Purpose != rc.Purpose ||
 		rc.Policy != n.Correction || rc.RecordID != n.RecordID || rc.Dataset != msg.Dataset || len(rc.Fields) != 1 || rc.Fields[0] != n.Field {
 		return Delivery{}, fmt.Errorf("notice: does not match its receipt: %w", ErrUnverified)
 	}
-	return Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: n, ID: rc.ID, Dataset: rc.Dataset, Purpose: rc.Purpose, Receipt: rc}, nil
+	return Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: n, ID: rc.ID, Dataset: rc.Dataset, Purpose: rc.Purpose, Receipt: rc,
+		RawReceipt: msg.Receipt}, nil
 }
 
 // idWindow remembers the last n ids.

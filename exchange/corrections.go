@@ -330,7 +330,7 @@ func (n *Node) sendNotice(ctx context.Context, c wire.Correction, e *view.Entry,
 	rcpt, err := receipt.Sign(ctx, n.p.ReceiptSigner, receipt.Claims{
 		RegisteredClaims: jwt.RegisteredClaims{Subject: consumer, ID: id, IssuedAt: jwt.NewNumericDate(time.Now())},
 		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: c.Dataset, Purpose: wire.DeliveryCorrectionNotice,
-		Fields: []string{c.Field}, Policy: c.ID, RecordSHA256: receipt.Digest(""), RecordAcceptedAt: e.AcceptedAt,
+		Fields: []string{c.Field}, Policy: c.ID, RecordSHA256: receipt.Digest(notice.Superseded), RecordAcceptedAt: e.AcceptedAt,
 	})
 	if err != nil {
 		return fmt.Errorf("exchange: notice %s: %w", id, err)

@@ -59,8 +59,8 @@ const DeliveryCorrectionNotice = "correction_notice"
 // corrected one (query it again, under its policy, to get it). The
 // Delivery carrying it has no record; its receipt (jti = the notice id,
 // purpose correction_notice, policy = the correction id, record_id =
-// RecordID, fields = [Field], record_sha256 of the empty string) is the
-// exchange's signature over it.
+// RecordID, fields = [Field], record_sha256 of Superseded) is the
+// exchange's signature over it, every field included.
 type CorrectionNotice struct {
 	Correction string `json:"correction"`
 	Field      string `json:"field"`

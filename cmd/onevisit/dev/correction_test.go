@@ -3,6 +3,7 @@ package dev_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"maps"
 	"strings"
 	"testing"
@@ -159,6 +160,24 @@ func TestCorrectionRoundTrip(t *testing.T) {
 			*n.Notice != (wire.CorrectionNotice{Correction: filed.ID, Field: "address", Superseded: old.ID, RecordID: ids[0]}) ||
 			n.Receipt.Subject != c || n.Receipt.RecordIssuer != "public-security" || n.Record != nil {
 			t.Errorf("%s: %d deliveries, %d refused; first %+v", c, len(d), len(refused), n)
+		}
+	}
+	// Attack: a notice copied from the topic with another superseded
+	// record id (the receipt is genuine) is refused; the genuine one
+	// verifies.
+	n, _ := notices["school-enrolment"].get()
+	sub, err := env.Subscriber("school-enrolment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, superseded := range []string{old.ID, ids[0], "another-record"} {
+		notice := *n[0].Notice
+		notice.Superseded = superseded
+		msg, _ := json.Marshal(wire.Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: &notice, ID: n[0].ID, Dataset: n[0].Dataset,
+			Purpose: n[0].Purpose, Receipt: n[0].RawReceipt})
+		_, err := sub.Verify(ctx, msg)
+		if genuine := superseded == old.ID; genuine != (err == nil) || !genuine && !errors.Is(err, connectors.ErrUnverified) {
+			t.Errorf("a notice superseding %s (genuine: %v): %v", superseded, genuine, err)
 		}
 	}
 	if d, _ := notices["property-transfer"].get(); len(d) != 0 {
