@@ -47,52 +47,30 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		return
 	}
 	refuse := func(err error) {
-		c := wire.Of(err).Name
-		if err == errNoNodeMAC {
-			c = "no_node_mac"
-		}
+		c := refusalCode(err)
 		n.viewRefused.WithLabelValues(ds, c).Inc()
 		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 	}
-	// Only a node writes accepted topics: its MAC covers the topic, the
-	// key, the acceptance time and the record, so nothing produced with a
-	// broker credential alone, nor a genuine record replayed under another
-	// key or with a back-dated acceptance time, gets further.
-	if !n.acceptedMAC.Load().check(m) {
-		refuse(errNoNodeMAC)
+	if err := n.checkAcceptedMAC(m, at); err != nil {
+		refuse(err)
 		return
 	}
-	if at <= 0 {
-		refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
-		return
-	}
-	sd, _ := n.p.Schemas.Dataset(ds)
 	var entry *view.Entry
 	var subject string
 	if e, ok := n.pipeline.Writing(string(header(m, "onevisit-issuer")), ds, id); ok && e.Same(raw) {
 		// This node's pipeline verified these very bytes (signature,
 		// dataset, grant, binding) and is writing them now: the subject is
 		// in its verified subject disclosure.
+		sd, _ := n.p.Schemas.Dataset(ds)
 		entry, subject = e.At(m.Offset), entrySubject(e, sd.Subject)
 	}
 	if subject == "" {
-		rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
-		switch {
-		case err != nil:
-		case rec.Dataset != ds:
-			err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, ingest.ErrDatasetMismatch)
-		case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
-			err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, ingest.ErrNoGrant)
-		case rec.SubjectField != sd.Subject:
-			err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
-		default:
-			_, subject, err = rec.Subject()
-		}
+		rec, _, subj, err := n.verifyAccepted(raw, ds, at)
 		if err != nil {
 			refuse(err)
 			return
 		}
-		entry = view.FromRecord(rec, at).At(m.Offset)
+		subject, entry = subj, view.FromRecord(rec, at).At(m.Offset)
 	}
 	// The pseudonym key may be unreachable for a while: the record waits
 	// (and the tail with it); it is never keyed otherwise.
@@ -126,4 +104,51 @@ func entrySubject(e *view.Entry, field string) string {
 		return id
 	}
 	return ""
+}
+
+// refusalCode is the code an accepted-topic record that did not verify is
+// counted and logged under.
+func refusalCode(err error) string {
+	if err == errNoNodeMAC {
+		return "no_node_mac"
+	}
+	return wire.Of(err).Name
+}
+
+// checkAcceptedMAC checks what only a node writes on an accepted topic:
+// its MAC covers the topic, the key, the acceptance time at and the
+// record, so nothing produced with a broker credential alone, nor a
+// genuine record replayed under another key or with a back-dated
+// acceptance time, gets further.
+func (n *Node) checkAcceptedMAC(m kafka.Message, at int64) error {
+	if !n.acceptedMAC.Load().check(m) {
+		return errNoNodeMAC
+	}
+	if at <= 0 {
+		return fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed)
+	}
+	return nil
+}
+
+// verifyAccepted verifies a record read from the accepted topic of ds,
+// accepted at at (unix milliseconds), as it enters the view: its
+// signature with a key its issuer owned at acceptance, its dataset, the
+// issuer's grant and its subject binding. It returns the record, its
+// subject disclosure and the subject's identifier.
+func (n *Node) verifyAccepted(raw, ds string, at int64) (*record.Record, record.Disclosure, string, error) {
+	sd, _ := n.p.Schemas.Dataset(ds)
+	rec, err := record.Verify(raw, keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+	switch {
+	case err != nil:
+	case rec.Dataset != ds:
+		err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, ingest.ErrDatasetMismatch)
+	case !n.policy.Load().MayPublish(rec.Issuer, rec.Dataset).Allowed:
+		err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, ingest.ErrNoGrant)
+	case rec.SubjectField != sd.Subject:
+		err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
+	default:
+		subj, subject, err := rec.Subject()
+		return rec, subj, subject, err
+	}
+	return nil, record.Disclosure{}, "", err
 }

@@ -18,8 +18,6 @@ import (
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/clients"
-	"github.com/onevisit/onevisit/exchange/ingest"
-	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
@@ -144,37 +142,17 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 		return nil
 	}
 	refuse := func(err error) error {
-		c := wire.Of(err).Name
-		if err == errNoNodeMAC {
-			c = "no_node_mac"
-		}
+		c := refusalCode(err)
 		n.deliver.refused.WithLabelValues(ds, c).Inc()
 		n.p.Logger.Warn("record in accepted topic refused; delivered to no one", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 		return nil
 	}
 	// The same checks as a record entering the view (applyAccepted).
-	if !n.acceptedMAC.Load().check(m) {
-		return refuse(errNoNodeMAC)
-	}
 	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
-	if at <= 0 {
-		return refuse(fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed))
+	if err := n.checkAcceptedMAC(m, at); err != nil {
+		return refuse(err)
 	}
-	sd, _ := n.p.Schemas.Dataset(ds)
-	rec, err := record.Verify(string(m.Value), keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
-	var subject string
-	var subj record.Disclosure
-	switch {
-	case err != nil:
-	case rec.Dataset != ds:
-		err = fmt.Errorf("exchange: record of %s in the topic of %s: %w", rec.Dataset, ds, ingest.ErrDatasetMismatch)
-	case !pol.MayPublish(rec.Issuer, rec.Dataset).Allowed:
-		err = fmt.Errorf("exchange: issuer may not publish %s: %w", ds, ingest.ErrNoGrant)
-	case rec.SubjectField != sd.Subject:
-		err = fmt.Errorf("exchange: sub_field is not %s: %w", sd.Subject, record.ErrNoSubjectBinding)
-	default:
-		subj, subject, err = rec.Subject()
-	}
+	rec, subj, subject, err := n.verifyAccepted(string(m.Value), ds, at)
 	if err != nil {
 		return refuse(err)
 	}
