@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
 	"github.com/segmentio/kafka-go"
 
 	"github.com/onevisit/onevisit/exchange/audit"
@@ -325,36 +324,12 @@ func (n *Node) fulfil(ctx context.Context, id string, e *view.Entry) error {
 
 func (n *Node) sendNotice(ctx context.Context, c wire.Correction, e *view.Entry, subject, consumer string) error {
 	h := sha256.Sum256([]byte("onevisit/correction-notice/v1\x00" + c.ID + "\x00" + consumer + "\x00" + e.ID))
-	id := "ntc-" + hex.EncodeToString(h[:16])
 	notice := wire.CorrectionNotice{Correction: c.ID, Field: c.Field, Superseded: c.RecordID, RecordID: e.ID}
-	rcpt, err := receipt.Sign(ctx, n.p.ReceiptSigner, receipt.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: consumer, ID: id, IssuedAt: jwt.NewNumericDate(time.Now())},
-		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: c.Dataset, Purpose: wire.DeliveryCorrectionNotice,
-		Fields: []string{c.Field}, Policy: c.ID, RecordSHA256: receipt.Digest(notice.Superseded), RecordAcceptedAt: e.AcceptedAt,
-	})
-	if err != nil {
-		return fmt.Errorf("exchange: notice %s: %w", id, err)
-	}
-	body, err := json.Marshal(wire.Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: &notice, ID: id, Dataset: c.Dataset,
-		Purpose: wire.DeliveryCorrectionNotice, Receipt: rcpt})
-	if err != nil {
-		return err
-	}
-	if err := n.ensureDeliveryTopic(ctx, consumer); err != nil {
-		return err
-	}
-	if err := n.trail.Write(ctx, audit.Entry{Time: time.Now().UTC(), Kind: audit.KindDelivery, Consumer: consumer, Dataset: c.Dataset,
-		Purpose: wire.DeliveryCorrectionNotice, Subject: subject, RecordID: e.ID, Fields: []string{c.Field}, Decision: audit.DecisionPermit,
-		Code: "correction_notice", Policy: c.ID, RequestID: id, Node: n.p.Node}); err != nil {
-		return fmt.Errorf("exchange: notice %s: audit: %w", id, err)
-	}
-	key := sha256.Sum256([]byte("onevisit/deliver-key/v1\x00" + consumer + "\x00" + subject))
-	if err := n.out.WriteMessages(ctx, kafka.Message{
-		Topic: n.p.Kafka.Names.Deliver(consumer), Key: []byte(hex.EncodeToString(key[:16])), Value: body,
-		Headers: []kafka.Header{{Key: wire.DeliveryIDHeader, Value: []byte(id)}},
-	}); err != nil {
-		return fmt.Errorf("exchange: notice %s: write: %w", id, err)
-	}
-	n.deliver.delivered.WithLabelValues(consumer).Inc()
-	return nil
+	return n.sendDelivery(ctx, consumer, subject,
+		wire.Delivery{Kind: wire.DeliveryCorrectionNotice, Notice: &notice, ID: "ntc-" + hex.EncodeToString(h[:16]),
+			Dataset: c.Dataset, Purpose: wire.DeliveryCorrectionNotice},
+		receipt.Claims{RecordID: e.ID, RecordIssuer: e.Issuer, Dataset: c.Dataset, Purpose: wire.DeliveryCorrectionNotice,
+			Fields: []string{c.Field}, Policy: c.ID, RecordSHA256: receipt.Digest(notice.Superseded), RecordAcceptedAt: e.AcceptedAt},
+		audit.Entry{Dataset: c.Dataset, Purpose: wire.DeliveryCorrectionNotice, RecordID: e.ID, Fields: []string{c.Field},
+			Code: "correction_notice", Policy: c.ID})
 }

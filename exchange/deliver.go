@@ -188,41 +188,52 @@ func DeliveryID(subscription, consumer, issuer, recordID string, acceptedAt int6
 }
 
 func (n *Node) deliverOne(ctx context.Context, pol *policy.Set, sub policy.Subscription, e *view.Entry, subj record.Disclosure, pseud string) error {
-	id := DeliveryID(sub.Name, sub.Consumer, e.Issuer, e.ID, e.AcceptedAt)
 	released := query.WithSubject(sub.Fields, n.p.Schemas, e.Dataset)
 	projected := e.Project(released)
-	rcpt, err := receipt.Sign(ctx, n.p.ReceiptSigner, receipt.Claims{
-		RegisteredClaims: jwt.RegisteredClaims{Subject: sub.Consumer, ID: id, IssuedAt: jwt.NewNumericDate(time.Now())},
-		RecordID:         e.ID, RecordIssuer: e.Issuer, Dataset: e.Dataset, Purpose: sub.Purpose,
-		Fields: released, Policy: sub.Name, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt,
-		SubjectSD: subj.Digest,
-	})
-	if err != nil {
-		return fmt.Errorf("exchange: delivery %s: %w", id, err)
+	return n.sendDelivery(ctx, sub.Consumer, pseud,
+		wire.Delivery{ID: DeliveryID(sub.Name, sub.Consumer, e.Issuer, e.ID, e.AcceptedAt), Subscription: sub.Name,
+			Dataset: e.Dataset, Purpose: sub.Purpose, Record: projected},
+		receipt.Claims{RecordID: e.ID, RecordIssuer: e.Issuer, Dataset: e.Dataset, Purpose: sub.Purpose, Fields: released,
+			Policy: sub.Name, RecordSHA256: receipt.Digest(projected), RecordAcceptedAt: e.AcceptedAt, SubjectSD: subj.Digest},
+		audit.Entry{Dataset: e.Dataset, Purpose: sub.Purpose, RecordID: e.ID, Fields: released, Policy: sub.Name,
+			PolicyVersion: pol.Version()})
+}
+
+// sendDelivery signs the receipt (claims, issued to consumer, jti msg.ID)
+// of msg, writes its delivery audit entry (a, completed with who, when and
+// the subject's pseudonym pseud) and produces msg to consumer's delivery
+// topic, keyed by a per-consumer hash of pseud.
+func (n *Node) sendDelivery(ctx context.Context, consumer, pseud string, msg wire.Delivery, claims receipt.Claims, a audit.Entry) error {
+	what := "delivery"
+	if msg.Kind == wire.DeliveryCorrectionNotice {
+		what = "notice"
 	}
-	body, err := json.Marshal(wire.Delivery{ID: id, Subscription: sub.Name, Dataset: e.Dataset, Purpose: sub.Purpose,
-		Record: projected, Receipt: rcpt})
+	claims.RegisteredClaims = jwt.RegisteredClaims{Subject: consumer, ID: msg.ID, IssuedAt: jwt.NewNumericDate(time.Now())}
+	rcpt, err := receipt.Sign(ctx, n.p.ReceiptSigner, claims)
 	if err != nil {
-		return fmt.Errorf("exchange: delivery %s: %w", id, err)
+		return fmt.Errorf("exchange: %s %s: %w", what, msg.ID, err)
 	}
-	if err := n.ensureDeliveryTopic(ctx, sub.Consumer); err != nil {
+	msg.Receipt = rcpt
+	body, err := json.Marshal(msg)
+	if err != nil {
+		return fmt.Errorf("exchange: %s %s: %w", what, msg.ID, err)
+	}
+	if err := n.ensureDeliveryTopic(ctx, consumer); err != nil {
 		return err
 	}
-	if err := n.trail.Write(ctx, audit.Entry{
-		Time: time.Now().UTC(), Kind: audit.KindDelivery, Consumer: sub.Consumer, Dataset: e.Dataset, Purpose: sub.Purpose,
-		Subject: pseud, RecordID: e.ID, Fields: released, Decision: audit.DecisionPermit, Policy: sub.Name,
-		PolicyVersion: pol.Version(), RequestID: id, Node: n.p.Node,
-	}); err != nil {
-		return fmt.Errorf("exchange: delivery %s: audit: %w", id, err)
+	a.Time, a.Kind, a.Consumer, a.Subject, a.Decision, a.RequestID, a.Node = time.Now().UTC(), audit.KindDelivery, consumer, pseud,
+		audit.DecisionPermit, msg.ID, n.p.Node
+	if err := n.trail.Write(ctx, a); err != nil {
+		return fmt.Errorf("exchange: %s %s: audit: %w", what, msg.ID, err)
 	}
-	key := sha256.Sum256([]byte("onevisit/deliver-key/v1\x00" + sub.Consumer + "\x00" + pseud))
+	key := sha256.Sum256([]byte("onevisit/deliver-key/v1\x00" + consumer + "\x00" + pseud))
 	if err := n.out.WriteMessages(ctx, kafka.Message{
-		Topic: n.p.Kafka.Names.Deliver(sub.Consumer), Key: []byte(hex.EncodeToString(key[:16])), Value: body,
-		Headers: []kafka.Header{{Key: wire.DeliveryIDHeader, Value: []byte(id)}},
+		Topic: n.p.Kafka.Names.Deliver(consumer), Key: []byte(hex.EncodeToString(key[:16])), Value: body,
+		Headers: []kafka.Header{{Key: wire.DeliveryIDHeader, Value: []byte(msg.ID)}},
 	}); err != nil {
-		return fmt.Errorf("exchange: delivery %s: write: %w", id, err)
+		return fmt.Errorf("exchange: %s %s: write: %w", what, msg.ID, err)
 	}
-	n.deliver.delivered.WithLabelValues(sub.Consumer).Inc()
+	n.deliver.delivered.WithLabelValues(consumer).Inc()
 	return nil
 }
 
