@@ -65,8 +65,28 @@ type correctionState struct {
 
 // correctionBook is a node's copy of every correction.
 type correctionBook struct {
-	mu   sync.Mutex
-	byID map[string]*correctionState
+	mu      sync.Mutex
+	byID    map[string]*correctionState
+	changed chan struct{} // closed and replaced on every change (as in applied)
+}
+
+// waitFor returns correction id once the book holds it at sequence seq or
+// later; false if ctx ends first.
+func (b *correctionBook) waitFor(ctx context.Context, id string, seq int) (correctionState, bool) {
+	for {
+		b.mu.Lock()
+		s, ok := b.byID[id]
+		ch := b.changed
+		b.mu.Unlock()
+		if ok && s.seq >= seq {
+			return *s, true
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return correctionState{}, false
+		}
+	}
 }
 
 func (b *correctionBook) get(id string) (correctionState, bool) {
@@ -97,6 +117,8 @@ func (n *Node) applyCorrection(m kafka.Message) {
 		return
 	}
 	b.byID[e.Correction.ID] = &correctionState{seq: e.Seq, subject: e.Subject, c: e.Correction}
+	close(b.changed)
+	b.changed = make(chan struct{})
 }
 
 // tailCorrections replays and follows the inbox of every publisher the
@@ -145,16 +167,13 @@ func (n *Node) writeCorrection(ctx context.Context, event string, seq int, subje
 	if err := n.writer.WriteMessages(ctx, m); err != nil {
 		return wire.Correction{}, fmt.Errorf("exchange: correction %s: write: %w", c.ID, err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if s, ok := n.corrections.get(c.ID); ok && s.seq >= seq {
-			return s.c, nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return wire.Correction{}, fmt.Errorf("exchange: correction %s written but not read back yet", c.ID)
-		}
-		time.Sleep(20 * time.Millisecond)
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	s, ok := n.corrections.waitFor(wctx, c.ID, seq)
+	if !ok {
+		return wire.Correction{}, fmt.Errorf("exchange: correction %s written but not read back yet", c.ID)
 	}
+	return s.c, nil
 }
 
 func (n *Node) ensureCorrectionTopic(ctx context.Context, dept string) error {
