@@ -84,6 +84,19 @@ func (r *Requester) directory(ctx context.Context, refresh bool) (*keys.Director
 	return r.keys, nil
 }
 
+// withKeys runs verify with dir, and once more with a directory fetched
+// again when verify fails with keys.ErrUnknownKey (the exchange or a
+// publisher has a new key); it returns the directory it used last.
+func (r *Requester) withKeys(ctx context.Context, dir *keys.Directory, verify func(*keys.Directory) error) (*keys.Directory, error) {
+	err := verify(dir)
+	if errors.Is(err, keys.ErrUnknownKey) {
+		if dir, err = r.directory(ctx, true); err == nil {
+			err = verify(dir)
+		}
+	}
+	return dir, err
+}
+
 // Query asks for a record and verifies the answer: the record against the
 // publisher's key in the exchange's key directory (fetched once, and again
 // when a kid is unknown), each disclosed field against the signed
@@ -105,22 +118,19 @@ func (r *Requester) verify(ctx context.Context, q Query, resp wire.QueryAnswer) 
 	}
 	// The receipt comes first: it says when the exchange accepted the
 	// record, which decides whether a since-revoked key still counts.
-	rc, err := receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
-	if errors.Is(err, keys.ErrUnknownKey) {
-		if dir, err = r.directory(ctx, true); err == nil {
-			rc, err = receipt.Verify(resp.Receipt, dir, resp.Record, r.Client.ClientID)
-		}
-	}
+	var rc receipt.Claims
+	dir, err = r.withKeys(ctx, dir, func(d *keys.Directory) (err error) {
+		rc, err = receipt.Verify(resp.Receipt, d, resp.Record, r.Client.ClientID)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("query: %v: %w", err, ErrUnverified)
 	}
-	at := keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt))
-	rec, err := record.Verify(resp.Record, at)
-	if errors.Is(err, keys.ErrUnknownKey) {
-		if dir, err = r.directory(ctx, true); err == nil {
-			rec, err = record.Verify(resp.Record, keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt)))
-		}
-	}
+	var rec *record.Record
+	_, err = r.withKeys(ctx, dir, func(d *keys.Directory) (err error) {
+		rec, err = record.Verify(resp.Record, keys.AcceptedBefore(d, time.UnixMilli(rc.RecordAcceptedAt)))
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("query: record: %v: %w", err, ErrUnverified)
 	}

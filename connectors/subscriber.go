@@ -137,21 +137,19 @@ func (s *Subscriber) Verify(ctx context.Context, value []byte) (Delivery, error)
 	if err != nil {
 		return Delivery{}, err
 	}
-	rc, err := receipt.Verify(msg.Receipt, dir, msg.Record, r.Client.ClientID)
-	if errors.Is(err, keys.ErrUnknownKey) {
-		if dir, err = r.directory(ctx, true); err == nil {
-			rc, err = receipt.Verify(msg.Receipt, dir, msg.Record, r.Client.ClientID)
-		}
-	}
+	var rc receipt.Claims
+	dir, err = r.withKeys(ctx, dir, func(d *keys.Directory) (err error) {
+		rc, err = receipt.Verify(msg.Receipt, d, msg.Record, r.Client.ClientID)
+		return err
+	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("delivery: %v: %w", err, ErrUnverified)
 	}
-	rec, err := record.Verify(msg.Record, keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt)))
-	if errors.Is(err, keys.ErrUnknownKey) {
-		if dir, err = r.directory(ctx, true); err == nil {
-			rec, err = record.Verify(msg.Record, keys.AcceptedBefore(dir, time.UnixMilli(rc.RecordAcceptedAt)))
-		}
-	}
+	var rec *record.Record
+	_, err = r.withKeys(ctx, dir, func(d *keys.Directory) (err error) {
+		rec, err = record.Verify(msg.Record, keys.AcceptedBefore(d, time.UnixMilli(rc.RecordAcceptedAt)))
+		return err
+	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("delivery: record: %v: %w", err, ErrUnverified)
 	}
@@ -193,12 +191,11 @@ func (s *Subscriber) verifyNotice(ctx context.Context, msg wire.Delivery) (Deliv
 	if err != nil {
 		return Delivery{}, err
 	}
-	rc, err := receipt.Verify(msg.Receipt, dir, n.Superseded, r.Client.ClientID)
-	if errors.Is(err, keys.ErrUnknownKey) {
-		if dir, err = r.directory(ctx, true); err == nil {
-			rc, err = receipt.Verify(msg.Receipt, dir, n.Superseded, r.Client.ClientID)
-		}
-	}
+	var rc receipt.Claims
+	_, err = r.withKeys(ctx, dir, func(d *keys.Directory) (err error) {
+		rc, err = receipt.Verify(msg.Receipt, d, n.Superseded, r.Client.ClientID)
+		return err
+	})
 	if err != nil {
 		return Delivery{}, fmt.Errorf("notice: %v: %w", err, ErrUnverified)
 	}
