@@ -23,6 +23,7 @@ type Set struct {
 	limits   map[limitKey]Limits
 	caseIDs  map[string]*regexp.Regexp // purpose to compiled caseIdPattern
 	patterns map[string]string         // purpose to caseIdPattern as written
+	subs     []Subscription            // by name, after forbids (subscription.go)
 	version  string
 }
 
@@ -165,6 +166,7 @@ func newSet(docs []Policy) *Set {
 	}
 	s.limits = compileLimits(docs)
 	s.caseIDs, s.patterns = compilePurposes(docs)
+	s.subs = compileSubscriptions(s)
 	s.version = version(docs)
 	return s
 }

@@ -83,20 +83,33 @@ func checkSubscriptions(docs []Policy) []error {
 // Subscriptions returns the subscriptions to dataset ("" for every
 // dataset), sorted by name, each with the fields a delivery releases
 // (after forbids); a subscription a Forbid leaves no field is left out.
+// The delivery loop asks for every record: the set computed them once
+// (compileSubscriptions).
 func (s *Set) Subscriptions(dataset string) []Subscription {
 	if s == nil {
 		return nil
 	}
 	var out []Subscription
+	for _, sub := range s.subs {
+		if dataset == "" || sub.Dataset == dataset {
+			out = append(out, sub)
+		}
+	}
+	return out
+}
+
+// compileSubscriptions computes s.subs from its documents.
+func compileSubscriptions(s *Set) []Subscription {
+	var out []Subscription
 	for _, d := range s.docs {
-		if d.Kind != KindSubscription || (dataset != "" && d.Dataset != dataset) || len(d.Purposes) != 1 {
+		if d.Kind != KindSubscription || len(d.Purposes) != 1 {
 			continue
 		}
 		fields := slices.DeleteFunc(slices.Clone(d.Fields), func(f string) bool { return s.forbidden(d.Consumer, d.Dataset, f) })
 		if len(fields) == 0 {
 			continue
 		}
-		out = append(out, Subscription{Name: d.Name, Consumer: d.Consumer, Dataset: d.Dataset, Purpose: d.Purposes[0], Fields: fields})
+		out = append(out, Subscription{Name: d.Name, Consumer: d.Consumer, Dataset: d.Dataset, Purpose: d.Purposes[0], Fields: slices.Clip(fields)})
 	}
 	slices.SortFunc(out, func(a, b Subscription) int { return strings.Compare(a.Name, b.Name) })
 	return out
