@@ -366,6 +366,11 @@ func TestDeliveryRestart(t *testing.T) {
 	}
 	for c := range deathSubscribers {
 		waitFor(t, c+" gets the record published after the restart", func() bool { return len(byRecord(second, c)[after]) >= 1 })
+	}
+	// Every delivery the second node will make is written once the group
+	// committed the new record; only then is "no second copy" a fact.
+	waitFor(t, "the record after the restart committed", func() bool { return committedAll(t, second) })
+	for c := range deathSubscribers {
 		got := byRecord(second, c)
 		if len(got) != 2 || len(got[before]) != 1 || len(got[after]) != 1 {
 			t.Errorf("%s's topic holds deliveries %v, want one of %s and one of %s", c, got, before, after)
@@ -484,7 +489,15 @@ func TestSubscriptionGoverned(t *testing.T) {
 	third := deathRow(t, env, "330102198309090712")
 	third["name"], third["birth_date"] = "刘洋", "1983-09-09"
 	publishDeath(t, env, third)
-	deliveredTo(pension, 3) // the marker: the third record has been delivered
+	deliveredTo(pension, 3)
+	// The marker: the delivery group commits the third record only after
+	// writing every subscription's delivery of it, so by then a delivery
+	// to social insurance would be in its topic (its subscriber may not
+	// have read it yet).
+	waitFor(t, "the third record committed by the delivery group", func() bool { return committedAll(t, env) })
+	if n := len(readAll(t, env, env.Kafka.Names.Deliver("social-insurance-service"))); n != 2 {
+		t.Errorf("after the narrowing social insurance's topic holds %d deliveries, want still 2", n)
+	}
 	if d, _ := social.get(); len(d) != 2 {
 		t.Errorf("after the narrowing social insurance got %d deliveries, want still 2", len(d))
 	}
