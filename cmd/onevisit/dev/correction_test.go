@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -180,18 +181,28 @@ func TestCorrectionRoundTrip(t *testing.T) {
 			t.Errorf("a notice superseding %s (genuine: %v): %v", superseded, genuine, err)
 		}
 	}
-	if d, _ := notices["property-transfer"].get(); len(d) != 0 {
-		t.Errorf("property transfer, which never received the record, got %d notices", len(d))
-	}
+	// The correction names the corrected record only after every notice
+	// was audited and written, so from then on "no one else" is a fact:
+	// the notices' audit entries name exactly the two consumers.
 	waitFor(t, "the correction to name the corrected record", func() bool {
 		got, err := school.Get(ctx, filed.ID)
 		return err == nil && got.CorrectedRecordID == ids[0]
 	})
+	if d, _ := notices["property-transfer"].get(); len(d) != 0 {
+		t.Errorf("property transfer, which never received the record, got %d notices", len(d))
+	}
 	steps := map[string]int{}
+	var notified []string
 	for _, ie := range env.Node.AuditLog().BySubject(child) {
 		if ie.Entry.Kind == audit.KindCorrection && ie.Entry.RequestID == filed.ID {
 			steps[ie.Entry.Code]++
 		}
+		if ie.Entry.Kind == audit.KindDelivery && ie.Entry.Code == "correction_notice" && ie.Entry.Policy == filed.ID {
+			notified = append(notified, ie.Entry.Consumer)
+		}
+	}
+	if slices.Sort(notified); !slices.Equal(slices.Compact(notified), []string{"newborn-registration", "school-enrolment"}) {
+		t.Errorf("notices of the correction audited for %v, want newborn registration and school enrolment", notified)
 	}
 	if steps["correction_open"] != 1 || steps["correction_accepted"] != 1 || steps["correction_corrected"] < 1 {
 		t.Errorf("audit steps of the correction: %v", steps)
