@@ -68,6 +68,10 @@ type correctionBook struct {
 	mu      sync.Mutex
 	byID    map[string]*correctionState
 	changed chan struct{} // closed and replaced on every change (as in applied)
+	// tails runs until the node stops (nil before tailCorrections); tailed
+	// are the departments whose inbox it replays and follows.
+	tails  context.Context
+	tailed map[string]bool
 }
 
 // waitFor returns correction id once the book holds it at sequence seq or
@@ -121,34 +125,55 @@ func (n *Node) applyCorrection(m kafka.Message) {
 	b.changed = make(chan struct{})
 }
 
-// tailCorrections replays and follows the inbox of every publisher the
-// policy grants a dataset at start.
+// tailCorrections replays and follows, until ctx ends, the inbox of every
+// publisher the policy grants a dataset, now and (tailNewInboxes) after
+// every policy change.
 func (n *Node) tailCorrections(ctx context.Context) {
-	for _, dept := range n.p.Policy.AllPublishers() {
-		topic := n.p.Kafka.Names.Corrections(dept)
-		go func() {
-			next := kafka.FirstOffset
-			for attempt := 0; ctx.Err() == nil; attempt++ {
-				r, err := n.p.Kafka.PartitionReader(topic, 0, next)
-				if err == nil {
-					for {
-						var m kafka.Message
-						if m, err = r.FetchMessage(ctx); err != nil {
-							break
-						}
-						attempt = 0
-						n.applyCorrection(m)
-						next = m.Offset + 1
-					}
-					r.Close()
+	n.corrections.mu.Lock()
+	n.corrections.tails = ctx
+	n.corrections.mu.Unlock()
+	n.tailNewInboxes()
+}
+
+// tailNewInboxes starts the tail of the inbox of every publisher of the
+// current policy that has none yet: a department granted a dataset at
+// runtime has its corrections read back like the others.
+func (n *Node) tailNewInboxes() {
+	b := &n.corrections
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.tails == nil {
+		return
+	}
+	for _, dept := range n.policy.Load().AllPublishers() {
+		if !b.tailed[dept] {
+			b.tailed[dept] = true
+			go n.tailInbox(b.tails, n.p.Kafka.Names.Corrections(dept))
+		}
+	}
+}
+
+func (n *Node) tailInbox(ctx context.Context, topic string) {
+	next := kafka.FirstOffset
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		r, err := n.p.Kafka.PartitionReader(topic, 0, next)
+		if err == nil {
+			for {
+				var m kafka.Message
+				if m, err = r.FetchMessage(ctx); err != nil {
+					break
 				}
-				if ctx.Err() != nil {
-					return
-				}
-				n.p.Logger.Warn("correction inbox tail interrupted; reopening", "topic", topic, "next_offset", next, "err", err)
-				backoff(ctx, attempt)
+				attempt = 0
+				n.applyCorrection(m)
+				next = m.Offset + 1
 			}
-		}()
+			r.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("correction inbox tail interrupted; reopening", "topic", topic, "next_offset", next, "err", err)
+		backoff(ctx, attempt)
 	}
 }
 

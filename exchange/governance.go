@@ -185,6 +185,7 @@ func (n *Node) applyControl(m kafka.Message, live bool) {
 		}
 		g.applied[newVersion] = now
 		n.policy.Store(set)
+		n.tailNewInboxes() // a department granted a dataset now has a correction inbox
 		g.version.Set(float64(newVersion))
 		if live {
 			// From when the deciding event was written (the broker's

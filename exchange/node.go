@@ -171,7 +171,7 @@ func New(p Parts) (*Node, error) {
 	if n.deliver, err = newDeliverer(n.metrics); err != nil {
 		return nil, err
 	}
-	n.corrections.byID, n.corrections.changed = map[string]*correctionState{}, make(chan struct{})
+	n.corrections.byID, n.corrections.changed, n.corrections.tailed = map[string]*correctionState{}, make(chan struct{}), map[string]bool{}
 	for _, k := range append(p.Clients.PublicKeys(), p.ExchangeKeys...) {
 		if err := n.dir.Add(k); err != nil {
 			return nil, fmt.Errorf("exchange: key directory: %w", err)

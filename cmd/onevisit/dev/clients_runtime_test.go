@@ -19,6 +19,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/control"
 	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
+	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/schemas"
 )
 
@@ -396,6 +397,26 @@ spec:
 		t.Fatalf("publish as the enrolled department: %d %v", status, out)
 	}
 	waitServed(t, env, token(t, env, schoolService), "household", subject, "school_enrolment", "SE-2026-0001", "water-1")
+
+	// A correction of its record is routed to its inbox, which the node
+	// follows from the grant on, and listed to it.
+	q, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subject, "purpose": "school_enrolment", "case_id": "SE-2026-0001"})
+	status, ans := post(t, env.BaseURL+"/v1/query", token(t, env, schoolService), q)
+	rec, _ := ans["record"].(string)
+	rcpt, _ := ans["receipt"].(string)
+	school, err := env.Client(schoolService)
+	if status != http.StatusOK || err != nil {
+		t.Fatalf("query the water bureau's record: %d %v %v", status, ans, err)
+	}
+	filed, err := (&connectors.Corrections{Client: school}).File(context.Background(), rec, rcpt, "address", "moved")
+	if err != nil || filed.Department != id || filed.Status != wire.CorrectionOpen {
+		t.Fatalf("file a correction of the water bureau's record: %+v %v", filed, err)
+	}
+	resp, lb := call(t, "GET", env.BaseURL+"/v1/corrections?status=open", "Bearer "+tok, nil, nil)
+	var listed struct{ Corrections []wire.Correction }
+	if err := json.Unmarshal(lb, &listed); err != nil || resp.StatusCode != http.StatusOK || len(listed.Corrections) != 1 || listed.Corrections[0].ID != filed.ID {
+		t.Errorf("the water bureau's open corrections: %d %s, want the filed one", resp.StatusCode, lb)
+	}
 }
 
 // TestClientsRestartKeysInOrder: key events of a client enrolled at
