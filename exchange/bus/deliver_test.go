@@ -12,7 +12,7 @@ import (
 // own group and nothing else; only the exchange writes a delivery topic.
 func TestDeliveryACLs(t *testing.T) {
 	n := Names("t")
-	p := Principals{Names: n, Exchange: "ex", Publishers: map[string][]string{"pub": {"death"}}, Subscribers: []string{"pension", "social"}}
+	p := Principals{Names: n, Exchange: "ex", Publishers: map[string][]string{"pub": {"death"}}, Subscribers: []string{"social", "pension", "social"}}
 	byUser := map[string][]string{}
 	for _, a := range ACLs(p, []string{"death"}) {
 		u := strings.TrimPrefix(a.Principal, "User:")
@@ -42,7 +42,7 @@ func TestDeliveryACLs(t *testing.T) {
 		}
 	}
 	var topics []string
-	for _, tc := range Topics(n, nil, TopicSpec{Subscribers: []string{"social", "pension"}}) {
+	for _, tc := range Topics(n, nil, TopicSpec{Subscribers: []string{"social", "pension", "social"}}) {
 		if strings.Contains(tc.Topic, ".deliver.") {
 			topics = append(topics, tc.Topic)
 		}

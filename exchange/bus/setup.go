@@ -7,6 +7,7 @@ import (
 	"crypto/sha512"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/segmentio/kafka-go"
@@ -75,6 +76,7 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 	)
 	subs := append([]string(nil), p.Subscribers...)
 	sort.Strings(subs)
+	subs = slices.Compact(subs)
 	for _, c := range subs {
 		out = append(out,
 			allow(topic, p.Names.Deliver(c), lit, ex, kafka.ACLOperationTypeWrite),

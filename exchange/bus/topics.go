@@ -112,7 +112,7 @@ func Topics(n Names, datasets []string, spec TopicSpec) []kafka.TopicConfig {
 	)
 	subs := append([]string(nil), spec.Subscribers...)
 	sort.Strings(subs)
-	for _, c := range subs {
+	for _, c := range slices.Compact(subs) {
 		out = append(out, mk(n.Deliver(c), spec.Partitions,
 			kafka.ConfigEntry{ConfigName: "retention.ms", ConfigValue: strconv.FormatInt(DeliverRetention.Milliseconds(), 10)}))
 	}
