@@ -10,6 +10,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/auth"
 	"github.com/onevisit/onevisit/exchange/codes"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/query"
 	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/wire"
@@ -49,8 +50,8 @@ func (s *Server) fileCorrection(w http.ResponseWriter, r *http.Request, p auth.P
 	if err := decodeBody(r, int64(record.MaxSize)+64<<10, &q); err != nil {
 		return err
 	}
-	if q.Record == "" || q.Receipt == "" || q.Field == "" {
-		return fmt.Errorf("correction: /record, /receipt and /field are required: %w", codes.ErrMissingField)
+	if err := query.Required("correction", "/record", q.Record, "/receipt", q.Receipt, "/field", q.Field); err != nil {
+		return err
 	}
 	if err := checkReason("correction", q.Reason); err != nil {
 		return err

@@ -82,6 +82,9 @@ func TestCorrectionRoundTrip(t *testing.T) {
 			if !connectors.IsCode(err, tt.wantCode) {
 				t.Fatalf("File = %v, want %s", err, tt.wantCode)
 			}
+			if ae := (*connectors.APIError)(nil); tt.field == "" && (!errors.As(err, &ae) || ae.Pointer != "/field") {
+				t.Errorf("File without a field = %v, want it named at /field", err)
+			}
 		})
 	}
 
