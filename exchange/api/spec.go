@@ -106,12 +106,19 @@ func checkParams(r *http.Request) (*http.Request, error) {
 		return r, err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), specKey{}, true))
-	if !sp.params[r.Method+" "+routePath(r)] && r.Pattern != "" {
+	// The operation is the route's: a GET route also serves HEAD, which
+	// the document does not list, and is checked as the GET it is.
+	c := r
+	if m, _, ok := strings.Cut(r.Pattern, " "); ok && m != r.Method {
+		c = r.Clone(r.Context())
+		c.Method = m
+	}
+	if !sp.params[c.Method+" "+routePath(r)] && r.Pattern != "" {
 		return r, nil
 	}
 	pv := sp.v.GetParameterValidator()
 	for _, check := range []func(*http.Request) (bool, []*verrors.ValidationError){pv.ValidatePathParams, pv.ValidateQueryParams} {
-		if ok, errs := check(r); !ok {
+		if ok, errs := check(c); !ok {
 			return r, paramError(errs)
 		}
 	}

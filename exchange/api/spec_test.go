@@ -60,6 +60,7 @@ func TestSpecChecksRequests(t *testing.T) {
 		{"policy event empty", "POST", "/v1/policy/events", `{"event":""}`, "", codes.ErrMissingField, "/event"},
 		{"inclusion proof allowed", "GET", "/v1/audit/proof/inclusion?index=0&size=1", "", "", nil, ""},
 		{"inclusion proof negative index", "GET", "/v1/audit/proof/inclusion?index=-1&size=1", "", "", codes.ErrBadRange, "/index"},
+		{"inclusion proof by HEAD negative index (checked as the GET route)", "HEAD", "/v1/audit/proof/inclusion?index=-1&size=1", "", "", codes.ErrBadRange, "/index"},
 		{"inclusion proof without size", "GET", "/v1/audit/proof/inclusion?index=0", "", "", codes.ErrBadRange, "/size"},
 		{"entries not a number", "GET", "/v1/audit/entries?start=x&end=1", "", "", codes.ErrBadRange, "/start"},
 		{"token form allowed", "POST", "/v1/token", formOK, "application/x-www-form-urlencoded", nil, ""},
