@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
@@ -55,23 +54,8 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	pubs, resp := publishers(parts.Policy), responders(parts.Policy)
-	users := []string{*exUser}
-	for u := range pubs {
-		users = append(users, u)
-	}
-	for u := range resp {
-		if pubs[u] == nil {
-			users = append(users, u)
-		}
-	}
-	for _, u := range spec.Subscribers {
-		if _, dup := pubs[u]; !dup && resp[u] == nil {
-			users = append(users, u)
-		}
-	}
-	sort.Strings(users[1:])
-	for _, u := range users {
+	p := bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: publishers(parts.Policy), Responders: responders(parts.Policy), Subscribers: spec.Subscribers}
+	for _, u := range p.Users() {
 		has, err := bus.HasUser(ctx, kc, u)
 		if err != nil {
 			return err
@@ -98,7 +82,7 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp, Subscribers: spec.Subscribers}, datasets)
+	acls := bus.ACLs(p, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}
