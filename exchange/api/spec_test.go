@@ -46,6 +46,7 @@ func TestSpecChecksRequests(t *testing.T) {
 		{"query case id too long (the query flow refuses and audits it)", "POST", "/v1/query", `{"dataset":"household","subject":"` + specSubject + `","purpose":"school_enrolment","case_id":"` + long + `"}`, "", nil, ""},
 		{"audit lookup reason too long", "POST", "/v1/audit/subject", `{"subject":"` + specSubject + `","reason":"` + strings.Repeat(long, 4) + `"}`, "", codes.ErrBadRequest, "/reason"},
 		{"query subject a number", "POST", "/v1/query", `{"dataset":"household","subject":330106202003080153,"purpose":"school_enrolment"}`, "", codes.ErrRequestSchema, "/subject"},
+		{"query unknown field with / and ~ (escaped in the pointer)", "POST", "/v1/query", `{"dataset":"household","subject":"` + specSubject + `","purpose":"school_enrolment","a/b~c":1}`, "", codes.ErrRequestSchema, "/a~1b~0c"},
 		{"explain empty consumer", "POST", "/v1/policy/explain", `{"consumer":"","dataset":"household","purpose":"school_enrolment"}`, "", codes.ErrMissingField, "/consumer"},
 		{"publish allowed", "POST", "/v1/datasets/household/records", `{"records":["a.b.c~"]}`, "", nil, ""},
 		{"case with null subjects", "POST", "/v1/cases", `{"procedure":"school_enrolment","case_id":"SE-2026-0001","subjects":null}`, "", codes.ErrMissingField, "/subjects"},
