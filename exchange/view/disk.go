@@ -252,6 +252,16 @@ func (d *disk) entry(k []byte) (*Entry, error) {
 	return e, nil
 }
 
+// diskEntry is disk.entry under v.mu's read lock, so a read does not
+// race Close (which closes the database under the write lock: Pebble
+// panics on a read of a closed database, and a request that outlived the
+// HTTP server's shutdown would take the process down).
+func (v *View) diskEntry(dataset, subject string) (*Entry, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.disk.entry(entryKey(dataset, subject))
+}
+
 // sealed is e's encoding with its MAC, for storage key k.
 func (d *disk) sealed(k []byte, e *Entry) []byte {
 	val := encode(e)
@@ -459,20 +469,13 @@ func (v *View) Corrupt() int64 {
 
 // DiskBytes is the space the store takes on disk (0 in memory).
 func (v *View) DiskBytes() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk == nil || v.disk.closed {
 		return 0
 	}
 	m := v.disk.db.Metrics()
 	return m.DiskSpaceUsage()
-}
-
-// Sync writes what the store holds in memory to disk (a no-op in
-// memory).
-func (v *View) Sync() error {
-	if v.disk == nil || v.disk.closed {
-		return nil
-	}
-	return v.disk.db.Flush()
 }
 
 // Close syncs and closes a view on disk; a view in memory has nothing to
@@ -541,6 +544,8 @@ func (v *View) Reset() error {
 // size on disk (DiskBytes) is that of its live data; onevisit bench calls
 // it before it measures. A no-op in memory.
 func (v *View) Compact() error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk == nil || v.disk.closed {
 		return nil
 	}

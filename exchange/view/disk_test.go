@@ -3,6 +3,7 @@ package view_test
 import (
 	"bytes"
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
@@ -188,3 +189,51 @@ type silent struct{}
 
 func (silent) Infof(string, ...any)         {}
 func (silent) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// TestStoreReadsDuringClose: queries still running when the node closes
+// its store (a request that outlived the HTTP server's shutdown) get
+// "absent", never a read of the closed database, which Pebble answers
+// with a panic. Run with -race it also checks that the reads and Close
+// share no unguarded state.
+func TestStoreReadsDuringClose(t *testing.T) {
+	p := newPublisher(t)
+	v := openDisk(t, t.TempDir())
+	e := p.entry(t, "r1", 100, record.Upsert)
+	v.ApplyAt("s1", e.At(0), topic, 0)
+	start := make(chan struct{})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				v.Get(e.Dataset, "s1")
+				v.Current(e.Dataset, "s1")
+				v.Seen(e.Issuer, e.Dataset, e.ID)
+				v.DiskBytes()
+			}
+		}()
+	}
+	close(start)
+	if got, ok := v.Get(e.Dataset, "s1"); !ok || got.ID != "r1" {
+		t.Fatalf("before Close: Get = %+v, %v", got, ok)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.Get(e.Dataset, "s1"); ok {
+		t.Error("Get after Close found the entry")
+	}
+	if v.Seen(e.Issuer, e.Dataset, e.ID) {
+		t.Error("Seen after Close reports the id")
+	}
+	close(done)
+	wg.Wait()
+}

@@ -233,7 +233,7 @@ func (v *View) applyLocked(subject string, e *Entry) bool {
 // Get returns the live record of subject in dataset.
 func (v *View) Get(dataset, subject string) (*Entry, bool) {
 	if v.disk != nil {
-		e, err := v.disk.entry(entryKey(dataset, subject))
+		e, err := v.diskEntry(dataset, subject)
 		if err != nil || e == nil || e.Deleted {
 			return nil, false
 		}
@@ -252,7 +252,7 @@ func (v *View) Get(dataset, subject string) (*Entry, bool) {
 // ingest pipeline can refuse records older than it.
 func (v *View) Current(dataset, subject string) (*Entry, bool) {
 	if v.disk != nil {
-		e, err := v.disk.entry(entryKey(dataset, subject))
+		e, err := v.diskEntry(dataset, subject)
 		return e, err == nil && e != nil
 	}
 	v.mu.RLock()
@@ -264,11 +264,11 @@ func (v *View) Current(dataset, subject string) (*Entry, bool) {
 // Seen reports whether the record issuer published in dataset with
 // record id id was applied recently.
 func (v *View) Seen(issuer, dataset, id string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk != nil {
 		return v.disk.has(seenKey(Key{issuer, dataset, id}.flat()))
 	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
 	return v.seen.has(Key{issuer, dataset, id}.flat())
 }
 
