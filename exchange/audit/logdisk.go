@@ -42,7 +42,10 @@ func (l *Log) UseDisk(dir string) error {
 		return fmt.Errorf("audit: log dir: %w", err)
 	}
 	c := pebble.NewCache(8 << 20)
-	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 8 << 20})
+	// No write-ahead log: the folder is emptied at every start, so a log
+	// that could replay this run's writes after a crash would never be
+	// read, and each Append would write its entry twice.
+	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 8 << 20, DisableWAL: true})
 	if err != nil {
 		c.Unref()
 		return fmt.Errorf("audit: open log store: %w", err)
