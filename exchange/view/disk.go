@@ -1,13 +1,11 @@
 package view
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"strconv"
 	"sync/atomic"
@@ -308,48 +306,59 @@ var errEncoding = errors.New("view: bad entry encoding")
 // errClosed: the node stopped and closed its store.
 var errClosed = errors.New("view: store closed")
 
+// decode reads encode's format from b, each string copied out of b once
+// (b is Pebble's buffer, valid only until the read is closed).
 func decode(b []byte) (*Entry, error) {
-	r := bytes.NewReader(b)
-	if f, err := r.ReadByte(); err != nil || f != entryFormat {
+	if len(b) == 0 || b[0] != entryFormat {
 		return nil, errEncoding
 	}
+	b = b[1:]
 	var bad bool
+	uvarint := func() uint64 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[k:]
+		return n
+	}
 	str := func() string {
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > uint64(r.Len()) {
+		n := uvarint()
+		if bad || n > uint64(len(b)) {
 			bad = true
 			return ""
 		}
-		s := make([]byte, n)
-		if _, err := io.ReadFull(r, s); err != nil {
-			bad = true
-		}
-		return string(s)
+		s := string(b[:n])
+		b = b[n:]
+		return s
 	}
 	num := func() int64 {
-		n, err := binary.ReadVarint(r)
-		if err != nil {
+		n, k := binary.Varint(b)
+		if k <= 0 {
 			bad = true
+			return 0
 		}
+		b = b[k:]
 		return n
 	}
 	e := &Entry{Dataset: str(), ID: str(), Issuer: str(), KID: str(), Schema: str()}
 	e.IssuedAt, e.AcceptedAt, e.Pos = num(), num(), num()
-	del, err := r.ReadByte()
-	if err != nil || del > 1 {
+	if bad || len(b) == 0 || b[0] > 1 {
 		return nil, errEncoding
 	}
-	e.Deleted = del == 1
+	e.Deleted = b[0] == 1
+	b = b[1:]
 	e.JWT = str()
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > uint64(r.Len()) {
+	n := uvarint()
+	if bad || n > uint64(len(b)) {
 		return nil, errEncoding
 	}
 	e.Disclosure = make([]Disclosure, n)
 	for i := range e.Disclosure {
 		e.Disclosure[i] = Disclosure{Name: intern(str()), Encoded: str()}
 	}
-	if bad || r.Len() != 0 {
+	if bad || len(b) != 0 {
 		return nil, errEncoding
 	}
 	return e, nil
