@@ -37,7 +37,7 @@ type AuditConfig struct {
 func (n *Node) registerViewMetrics() {
 	n.viewReads = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_view_log_messages_read_total", Help: "Accepted-topic messages this node's tails read into the view since it started (with view.dir, a restart reads only those past the store's checkpoints)."})
 	n.metrics.MustRegister(n.viewReads)
-	n.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "onevisit_view_store_corrupt_total", Help: "Reads of view-store entries whose MAC did not verify; such entries are not served."}, func() float64 { return float64(n.view.Corrupt()) }))
+	n.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "onevisit_view_store_corrupt_total", Help: "Reads of view-store entries, and checkpoints at start, whose MAC did not verify; such entries are not served, such checkpoints not resumed at."}, func() float64 { return float64(n.view.Corrupt()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_store_bytes", Help: "Disk space the view store takes (0 with the view in memory)."}, func() float64 { return float64(n.view.DiskBytes()) }))
 }
 

@@ -17,9 +17,18 @@ import (
 //
 //	"e\x00" dataset "\x00" subject  -> entry (see encode) + HMAC-SHA256
 //	"s\x00" issuer "\x00" dataset "\x00" id -> "" (record ids applied)
-//	"o\x00" topic "\x00" partition  -> next offset, 8 bytes big-endian
+//	"o\x00" topic "\x00" partition  -> next offset, 8 bytes big-endian, + HMAC-SHA256
 //	"m\x00live"                     -> live records, 8 bytes big-endian
 //	"m\x00keycheck"                 -> HMAC of a fixed string: the MAC key in use
+//
+// Entries and checkpoints carry the MAC of their key and value (mac): a
+// checkpoint moved forward on disk would make a restarted node skip the
+// records in between (a deletion, a newer version) and serve what they
+// replaced, so one that does not verify is not used (that partition is
+// read from the start) and is counted in Corrupt. The record ids and the
+// live count are not MACed: planting or dropping an id, or changing the
+// count, can refuse a record as a duplicate or skew a metric, no more
+// than deleting the folder can.
 //
 // Every write of an entry read from the log carries its partition's
 // checkpoint in the same batch, so after a restart the store holds
@@ -115,8 +124,10 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 		return nil, fmt.Errorf("view: store: %w", err)
 	}
 	for it.First(); it.Valid(); it.Next() {
-		if len(it.Value()) == 8 {
-			d.offsets[string(it.Key()[len(prefixOffset):])] = int64(binary.BigEndian.Uint64(it.Value()))
+		if next, ok := d.offset(it.Key(), it.Value()); ok {
+			d.offsets[string(it.Key()[len(prefixOffset):])] = next
+		} else {
+			d.corrupt.Add(1) // no checkpoint: the partition is read from the start
 		}
 	}
 	if err := it.Close(); err != nil {
@@ -418,9 +429,18 @@ func (d *disk) checkpoint(b *pebble.Batch, topic string, partition int, next int
 		return
 	}
 	d.offsets[ok] = next
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(next))
-	_ = b.Set([]byte(prefixOffset+ok), n[:], nil)
+	k := []byte(prefixOffset + ok)
+	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+macLen), uint64(next))
+	_ = b.Set(k, append(val, d.mac(k, val)...), nil)
+}
+
+// offset reads the checkpoint stored at k: ok false when its value is not
+// 8 bytes and a MAC that verifies.
+func (d *disk) offset(k, v []byte) (next int64, ok bool) {
+	if len(v) != 8+macLen || !hmac.Equal(v[8:], d.mac(k, v[:8])) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[:8])), true
 }
 
 // ApplyAt is Apply for an entry read from partition of topic (e.Pos is
@@ -468,7 +488,8 @@ func (v *View) Resume(topic string, partition int) (next int64, ok bool) {
 // OnDisk reports whether the view is kept on disk (Open).
 func (v *View) OnDisk() bool { return v.disk != nil }
 
-// Corrupt is how many reads found an entry whose MAC did not verify.
+// Corrupt is how many reads found an entry, or a checkpoint at Open,
+// whose MAC did not verify.
 func (v *View) Corrupt() int64 {
 	if v.disk == nil {
 		return 0

@@ -15,7 +15,10 @@
 // Current report nothing, Corrupt counts it) and the next accepted
 // record for the subject replaces it. Re-verifying the publisher's
 // signature on every read would cost an Ed25519 verification per query;
-// the MAC costs two SHA-256 passes over the entry.
+// the MAC costs two SHA-256 passes over the entry. Checkpoints are MACed
+// too: one that does not verify is not resumed at (the partition is read
+// from the start), so nobody with only the disk can make a node skip
+// records.
 //
 // Order: for one subject the record with the greater iat wins; of two
 // with the same iat (two updates in the same second), the one later in
