@@ -3,6 +3,8 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -30,6 +32,35 @@ type AuditConfig struct {
 	// the node still rebuilds the log from the audit topic, but its memory
 	// stays flat as the log grows. Empty: the log is in memory.
 	Dir string `yaml:"dir"`
+}
+
+// checkApart refuses an audit.dir that is, or holds, another path of c:
+// the node empties audit.dir at every start, so it would delete the view
+// store, the file key backend's keys or the registry it was given.
+func (a AuditConfig) checkApart(c Config) error {
+	if a.Dir == "" {
+		return nil
+	}
+	dir, err := filepath.Abs(a.Dir)
+	if err != nil {
+		return fmt.Errorf("audit.dir: %w", err)
+	}
+	for _, o := range []struct{ key, path string }{
+		{"view.dir", c.View.Dir}, {"keys.dir", c.Keys.Dir}, {"clients", c.Clients}, {"policies", c.Policies}, {"schemas", c.Schemas},
+		{"http.tls_cert", c.HTTP.TLSCert}, {"http.tls_key", c.HTTP.TLSKey},
+	} {
+		if o.path == "" {
+			continue
+		}
+		p, err := filepath.Abs(o.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", o.key, err)
+		}
+		if rel, err := filepath.Rel(dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			return fmt.Errorf("audit.dir: %s is emptied at every start, and %s (%s) is in it: give the audit log a folder of its own", a.Dir, o.key, o.path)
+		}
+	}
+	return nil
 }
 
 // registerViewMetrics adds the view store's metrics to the node's
