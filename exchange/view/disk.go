@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
@@ -61,6 +63,7 @@ type disk struct {
 	// not written again.
 	offsets map[string]int64
 	closed  bool
+	macs    sync.Pool // of hmac.New(sha256.New, key), for mac
 }
 
 // Options tune a view opened with Open.
@@ -88,6 +91,7 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 		return nil, fmt.Errorf("view: store dir: %w", err)
 	}
 	d := &disk{key: append([]byte(nil), key...), offsets: map[string]int64{}}
+	d.macs.New = func() any { return hmac.New(sha256.New, d.key) }
 	if err := d.open(dir, o); err != nil {
 		return nil, err
 	}
@@ -224,8 +228,12 @@ func offsetKey(topic string, partition int) string {
 
 // mac is HMAC-SHA256 over the domain, the storage key and the value, so
 // an entry is bound to the dataset and subject it is stored under.
+// A Get checks one, so the HMAC states are pooled: hmac.New allocates
+// two SHA-256 states and both padded keys each time.
 func (d *disk) mac(k, val []byte) []byte {
-	h := hmac.New(sha256.New, d.key)
+	h := d.macs.Get().(hash.Hash)
+	defer d.macs.Put(h)
+	h.Reset()
 	h.Write([]byte(entryMACDomain))
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(k)))
