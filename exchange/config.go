@@ -225,7 +225,7 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
-	if err := c.Audit.checkApart(c); err != nil {
+	if err := c.checkApart(); err != nil {
 		return err
 	}
 	switch c.Keys.Backend {

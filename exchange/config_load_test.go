@@ -69,6 +69,11 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"cfg.yaml", "audit.dir", "view.dir"},
 		},
 		{
+			name:    "view.dir holding the file backend's keys",
+			yaml:    minimal + "view: {dir: /var/lib/onevisit}\n",
+			wantErr: []string{"cfg.yaml", "view.dir", "keys.dir"},
+		},
+		{
 			name: "audit.dir beside the view store",
 			yaml: minimal + "view: {dir: /var/lib/onevisit/view}\naudit: {dir: /var/lib/onevisit/audit-log}\n",
 			want: Config{

@@ -34,30 +34,34 @@ type AuditConfig struct {
 	Dir string `yaml:"dir"`
 }
 
-// checkApart refuses an audit.dir that is, or holds, another path of c:
-// the node empties audit.dir at every start, so it would delete the view
-// store, the file key backend's keys or the registry it was given.
-func (a AuditConfig) checkApart(c Config) error {
-	if a.Dir == "" {
-		return nil
+// checkApart refuses a view.dir or audit.dir that is, or holds, another
+// path of c: the node empties audit.dir at every start, and view.dir when
+// the store was written under another key, so either would delete the
+// other store, the file key backend's keys or the registry it was given.
+func (c Config) checkApart() error {
+	paths := []struct{ key, path string }{
+		{"view.dir", c.View.Dir}, {"audit.dir", c.Audit.Dir}, {"keys.dir", c.Keys.Dir}, {"clients", c.Clients},
+		{"policies", c.Policies}, {"schemas", c.Schemas}, {"http.tls_cert", c.HTTP.TLSCert}, {"http.tls_key", c.HTTP.TLSKey},
 	}
-	dir, err := filepath.Abs(a.Dir)
-	if err != nil {
-		return fmt.Errorf("audit.dir: %w", err)
-	}
-	for _, o := range []struct{ key, path string }{
-		{"view.dir", c.View.Dir}, {"keys.dir", c.Keys.Dir}, {"clients", c.Clients}, {"policies", c.Policies}, {"schemas", c.Schemas},
-		{"http.tls_cert", c.HTTP.TLSCert}, {"http.tls_key", c.HTTP.TLSKey},
-	} {
-		if o.path == "" {
+	for _, d := range paths[:2] {
+		if d.path == "" {
 			continue
 		}
-		p, err := filepath.Abs(o.path)
+		dir, err := filepath.Abs(d.path)
 		if err != nil {
-			return fmt.Errorf("%s: %w", o.key, err)
+			return fmt.Errorf("%s: %w", d.key, err)
 		}
-		if rel, err := filepath.Rel(dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
-			return fmt.Errorf("audit.dir: %s is emptied at every start, and %s (%s) is in it: give the audit log a folder of its own", a.Dir, o.key, o.path)
+		for _, o := range paths {
+			if o.path == "" || o.key == d.key {
+				continue
+			}
+			p, err := filepath.Abs(o.path)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.key, err)
+			}
+			if rel, err := filepath.Rel(dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return fmt.Errorf("%s: the node may empty %s, and %s (%s) is in it: give each store a folder of its own", d.key, d.path, o.key, o.path)
+			}
 		}
 	}
 	return nil
