@@ -53,8 +53,9 @@ type CaseRequest struct {
 	Subjects  map[string]string // role to resident ID or credit code
 	// Limit, as Request.Limit, is called once per item to be queried,
 	// before any is: a case counts against the consumer's limits as its
-	// items would one by one.
-	Limit func(pol *policy.Set) (auditIt bool, refusal error)
+	// items would one by one. purpose is the procedure's, which its
+	// items state.
+	Limit func(pol *policy.Set, purpose string) (auditIt bool, refusal error)
 	// Start is when the request arrived, for the assembly time (zero:
 	// when Case starts).
 	Start time.Time
@@ -138,7 +139,7 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 			if _, ok := r.Subjects[ev.Role]; !ok {
 				continue
 			}
-			if auditIt, refusal := r.Limit(pol); refusal != nil {
+			if auditIt, refusal := r.Limit(pol, proc.Purpose); refusal != nil {
 				if auditIt {
 					return CaseAnswer{}, refuse(refusal)
 				}
