@@ -17,10 +17,17 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// The publishers of the reform's datasets in dev mode.
-var departments = map[string]string{
-	"household": "public-security", "birth": "hospital", "marriage": "civil-affairs",
-	"social_insurance": "social-security", "business_licence": "market-regulation",
+// publisherOf returns the dev-mode client that publishes dataset: the
+// sample client (department, or the consent service) that holds it.
+func publisherOf(t *testing.T, dataset string) string {
+	t.Helper()
+	for _, c := range dev.SampleClients {
+		if slices.Contains(c.Datasets, dataset) {
+			return c.ID
+		}
+	}
+	t.Fatalf("no sample client publishes %s", dataset)
+	return ""
 }
 
 // publishDatasets publishes the sample CSVs of datasets through Kafka, as
@@ -30,7 +37,7 @@ func publishDatasets(t *testing.T, env *dev.Env, want *int, datasets ...string) 
 	t.Helper()
 	for _, ds := range datasets {
 		items := sampleRows(t, env, ds)
-		p, done, err := env.Publisher(departments[ds], ds, "kafka")
+		p, done, err := env.Publisher(publisherOf(t, ds), ds, "kafka")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -330,21 +337,8 @@ func TestProceduresCatalogue(t *testing.T) {
 // consent_required, and the rest of the bundle is still released.
 func TestCaseRealEstateTransferConsent(t *testing.T) {
 	env := startDev(t)
-	pubs := map[string]string{"household": "public-security", "property": "natural-resources", "tax": "tax-bureau", "consent": "consent-service"}
 	n := 0
-	for _, ds := range []string{"household", "property", "tax", "consent"} {
-		items := sampleRows(t, env, ds)
-		p, done, err := env.Publisher(pubs[ds], ds, "kafka")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := p.Publish(context.Background(), items); err != nil {
-			t.Fatal(err)
-		}
-		done()
-		n += len(items)
-	}
-	waitFor(t, "the samples in the view", func() bool { return env.Node.View().Len() == n })
+	publishDatasets(t, env, &n, "household", "property", "tax", "consent")
 	req := requester(t, env, "property-transfer")
 	bundle := func(seller, caseID string) caseSummary {
 		a, err := req.Case(context.Background(), connectors.CaseQuery{Procedure: "real_estate_transfer", CaseID: caseID, Subjects: map[string]string{"seller": seller}})
