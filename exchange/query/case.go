@@ -173,19 +173,20 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 
 	out := CaseAnswer{Procedure: proc.ID, Purpose: proc.Purpose, CaseID: r.CaseID}
 	for i, ev := range proc.Evidence {
-		if _, ok := r.Subjects[ev.Role]; !ok {
-			out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: MissingNoSubject, Holders: pol.Publishers(ev.Dataset)})
-			continue
+		reason := MissingNoSubject
+		if _, ok := r.Subjects[ev.Role]; ok {
+			res := results[i]
+			if res.err == nil {
+				out.Items = append(out.Items, CaseItem{Role: ev.Role, Dataset: ev.Dataset, Answer: res.ans})
+				continue
+			}
+			c := wire.Of(res.err)
+			if !Audited(res.err) || c.Retryable || c.Status >= 500 {
+				return CaseAnswer{}, fmt.Errorf("case %s: %s of the %s: %w", proc.ID, ev.Dataset, ev.Role, res.err)
+			}
+			reason = c.Name
 		}
-		res := results[i]
-		if res.err == nil {
-			out.Items = append(out.Items, CaseItem{Role: ev.Role, Dataset: ev.Dataset, Answer: res.ans})
-			continue
-		}
-		if c := wire.Of(res.err); !Audited(res.err) || c.Retryable || c.Status >= 500 {
-			return CaseAnswer{}, fmt.Errorf("case %s: %s of the %s: %w", proc.ID, ev.Dataset, ev.Role, res.err)
-		}
-		out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: wire.Of(res.err).Name, Holders: pol.Publishers(ev.Dataset)})
+		out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: reason, Holders: pol.Publishers(ev.Dataset)})
 	}
 	out.Elapsed = time.Since(r.Start)
 
