@@ -17,37 +17,16 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// publisherOf returns the dev-mode client that publishes dataset: the
-// sample client (department, or the consent service) that holds it.
-func publisherOf(t *testing.T, dataset string) string {
-	t.Helper()
-	for _, c := range dev.SampleClients {
-		if slices.Contains(c.Datasets, dataset) {
-			return c.ID
-		}
-	}
-	t.Fatalf("no sample client publishes %s", dataset)
-	return ""
-}
-
 // publishDatasets publishes the sample CSVs of datasets through Kafka, as
 // their departments would, and waits until the view holds every record
 // published so far (want is the running total).
 func publishDatasets(t *testing.T, env *dev.Env, want *int, datasets ...string) {
 	t.Helper()
-	for _, ds := range datasets {
-		items := sampleRows(t, env, ds)
-		p, done, err := env.Publisher(publisherOf(t, ds), ds, "kafka")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = p.Publish(context.Background(), items)
-		done()
-		if err != nil {
-			t.Fatalf("publish %s: %v", ds, err)
-		}
-		*want += len(items)
+	n, err := env.PublishSampleDatasets(context.Background(), datasets...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	*want += n
 	waitFor(t, fmt.Sprintf("%d records in the view", *want), func() bool { return env.Node.View().Len() == *want })
 }
 
