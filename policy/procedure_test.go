@@ -45,6 +45,10 @@ func TestProceduresGolden(t *testing.T) {
 	if got, want := s.Publishers("birth"), []string{"hospital"}; !slices.Equal(got, want) {
 		t.Errorf("Publishers(birth) = %v, want %v", got, want)
 	}
+	// A live dataset's holder is the department that answers it.
+	if got, want := s.Publishers("tax_certificate"), []string{"tax-bureau"}; !slices.Equal(got, want) {
+		t.Errorf("Publishers(tax_certificate) = %v, want %v", got, want)
+	}
 	if _, ok := s.Procedure("no_such_procedure"); ok {
 		t.Error("Procedure(no_such_procedure) found one")
 	}
