@@ -308,6 +308,11 @@ func TestProceduresCatalogue(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("catalogue:\n%s\nwant\n%s", fmt.Sprint(got), fmt.Sprint(want))
 	}
+	// The requester SDK reads the same catalogue.
+	sdk, err := requester(t, env, "newborn-registration").Procedures(context.Background())
+	if err != nil || !reflect.DeepEqual(sdk, list.Procedures) {
+		t.Errorf("Requester.Procedures = %+v, %v; want the catalogue GET /v1/procedures lists", sdk, err)
+	}
 }
 
 // TestCaseRealEstateTransferConsent: an item whose policy needs the
