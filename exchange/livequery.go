@@ -172,6 +172,10 @@ func (l *liveQueries) tail(ctx context.Context, dataset string) error {
 	return t.err
 }
 
+// openTail finds the end offsets of dataset's reply topic and tails each
+// partition from there (tailPartition, as the node's tails). The readers
+// are positioned by offset, not by when they connect: once the offsets are
+// known, no reply written after ready closes can be missed.
 func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail) {
 	defer close(t.ready)
 	topic := l.kafka.Names.Reply(dataset)
@@ -180,78 +184,13 @@ func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail
 		t.err = err
 		return
 	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	meta, err := cl.Metadata(octx, &kafka.MetadataRequest{Topics: []string{topic}})
+	offs, err := endOffsets(ctx, l.logger, cl, []string{topic})
 	if err != nil {
 		t.err = err
 		return
 	}
-	var req []kafka.OffsetRequest
-	for _, mt := range meta.Topics {
-		if mt.Error != nil {
-			t.err = mt.Error
-			return
-		}
-		for _, p := range mt.Partitions {
-			req = append(req, kafka.LastOffsetOf(p.ID))
-		}
-	}
-	offs, err := cl.ListOffsets(octx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
-	if err != nil {
-		t.err = err
-		return
-	}
-	// Every partition's reader, or none: a failed tail is opened again
-	// whole by the next query.
-	readers := map[int]*kafka.Reader{}
-	for _, po := range offs.Topics[topic] {
-		r, err := l.kafka.PartitionReader(topic, po.Partition, po.LastOffset)
-		if po.Error != nil || err != nil {
-			if r != nil {
-				r.Close()
-			}
-			for _, r := range readers {
-				r.Close()
-			}
-			t.err = errors.Join(po.Error, err)
-			return
-		}
-		readers[po.Partition] = r
-	}
-	for p, r := range readers {
-		go l.read(ctx, r, topic, p, dataset)
-	}
-}
-
-// read hands every reply of one partition to deliver until ctx ends,
-// reopening its reader at the next offset after a failure.
-func (l *liveQueries) read(ctx context.Context, r *kafka.Reader, topic string, partition int, dataset string) {
-	next := int64(-1)
-	for attempt := 0; ; {
-		m, err := r.FetchMessage(ctx)
-		if err == nil {
-			attempt, next = 0, m.Offset+1
-			l.deliver(dataset, m)
-			continue
-		}
-		r.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		l.logger.Warn("live reply tail interrupted; reopening", "topic", topic, "partition", partition, "err", err)
-		backoff(ctx, attempt)
-		attempt++
-		if next < 0 {
-			next = kafka.LastOffset
-		}
-		for r, err = l.kafka.PartitionReader(topic, partition, next); err != nil && ctx.Err() == nil; r, err = l.kafka.PartitionReader(topic, partition, next) {
-			backoff(ctx, attempt)
-			attempt++
-		}
-		if ctx.Err() != nil {
-			return
-		}
+	for _, po := range offs[topic] {
+		go tailPartition(ctx, l.kafka, l.logger, topic, po.Partition, po.LastOffset, func(m kafka.Message) { l.deliver(dataset, m) })
 	}
 }
 
