@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -197,18 +198,26 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	return nil
 }
 
-// MapLookup answers from records held in memory, keyed by subject (the
-// CSV responder of `onevisit connector respond` uses it).
+// MapLookup answers from records held in memory, keyed by subject (see
+// BySubject; the CSV responder of `onevisit connector respond` uses it).
 func MapLookup(bySubject map[string]map[string]any) LookupFunc {
 	return func(_ context.Context, subject string) (map[string]any, error) {
 		f, ok := bySubject[subject]
 		if !ok {
 			return nil, ErrNoRecord
 		}
-		out := make(map[string]any, len(f))
-		for k, v := range f {
-			out[k] = v
-		}
-		return out, nil
+		return maps.Clone(f), nil
 	}
+}
+
+// BySubject keys the fields of items by their subjectField's value, for
+// MapLookup. An item without a string subject is left out.
+func BySubject(items []Item, subjectField string) map[string]map[string]any {
+	by := make(map[string]map[string]any, len(items))
+	for _, it := range items {
+		if s, ok := it.Fields[subjectField].(string); ok {
+			by[s] = it.Fields
+		}
+	}
+	return by
 }

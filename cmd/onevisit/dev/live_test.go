@@ -76,10 +76,7 @@ func TestLiveQueryAnsweredByResponder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]map[string]any{}
-	for _, it := range sample {
-		rows[it.Fields["resident_id"].(string)] = it.Fields
-	}
+	rows := connectors.BySubject(sample, "resident_id")
 	lookup := connectors.MapLookup(rows)
 	r, err := env.StartResponder(dev.LivePublisher, dev.LiveDataset, func(ctx context.Context, subject string) (map[string]any, error) {
 		mu.Lock()
