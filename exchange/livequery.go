@@ -101,12 +101,16 @@ func (l *liveQueries) start(ctx context.Context) {
 
 // Fetch implements query.LiveSource.
 func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subject string) (*view.Entry, error) {
+	// The deadline covers opening the reply tail too: the first query of
+	// a dataset waits no longer than the others.
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	if err := l.tail(ctx, dataset); err != nil {
 		return nil, fmt.Errorf("live %s: reply topic: %v: %w", dataset, err, codes.ErrUnavailable)
 	}
 	now := l.now()
 	w := &liveWait{id: live.NewRequestID(), dataset: dataset, subject: subject, sent: now, pol: pol, got: make(chan *view.Entry, 1)}
-	deadline := now.Add(l.timeout)
+	deadline, _ := ctx.Deadline()
 	tok, err := live.SignRequest(ctx, l.signer, live.Request{ID: w.id, Dataset: dataset, Subject: subject, IssuedAt: now, Expires: deadline})
 	if err != nil {
 		return nil, fmt.Errorf("live %s: %v: %w", dataset, err, codes.ErrUnavailable)
@@ -119,8 +123,6 @@ func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subje
 		delete(l.pending, w.id)
 		l.mu.Unlock()
 	}()
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	// Key: the request id (random); the subject is only in the signed value.
 	if err := l.out.WriteMessages(ctx, kafka.Message{Topic: l.kafka.Names.Request(dataset), Key: []byte(w.id), Value: []byte(tok)}); err != nil {
 		l.duration.WithLabelValues(dataset, "error").Observe(time.Since(now).Seconds())
