@@ -44,7 +44,6 @@ type liveQueries struct {
 	timeout time.Duration
 	skew    time.Duration
 	logger  *slog.Logger
-	now     func() time.Time
 
 	refused  *prometheus.CounterVec   // {dataset, code}
 	duration *prometheus.HistogramVec // {dataset, outcome}
@@ -72,7 +71,7 @@ var _ query.LiveSource = (*liveQueries)(nil)
 func newLiveQueries(p Parts, out ingest.Writer, signer keys.Signer, dir keys.Resolver, reg prometheus.Registerer) (*liveQueries, error) {
 	l := &liveQueries{
 		kafka: p.Kafka, out: out, signer: signer, keys: dir, schemas: p.Schemas,
-		timeout: p.LiveTimeout, skew: p.FutureSkew, logger: p.Logger, now: time.Now,
+		timeout: p.LiveTimeout, skew: p.FutureSkew, logger: p.Logger,
 		tails: map[string]*replyTail{}, pending: map[string]*liveWait{},
 	}
 	if l.timeout <= 0 {
@@ -108,7 +107,7 @@ func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subje
 	if err := l.tail(ctx, dataset); err != nil {
 		return nil, fmt.Errorf("live %s: reply topic: %v: %w", dataset, err, codes.ErrUnavailable)
 	}
-	now := l.now()
+	now := time.Now()
 	w := &liveWait{id: live.NewRequestID(), dataset: dataset, subject: subject, sent: now, pol: pol, got: make(chan *view.Entry, 1)}
 	deadline, _ := ctx.Deadline()
 	tok, err := live.SignRequest(ctx, l.signer, live.Request{ID: w.id, Dataset: dataset, Subject: subject, IssuedAt: now, Expires: deadline})
@@ -225,7 +224,7 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 	if len(raw) > record.MaxSize {
 		return nil, record.ErrTooLarge
 	}
-	now := l.now()
+	now := time.Now()
 	rec, err := record.Verify(raw, keys.AcceptedBefore(l.keys, now))
 	if err != nil {
 		return nil, err
