@@ -46,7 +46,8 @@ type KeySource func(ctx context.Context) (*keys.Directory, error)
 // reply.<dataset>. It commits a request's offset after its reply is
 // written (or it was dropped), so after a restart it answers what it had
 // not, and skips those past their deadline. Run returns when ctx ends or
-// the reader fails; Close releases the reader and writer.
+// the reader fails; the caller owns Reader and Writer and closes them
+// after Run returns.
 type Responder struct {
 	Issuer       string // the department's client id; its live grant names Dataset
 	Dataset      string
