@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -241,28 +240,16 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 	if rec.IssuedAt.Before(w.sent.Add(-l.skew).Truncate(time.Second)) {
 		return nil, fmt.Errorf("live reply signed before the request: %w", query.ErrReplyMismatch)
 	}
-	if rec.IssuedAt.After(now.Add(l.skew)) {
-		return nil, fmt.Errorf("live reply iat ahead of the exchange's clock: %w", ingest.ErrIATInFuture)
-	}
 	ds, ok := l.schemas.Dataset(rec.Dataset)
 	if !ok {
 		return nil, fmt.Errorf("live reply: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
 	}
-	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
-		return nil, fmt.Errorf("live reply: schema %q: %w", rec.Schema, ingest.ErrSchemaNotOfDataset)
+	// The checks of ingest's step 5, as for a published record.
+	subj, err := ingest.CheckContent(l.schemas, ds, rec, now, l.skew)
+	if err != nil {
+		return nil, fmt.Errorf("live reply: %w", err)
 	}
-	fields := rec.Fields()
-	if rec.Op == record.Delete {
-		if len(fields) != 1 {
-			return nil, fmt.Errorf("live reply: a delete discloses exactly %s: %w", ds.Subject, ingest.ErrBadDelete)
-		}
-	} else if err := l.schemas.Validate(rec.Schema, fields); err != nil {
-		return nil, err
-	}
-	if rec.SubjectField != ds.Subject {
-		return nil, fmt.Errorf("live reply: sub_field %q: %w", rec.SubjectField, record.ErrNoSubjectBinding)
-	}
-	if subj, _ := fields[ds.Subject].(string); subj != w.subject {
+	if subj != w.subject {
 		return nil, fmt.Errorf("live reply about another subject: %w", query.ErrReplyMismatch)
 	}
 	return view.FromRecord(rec, now.UnixMilli()), nil
