@@ -36,11 +36,11 @@ type KeySource func(ctx context.Context) (*keys.Directory, error)
 
 // Responder answers a live dataset's queries at the department (see
 // exchange/live for the format). Its life cycle: build it with every
-// field set but Now and Logger; Run consumes request.<dataset> in the
+// field set but Logger; Run consumes request.<dataset> in the
 // group bus.Names.Responders(dataset), so several responders of one
 // dataset share the work; for each request it verifies the exchange's
 // signature (live.VerifyRequest: exchange key, this dataset, deadline not
-// passed; anything else is dropped and counted in Dropped), calls Lookup,
+// passed; anything else is dropped and counted, see Counts), calls Lookup,
 // signs the record now with its own record key, bound to the request (jti
 // = request id) and to the subject (sub_field), and writes it to
 // reply.<dataset>. It commits a request's offset after its reply is
@@ -62,7 +62,6 @@ type Responder struct {
 	Reader *kafka.Reader
 	Writer *kafka.Writer
 	Names  bus.Names
-	Now    func() time.Time
 	Logger *slog.Logger
 
 	mu       sync.Mutex
@@ -124,13 +123,6 @@ func (r *Responder) count(ok bool) {
 	}
 }
 
-func (r *Responder) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
-
 // keys returns the exchange's key directory, fetched again when refresh
 // is set and the last fetch is older than a few seconds (a kid the
 // responder does not know yet: the exchange rotated).
@@ -156,10 +148,10 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	req, err := live.VerifyRequest(token, dir, r.Dataset, r.now())
+	req, err := live.VerifyRequest(token, dir, r.Dataset, time.Now())
 	if errors.Is(err, keys.ErrUnknownKey) {
 		if dir, err = r.keys(ctx, true); err == nil {
-			req, err = live.VerifyRequest(token, dir, r.Dataset, r.now())
+			req, err = live.VerifyRequest(token, dir, r.Dataset, time.Now())
 		}
 	}
 	if err != nil {
@@ -187,7 +179,7 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	}
 	rec, err := record.Sign(ctx, r.Signer, record.Claims{
 		Issuer: r.Issuer, Dataset: r.Dataset, Schema: r.Schema, ID: req.ID,
-		IssuedAt: r.now(), Op: op, SubjectField: r.SubjectField,
+		IssuedAt: time.Now(), Op: op, SubjectField: r.SubjectField,
 	}, fields)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
