@@ -59,9 +59,6 @@ func (p Principals) Users() []string {
 // ACLs lists the bindings Principals implies. Everything else is denied
 // (the brokers run with allow.everyone.if.no.acl.found=false).
 func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
-	allow := func(rt kafka.ResourceType, name string, pt kafka.PatternType, user string, op kafka.ACLOperationType) kafka.ACLEntry {
-		return kafka.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: pt, Principal: "User:" + user, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow}
-	}
 	lit, topic, group := kafka.PatternTypeLiteral, kafka.ResourceTypeTopic, kafka.ResourceTypeGroup
 	var out []kafka.ACLEntry
 	ex := p.Exchange
@@ -139,6 +136,11 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 	}
 	out = append(out, responderACLs(p)...)
 	return out
+}
+
+// allow is the binding that lets user do op on the resource name.
+func allow(rt kafka.ResourceType, name string, pt kafka.PatternType, user string, op kafka.ACLOperationType) kafka.ACLEntry {
+	return kafka.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: pt, Principal: "User:" + user, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow}
 }
 
 // scramIterations is the PBKDF2 work factor of SCRAM credentials.
