@@ -5,8 +5,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -81,21 +83,16 @@ func tokenAs(base, client, kid string, priv ed25519.PrivateKey) (string, error) 
 // the status and the released field names.
 func mealsQuery(t *testing.T, base, tok string) (int, []string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": samples.ChildResidentID, "purpose": "school_enrolment", "case_id": "SE-2026-0042"})
-	status, m := post(t, base+"/v1/query", tok, body)
-	if status != http.StatusOK {
-		return status, nil
+	status, rec := servedQueryAt(t, base, tok, "household", samples.ChildResidentID, "school_enrolment", "SE-2026-0042")
+	return status, fieldNames(rec)
+}
+
+// fieldNames are a served record's field names, sorted; nil for none.
+func fieldNames(rec *record.Record) []string {
+	if rec == nil {
+		return nil
 	}
-	raw, _ := m["record"].(string)
-	rec, err := record.Parse(raw)
-	if err != nil {
-		t.Fatalf("served record does not parse: %v", err)
-	}
-	var fields []string
-	for f := range rec.Fields() {
-		fields = append(fields, f)
-	}
-	return status, fields
+	return slices.Sorted(maps.Keys(rec.Fields()))
 }
 
 // submitClientEvent signs e as client and posts it to base's
