@@ -504,7 +504,8 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 			continue
 		}
 		fields := e.Fields
-		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok && permitted && slices.Contains(fields, ds.Subject) {
+		ds, known := n.p.Schemas.Dataset(e.Dataset)
+		if known && permitted && slices.Contains(fields, ds.Subject) {
 			set := sets[e.PolicyVersion]
 			if set == nil {
 				set = cur
@@ -515,7 +516,7 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 		}
 		rec := policy.Recorded{Time: e.Time, Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose,
 			CaseID: e.CaseID, Permitted: permitted, Fields: fields, Code: e.Code, Procedure: e.Procedure, CaseRole: e.CaseRole}
-		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok {
+		if known {
 			rec.SubjectField = ds.Subject
 		}
 		out = append(out, rec)
