@@ -45,6 +45,7 @@ func TestSchemaProposeCLI(t *testing.T) {
 		wantCode int
 		want     string // in stdout, or in stderr when wantCode != 0
 	}{
+		{"oversized file", []string{"schema", "propose", hugeFile(t, dir, "huge.json"), "--reason", "phones", "--credentials", creds("security-officer")}, 1, "larger than 524288 bytes"},
 		{"incompatible", []string{"schema", "propose", incompatible, "--reason", "phones", "--credentials", creds("security-officer")}, 1, "409 incompatible_schema"},
 		{"no reason", []string{"schema", "propose", compatible, "--credentials", creds("security-officer")}, 2, "--reason is required"},
 		{"propose", []string{"schema", "propose", compatible, "--proposal-id", "hh-v2", "--reason", "phones", "--credentials", creds("security-officer")},
