@@ -427,12 +427,15 @@ func (n *Node) precheckChange(e control.Event, set *policy.Set) error {
 		}
 		return err
 	}
-	if e.Action == control.ActionClientsAdd && n.enrolmentInFile(*e.Client, mustKeys(e)) {
-		// Only at submission (see enrolmentInFile).
-		return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, e.Client.ID)
+	p, err := n.clientProposal(e, policy.Proposal{})
+	if err != nil {
+		return err
 	}
-	_, err := n.clientProposal(e, policy.Proposal{})
-	return err
+	if ch := p.Change.(clientChange); ch.add != nil && n.enrolmentInFile(*ch.add, ch.keys) {
+		// Only at submission (see enrolmentInFile).
+		return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, ch.add.ID)
+	}
+	return nil
 }
 
 // PolicyVersions lists the applied versions, oldest first, with when this

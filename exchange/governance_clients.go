@@ -108,13 +108,6 @@ func (n *Node) enrolmentInFile(c clients.Client, ks []keys.PublicKey) bool {
 	return true
 }
 
-// mustKeys is e.EnrolledKeys, nil when it fails (Check passed, so it
-// does not).
-func mustKeys(e control.Event) []keys.PublicKey {
-	ks, _ := e.EnrolledKeys()
-	return ks
-}
-
 // approvable refuses the approval of an enrolment whose id or key was
 // registered since it was proposed (by another enrolment), or of a schema
 // version that is no longer the next one. Callers hold g.mu.
