@@ -146,6 +146,9 @@ func (n *Node) applyClientChange(v policy.Version) {
 			n.p.Logger.Info("client enrolled", "client", ch.add.ID, "role", ch.add.Role, "kid", ch.keys[0].KID, "version", v.Number)
 		}
 	case ch.disable != "":
+		// Disable, then revoke: a key event applied meanwhile either
+		// sees the client disabled (keepDisabledRevoked) or is in the
+		// directory when revokeKeysOf lists it.
 		if err = n.clients.Disable(ch.disable, ch.at); err == nil {
 			err = n.revokeKeysOf(ch.disable, ch.at)
 		}

@@ -197,9 +197,11 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	if _, err := serviceToken(env.BaseURL, priv); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("node 1 token for the disabled service: %v, want invalid_client", err)
 	}
-	testkit.WaitFor(t, 20*time.Second, "node 2 refuses the disabled service's token", func() bool {
+	// A node disables the client, then revokes its keys (in that order,
+	// see applyClientChange): wait for both on node 2.
+	testkit.WaitFor(t, 20*time.Second, "node 2 refuses the disabled service's token and lists its key revoked", func() bool {
 		status, _ := mealsQuery(t, n2.BaseURL, tok2)
-		return status == http.StatusUnauthorized
+		return status == http.StatusUnauthorized && keyStatus(t, n2.BaseURL, mealsKID) == "revoked"
 	})
 	lag := time.Since(disabled)
 	t.Logf("disable to both nodes refusing the service: %s (target 5s)", lag)
