@@ -47,7 +47,7 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 		if err != nil {
 			return p, err
 		}
-		if err := n.enrolmentFree(e.Client.ID, ks); err != nil && !n.enrolmentInFile(*e.Client, ks) {
+		if err := n.enrolmentOpen(*e.Client, ks); err != nil {
 			return p, err
 		}
 		c := *e.Client
@@ -65,6 +65,16 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 	}
 	p.Change = ch
 	return p, nil
+}
+
+// enrolmentOpen checks that c may be enrolled with ks: neither is
+// registered yet (enrolmentFree), or the registry file holds exactly
+// this enrolment (enrolmentInFile).
+func (n *Node) enrolmentOpen(c clients.Client, ks []keys.PublicKey) error {
+	if err := n.enrolmentFree(c.ID, ks); err != nil && !n.enrolmentInFile(c, ks) {
+		return err
+	}
+	return nil
 }
 
 // enrolmentFree checks that neither the client id, nor a kid, nor a
@@ -117,10 +127,7 @@ func (n *Node) approvable(proposal string) error {
 		return nil // the ledger refuses it
 	}
 	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
-		if err := n.enrolmentFree(ch.add.ID, ch.keys); err != nil && !n.enrolmentInFile(*ch.add, ch.keys) {
-			return err
-		}
-		return nil
+		return n.enrolmentOpen(*ch.add, ch.keys)
 	}
 	return n.schemaApprovable(st)
 }
