@@ -32,6 +32,30 @@ type Principals struct {
 	Responders map[string][]string
 }
 
+// Users is every principal's SCRAM user, each once: the exchange's first,
+// then the publishers', responders' and subscribers' in name order.
+func (p Principals) Users() []string {
+	seen := map[string]bool{p.Exchange: true}
+	var others []string
+	add := func(u string) {
+		if !seen[u] {
+			seen[u] = true
+			others = append(others, u)
+		}
+	}
+	for u := range p.Publishers {
+		add(u)
+	}
+	for u := range p.Responders {
+		add(u)
+	}
+	for _, u := range p.Subscribers {
+		add(u)
+	}
+	sort.Strings(others)
+	return append([]string{p.Exchange}, others...)
+}
+
 // ACLs lists the bindings Principals implies. Everything else is denied
 // (the brokers run with allow.everyone.if.no.acl.found=false).
 func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
