@@ -143,18 +143,20 @@ const (
 )
 
 // correctionLimiter counts correction requests per resident pseudonym in
-// fixed windows.
+// fixed windows, each starting at the first request after the last one
+// ended (not at a clock hour, so a resident's burst is not split, and
+// doubled, by an hour boundary).
 type correctionLimiter struct {
 	mu     sync.Mutex
-	window time.Time
+	window time.Time // when the current window started
 	counts map[string]int
 }
 
 func (l *correctionLimiter) allow(pseud string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := now.Truncate(correctionWindow); !w.Equal(l.window) || len(l.counts) >= correctionKeep {
-		l.window, l.counts = w, map[string]int{}
+	if l.counts == nil || now.Sub(l.window) >= correctionWindow || len(l.counts) >= correctionKeep {
+		l.window, l.counts = now, map[string]int{}
 	}
 	if l.counts[pseud] >= correctionBurst {
 		return false

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 )
@@ -61,5 +62,25 @@ func TestCitizenRouteVerifiesTokenOnce(t *testing.T) {
 	}
 	if n := cz.calls.Load(); n != 1 {
 		t.Errorf("ID token verified %d times for one request, want 1", n)
+	}
+}
+
+// TestCorrectionLimiterWindow: a resident gets correctionBurst requests a
+// window however the window falls on the clock (a burst across an hour
+// boundary is still one burst), and a fresh allowance after it.
+func TestCorrectionLimiterWindow(t *testing.T) {
+	var l correctionLimiter
+	start := time.Date(2026, 11, 28, 13, 59, 59, 0, time.UTC) // one second before a clock hour
+	for i := range correctionBurst + 1 {
+		now := start.Add(time.Duration(i) * time.Second)
+		if got, want := l.allow("p1", now), i < correctionBurst; got != want {
+			t.Fatalf("request %d at %s: allowed %v, want %v", i+1, now.Format(time.TimeOnly), got, want)
+		}
+	}
+	if !l.allow("p2", start.Add(10*time.Second)) {
+		t.Error("another resident refused: the limit is per resident")
+	}
+	if !l.allow("p1", start.Add(correctionWindow)) {
+		t.Error("refused a window later")
 	}
 }
