@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -69,19 +70,10 @@ func (s *Server) citizenSubject(r *http.Request, op string) (string, error) {
 	if !ok || id == "" {
 		return "", fmt.Errorf("%s: no verified ID token: %w", op, codes.ErrUnauthenticated)
 	}
-	if len(r.URL.Query()) > 0 {
-		return "", fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + firstKey(r), Err: fmt.Errorf("this route takes no query parameters; the resident comes from the ID token: %w", codes.ErrBadRequest)})
+	if q := r.URL.Query(); len(q) > 0 {
+		return "", fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + slices.Min(slices.Collect(maps.Keys(q))), Err: fmt.Errorf("this route takes no query parameters; the resident comes from the ID token: %w", codes.ErrBadRequest)})
 	}
 	return s.d.Pseudonym.Of(r.Context(), id)
-}
-
-func firstKey(r *http.Request) string {
-	keys := make([]string, 0, len(r.URL.Query()))
-	for k := range r.URL.Query() {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys[0]
 }
 
 // citizenConfig tells the citizen page where residents sign in.
