@@ -181,6 +181,11 @@ func TestDevProvider(t *testing.T) {
 	if got, err := v.Resident(context.Background(), tok); err != nil || got != resident {
 		t.Fatalf("Resident = %q, %v", got, err)
 	}
+	for _, id := range []string{"", "123", "330106202003080154"} {
+		if tok, err := p.IDToken(id); err == nil {
+			t.Errorf("IDToken(%q) = %q, want an error: not a resident ID number", id, tok)
+		}
+	}
 	resp, err := http.Get(srv.URL + "/dev/oidc/")
 	if err != nil {
 		t.Fatal(err)
