@@ -93,11 +93,33 @@ func New(cred *connectors.Credentials, client *connectors.Client, lg *slog.Logge
 
 type tokenKey struct{}
 
-// Serve answers on ln (which must be a loopback address) until ctx ends.
-func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+// Listen listens on addr, which must be a loopback address.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := loopback(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// loopback returns ln's address, or an error if it is not on loopback.
+func loopback(ln net.Listener) (*net.TCPAddr, error) {
 	addr, ok := ln.Addr().(*net.TCPAddr)
 	if !ok || !addr.IP.IsLoopback() {
-		return fmt.Errorf("console: listen on a loopback address, not %s", ln.Addr())
+		return nil, fmt.Errorf("listen on a loopback address, not %s", ln.Addr())
+	}
+	return addr, nil
+}
+
+// Serve answers on ln (which must be a loopback address) until ctx ends.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	addr, err := loopback(ln)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	p.hosts[ln.Addr().String()] = true
 	p.hosts[fmt.Sprintf("localhost:%d", addr.Port)] = true
