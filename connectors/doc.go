@@ -29,7 +29,7 @@
 //     hold nothing", which it answers as a signed delete, 404 at the
 //     requester) and writes the record it signs then, bound to the
 //     request and the subject, to reply.<dataset>. MapLookup answers from
-//     memory; `onevisit connector respond --dataset D --credentials C
+//     memory (BySubject keys a CSV's items for it); `onevisit connector respond --dataset D --credentials C
 //     --file F.csv` runs one from a CSV file.
 //   - connectors/sqlsource (a package of its own, so this one does not
 //     pull pgx) publishes a PostgreSQL query's rows through a Publisher,

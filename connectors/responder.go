@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -35,17 +36,18 @@ type KeySource func(ctx context.Context) (*keys.Directory, error)
 
 // Responder answers a live dataset's queries at the department (see
 // exchange/live for the format). Its life cycle: build it with every
-// field set but Now and Logger; Run consumes request.<dataset> in the
+// field set but Logger; Run consumes request.<dataset> in the
 // group bus.Names.Responders(dataset), so several responders of one
 // dataset share the work; for each request it verifies the exchange's
 // signature (live.VerifyRequest: exchange key, this dataset, deadline not
-// passed; anything else is dropped and counted in Dropped), calls Lookup,
+// passed; anything else is dropped and counted, see Counts), calls Lookup,
 // signs the record now with its own record key, bound to the request (jti
 // = request id) and to the subject (sub_field), and writes it to
 // reply.<dataset>. It commits a request's offset after its reply is
 // written (or it was dropped), so after a restart it answers what it had
 // not, and skips those past their deadline. Run returns when ctx ends or
-// the reader fails; Close releases the reader and writer.
+// the reader fails; the caller owns Reader and Writer and closes them
+// after Run returns.
 type Responder struct {
 	Issuer       string // the department's client id; its live grant names Dataset
 	Dataset      string
@@ -60,7 +62,6 @@ type Responder struct {
 	Reader *kafka.Reader
 	Writer *kafka.Writer
 	Names  bus.Names
-	Now    func() time.Time
 	Logger *slog.Logger
 
 	mu       sync.Mutex
@@ -122,13 +123,6 @@ func (r *Responder) count(ok bool) {
 	}
 }
 
-func (r *Responder) now() time.Time {
-	if r.Now != nil {
-		return r.Now()
-	}
-	return time.Now()
-}
-
 // keys returns the exchange's key directory, fetched again when refresh
 // is set and the last fetch is older than a few seconds (a kid the
 // responder does not know yet: the exchange rotated).
@@ -154,10 +148,10 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	req, err := live.VerifyRequest(token, dir, r.Dataset, r.now())
+	req, err := live.VerifyRequest(token, dir, r.Dataset, time.Now())
 	if errors.Is(err, keys.ErrUnknownKey) {
 		if dir, err = r.keys(ctx, true); err == nil {
-			req, err = live.VerifyRequest(token, dir, r.Dataset, r.now())
+			req, err = live.VerifyRequest(token, dir, r.Dataset, time.Now())
 		}
 	}
 	if err != nil {
@@ -185,7 +179,7 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	}
 	rec, err := record.Sign(ctx, r.Signer, record.Claims{
 		Issuer: r.Issuer, Dataset: r.Dataset, Schema: r.Schema, ID: req.ID,
-		IssuedAt: r.now(), Op: op, SubjectField: r.SubjectField,
+		IssuedAt: time.Now(), Op: op, SubjectField: r.SubjectField,
 	}, fields)
 	if err != nil {
 		return fmt.Errorf("sign: %w", err)
@@ -197,18 +191,26 @@ func (r *Responder) answer(ctx context.Context, token string) error {
 	return nil
 }
 
-// MapLookup answers from records held in memory, keyed by subject (the
-// CSV responder of `onevisit connector respond` uses it).
+// MapLookup answers from records held in memory, keyed by subject (see
+// BySubject; the CSV responder of `onevisit connector respond` uses it).
 func MapLookup(bySubject map[string]map[string]any) LookupFunc {
 	return func(_ context.Context, subject string) (map[string]any, error) {
 		f, ok := bySubject[subject]
 		if !ok {
 			return nil, ErrNoRecord
 		}
-		out := make(map[string]any, len(f))
-		for k, v := range f {
-			out[k] = v
-		}
-		return out, nil
+		return maps.Clone(f), nil
 	}
+}
+
+// BySubject keys the fields of items by their subjectField's value, for
+// MapLookup. An item without a string subject is left out.
+func BySubject(items []Item, subjectField string) map[string]map[string]any {
+	by := make(map[string]map[string]any, len(items))
+	for _, it := range items {
+		if s, ok := it.Fields[subjectField].(string); ok {
+			by[s] = it.Fields
+		}
+	}
+	return by
 }

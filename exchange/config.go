@@ -225,6 +225,9 @@ func (c Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.checkApart(); err != nil {
+		return err
+	}
 	switch c.Keys.Backend {
 	case "file":
 		if c.Keys.Dir == "" {

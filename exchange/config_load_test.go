@@ -54,6 +54,38 @@ func TestLoadConfig(t *testing.T) {
 			wantErr: []string{"cfg.yaml", "line 5", "pasword_env"},
 		},
 		{
+			name:    "audit.dir holding the view store",
+			yaml:    minimal + "view: {dir: /var/lib/onevisit/state/view}\naudit: {dir: /var/lib/onevisit/state}\n",
+			wantErr: []string{"cfg.yaml", "audit.dir", "view.dir"},
+		},
+		{
+			name:    "audit.dir holding the file backend's keys",
+			yaml:    minimal + "audit: {dir: /var/lib/onevisit}\n",
+			wantErr: []string{"cfg.yaml", "audit.dir", "keys.dir"},
+		},
+		{
+			name:    "audit.dir equal to the view store",
+			yaml:    minimal + "view: {dir: /var/lib/onevisit/state}\naudit: {dir: /var/lib/onevisit/state/}\n",
+			wantErr: []string{"cfg.yaml", "audit.dir", "view.dir"},
+		},
+		{
+			name:    "view.dir holding the file backend's keys",
+			yaml:    minimal + "view: {dir: /var/lib/onevisit}\n",
+			wantErr: []string{"cfg.yaml", "view.dir", "keys.dir"},
+		},
+		{
+			name: "audit.dir beside the view store",
+			yaml: minimal + "view: {dir: /var/lib/onevisit/view}\naudit: {dir: /var/lib/onevisit/audit-log}\n",
+			want: Config{
+				Node: "n1", HTTP: HTTPConfig{Addr: DefaultHTTPAddr, PublicURL: "http://" + DefaultHTTPAddr},
+				Kafka:   KafkaConfig{Brokers: []string{"127.0.0.1:9092"}, PasswordEnv: DefaultKafkaPasswordEnv},
+				Clients: "/etc/onevisit/registry.json",
+				Keys: KeysConfig{Backend: "file", Dir: "/var/lib/onevisit/keys", TokenKey: "exchange-token", ReceiptKey: "exchange-receipt",
+					AuditKey: "exchange-audit", PseudonymKey: "exchange-pseudonym", Refresh: 30 * time.Second},
+				View: ViewConfig{Dir: "/var/lib/onevisit/view"}, Audit: AuditConfig{Dir: "/var/lib/onevisit/audit-log"},
+			},
+		},
+		{
 			name:    "not YAML",
 			yaml:    "node: [\n",
 			wantErr: []string{"cfg.yaml", "line"},

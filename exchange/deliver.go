@@ -309,7 +309,7 @@ func (n *Node) measureDeliveryLag(ctx context.Context) error {
 			topics = append(topics, t)
 		}
 	}
-	ends, err := n.endOffsets(ctx, cl, topics)
+	ends, err := endOffsets(ctx, n.p.Logger, cl, topics)
 	if err != nil {
 		return err
 	}

@@ -232,8 +232,8 @@
 //	onevisit_view_log_messages_read_total              accepted-topic messages the tails read into the
 //	                                                   view since start (with view.dir, a restart reads
 //	                                                   only those past the store's checkpoints)
-//	onevisit_view_store_corrupt_total                  reads of view-store entries whose MAC failed
-//	                                                   (not served; see package view)
+//	onevisit_view_store_corrupt_total                  reads of view-store entries, and checkpoints at
+//	                                                   start, whose MAC failed (not used; see package view)
 //	onevisit_view_store_bytes                          the view store's size on disk (0 in memory)
 //	onevisit_audit_entries                             entries in this node's copy of the audit log: the
 //	                                                   size of the checkpoint it signs now

@@ -363,43 +363,22 @@ func (n *Node) precheck(e control.Event) error {
 	}
 	cur, set := l.Current()
 	switch e.Action {
-	case control.ActionClientsAdd, control.ActionClientsDisable, control.ActionSchemasPropose:
+	case control.ActionPropose, control.ActionNarrow, control.ActionRollback,
+		control.ActionClientsAdd, control.ActionClientsDisable, control.ActionSchemasPropose:
 		if _, ok := l.Proposal(e.Proposal); ok {
 			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
 		}
 		if e.Base != cur {
 			return fmt.Errorf("%w: base %d, current version %d", control.ErrStaleBase, e.Base, cur)
 		}
-		if set == nil {
-			return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
-		}
-		if e.Action == control.ActionSchemasPropose {
-			p, err := n.schemaProposal(e, policy.Proposal{})
-			if err == nil && n.p.Schemas.Held(p.Change.(schemaChange).prepared) {
-				// Only at submission: replaying it, a node whose files
-				// have it already must reach the others' outcome.
-				err = fmt.Errorf("%w: this exchange serves that version already", schemas.ErrBadSchema)
-			}
-			return err
-		}
-		if e.Action == control.ActionClientsAdd && n.enrolmentInFile(*e.Client, mustKeys(e)) {
-			// Only at submission (see enrolmentInFile).
-			return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, e.Client.ID)
-		}
-		_, err := n.clientProposal(e, policy.Proposal{})
-		return err
-	case control.ActionPropose, control.ActionNarrow, control.ActionRollback:
-		if _, ok := l.Proposal(e.Proposal); ok {
-			return fmt.Errorf("%w: proposal id %q already used", control.ErrBadEvent, e.Proposal)
-		}
-		if e.Base != cur {
-			return fmt.Errorf("%w: base %d, current version %d", control.ErrStaleBase, e.Base, cur)
-		}
-		if e.Action == control.ActionRollback {
+		switch e.Action {
+		case control.ActionRollback:
 			if e.RollbackTo == 0 || e.RollbackTo > cur {
 				return fmt.Errorf("%w: no version %d to roll back to (current %d)", control.ErrBadEvent, e.RollbackTo, cur)
 			}
 			return nil
+		case control.ActionClientsAdd, control.ActionClientsDisable, control.ActionSchemasPropose:
+			return n.precheckChange(e, set)
 		}
 		s, err := n.parseSet(e)
 		if err != nil {
@@ -428,6 +407,33 @@ func (n *Node) precheck(e control.Event) error {
 			return fmt.Errorf("%w: proposal base %d, event base %d, current version %d", control.ErrStaleBase, st.Base, e.Base, cur)
 		}
 		return n.approvable(e.Proposal)
+	}
+	return nil
+}
+
+// precheckChange is precheck of a client or schema proposal, after its id
+// and base: what the node would check replaying it, and what it refuses
+// only at submission.
+func (n *Node) precheckChange(e control.Event, set *policy.Set) error {
+	if set == nil {
+		return fmt.Errorf("%w: no policy version applied yet", control.ErrBadEvent)
+	}
+	if e.Action == control.ActionSchemasPropose {
+		p, err := n.schemaProposal(e, policy.Proposal{})
+		if err == nil && n.p.Schemas.Held(p.Change.(schemaChange).prepared) {
+			// Only at submission: replaying it, a node whose files
+			// have it already must reach the others' outcome.
+			err = fmt.Errorf("%w: this exchange serves that version already", schemas.ErrBadSchema)
+		}
+		return err
+	}
+	p, err := n.clientProposal(e, policy.Proposal{})
+	if err != nil {
+		return err
+	}
+	if ch := p.Change.(clientChange); ch.add != nil && n.enrolmentInFile(*ch.add, ch.keys) {
+		// Only at submission (see enrolmentInFile).
+		return fmt.Errorf("%w: client %q is in the registry file", control.ErrClientExists, ch.add.ID)
 	}
 	return nil
 }
@@ -501,7 +507,8 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 			continue
 		}
 		fields := e.Fields
-		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok && permitted && slices.Contains(fields, ds.Subject) {
+		ds, known := n.p.Schemas.Dataset(e.Dataset)
+		if known && permitted && slices.Contains(fields, ds.Subject) {
 			set := sets[e.PolicyVersion]
 			if set == nil {
 				set = cur
@@ -512,7 +519,7 @@ func (n *Node) RecordedDecisions() []policy.Recorded {
 		}
 		rec := policy.Recorded{Time: e.Time, Consumer: e.Actor, Dataset: e.Dataset, Purpose: e.Purpose,
 			CaseID: e.CaseID, Permitted: permitted, Fields: fields, Code: e.Code, Procedure: e.Procedure, CaseRole: e.CaseRole}
-		if ds, ok := n.p.Schemas.Dataset(e.Dataset); ok {
+		if known {
 			rec.SubjectField = ds.Subject
 		}
 		out = append(out, rec)

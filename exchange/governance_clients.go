@@ -47,7 +47,7 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 		if err != nil {
 			return p, err
 		}
-		if err := n.enrolmentFree(e.Client.ID, ks); err != nil && !n.enrolmentInFile(*e.Client, ks) {
+		if err := n.enrolmentOpen(*e.Client, ks); err != nil {
 			return p, err
 		}
 		c := *e.Client
@@ -65,6 +65,16 @@ func (n *Node) clientProposal(e control.Event, p policy.Proposal) (policy.Propos
 	}
 	p.Change = ch
 	return p, nil
+}
+
+// enrolmentOpen checks that c may be enrolled with ks: neither is
+// registered yet (enrolmentFree), or the registry file holds exactly
+// this enrolment (enrolmentInFile).
+func (n *Node) enrolmentOpen(c clients.Client, ks []keys.PublicKey) error {
+	if err := n.enrolmentFree(c.ID, ks); err != nil && !n.enrolmentInFile(c, ks) {
+		return err
+	}
+	return nil
 }
 
 // enrolmentFree checks that neither the client id, nor a kid, nor a
@@ -108,13 +118,6 @@ func (n *Node) enrolmentInFile(c clients.Client, ks []keys.PublicKey) bool {
 	return true
 }
 
-// mustKeys is e.EnrolledKeys, nil when it fails (Check passed, so it
-// does not).
-func mustKeys(e control.Event) []keys.PublicKey {
-	ks, _ := e.EnrolledKeys()
-	return ks
-}
-
 // approvable refuses the approval of an enrolment whose id or key was
 // registered since it was proposed (by another enrolment), or of a schema
 // version that is no longer the next one. Callers hold g.mu.
@@ -124,10 +127,7 @@ func (n *Node) approvable(proposal string) error {
 		return nil // the ledger refuses it
 	}
 	if ch, ok := st.Change.(clientChange); ok && ch.add != nil {
-		if err := n.enrolmentFree(ch.add.ID, ch.keys); err != nil && !n.enrolmentInFile(*ch.add, ch.keys) {
-			return err
-		}
-		return nil
+		return n.enrolmentOpen(*ch.add, ch.keys)
 	}
 	return n.schemaApprovable(st)
 }
@@ -153,6 +153,9 @@ func (n *Node) applyClientChange(v policy.Version) {
 			n.p.Logger.Info("client enrolled", "client", ch.add.ID, "role", ch.add.Role, "kid", ch.keys[0].KID, "version", v.Number)
 		}
 	case ch.disable != "":
+		// Disable, then revoke: a key event applied meanwhile either
+		// sees the client disabled (keepDisabledRevoked) or is in the
+		// directory when revokeKeysOf lists it.
 		if err = n.clients.Disable(ch.disable, ch.at); err == nil {
 			err = n.revokeKeysOf(ch.disable, ch.at)
 		}

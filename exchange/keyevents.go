@@ -79,14 +79,27 @@ func (b *refusalBudget) take(now time.Time) bool {
 // replayed, an event of a client not known yet is held back
 // (keyevents_clients.go).
 func (n *Node) applyKeyEvent(m kafka.Message, auditRefusal bool) {
-	if n.holdKeyEvent(m, auditRefusal) {
+	e, _, err := keys.ParseEvent(string(m.Value), n.dir)
+	ke := keyEvent{m: m, e: e, err: err, auditRefusal: auditRefusal}
+	if n.holdKeyEvent(ke) {
 		return
 	}
-	n.applyKeyEventNow(m, auditRefusal)
+	n.applyKeyEventNow(ke)
 }
 
-func (n *Node) applyKeyEventNow(m kafka.Message, auditRefusal bool) {
-	e, _, err := keys.ParseEvent(string(m.Value), n.dir)
+// keyEvent is a message of the keys topic as ParseEvent verified it
+// (err when it did not).
+type keyEvent struct {
+	m            kafka.Message
+	e            keys.Event
+	err          error
+	auditRefusal bool
+}
+
+// applyKeyEventNow applies a verified key event, or counts (and audits)
+// its refusal.
+func (n *Node) applyKeyEventNow(ke keyEvent) {
+	m, e, err, auditRefusal := ke.m, ke.e, ke.err, ke.auditRefusal
 	if err == nil {
 		if !n.clients.Known(e.Key.Owner) { // disabled clients too: their keys may still be revoked
 			err = fmt.Errorf("%w: %q", errUnknownOwner, e.Key.Owner)

@@ -3,8 +3,6 @@ package exchange
 import (
 	"sync"
 
-	"github.com/segmentio/kafka-go"
-
 	"github.com/onevisit/onevisit/exchange/keys"
 )
 
@@ -19,30 +17,22 @@ import (
 type keyHold struct {
 	mu      sync.Mutex // held while the held events are applied
 	caught  bool       // the control topic is replayed to its end offset at start
-	pending []heldKeyEvent
+	pending []keyEvent
 }
 
-type heldKeyEvent struct {
-	m            kafka.Message
-	auditRefusal bool
-}
-
-// holdKeyEvent reports whether m was held back: the control topic is not
-// replayed yet, and m's owner is unknown or an earlier event is held.
-func (n *Node) holdKeyEvent(m kafka.Message, auditRefusal bool) bool {
+// holdKeyEvent reports whether ke was held back: the control topic is not
+// replayed yet, and ke's owner is unknown or an earlier event is held.
+func (n *Node) holdKeyEvent(ke keyEvent) bool {
 	h := &n.keyHold
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.caught {
 		return false
 	}
-	if len(h.pending) == 0 {
-		e, _, err := keys.ParseEvent(string(m.Value), n.dir)
-		if err != nil || n.clients.Known(e.Key.Owner) {
-			return false // refused or applied as before
-		}
+	if len(h.pending) == 0 && (ke.err != nil || n.clients.Known(ke.e.Key.Owner)) {
+		return false // refused or applied as before
 	}
-	h.pending = append(h.pending, heldKeyEvent{m, auditRefusal})
+	h.pending = append(h.pending, ke)
 	return true
 }
 
@@ -57,8 +47,11 @@ func (n *Node) controlCaughtUp() {
 		return
 	}
 	h.caught = true
-	for _, e := range h.pending {
-		n.applyKeyEventNow(e.m, e.auditRefusal)
+	for _, ke := range h.pending {
+		// Verified again against the directory as it is now, as if it
+		// were read now.
+		ke.e, _, ke.err = keys.ParseEvent(string(ke.m.Value), n.dir)
+		n.applyKeyEventNow(ke)
 	}
 	h.pending = nil
 }

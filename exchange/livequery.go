@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -44,7 +43,6 @@ type liveQueries struct {
 	timeout time.Duration
 	skew    time.Duration
 	logger  *slog.Logger
-	now     func() time.Time
 
 	refused  *prometheus.CounterVec   // {dataset, code}
 	duration *prometheus.HistogramVec // {dataset, outcome}
@@ -72,7 +70,7 @@ var _ query.LiveSource = (*liveQueries)(nil)
 func newLiveQueries(p Parts, out ingest.Writer, signer keys.Signer, dir keys.Resolver, reg prometheus.Registerer) (*liveQueries, error) {
 	l := &liveQueries{
 		kafka: p.Kafka, out: out, signer: signer, keys: dir, schemas: p.Schemas,
-		timeout: p.LiveTimeout, skew: p.FutureSkew, logger: p.Logger, now: time.Now,
+		timeout: p.LiveTimeout, skew: p.FutureSkew, logger: p.Logger,
 		tails: map[string]*replyTail{}, pending: map[string]*liveWait{},
 	}
 	if l.timeout <= 0 {
@@ -101,12 +99,16 @@ func (l *liveQueries) start(ctx context.Context) {
 
 // Fetch implements query.LiveSource.
 func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subject string) (*view.Entry, error) {
+	// The deadline covers opening the reply tail too: the first query of
+	// a dataset waits no longer than the others.
+	ctx, cancel := context.WithTimeout(ctx, l.timeout)
+	defer cancel()
 	if err := l.tail(ctx, dataset); err != nil {
 		return nil, fmt.Errorf("live %s: reply topic: %v: %w", dataset, err, codes.ErrUnavailable)
 	}
-	now := l.now()
+	now := time.Now()
 	w := &liveWait{id: live.NewRequestID(), dataset: dataset, subject: subject, sent: now, pol: pol, got: make(chan *view.Entry, 1)}
-	deadline := now.Add(l.timeout)
+	deadline, _ := ctx.Deadline()
 	tok, err := live.SignRequest(ctx, l.signer, live.Request{ID: w.id, Dataset: dataset, Subject: subject, IssuedAt: now, Expires: deadline})
 	if err != nil {
 		return nil, fmt.Errorf("live %s: %v: %w", dataset, err, codes.ErrUnavailable)
@@ -119,8 +121,6 @@ func (l *liveQueries) Fetch(ctx context.Context, pol *policy.Set, dataset, subje
 		delete(l.pending, w.id)
 		l.mu.Unlock()
 	}()
-	ctx, cancel := context.WithDeadline(ctx, deadline)
-	defer cancel()
 	// Key: the request id (random); the subject is only in the signed value.
 	if err := l.out.WriteMessages(ctx, kafka.Message{Topic: l.kafka.Names.Request(dataset), Key: []byte(w.id), Value: []byte(tok)}); err != nil {
 		l.duration.WithLabelValues(dataset, "error").Observe(time.Since(now).Seconds())
@@ -172,6 +172,10 @@ func (l *liveQueries) tail(ctx context.Context, dataset string) error {
 	return t.err
 }
 
+// openTail finds the end offsets of dataset's reply topic and tails each
+// partition from there (tailPartition, as the node's tails). The readers
+// are positioned by offset, not by when they connect: once the offsets are
+// known, no reply written after ready closes can be missed.
 func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail) {
 	defer close(t.ready)
 	topic := l.kafka.Names.Reply(dataset)
@@ -180,78 +184,13 @@ func (l *liveQueries) openTail(ctx context.Context, dataset string, t *replyTail
 		t.err = err
 		return
 	}
-	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	meta, err := cl.Metadata(octx, &kafka.MetadataRequest{Topics: []string{topic}})
+	offs, err := endOffsets(ctx, l.logger, cl, []string{topic})
 	if err != nil {
 		t.err = err
 		return
 	}
-	var req []kafka.OffsetRequest
-	for _, mt := range meta.Topics {
-		if mt.Error != nil {
-			t.err = mt.Error
-			return
-		}
-		for _, p := range mt.Partitions {
-			req = append(req, kafka.LastOffsetOf(p.ID))
-		}
-	}
-	offs, err := cl.ListOffsets(octx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: req}})
-	if err != nil {
-		t.err = err
-		return
-	}
-	// Every partition's reader, or none: a failed tail is opened again
-	// whole by the next query.
-	readers := map[int]*kafka.Reader{}
-	for _, po := range offs.Topics[topic] {
-		r, err := l.kafka.PartitionReader(topic, po.Partition, po.LastOffset)
-		if po.Error != nil || err != nil {
-			if r != nil {
-				r.Close()
-			}
-			for _, r := range readers {
-				r.Close()
-			}
-			t.err = errors.Join(po.Error, err)
-			return
-		}
-		readers[po.Partition] = r
-	}
-	for p, r := range readers {
-		go l.read(ctx, r, topic, p, dataset)
-	}
-}
-
-// read hands every reply of one partition to deliver until ctx ends,
-// reopening its reader at the next offset after a failure.
-func (l *liveQueries) read(ctx context.Context, r *kafka.Reader, topic string, partition int, dataset string) {
-	next := int64(-1)
-	for attempt := 0; ; {
-		m, err := r.FetchMessage(ctx)
-		if err == nil {
-			attempt, next = 0, m.Offset+1
-			l.deliver(dataset, m)
-			continue
-		}
-		r.Close()
-		if ctx.Err() != nil {
-			return
-		}
-		l.logger.Warn("live reply tail interrupted; reopening", "topic", topic, "partition", partition, "err", err)
-		backoff(ctx, attempt)
-		attempt++
-		if next < 0 {
-			next = kafka.LastOffset
-		}
-		for r, err = l.kafka.PartitionReader(topic, partition, next); err != nil && ctx.Err() == nil; r, err = l.kafka.PartitionReader(topic, partition, next) {
-			backoff(ctx, attempt)
-			attempt++
-		}
-		if ctx.Err() != nil {
-			return
-		}
+	for _, po := range offs[topic] {
+		go tailPartition(ctx, l.kafka, l.logger, topic, po.Partition, po.LastOffset, func(m kafka.Message) { l.deliver(dataset, m) })
 	}
 }
 
@@ -284,7 +223,7 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 	if len(raw) > record.MaxSize {
 		return nil, record.ErrTooLarge
 	}
-	now := l.now()
+	now := time.Now()
 	rec, err := record.Verify(raw, keys.AcceptedBefore(l.keys, now))
 	if err != nil {
 		return nil, err
@@ -301,28 +240,16 @@ func (l *liveQueries) check(w *liveWait, raw string) (*view.Entry, error) {
 	if rec.IssuedAt.Before(w.sent.Add(-l.skew).Truncate(time.Second)) {
 		return nil, fmt.Errorf("live reply signed before the request: %w", query.ErrReplyMismatch)
 	}
-	if rec.IssuedAt.After(now.Add(l.skew)) {
-		return nil, fmt.Errorf("live reply iat ahead of the exchange's clock: %w", ingest.ErrIATInFuture)
-	}
 	ds, ok := l.schemas.Dataset(rec.Dataset)
 	if !ok {
 		return nil, fmt.Errorf("live reply: dataset %q: %w", rec.Dataset, schemas.ErrUnknownDataset)
 	}
-	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
-		return nil, fmt.Errorf("live reply: schema %q: %w", rec.Schema, ingest.ErrSchemaNotOfDataset)
+	// The checks of ingest's step 5, as for a published record.
+	subj, err := ingest.CheckContent(l.schemas, ds, rec, now, l.skew)
+	if err != nil {
+		return nil, fmt.Errorf("live reply: %w", err)
 	}
-	fields := rec.Fields()
-	if rec.Op == record.Delete {
-		if len(fields) != 1 {
-			return nil, fmt.Errorf("live reply: a delete discloses exactly %s: %w", ds.Subject, ingest.ErrBadDelete)
-		}
-	} else if err := l.schemas.Validate(rec.Schema, fields); err != nil {
-		return nil, err
-	}
-	if rec.SubjectField != ds.Subject {
-		return nil, fmt.Errorf("live reply: sub_field %q: %w", rec.SubjectField, record.ErrNoSubjectBinding)
-	}
-	if subj, _ := fields[ds.Subject].(string); subj != w.subject {
+	if subj != w.subject {
 		return nil, fmt.Errorf("live reply about another subject: %w", query.ErrReplyMismatch)
 	}
 	return view.FromRecord(rec, now.UnixMilli()), nil

@@ -3,12 +3,14 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/segmentio/kafka-go"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/onevisit/onevisit/exchange/bus"
 	"github.com/onevisit/onevisit/exchange/retry"
 )
 
@@ -29,7 +31,7 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 	for _, d := range datasets {
 		topics = append(topics, names.Accepted(d))
 	}
-	offs, err := n.endOffsets(ctx, cl, topics)
+	offs, err := endOffsets(ctx, n.p.Logger, cl, topics)
 	if err != nil {
 		return nil, err
 	}
@@ -103,32 +105,14 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 				apply = func(m kafka.Message) { n.applyKeyEvent(m, m.Offset >= end) }
 			}
 			g.Go(func() error {
-				// A tail outlives broker failures: on an error it reopens
-				// its reader at the next offset after a backoff.
-				for attempt := 0; ctx.Err() == nil; attempt++ {
-					r, err := n.p.Kafka.PartitionReader(topic, partition, next)
-					if err == nil {
-						for {
-							var m kafka.Message
-							if m, err = r.FetchMessage(ctx); err != nil {
-								break
-							}
-							attempt = 0
-							apply(m)
-							next = m.Offset + 1
-							n.applied.advance(topic, partition, next)
-							if next >= end {
-								done()
-							}
-						}
-						r.Close()
+				tailPartition(ctx, n.p.Kafka, n.p.Logger, topic, partition, next, func(m kafka.Message) {
+					apply(m)
+					next := m.Offset + 1
+					n.applied.advance(topic, partition, next)
+					if next >= end {
+						done()
 					}
-					if ctx.Err() != nil {
-						return nil
-					}
-					n.p.Logger.Warn("tail interrupted; reopening", "topic", topic, "partition", partition, "next_offset", next, "err", err)
-					backoff(ctx, attempt)
-				}
+				})
 				return nil
 			})
 		}
@@ -142,14 +126,14 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 // topics, elections and broker restarts make Kafka answer with retriable
 // errors for a while (no leader yet): those are retried for up to a
 // minute; anything else (a missing topic) fails at once.
-func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string) (map[string][]kafka.PartitionOffsets, error) {
+func endOffsets(ctx context.Context, lg *slog.Logger, cl *kafka.Client, topics []string) (map[string][]kafka.PartitionOffsets, error) {
 	// retry.Retriable also waits out UNKNOWN_SERVER_ERROR, which brokers
 	// coming back from a restart answer for a moment.
 	retriable := retry.Retriable
 	var last error
 	for attempt := 0; attempt < 30; attempt++ {
 		if attempt > 0 {
-			n.p.Logger.Warn("end offsets not available yet; retrying", "err", last)
+			lg.Warn("end offsets not available yet; retrying", "err", last)
 			backoff(ctx, attempt)
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -202,6 +186,32 @@ func (n *Node) endOffsets(ctx context.Context, cl *kafka.Client, topics []string
 		}
 	}
 	return nil, last
+}
+
+// tailPartition hands every message of one partition, from offset next
+// on, to apply until ctx ends. A tail outlives broker failures: on an
+// error it reopens its reader at the next offset after a backoff.
+func tailPartition(ctx context.Context, kc bus.Config, lg *slog.Logger, topic string, partition int, next int64, apply func(kafka.Message)) {
+	for attempt := 0; ctx.Err() == nil; attempt++ {
+		r, err := kc.PartitionReader(topic, partition, next)
+		if err == nil {
+			for {
+				var m kafka.Message
+				if m, err = r.FetchMessage(ctx); err != nil {
+					break
+				}
+				attempt = 0
+				apply(m)
+				next = m.Offset + 1
+			}
+			r.Close()
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		lg.Warn("tail interrupted; reopening", "topic", topic, "partition", partition, "next_offset", next, "err", err)
+		backoff(ctx, attempt)
+	}
 }
 
 // nodeBackoff is the wait of the node's loops (tails, the ingest loop,

@@ -3,6 +3,8 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"path/filepath"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -32,12 +34,45 @@ type AuditConfig struct {
 	Dir string `yaml:"dir"`
 }
 
+// checkApart refuses a view.dir or audit.dir that is, or holds, another
+// path of c: the node empties audit.dir at every start, and view.dir when
+// the store was written under another key, so either would delete the
+// other store, the file key backend's keys or the registry it was given.
+func (c Config) checkApart() error {
+	paths := []struct{ key, path string }{
+		{"view.dir", c.View.Dir}, {"audit.dir", c.Audit.Dir}, {"keys.dir", c.Keys.Dir}, {"clients", c.Clients},
+		{"policies", c.Policies}, {"schemas", c.Schemas}, {"http.tls_cert", c.HTTP.TLSCert}, {"http.tls_key", c.HTTP.TLSKey},
+	}
+	for _, d := range paths[:2] {
+		if d.path == "" {
+			continue
+		}
+		dir, err := filepath.Abs(d.path)
+		if err != nil {
+			return fmt.Errorf("%s: %w", d.key, err)
+		}
+		for _, o := range paths {
+			if o.path == "" || o.key == d.key {
+				continue
+			}
+			p, err := filepath.Abs(o.path)
+			if err != nil {
+				return fmt.Errorf("%s: %w", o.key, err)
+			}
+			if rel, err := filepath.Rel(dir, p); err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				return fmt.Errorf("%s: the node may empty %s, and %s (%s) is in it: give each store a folder of its own", d.key, d.path, o.key, o.path)
+			}
+		}
+	}
+	return nil
+}
+
 // registerViewMetrics adds the view store's metrics to the node's
 // registry.
 func (n *Node) registerViewMetrics() {
 	n.viewReads = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_view_log_messages_read_total", Help: "Accepted-topic messages this node's tails read into the view since it started (with view.dir, a restart reads only those past the store's checkpoints)."})
 	n.metrics.MustRegister(n.viewReads)
-	n.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "onevisit_view_store_corrupt_total", Help: "Reads of view-store entries whose MAC did not verify; such entries are not served."}, func() float64 { return float64(n.view.Corrupt()) }))
+	n.metrics.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "onevisit_view_store_corrupt_total", Help: "Reads of view-store entries, and checkpoints at start, whose MAC did not verify; such entries are not served, such checkpoints not resumed at."}, func() float64 { return float64(n.view.Corrupt()) }))
 	n.metrics.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "onevisit_view_store_bytes", Help: "Disk space the view store takes (0 with the view in memory)."}, func() float64 { return float64(n.view.DiskBytes()) }))
 }
 

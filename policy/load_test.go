@@ -222,6 +222,9 @@ spec: {consumer: c, dataset: tax, purposes: [q, p], fields: [name, tax_paid]}
 `
 	other := strings.Replace(a, "[tax_paid, name]", "[tax_paid]", 1)
 	withCase := strings.Replace(a, "fields: [tax_paid, name]}", "fields: [tax_paid, name], requireCaseId: true}", 1)
+	// The same grant served live: queries go to the department, not the view.
+	live := strings.Replace(a, "datasets: [tax]}", "datasets: [tax], mode: live}", 1)
+	explicitReplicated := strings.Replace(a, "datasets: [tax]}", "datasets: [tax], mode: replicated}", 1)
 	v := func(src string) string {
 		s, err := Parse("v.yaml", []byte(src), testCatalog)
 		if err != nil {
@@ -235,8 +238,11 @@ spec: {consumer: c, dataset: tax, purposes: [q, p], fields: [name, tax_paid]}
 	if v(a) != v(same) {
 		t.Errorf("same content, different versions: %s %s", v(a), v(same))
 	}
-	if v(a) == v(other) || v(a) == v(withCase) {
+	if v(a) == v(other) || v(a) == v(withCase) || v(a) == v(live) {
 		t.Error("different content, same version")
+	}
+	if v(a) != v(explicitReplicated) {
+		t.Error("mode: replicated, the default, changed the version")
 	}
 	var nilSet *Set
 	if nilSet.Version() != "" || nilSet.Policies() != nil {

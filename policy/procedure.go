@@ -121,19 +121,22 @@ func (s *Set) procedure(d Policy) Procedure {
 }
 
 // Publishers lists the publishers granted dataset, sorted: the
-// departments that hold it.
+// departments that hold it, whether they publish its records or answer
+// it live.
 func (s *Set) Publishers(dataset string) []string {
 	if s == nil {
 		return nil
 	}
 	var out []string
-	for k := range s.grants {
-		if k.dataset == dataset {
-			out = append(out, k.subject)
+	for _, grants := range []map[pair]Decision{s.grants, s.live} {
+		for k := range grants {
+			if k.dataset == dataset {
+				out = append(out, k.subject)
+			}
 		}
 	}
 	slices.Sort(out)
-	return out
+	return slices.Compact(out)
 }
 
 // procedureSpec parses a Procedure document's spec:

@@ -45,6 +45,10 @@ func TestProceduresGolden(t *testing.T) {
 	if got, want := s.Publishers("birth"), []string{"hospital"}; !slices.Equal(got, want) {
 		t.Errorf("Publishers(birth) = %v, want %v", got, want)
 	}
+	// A live dataset's holder is the department that answers it.
+	if got, want := s.Publishers("tax_certificate"), []string{"tax-bureau"}; !slices.Equal(got, want) {
+		t.Errorf("Publishers(tax_certificate) = %v, want %v", got, want)
+	}
 	if _, ok := s.Procedure("no_such_procedure"); ok {
 		t.Error("Procedure(no_such_procedure) found one")
 	}
@@ -212,5 +216,24 @@ func TestWhatIfCaseItems(t *testing.T) {
 	}
 	if got, want := replay(dropFather), (Impact{Answers: 2, Changed: 1, NewlyRefused: 1, Gained: []FieldCount{}, Lost: []FieldCount{{"household", "address", 1}, {"household", "household_id", 1}, {"household", "name", 1}, {"household", "relation_to_head", 1}}}); !reflect.DeepEqual(got, want) {
 		t.Errorf("father's item dropped: %+v, want %+v", got, want)
+	}
+	// The policy lists the subject field, but none of the father's
+	// procedure fields: the query refuses his item (it releases none of
+	// the procedure's fields), so the replay refuses it too rather than
+	// releasing the subject field alone; the child's item gains it.
+	subjectOnly := func(y string) string {
+		y = strings.Replace(y, `dataset: "household"
+  purposes: ["school_enrolment"]
+  fields: ["address", "birth_date", "household_id", "name", "relation_to_head"]`, `dataset: "household"
+  purposes: ["school_enrolment"]
+  fields: ["address", "birth_date", "household_id", "name", "relation_to_head", "resident_id"]`, 1)
+		return strings.Replace(y, `role: "father"
+      fields: ["address", "household_id", "name", "relation_to_head"]`, `role: "father"
+      fields: ["gender"]`, 1)
+	}
+	if got, want := replay(subjectOnly), (Impact{Answers: 2, Changed: 2, NewlyRefused: 1, FieldsChanged: 1,
+		Gained: []FieldCount{{"household", "resident_id", 1}},
+		Lost:   []FieldCount{{"household", "address", 1}, {"household", "household_id", 1}, {"household", "name", 1}, {"household", "relation_to_head", 1}}}); !reflect.DeepEqual(got, want) {
+		t.Errorf("policy lists only the subject field of the father's item: %+v, want %+v", got, want)
 	}
 }

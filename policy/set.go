@@ -220,6 +220,9 @@ func version(docs []Policy) string {
 		if d.RequireConsent || d.CaseIDPattern != "" { // likewise for conditions and case-id formats
 			fmt.Fprintf(h, "governance %t %q\n", d.RequireConsent, d.CaseIDPattern)
 		}
+		if d.Mode == ModeLive { // likewise for live grants
+			fmt.Fprintf(h, "mode %q\n", d.Mode)
+		}
 		if d.Kind == KindProcedure {
 			fmt.Fprintln(h, procedureVersion(d))
 		}

@@ -148,8 +148,9 @@ func redecide(s *Set, rec Recorded) (permitted bool, fields []string, consent bo
 	if rec.Procedure == "" {
 		return true, d.Fields, d.RequiresConsent
 	}
-	// A case item: the procedure's fields for the role, and the subject
-	// field where the policy lists it.
+	// A case item: the procedure's fields for the role, refused when the
+	// policy releases none of them (as the query refuses it), and the
+	// subject field where the policy lists it.
 	p, ok := s.Procedure(rec.Procedure)
 	if !ok || p.Service != rec.Consumer {
 		return false, nil, false
@@ -159,12 +160,15 @@ func redecide(s *Set, rec Recorded) (permitted bool, fields []string, consent bo
 			continue
 		}
 		var fields []string
+		procedure := false
 		for _, f := range d.Fields {
-			if slices.Contains(ev.Fields, f) || f == rec.SubjectField {
+			inProcedure := slices.Contains(ev.Fields, f)
+			if inProcedure || f == rec.SubjectField {
 				fields = append(fields, f)
 			}
+			procedure = procedure || inProcedure
 		}
-		if len(fields) == 0 {
+		if !procedure {
 			return false, nil, false
 		}
 		return true, fields, d.RequiresConsent

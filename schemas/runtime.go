@@ -57,20 +57,10 @@ func (r *Registry) Prepare(data []byte) (*Prepared, error) {
 	}
 	r.mu.RLock()
 	d := r.datasets[name]
-	var latest, have *compiled
+	have := r.versions[name+"/v"+n]
+	var latest *compiled
 	if d != nil {
 		latest = d.versions[len(d.versions)-1]
-		for _, v := range d.versions[:len(d.versions)-1] {
-			if fmt.Sprint(v.n) == n {
-				have = v
-			}
-		}
-		if fmt.Sprint(latest.n) == n {
-			have, latest = latest, nil
-			if len(d.versions) > 1 {
-				latest = d.versions[len(d.versions)-2]
-			}
-		}
 	}
 	r.mu.RUnlock()
 	if d == nil {

@@ -208,6 +208,11 @@ func leaves(id string, e *jsonschema.ValidationError, out []ValidationError) []V
 	return out
 }
 
+// JSONPointer is the RFC 6901 JSON pointer of a path of tokens (a
+// jsonschema error's instance location; exchange/api's request check
+// uses it too).
+func JSONPointer(tokens []string) string { return pointer(tokens) }
+
 // pointer builds an RFC 6901 JSON pointer from tokens.
 func pointer(tokens []string) string {
 	var b strings.Builder

@@ -69,10 +69,7 @@ func TestLiveQueryOverACLs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]map[string]any{}
-	for _, it := range items {
-		rows[it.Fields[ds.Subject].(string)] = it.Fields
-	}
+	rows := connectors.BySubject(items, ds.Subject)
 	ub := w.userBus(responder)
 	rd, err := ub.GroupReader(w.names.Responders(dataset), []string{request})
 	if err != nil {

@@ -24,9 +24,8 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	ans, err := s.queries.Case(r.Context(), query.CaseRequest{
 		Consumer: p.ClientID, Role: p.Role, RequestID: requestID(r.Context()), Start: start,
 		Procedure: q.Procedure, CaseID: q.CaseID, Subjects: q.Subjects,
-		Limit: func(pol *policy.Set) (bool, error) {
-			proc, _ := pol.Procedure(q.Procedure)
-			return s.limit(w, pol, p.ClientID, proc.Purpose, query.CaseRoute)
+		Limit: func(pol *policy.Set, purpose string) (bool, error) {
+			return s.limit(w, pol, p.ClientID, purpose, query.CaseRoute)
 		},
 	})
 	if err != nil {

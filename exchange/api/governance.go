@@ -98,18 +98,26 @@ func proposalView(st policy.Status) ProposalView {
 	return v
 }
 
-// postPolicyEvent takes one signed control event from an officer.
+// postPolicyEvent takes one signed policy.* control event from an
+// officer.
 func (s *Server) postPolicyEvent(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	return s.postControlEvent(w, r, p, "policy", "policy event")
+}
+
+// postControlEvent takes one signed control event of area ("policy",
+// "clients" or "schemas", as its route) from an officer; it answers once
+// this node applied it. what names the event in errors.
+func (s *Server) postControlEvent(w http.ResponseWriter, r *http.Request, p auth.Principal, area, what string) error {
 	var q policyEventRequest
 	if err := decodeBody(r, control.MaxEventSize+1024, &q); err != nil {
 		return err
 	}
 	if q.Event == "" {
-		return fmt.Errorf("policy event: /event is required: %w", codes.ErrBadRequest)
+		return fmt.Errorf("%s: /event is required: %w", what, codes.ErrBadRequest)
 	}
-	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, "policy")
+	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, area)
 	if err != nil {
-		return fmt.Errorf("policy event: %w", err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	out := map[string]any{"node": s.d.Node, "action": e.Action, "officer": e.Issuer, "version": s.d.Governance.PolicyVersion()}
 	if st, _, ok := s.d.Governance.PolicyProposal(e.Proposal); ok {

@@ -1,12 +1,9 @@
 package api
 
 import (
-	"fmt"
 	"net/http"
 
 	"github.com/onevisit/onevisit/exchange/auth"
-	"github.com/onevisit/onevisit/exchange/codes"
-	"github.com/onevisit/onevisit/exchange/control"
 )
 
 // Schema versions at runtime: an officer proposes the next version of a
@@ -16,23 +13,7 @@ import (
 // postSchemaEvent takes one signed schemas.* control event from an
 // officer; it answers once this node applied it.
 func (s *Server) postSchemaEvent(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
-	var q policyEventRequest
-	if err := decodeBody(r, control.MaxEventSize+1024, &q); err != nil {
-		return err
-	}
-	if q.Event == "" {
-		return fmt.Errorf("schema event: /event is required: %w", codes.ErrBadRequest)
-	}
-	e, err := s.d.Governance.SubmitControl(r.Context(), q.Event, p.ClientID, "schemas")
-	if err != nil {
-		return fmt.Errorf("schema event: %w", err)
-	}
-	out := map[string]any{"node": s.d.Node, "action": e.Action, "officer": e.Issuer, "version": s.d.Governance.PolicyVersion()}
-	if st, _, ok := s.d.Governance.PolicyProposal(e.Proposal); ok {
-		out["proposal"] = proposalView(st)
-	}
-	writeJSON(w, http.StatusOK, out)
-	return nil
+	return s.postControlEvent(w, r, p, "schemas", "schema event")
 }
 
 // SchemaView is one dataset's schema versions as GET /v1/schemas shows

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,6 +19,7 @@ import (
 	v3 "github.com/pb33f/libopenapi/datamodel/high/v3"
 
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // The API contract has one source: openapi.json (embedded, served at
@@ -106,12 +108,19 @@ func checkParams(r *http.Request) (*http.Request, error) {
 		return r, err
 	}
 	r = r.WithContext(context.WithValue(r.Context(), specKey{}, true))
-	if !sp.params[r.Method+" "+routePath(r)] && r.Pattern != "" {
+	// The operation is the route's: a GET route also serves HEAD, which
+	// the document does not list, and is checked as the GET it is.
+	c := r
+	if m, _, ok := strings.Cut(r.Pattern, " "); ok && m != r.Method {
+		c = r.Clone(r.Context())
+		c.Method = m
+	}
+	if !sp.params[c.Method+" "+routePath(r)] && r.Pattern != "" {
 		return r, nil
 	}
 	pv := sp.v.GetParameterValidator()
 	for _, check := range []func(*http.Request) (bool, []*verrors.ValidationError){pv.ValidatePathParams, pv.ValidateQueryParams} {
-		if ok, errs := check(r); !ok {
+		if ok, errs := check(c); !ok {
 			return r, paramError(errs)
 		}
 	}
@@ -206,7 +215,7 @@ func leafError(ve *jsonschema.ValidationError) error {
 			break
 		}
 	}
-	ptr := pointer(leaf.InstanceLocation)
+	loc := slices.Clone(leaf.InstanceLocation) // the field's; a missing or unknown property's below it
 	field := ""
 	if n := len(leaf.InstanceLocation); n > 0 {
 		field = leaf.InstanceLocation[n-1]
@@ -214,11 +223,11 @@ func leafError(ve *jsonschema.ValidationError) error {
 	code := codes.ErrRequestSchema
 	switch k := leaf.ErrorKind.(type) {
 	case *kind.Required:
-		ptr += "/" + escape(k.Missing[0])
+		loc = append(loc, k.Missing[0])
 		code = codes.ErrMissingField
 	case *kind.AdditionalProperties:
 		if len(k.Properties) > 0 {
-			ptr += "/" + escape(k.Properties[0])
+			loc = append(loc, k.Properties[0])
 		}
 	case *kind.Type:
 		if k.Got == "null" && len(leaf.InstanceLocation) == 1 { // a top-level field given as null reads as missing
@@ -235,6 +244,7 @@ func leafError(ve *jsonschema.ValidationError) error {
 			code = c
 		}
 	}
+	ptr := schemas.JSONPointer(loc)
 	if ptr == "" {
 		ptr = "/"
 	}
@@ -249,16 +259,4 @@ func missing(e *jsonschema.ValidationError) bool {
 		return k.Got == 0
 	}
 	return false
-}
-
-func pointer(loc []string) string {
-	var b strings.Builder
-	for _, s := range loc {
-		b.WriteString("/" + escape(s))
-	}
-	return b.String()
-}
-
-func escape(s string) string {
-	return strings.NewReplacer("~", "~0", "/", "~1").Replace(s)
 }

@@ -103,6 +103,12 @@ func (l *Log) rootLocked(size uint64) ([]byte, error) {
 	if size == 0 {
 		return hasher.EmptyRoot(), nil
 	}
+	if size == l.n() {
+		// The compact range in memory is the whole log: the head the node
+		// signs (Checkpoint) reads nothing from a store on disk, which
+		// holds only copies.
+		return l.rng.GetRootHash(nil)
+	}
 	ids := compact.RangeNodes(0, size, nil)
 	hs, err := l.hashes(ids)
 	if err != nil {
@@ -134,7 +140,7 @@ func (l *Log) hashes(ids []compact.NodeID) ([][]byte, error) {
 func (l *Log) Checkpoint(origin string, now time.Time) Checkpoint {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	root, _ := l.rootLocked(l.n()) // cannot fail at the current size
+	root, _ := l.rootLocked(l.n()) // cannot fail at the current size: the compact range's
 	return Checkpoint{Origin: origin, Size: l.n(), Root: root, Time: now.UTC()}
 }
 

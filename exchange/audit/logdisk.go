@@ -19,8 +19,10 @@ import (
 //	                         node of every complete subtree, as in memory
 //	"s" pseudonym index   -> "" (the by-subject index)
 //
-// with index a big-endian uint64 and level one byte. Proofs and roots read
-// O(log n) hashes; BySubject scans one key prefix.
+// with index a big-endian uint64 and level one byte. Proofs and roots of
+// earlier sizes read O(log n) hashes; BySubject scans one key prefix. The
+// head of the whole log, the one the node signs, comes from the compact
+// range in memory, never from the store.
 //
 // The folder holds this run's copy only: UseDisk empties it, and the node
 // rebuilds the log from the audit topic at start as it does in memory
@@ -42,7 +44,10 @@ func (l *Log) UseDisk(dir string) error {
 		return fmt.Errorf("audit: log dir: %w", err)
 	}
 	c := pebble.NewCache(8 << 20)
-	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 8 << 20})
+	// No write-ahead log: the folder is emptied at every start, so a log
+	// that could replay this run's writes after a crash would never be
+	// read, and each Append would write its entry twice.
+	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 8 << 20, DisableWAL: true})
 	if err != nil {
 		c.Unref()
 		return fmt.Errorf("audit: open log store: %w", err)

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/cockroachdb/pebble"
 )
 
 // diskLog is an empty log on disk in a test folder, closed at the end.
@@ -122,5 +124,33 @@ func TestDiskLogStartsEmpty(t *testing.T) {
 	}
 	if got := m.BySubject(pseudonym("citizen-0")); len(got) != 0 {
 		t.Fatalf("reopened log lists %d entries for a subject, want 0", len(got))
+	}
+}
+
+// TestDiskLogSignsItsOwnHead: the tree head a node signs (Checkpoint, and
+// Root of the whole log) comes from the compact range in memory, not from
+// the hashes on disk, so a hash changed in the store while the node runs
+// cannot make it sign a head the log does not have.
+func TestDiskLogSignsItsOwnHead(t *testing.T) {
+	mem, disk := NewLog(), diskLog(t)
+	for _, e := range sampleEntries(37) {
+		mem.Append(e)
+		disk.Append(e)
+	}
+	// The largest complete subtree of 37 entries: its hash is read for
+	// every root of 32 entries or more.
+	if err := disk.disk.db.Set(hashKey(5, 0), make([]byte, hashSize), pebble.NoSync); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 11, 28, 10, 0, 0, 0, time.UTC)
+	if a, b := mem.Checkpoint("o", now), disk.Checkpoint("o", now); !reflect.DeepEqual(a, b) {
+		t.Errorf("checkpoint after the store was changed: %x, want %x", b.Root, a.Root)
+	}
+	want, err := mem.Root(37)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := disk.Root(37); err != nil || !reflect.DeepEqual(got, want) {
+		t.Errorf("Root(37) after the store was changed: %x, %v; want %x", got, err, want)
 	}
 }

@@ -1,7 +1,8 @@
 package bus
 
 import (
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -33,27 +34,17 @@ func liveRetention() string { return strconv.FormatInt(LiveRetention.Millisecond
 // publisher reads its datasets' request topics, in their responder
 // group, and writes their reply topics.
 func responderACLs(p Principals) []kafka.ACLEntry {
-	allow := func(rt kafka.ResourceType, name, user string, op kafka.ACLOperationType) kafka.ACLEntry {
-		return kafka.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: kafka.PatternTypeLiteral, Principal: "User:" + user, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow}
-	}
-	users := make([]string, 0, len(p.Responders))
-	for u := range p.Responders {
-		users = append(users, u)
-	}
-	sort.Strings(users)
 	var out []kafka.ACLEntry
-	topic, group := kafka.ResourceTypeTopic, kafka.ResourceTypeGroup
-	for _, u := range users {
-		ds := append([]string(nil), p.Responders[u]...)
-		sort.Strings(ds)
-		for _, d := range ds {
+	lit, topic, group := kafka.PatternTypeLiteral, kafka.ResourceTypeTopic, kafka.ResourceTypeGroup
+	for _, u := range slices.Sorted(maps.Keys(p.Responders)) {
+		for _, d := range slices.Sorted(slices.Values(p.Responders[u])) {
 			out = append(out,
-				allow(topic, p.Names.Request(d), u, kafka.ACLOperationTypeRead),
-				allow(topic, p.Names.Request(d), u, kafka.ACLOperationTypeDescribe),
-				allow(group, p.Names.Responders(d), u, kafka.ACLOperationTypeRead),
-				allow(group, p.Names.Responders(d), u, kafka.ACLOperationTypeDescribe),
-				allow(topic, p.Names.Reply(d), u, kafka.ACLOperationTypeWrite),
-				allow(topic, p.Names.Reply(d), u, kafka.ACLOperationTypeDescribe),
+				allow(topic, p.Names.Request(d), lit, u, kafka.ACLOperationTypeRead),
+				allow(topic, p.Names.Request(d), lit, u, kafka.ACLOperationTypeDescribe),
+				allow(group, p.Names.Responders(d), lit, u, kafka.ACLOperationTypeRead),
+				allow(group, p.Names.Responders(d), lit, u, kafka.ACLOperationTypeDescribe),
+				allow(topic, p.Names.Reply(d), lit, u, kafka.ACLOperationTypeWrite),
+				allow(topic, p.Names.Reply(d), lit, u, kafka.ACLOperationTypeDescribe),
 			)
 		}
 	}

@@ -32,12 +32,33 @@ type Principals struct {
 	Responders map[string][]string
 }
 
+// Users is every principal's SCRAM user, each once: the exchange's first,
+// then the publishers', responders' and subscribers' in name order.
+func (p Principals) Users() []string {
+	seen := map[string]bool{p.Exchange: true}
+	var others []string
+	add := func(u string) {
+		if !seen[u] {
+			seen[u] = true
+			others = append(others, u)
+		}
+	}
+	for u := range p.Publishers {
+		add(u)
+	}
+	for u := range p.Responders {
+		add(u)
+	}
+	for _, u := range p.Subscribers {
+		add(u)
+	}
+	sort.Strings(others)
+	return append([]string{p.Exchange}, others...)
+}
+
 // ACLs lists the bindings Principals implies. Everything else is denied
 // (the brokers run with allow.everyone.if.no.acl.found=false).
 func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
-	allow := func(rt kafka.ResourceType, name string, pt kafka.PatternType, user string, op kafka.ACLOperationType) kafka.ACLEntry {
-		return kafka.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: pt, Principal: "User:" + user, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow}
-	}
 	lit, topic, group := kafka.PatternTypeLiteral, kafka.ResourceTypeTopic, kafka.ResourceTypeGroup
 	var out []kafka.ACLEntry
 	ex := p.Exchange
@@ -115,6 +136,11 @@ func ACLs(p Principals, datasets []string) []kafka.ACLEntry {
 	}
 	out = append(out, responderACLs(p)...)
 	return out
+}
+
+// allow is the binding that lets user do op on the resource name.
+func allow(rt kafka.ResourceType, name string, pt kafka.PatternType, user string, op kafka.ACLOperationType) kafka.ACLEntry {
+	return kafka.ACLEntry{ResourceType: rt, ResourceName: name, ResourcePatternType: pt, Principal: "User:" + user, Host: "*", Operation: op, PermissionType: kafka.ACLPermissionTypeAllow}
 }
 
 // scramIterations is the PBKDF2 work factor of SCRAM credentials.

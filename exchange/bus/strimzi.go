@@ -3,7 +3,6 @@ package bus
 import (
 	"fmt"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -125,16 +124,6 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 	type key struct{ user, rtype, name string }
 	rules := map[key][]string{}
 	var order []key
-	users := map[string]bool{p.Exchange: true}
-	for u := range p.Publishers {
-		users[u] = true
-	}
-	for _, u := range p.Subscribers {
-		users[u] = true
-	}
-	for u := range p.Responders {
-		users[u] = true
-	}
 	for _, a := range ACLs(p, datasets) {
 		if a.PermissionType != kafka.ACLPermissionTypeAllow || a.ResourcePatternType != kafka.PatternTypeLiteral || a.Host != "*" {
 			return nil, fmt.Errorf("strimzi: ACL %+v has no KafkaUser form here", a)
@@ -150,16 +139,12 @@ func StrimziManifests(c StrimziCluster, p Principals, datasets []string, spec To
 		}
 		rules[k] = append(rules[k], op)
 	}
-	names := make([]string, 0, len(users))
-	for u := range users {
+	names := p.Users() // the exchange first, then the others in order
+	for _, u := range names {
 		if !k8sName.MatchString(u) || len(u) > 64 {
 			return nil, fmt.Errorf("strimzi: user %q is not a Kubernetes name: a KafkaUser's name is its SCRAM user name", u)
 		}
-		names = append(names, u)
 	}
-	sort.Strings(names)
-	// The exchange first, then the publishers in order.
-	sort.SliceStable(names, func(i, j int) bool { return names[i] == p.Exchange && names[j] != p.Exchange })
 	for _, u := range names {
 		var acls []any
 		for _, k := range order {

@@ -376,41 +376,50 @@ func (p *Pipeline) check(ctx context.Context, s Submission, pol *policy.Set, now
 		out.err = fmt.Errorf("ingest: record id: %w", ErrBadRecordID)
 		return out
 	}
-	if limit := now.Add(p.d.FutureSkew); rec.IssuedAt.After(limit) {
-		out.err = fmt.Errorf("ingest: iat %s is more than %s ahead of the exchange's clock: %w", rec.IssuedAt.UTC().Format(time.RFC3339), p.d.FutureSkew, ErrIATInFuture)
+	subj, err := CheckContent(p.d.Schemas, ds, rec, now, p.d.FutureSkew)
+	if err != nil {
+		out.err = err
 		return out
 	}
+	out.subject, out.err = p.d.Pseudonym.Of(ctx, subj)
+	return out
+}
+
+// CheckContent runs the checks of a verified record of dataset ds that
+// depend on nothing but the record and the clock (step 5 of the package
+// doc but the record id; the exchange checks a live reply with it too,
+// exchange/livequery.go): iat at most skew ahead of now, its schema a
+// version of its dataset, a delete disclosing exactly a valid subject, an
+// upsert valid under its schema, and sub_field naming the dataset's
+// subject field. It returns the subject's identifier.
+func CheckContent(reg *schemas.Registry, ds schemas.Dataset, rec *record.Record, now time.Time, skew time.Duration) (string, error) {
+	if limit := now.Add(skew); rec.IssuedAt.After(limit) {
+		return "", fmt.Errorf("ingest: iat %s is more than %s ahead of the exchange's clock: %w", rec.IssuedAt.UTC().Format(time.RFC3339), skew, ErrIATInFuture)
+	}
 	if name, _, _ := strings.Cut(rec.Schema, "/"); name != rec.Dataset {
-		out.err = fmt.Errorf("ingest: schema %q is not a version of dataset %q: %w", rec.Schema, rec.Dataset, ErrSchemaNotOfDataset)
-		return out
+		return "", fmt.Errorf("ingest: schema %q is not a version of dataset %q: %w", rec.Schema, rec.Dataset, ErrSchemaNotOfDataset)
 	}
 	fields := rec.Fields()
 	subj, _ := fields[ds.Subject].(string)
 	if rec.Op == record.Delete {
 		// A delete carries the subject and nothing else.
 		if len(fields) != 1 || subj == "" {
-			out.err = fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, ErrBadDelete)
-			return out
+			return "", fmt.Errorf("ingest: a delete discloses exactly its subject field %s: %w", ds.Subject, ErrBadDelete)
 		}
-		if err := p.d.Schemas.ValidSubject(rec.Dataset, subj); err != nil {
-			out.err = &schemas.ValidationError{Schema: rec.Schema, Pointer: "/" + ds.Subject, Keyword: "format", Reason: err.Error()}
-			return out
+		if err := reg.ValidSubject(rec.Dataset, subj); err != nil {
+			return "", &schemas.ValidationError{Schema: rec.Schema, Pointer: "/" + ds.Subject, Keyword: "format", Reason: err.Error()}
 		}
-	} else if err := p.d.Schemas.Validate(rec.Schema, fields); err != nil {
-		out.err = err
-		return out
+	} else if err := reg.Validate(rec.Schema, fields); err != nil {
+		return "", err
 	}
 	if subj == "" {
-		out.err = fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, ErrNoSubject)
-		return out
+		return "", fmt.Errorf("ingest: subject field %s missing: %w", ds.Subject, ErrNoSubject)
 	}
 	if rec.SubjectField != ds.Subject {
 		// The binding the requester checks (see record's package doc).
-		out.err = fmt.Errorf("ingest: sub_field %q is not the subject field %s: %w", rec.SubjectField, ds.Subject, record.ErrNoSubjectBinding)
-		return out
+		return "", fmt.Errorf("ingest: sub_field %q is not the subject field %s: %w", rec.SubjectField, ds.Subject, record.ErrNoSubjectBinding)
 	}
-	out.subject, out.err = p.d.Pseudonym.Of(ctx, subj)
-	return out
+	return subj, nil
 }
 
 // partial recovers the record id of a record that failed verification,

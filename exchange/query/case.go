@@ -53,8 +53,9 @@ type CaseRequest struct {
 	Subjects  map[string]string // role to resident ID or credit code
 	// Limit, as Request.Limit, is called once per item to be queried,
 	// before any is: a case counts against the consumer's limits as its
-	// items would one by one.
-	Limit func(pol *policy.Set) (auditIt bool, refusal error)
+	// items would one by one. purpose is the procedure's, which its
+	// items state.
+	Limit func(pol *policy.Set, purpose string) (auditIt bool, refusal error)
 	// Start is when the request arrived, for the assembly time (zero:
 	// when Case starts).
 	Start time.Time
@@ -138,7 +139,7 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 			if _, ok := r.Subjects[ev.Role]; !ok {
 				continue
 			}
-			if auditIt, refusal := r.Limit(pol); refusal != nil {
+			if auditIt, refusal := r.Limit(pol, proc.Purpose); refusal != nil {
 				if auditIt {
 					return CaseAnswer{}, refuse(refusal)
 				}
@@ -172,19 +173,20 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 
 	out := CaseAnswer{Procedure: proc.ID, Purpose: proc.Purpose, CaseID: r.CaseID}
 	for i, ev := range proc.Evidence {
-		if _, ok := r.Subjects[ev.Role]; !ok {
-			out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: MissingNoSubject, Holders: pol.Publishers(ev.Dataset)})
-			continue
+		reason := MissingNoSubject
+		if _, ok := r.Subjects[ev.Role]; ok {
+			res := results[i]
+			if res.err == nil {
+				out.Items = append(out.Items, CaseItem{Role: ev.Role, Dataset: ev.Dataset, Answer: res.ans})
+				continue
+			}
+			c := wire.Of(res.err)
+			if !Audited(res.err) || c.Retryable || c.Status >= 500 {
+				return CaseAnswer{}, fmt.Errorf("case %s: %s of the %s: %w", proc.ID, ev.Dataset, ev.Role, res.err)
+			}
+			reason = c.Name
 		}
-		res := results[i]
-		if res.err == nil {
-			out.Items = append(out.Items, CaseItem{Role: ev.Role, Dataset: ev.Dataset, Answer: res.ans})
-			continue
-		}
-		if c := wire.Of(res.err); !Audited(res.err) || c.Retryable || c.Status >= 500 {
-			return CaseAnswer{}, fmt.Errorf("case %s: %s of the %s: %w", proc.ID, ev.Dataset, ev.Role, res.err)
-		}
-		out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: wire.Of(res.err).Name, Holders: pol.Publishers(ev.Dataset)})
+		out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: reason, Holders: pol.Publishers(ev.Dataset)})
 	}
 	out.Elapsed = time.Since(r.Start)
 

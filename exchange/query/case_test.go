@@ -176,7 +176,7 @@ func TestCase(t *testing.T) {
 		{
 			name: "over the caller's limits: refused whole before any item",
 			req: func(r *query.CaseRequest) {
-				r.Limit = func(*policy.Set) (bool, error) { return true, codes.ErrRateLimited }
+				r.Limit = func(*policy.Set, string) (bool, error) { return true, codes.ErrRateLimited }
 			},
 			wantErr: codes.ErrRateLimited, wantAudited: true,
 			wantEntries: []audit.Entry{withCode(refused, "rate_limited", func(e *audit.Entry) {
@@ -203,7 +203,13 @@ func TestCase(t *testing.T) {
 			}
 			r := base
 			limits := 0
-			r.Limit = func(*policy.Set) (bool, error) { limits++; return false, nil }
+			r.Limit = func(_ *policy.Set, purpose string) (bool, error) {
+				if purpose != "school_enrolment" {
+					t.Errorf("limits counted for purpose %q, want the procedure's school_enrolment", purpose)
+				}
+				limits++
+				return false, nil
+			}
 			if tc.req != nil {
 				tc.req(&r)
 			}
@@ -250,8 +256,8 @@ func TestCase(t *testing.T) {
 			if !reflect.DeepEqual(got, tc.wantEntries) {
 				t.Errorf("audit entries\n got %+v\nwant %+v", got, tc.wantEntries)
 			}
-			if tc.wantLimits != 0 && limits != tc.wantLimits {
-				t.Errorf("limits counted %d times, want %d (once per item with a subject)", limits, tc.wantLimits)
+			if limits != tc.wantLimits {
+				t.Errorf("limits counted %d times, want %d (once per item with a subject, none for a case refused before)", limits, tc.wantLimits)
 			}
 		})
 	}

@@ -1,15 +1,15 @@
 package view
 
 import (
-	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
+	"hash"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
@@ -19,9 +19,18 @@ import (
 //
 //	"e\x00" dataset "\x00" subject  -> entry (see encode) + HMAC-SHA256
 //	"s\x00" issuer "\x00" dataset "\x00" id -> "" (record ids applied)
-//	"o\x00" topic "\x00" partition  -> next offset, 8 bytes big-endian
+//	"o\x00" topic "\x00" partition  -> next offset, 8 bytes big-endian, + HMAC-SHA256
 //	"m\x00live"                     -> live records, 8 bytes big-endian
 //	"m\x00keycheck"                 -> HMAC of a fixed string: the MAC key in use
+//
+// Entries and checkpoints carry the MAC of their key and value (mac): a
+// checkpoint moved forward on disk would make a restarted node skip the
+// records in between (a deletion, a newer version) and serve what they
+// replaced, so one that does not verify is not used (that partition is
+// read from the start) and is counted in Corrupt. The record ids and the
+// live count are not MACed: planting or dropping an id, or changing the
+// count, can refuse a record as a duplicate or skew a metric, no more
+// than deleting the folder can.
 //
 // Every write of an entry read from the log carries its partition's
 // checkpoint in the same batch, so after a restart the store holds
@@ -54,6 +63,7 @@ type disk struct {
 	// not written again.
 	offsets map[string]int64
 	closed  bool
+	macs    sync.Pool // of hmac.New(sha256.New, key), for mac
 }
 
 // Options tune a view opened with Open.
@@ -81,6 +91,7 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 		return nil, fmt.Errorf("view: store dir: %w", err)
 	}
 	d := &disk{key: append([]byte(nil), key...), offsets: map[string]int64{}}
+	d.macs.New = func() any { return hmac.New(sha256.New, d.key) }
 	if err := d.open(dir, o); err != nil {
 		return nil, err
 	}
@@ -117,8 +128,10 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 		return nil, fmt.Errorf("view: store: %w", err)
 	}
 	for it.First(); it.Valid(); it.Next() {
-		if len(it.Value()) == 8 {
-			d.offsets[string(it.Key()[len(prefixOffset):])] = int64(binary.BigEndian.Uint64(it.Value()))
+		if next, ok := d.offset(it.Key(), it.Value()); ok {
+			d.offsets[string(it.Key()[len(prefixOffset):])] = next
+		} else {
+			d.corrupt.Add(1) // no checkpoint: the partition is read from the start
 		}
 	}
 	if err := it.Close(); err != nil {
@@ -215,8 +228,12 @@ func offsetKey(topic string, partition int) string {
 
 // mac is HMAC-SHA256 over the domain, the storage key and the value, so
 // an entry is bound to the dataset and subject it is stored under.
+// A Get checks one, so the HMAC states are pooled: hmac.New allocates
+// two SHA-256 states and both padded keys each time.
 func (d *disk) mac(k, val []byte) []byte {
-	h := hmac.New(sha256.New, d.key)
+	h := d.macs.Get().(hash.Hash)
+	defer d.macs.Put(h)
+	h.Reset()
 	h.Write([]byte(entryMACDomain))
 	var n [8]byte
 	binary.BigEndian.PutUint64(n[:], uint64(len(k)))
@@ -250,6 +267,16 @@ func (d *disk) entry(k []byte) (*Entry, error) {
 		return nil, ErrCorrupt
 	}
 	return e, nil
+}
+
+// diskEntry is disk.entry under v.mu's read lock, so a read does not
+// race Close (which closes the database under the write lock: Pebble
+// panics on a read of a closed database, and a request that outlived the
+// HTTP server's shutdown would take the process down).
+func (v *View) diskEntry(dataset, subject string) (*Entry, error) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.disk.entry(entryKey(dataset, subject))
 }
 
 // sealed is e's encoding with its MAC, for storage key k.
@@ -298,48 +325,59 @@ var errEncoding = errors.New("view: bad entry encoding")
 // errClosed: the node stopped and closed its store.
 var errClosed = errors.New("view: store closed")
 
+// decode reads encode's format from b, each string copied out of b once
+// (b is Pebble's buffer, valid only until the read is closed).
 func decode(b []byte) (*Entry, error) {
-	r := bytes.NewReader(b)
-	if f, err := r.ReadByte(); err != nil || f != entryFormat {
+	if len(b) == 0 || b[0] != entryFormat {
 		return nil, errEncoding
 	}
+	b = b[1:]
 	var bad bool
+	uvarint := func() uint64 {
+		n, k := binary.Uvarint(b)
+		if k <= 0 {
+			bad = true
+			return 0
+		}
+		b = b[k:]
+		return n
+	}
 	str := func() string {
-		n, err := binary.ReadUvarint(r)
-		if err != nil || n > uint64(r.Len()) {
+		n := uvarint()
+		if bad || n > uint64(len(b)) {
 			bad = true
 			return ""
 		}
-		s := make([]byte, n)
-		if _, err := io.ReadFull(r, s); err != nil {
-			bad = true
-		}
-		return string(s)
+		s := string(b[:n])
+		b = b[n:]
+		return s
 	}
 	num := func() int64 {
-		n, err := binary.ReadVarint(r)
-		if err != nil {
+		n, k := binary.Varint(b)
+		if k <= 0 {
 			bad = true
+			return 0
 		}
+		b = b[k:]
 		return n
 	}
 	e := &Entry{Dataset: str(), ID: str(), Issuer: str(), KID: str(), Schema: str()}
 	e.IssuedAt, e.AcceptedAt, e.Pos = num(), num(), num()
-	del, err := r.ReadByte()
-	if err != nil || del > 1 {
+	if bad || len(b) == 0 || b[0] > 1 {
 		return nil, errEncoding
 	}
-	e.Deleted = del == 1
+	e.Deleted = b[0] == 1
+	b = b[1:]
 	e.JWT = str()
-	n, err := binary.ReadUvarint(r)
-	if err != nil || n > uint64(r.Len()) {
+	n := uvarint()
+	if bad || n > uint64(len(b)) {
 		return nil, errEncoding
 	}
 	e.Disclosure = make([]Disclosure, n)
 	for i := range e.Disclosure {
 		e.Disclosure[i] = Disclosure{Name: intern(str()), Encoded: str()}
 	}
-	if bad || r.Len() != 0 {
+	if bad || len(b) != 0 {
 		return nil, errEncoding
 	}
 	return e, nil
@@ -399,9 +437,18 @@ func (d *disk) checkpoint(b *pebble.Batch, topic string, partition int, next int
 		return
 	}
 	d.offsets[ok] = next
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], uint64(next))
-	_ = b.Set([]byte(prefixOffset+ok), n[:], nil)
+	k := []byte(prefixOffset + ok)
+	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+macLen), uint64(next))
+	_ = b.Set(k, append(val, d.mac(k, val)...), nil)
+}
+
+// offset reads the checkpoint stored at k: ok false when its value is not
+// 8 bytes and a MAC that verifies.
+func (d *disk) offset(k, v []byte) (next int64, ok bool) {
+	if len(v) != 8+macLen || !hmac.Equal(v[8:], d.mac(k, v[:8])) {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(v[:8])), true
 }
 
 // ApplyAt is Apply for an entry read from partition of topic (e.Pos is
@@ -419,18 +466,23 @@ func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) bo
 // Advance records that the log of partition of topic was read up to next
 // (exclusive) though the last message did not go through ApplyAt (it was
 // refused, or held already). In memory it does nothing.
+//
+// The tails call it after every message, most often right after ApplyAt
+// moved the checkpoint there already: in memory it returns before taking
+// the view's lock (v.disk is set before any tail starts, as Get relies
+// on), and on disk before making a batch.
 func (v *View) Advance(topic string, partition int, next int64) error {
+	if v.disk == nil {
+		return nil
+	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if v.disk == nil || v.disk.closed {
+	if v.disk.closed || v.disk.offsets[offsetKey(topic, partition)] >= next {
 		return nil
 	}
 	b := v.disk.db.NewBatch()
 	defer b.Close()
 	v.disk.checkpoint(b, topic, partition, next)
-	if b.Empty() {
-		return nil
-	}
 	return b.Commit(pebble.NoSync)
 }
 
@@ -449,7 +501,8 @@ func (v *View) Resume(topic string, partition int) (next int64, ok bool) {
 // OnDisk reports whether the view is kept on disk (Open).
 func (v *View) OnDisk() bool { return v.disk != nil }
 
-// Corrupt is how many reads found an entry whose MAC did not verify.
+// Corrupt is how many reads found an entry, or a checkpoint at Open,
+// whose MAC did not verify.
 func (v *View) Corrupt() int64 {
 	if v.disk == nil {
 		return 0
@@ -459,20 +512,13 @@ func (v *View) Corrupt() int64 {
 
 // DiskBytes is the space the store takes on disk (0 in memory).
 func (v *View) DiskBytes() uint64 {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk == nil || v.disk.closed {
 		return 0
 	}
 	m := v.disk.db.Metrics()
 	return m.DiskSpaceUsage()
-}
-
-// Sync writes what the store holds in memory to disk (a no-op in
-// memory).
-func (v *View) Sync() error {
-	if v.disk == nil || v.disk.closed {
-		return nil
-	}
-	return v.disk.db.Flush()
 }
 
 // Close syncs and closes a view on disk; a view in memory has nothing to
@@ -541,6 +587,8 @@ func (v *View) Reset() error {
 // size on disk (DiskBytes) is that of its live data; onevisit bench calls
 // it before it measures. A no-op in memory.
 func (v *View) Compact() error {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk == nil || v.disk.closed {
 		return nil
 	}

@@ -2,7 +2,10 @@ package view_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strconv"
+	"sync"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
@@ -188,3 +191,109 @@ type silent struct{}
 
 func (silent) Infof(string, ...any)         {}
 func (silent) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// TestStoreReadsDuringClose: queries still running when the node closes
+// its store (a request that outlived the HTTP server's shutdown) get
+// "absent", never a read of the closed database, which Pebble answers
+// with a panic. Run with -race it also checks that the reads and Close
+// share no unguarded state.
+func TestStoreReadsDuringClose(t *testing.T) {
+	p := newPublisher(t)
+	v := openDisk(t, t.TempDir())
+	e := p.entry(t, "r1", 100, record.Upsert)
+	v.ApplyAt("s1", e.At(0), topic, 0)
+	start := make(chan struct{})
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				v.Get(e.Dataset, "s1")
+				v.Current(e.Dataset, "s1")
+				v.Seen(e.Issuer, e.Dataset, e.ID)
+				v.DiskBytes()
+			}
+		}()
+	}
+	close(start)
+	if got, ok := v.Get(e.Dataset, "s1"); !ok || got.ID != "r1" {
+		t.Fatalf("before Close: Get = %+v, %v", got, ok)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := v.Get(e.Dataset, "s1"); ok {
+		t.Error("Get after Close found the entry")
+	}
+	if v.Seen(e.Issuer, e.Dataset, e.ID) {
+		t.Error("Seen after Close reports the id")
+	}
+	close(done)
+	wg.Wait()
+}
+
+// TestStoreRefusesForgedCheckpoints: a checkpoint moved forward on disk
+// would make a restarted node skip the records in between (a deletion, a
+// newer version) and go on serving what they replaced. A checkpoint whose
+// MAC does not verify is not resumed at (the partition is read from the
+// start) and is counted; the untouched partition keeps its checkpoint.
+func TestStoreRefusesForgedCheckpoints(t *testing.T) {
+	p := newPublisher(t)
+	ckpt := func(partition int) []byte { return []byte("o\x00" + topic + "\x00" + strconv.Itoa(partition)) }
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *pebble.DB)
+	}{
+		{"offset moved forward, MAC kept", func(t *testing.T, db *pebble.DB) {
+			val := get(t, db, ckpt(0))
+			binary.BigEndian.PutUint64(val[:8], 1000)
+			set(t, db, ckpt(0), val)
+		}},
+		{"bare 8-byte offset", func(t *testing.T, db *pebble.DB) {
+			set(t, db, ckpt(0), binary.BigEndian.AppendUint64(nil, 1000))
+		}},
+		{"other partition's checkpoint copied", func(t *testing.T, db *pebble.DB) {
+			set(t, db, ckpt(0), get(t, db, ckpt(1)))
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			v, err := view.Open(dir, testKey, view.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+			v.ApplyAt("s2", p.entry(t, "r2", 100, record.Upsert).At(9), topic, 1)
+			if err := v.Close(); err != nil {
+				t.Fatal(err)
+			}
+			db, err := pebble.Open(dir, &pebble.Options{Logger: silent{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.tamper(t, db)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			w := openDisk(t, dir)
+			if n, ok := w.Resume(topic, 0); ok {
+				t.Errorf("forged checkpoint resumed at: %d", n)
+			}
+			if n, ok := w.Resume(topic, 1); !ok || n != 10 {
+				t.Errorf("untouched checkpoint: Resume = %d, %v; want 10, true", n, ok)
+			}
+			if w.Corrupt() != 1 {
+				t.Errorf("Corrupt() = %d, want 1", w.Corrupt())
+			}
+		})
+	}
+}

@@ -15,7 +15,10 @@
 // Current report nothing, Corrupt counts it) and the next accepted
 // record for the subject replaces it. Re-verifying the publisher's
 // signature on every read would cost an Ed25519 verification per query;
-// the MAC costs two SHA-256 passes over the entry.
+// the MAC costs two SHA-256 passes over the entry. Checkpoints are MACed
+// too: one that does not verify is not resumed at (the partition is read
+// from the start), so nobody with only the disk can make a node skip
+// records.
 //
 // Order: for one subject the record with the greater iat wins; of two
 // with the same iat (two updates in the same second), the one later in
@@ -233,7 +236,7 @@ func (v *View) applyLocked(subject string, e *Entry) bool {
 // Get returns the live record of subject in dataset.
 func (v *View) Get(dataset, subject string) (*Entry, bool) {
 	if v.disk != nil {
-		e, err := v.disk.entry(entryKey(dataset, subject))
+		e, err := v.diskEntry(dataset, subject)
 		if err != nil || e == nil || e.Deleted {
 			return nil, false
 		}
@@ -252,7 +255,7 @@ func (v *View) Get(dataset, subject string) (*Entry, bool) {
 // ingest pipeline can refuse records older than it.
 func (v *View) Current(dataset, subject string) (*Entry, bool) {
 	if v.disk != nil {
-		e, err := v.disk.entry(entryKey(dataset, subject))
+		e, err := v.diskEntry(dataset, subject)
 		return e, err == nil && e != nil
 	}
 	v.mu.RLock()
@@ -264,11 +267,11 @@ func (v *View) Current(dataset, subject string) (*Entry, bool) {
 // Seen reports whether the record issuer published in dataset with
 // record id id was applied recently.
 func (v *View) Seen(issuer, dataset, id string) bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
 	if v.disk != nil {
 		return v.disk.has(seenKey(Key{issuer, dataset, id}.flat()))
 	}
-	v.mu.RLock()
-	defer v.mu.RUnlock()
 	return v.seen.has(Key{issuer, dataset, id}.flat())
 }
 

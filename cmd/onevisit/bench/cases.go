@@ -14,12 +14,10 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// caseDatasets are what the benchmark's newborn-registration bundle reads,
-// with their publishers: five items (the child's birth certificate, both
-// parents' households and marriages).
-var caseDatasets = []struct{ dataset, publisher string }{
-	{"household", "public-security"}, {"birth", "hospital"}, {"marriage", "civil-affairs"},
-}
+// caseDatasets are what the benchmark's newborn-registration bundle
+// reads: five items (the child's birth certificate, both parents'
+// households and marriages).
+var caseDatasets = []string{"household", "birth", "marriage"}
 
 // CaseItems is the number of evidence items of the benchmark's bundle.
 const CaseItems = 5
@@ -32,22 +30,11 @@ const CaseItems = 5
 // counts as an error.
 func caseLoad(ctx context.Context, env *dev.Env, o Options) (perSec float64, p50, p99 time.Duration, errCount int64, err error) {
 	want := env.Node.View().Len()
-	for _, d := range caseDatasets {
-		items, err := env.SampleItems(d.dataset)
-		if err != nil {
-			return 0, 0, 0, 0, err
-		}
-		p, closeFn, err := env.Publisher(d.publisher, d.dataset, "kafka")
-		if err != nil {
-			return 0, 0, 0, 0, err
-		}
-		_, _, err = p.Publish(ctx, items)
-		closeFn()
-		if err != nil {
-			return 0, 0, 0, 0, err
-		}
-		want += len(items)
+	n, err := env.PublishSampleDatasets(ctx, caseDatasets...)
+	if err != nil {
+		return 0, 0, 0, 0, err
 	}
+	want += n
 	deadline := time.Now().Add(time.Minute)
 	for env.Node.View().Len() < want {
 		if time.Now().After(deadline) {

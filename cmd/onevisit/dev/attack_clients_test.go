@@ -11,7 +11,6 @@ import (
 
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/exchange/control"
-	"github.com/onevisit/onevisit/exchange/keys"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/schemas"
 )
@@ -34,11 +33,7 @@ func TestAttackClientEventsFromTopic(t *testing.T) {
 	}
 	consumerKID, consumerSign := clientKey(t, env, schoolService)
 	officerKID, _ := clientKey(t, env, officer)
-	roguePub, roguePriv := newKey(t)
-	rogueJWK, err := keys.MarshalPublicJWK("rogue-service-auth#1", roguePub)
-	if err != nil {
-		t.Fatal(err)
-	}
+	roguePriv, rogueJWK := newClientKey(t, "rogue-service-auth#1")
 	n := 0
 	claims := func(iss, action string, extra map[string]any) map[string]any {
 		n++

@@ -81,8 +81,14 @@ func junk(t *testing.T, n int) []byte {
 // consumer and returns the HTTP status and the served record's claims.
 func servedQuery(t *testing.T, env *dev.Env, tok, dataset, subject, purpose, caseID string) (int, *record.Record) {
 	t.Helper()
+	return servedQueryAt(t, env.BaseURL, tok, dataset, subject, purpose, caseID)
+}
+
+// servedQueryAt is servedQuery against the node at base.
+func servedQueryAt(t *testing.T, base, tok, dataset, subject, purpose, caseID string) (int, *record.Record) {
+	t.Helper()
 	body, _ := json.Marshal(map[string]string{"dataset": dataset, "subject": subject, "purpose": purpose, "case_id": caseID})
-	status, m := post(t, env.BaseURL+"/v1/query", tok, body)
+	status, m := post(t, base+"/v1/query", tok, body)
 	if status != http.StatusOK {
 		return status, nil
 	}

@@ -17,30 +17,16 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// The publishers of the reform's datasets in dev mode.
-var departments = map[string]string{
-	"household": "public-security", "birth": "hospital", "marriage": "civil-affairs",
-	"social_insurance": "social-security", "business_licence": "market-regulation",
-}
-
 // publishDatasets publishes the sample CSVs of datasets through Kafka, as
 // their departments would, and waits until the view holds every record
 // published so far (want is the running total).
 func publishDatasets(t *testing.T, env *dev.Env, want *int, datasets ...string) {
 	t.Helper()
-	for _, ds := range datasets {
-		items := sampleRows(t, env, ds)
-		p, done, err := env.Publisher(departments[ds], ds, "kafka")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = p.Publish(context.Background(), items)
-		done()
-		if err != nil {
-			t.Fatalf("publish %s: %v", ds, err)
-		}
-		*want += len(items)
+	n, err := env.PublishSampleDatasets(context.Background(), datasets...)
+	if err != nil {
+		t.Fatal(err)
 	}
+	*want += n
 	waitFor(t, fmt.Sprintf("%d records in the view", *want), func() bool { return env.Node.View().Len() == *want })
 }
 
@@ -322,6 +308,11 @@ func TestProceduresCatalogue(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("catalogue:\n%s\nwant\n%s", fmt.Sprint(got), fmt.Sprint(want))
 	}
+	// The requester SDK reads the same catalogue.
+	sdk, err := requester(t, env, "newborn-registration").Procedures(context.Background())
+	if err != nil || !reflect.DeepEqual(sdk, list.Procedures) {
+		t.Errorf("Requester.Procedures = %+v, %v; want the catalogue GET /v1/procedures lists", sdk, err)
+	}
 }
 
 // TestCaseRealEstateTransferConsent: an item whose policy needs the
@@ -330,21 +321,8 @@ func TestProceduresCatalogue(t *testing.T) {
 // consent_required, and the rest of the bundle is still released.
 func TestCaseRealEstateTransferConsent(t *testing.T) {
 	env := startDev(t)
-	pubs := map[string]string{"household": "public-security", "property": "natural-resources", "tax": "tax-bureau", "consent": "consent-service"}
 	n := 0
-	for _, ds := range []string{"household", "property", "tax", "consent"} {
-		items := sampleRows(t, env, ds)
-		p, done, err := env.Publisher(pubs[ds], ds, "kafka")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, _, err := p.Publish(context.Background(), items); err != nil {
-			t.Fatal(err)
-		}
-		done()
-		n += len(items)
-	}
-	waitFor(t, "the samples in the view", func() bool { return env.Node.View().Len() == n })
+	publishDatasets(t, env, &n, "household", "property", "tax", "consent")
 	req := requester(t, env, "property-transfer")
 	bundle := func(seller, caseID string) caseSummary {
 		a, err := req.Case(context.Background(), connectors.CaseQuery{Procedure: "real_estate_transfer", CaseID: caseID, Subjects: map[string]string{"seller": seller}})

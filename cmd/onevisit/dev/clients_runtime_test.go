@@ -3,10 +3,11 @@ package dev_test
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -50,15 +51,12 @@ func examplesPlus(t *testing.T, extra string) string {
 	return string(set.YAML())
 }
 
-// newService makes the key pair a procedure service generates itself,
+// newClientKey makes the key pair a client generates itself for kid,
 // and the public JWK it hands the officer.
-func newService(t *testing.T) (ed25519.PrivateKey, json.RawMessage) {
+func newClientKey(t *testing.T, kid string) (ed25519.PrivateKey, json.RawMessage) {
 	t.Helper()
-	pub, priv, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwk, err := keys.MarshalPublicJWK(mealsKID, pub)
+	pub, priv := newKey(t)
+	jwk, err := keys.MarshalPublicJWK(kid, pub)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,21 +79,16 @@ func tokenAs(base, client, kid string, priv ed25519.PrivateKey) (string, error) 
 // the status and the released field names.
 func mealsQuery(t *testing.T, base, tok string) (int, []string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": samples.ChildResidentID, "purpose": "school_enrolment", "case_id": "SE-2026-0042"})
-	status, m := post(t, base+"/v1/query", tok, body)
-	if status != http.StatusOK {
-		return status, nil
+	status, rec := servedQueryAt(t, base, tok, "household", samples.ChildResidentID, "school_enrolment", "SE-2026-0042")
+	return status, fieldNames(rec)
+}
+
+// fieldNames are a served record's field names, sorted; nil for none.
+func fieldNames(rec *record.Record) []string {
+	if rec == nil {
+		return nil
 	}
-	raw, _ := m["record"].(string)
-	rec, err := record.Parse(raw)
-	if err != nil {
-		t.Fatalf("served record does not parse: %v", err)
-	}
-	var fields []string
-	for f := range rec.Fields() {
-		fields = append(fields, f)
-	}
-	return status, fields
+	return slices.Sorted(maps.Keys(rec.Fields()))
 }
 
 // submitClientEvent signs e as client and posts it to base's
@@ -132,7 +125,7 @@ func clientsOf(t *testing.T, env *dev.Env, base string) map[string]clients.Entry
 // refuse its assertions and the token it already holds.
 func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	env, n2 := startTwoNodes(t, true)
-	priv, jwk := newService(t)
+	priv, jwk := newClientKey(t, mealsKID)
 	meals := &clients.Client{ID: mealsID, Role: "consumer", Name: "School meals service", Purposes: []string{"school_enrolment"}}
 
 	body := submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 1,
@@ -186,7 +179,7 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 			return status == http.StatusOK
 		})
 		ds, _ := env.Schemas.Dataset("household")
-		if want := []string{"birth_date", "name", ds.Subject}; !sameSet(fields, want) {
+		if want := slices.Sorted(slices.Values([]string{"birth_date", "name", ds.Subject})); !slices.Equal(fields, want) {
 			t.Fatalf("%s released %v, want %v (and the subject field only)", q.base, fields, want)
 		}
 	}
@@ -204,9 +197,11 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 	if _, err := serviceToken(env.BaseURL, priv); err == nil || !strings.Contains(err.Error(), "invalid_client") {
 		t.Fatalf("node 1 token for the disabled service: %v, want invalid_client", err)
 	}
-	testkit.WaitFor(t, 20*time.Second, "node 2 refuses the disabled service's token", func() bool {
+	// A node disables the client, then revokes its keys (in that order,
+	// see applyClientChange): wait for both on node 2.
+	testkit.WaitFor(t, 20*time.Second, "node 2 refuses the disabled service's token and lists its key revoked", func() bool {
 		status, _ := mealsQuery(t, n2.BaseURL, tok2)
-		return status == http.StatusUnauthorized
+		return status == http.StatusUnauthorized && keyStatus(t, n2.BaseURL, mealsKID) == "revoked"
 	})
 	lag := time.Since(disabled)
 	t.Logf("disable to both nodes refusing the service: %s (target 5s)", lag)
@@ -258,31 +253,8 @@ func TestClientsEnrolAndDisableOnTwoNodes(t *testing.T) {
 
 func mustJWK(t *testing.T, kid string) json.RawMessage {
 	t.Helper()
-	pub, _, err := ed25519.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := keys.MarshalPublicJWK(kid, pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func sameSet(a, b []string) bool {
-	m := map[string]int{}
-	for _, s := range a {
-		m[s]++
-	}
-	for _, s := range b {
-		m[s]--
-	}
-	for _, v := range m {
-		if v != 0 {
-			return false
-		}
-	}
-	return true
+	_, jwk := newClientKey(t, kid)
+	return jwk
 }
 
 // TestClientsRestartKeepsRegistry: a restarted node rebuilds its client
@@ -292,7 +264,7 @@ func TestClientsRestartKeepsRegistry(t *testing.T) {
 	dir := t.TempDir()
 	env := startAt(t, dir, true)
 	seeded(t, env.BaseURL)
-	priv, jwk := newService(t)
+	priv, jwk := newClientKey(t, mealsKID)
 	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 1,
 		Reason: "school meals joins", Client: &clients.Client{ID: mealsID, Role: "consumer"}, JWK: jwk}, "")
 	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "enrol-meals", Base: 1, Reason: "ok"}, "")
@@ -349,10 +321,8 @@ func TestClientsEnrolPublisher(t *testing.T) {
 	env := startDev(t)
 	seeded(t, env.BaseURL)
 	const id = "water-bureau"
-	authPub, authPriv, _ := ed25519.GenerateKey(rand.Reader)
-	recPub, recPriv, _ := ed25519.GenerateKey(rand.Reader)
-	authJWK, _ := keys.MarshalPublicJWK(id+"-auth#1", authPub)
-	recJWK, _ := keys.MarshalPublicJWK(id+"-record#1", recPub)
+	authPriv, authJWK := newClientKey(t, id+"-auth#1")
+	recPriv, recJWK := newClientKey(t, id+"-record#1")
 	body := submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-water", Base: 1,
 		Reason: "the water bureau keeps household records too", Client: &clients.Client{ID: id, Role: "publisher", Datasets: []string{"household"}},
 		JWK: authJWK, RecordJWK: recJWK}, "")
@@ -406,12 +376,11 @@ func TestClientsRestartKeysInOrder(t *testing.T) {
 	dir := t.TempDir()
 	env := startAt(t, dir, true)
 	seeded(t, env.BaseURL)
-	_, jwk := newService(t)
+	_, jwk := newClientKey(t, mealsKID)
 	submitClientEvent(t, env, env.BaseURL, officer, control.Event{Action: control.ActionClientsAdd, Proposal: "enrol-meals", Base: 1,
 		Reason: "school meals joins", Client: &clients.Client{ID: mealsID, Role: "consumer"}, JWK: jwk}, "")
 	act(t, env, env.BaseURL, reviewer, control.Event{Action: control.ActionApprove, Proposal: "enrol-meals", Base: 1, Reason: "ok"}, "")
-	pub2, priv2, _ := ed25519.GenerateKey(rand.Reader)
-	jwk2, _ := keys.MarshalPublicJWK(mealsID+"-auth#2", pub2)
+	priv2, jwk2 := newClientKey(t, mealsID+"-auth#2")
 	b, _ := json.Marshal(map[string]any{"client_id": mealsID, "use": "auth", "jwk": json.RawMessage(jwk2), "reason": "rotation"})
 	if status, out := post(t, env.BaseURL+"/v1/keys", token(t, env, officer), b); status != http.StatusOK {
 		t.Fatalf("register %s-auth#2: %d %v", mealsID, status, out)

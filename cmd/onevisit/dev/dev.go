@@ -51,6 +51,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -456,22 +457,51 @@ func (e *Env) SampleItems(dataset string) ([]connectors.Item, error) {
 func (e *Env) PublishSamples(ctx context.Context) error {
 	for _, c := range SampleClients {
 		for _, d := range c.Datasets {
-			items, err := e.SampleItems(d)
-			if err != nil {
-				return fmt.Errorf("dev: samples %s: %w", d, err)
-			}
-			p, closeFn, err := e.Publisher(c.ID, d, "kafka")
-			if err != nil {
+			if _, err := e.publishSample(ctx, c.ID, d); err != nil {
 				return err
-			}
-			_, _, err = p.Publish(ctx, items)
-			closeFn()
-			if err != nil {
-				return fmt.Errorf("dev: publish samples %s: %w", d, err)
 			}
 		}
 	}
 	return nil
+}
+
+// PublishSampleDatasets publishes the sample CSVs of datasets through
+// Kafka as PublishSamples does, each by the sample client that holds it,
+// and returns how many records it published. It does not wait for the
+// exchange to process them either.
+func (e *Env) PublishSampleDatasets(ctx context.Context, datasets ...string) (int, error) {
+	n := 0
+	for _, d := range datasets {
+		i := slices.IndexFunc(SampleClients, func(c Client) bool { return slices.Contains(c.Datasets, d) })
+		if i < 0 {
+			return n, fmt.Errorf("dev: no sample client publishes %s", d)
+		}
+		k, err := e.publishSample(ctx, SampleClients[i].ID, d)
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// publishSample publishes the sample CSV of dataset as client and returns
+// how many records it published.
+func (e *Env) publishSample(ctx context.Context, client, dataset string) (int, error) {
+	items, err := e.SampleItems(dataset)
+	if err != nil {
+		return 0, fmt.Errorf("dev: samples %s: %w", dataset, err)
+	}
+	p, closeFn, err := e.Publisher(client, dataset, "kafka")
+	if err != nil {
+		return 0, err
+	}
+	_, _, err = p.Publish(ctx, items)
+	closeFn()
+	if err != nil {
+		return 0, fmt.Errorf("dev: publish samples %s: %w", dataset, err)
+	}
+	return len(items), nil
 }
 
 func (e *Env) banner(w io.Writer) {

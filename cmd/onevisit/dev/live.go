@@ -8,7 +8,6 @@ import (
 
 	"github.com/onevisit/onevisit/connectors"
 	"github.com/onevisit/onevisit/connectors/samples"
-	"github.com/onevisit/onevisit/exchange/bus"
 )
 
 // The live-query example: the tax bureau answers tax_certificate (a live
@@ -62,14 +61,8 @@ func (e *Env) StartResponder(client, dataset string, lookup connectors.LookupFun
 	if err != nil {
 		return nil, err
 	}
-	return e.runResponder(&connectors.Responder{
-		Issuer: c.ClientID, Dataset: dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: s, Lookup: lookup,
-		Keys: (&connectors.Requester{Client: cl}).Keys, Logger: e.logger,
-	}, e.Kafka)
-}
-
-func (e *Env) runResponder(r *connectors.Responder, kc bus.Config) (*Responder, error) {
-	rd, err := kc.GroupReader(kc.Names.Responders(r.Dataset), []string{kc.Names.Request(r.Dataset)})
+	kc := e.Kafka
+	rd, err := kc.GroupReader(kc.Names.Responders(dataset), []string{kc.Names.Request(dataset)})
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +71,11 @@ func (e *Env) runResponder(r *connectors.Responder, kc bus.Config) (*Responder, 
 		rd.Close()
 		return nil, err
 	}
-	r.Reader, r.Writer, r.Names = rd, w, kc.Names
+	r := &connectors.Responder{
+		Issuer: c.ClientID, Dataset: dataset, Schema: ds.Latest, SubjectField: ds.Subject, Signer: s, Lookup: lookup,
+		Keys: (&connectors.Requester{Client: cl}).Keys, Logger: e.logger,
+		Reader: rd, Writer: w, Names: kc.Names,
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &Responder{R: r, cancel: cancel, done: make(chan error, 1)}
 	go func() { out.done <- r.Run(ctx) }()
@@ -93,13 +90,7 @@ func (e *Env) sampleLookup(dataset string) (connectors.LookupFunc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dev: live samples: %w", err)
 	}
-	by := map[string]map[string]any{}
-	for _, it := range items {
-		if s, ok := it.Fields[ds.Subject].(string); ok {
-			by[s] = it.Fields
-		}
-	}
-	return connectors.MapLookup(by), nil
+	return connectors.MapLookup(connectors.BySubject(items, ds.Subject)), nil
 }
 
 // startLive starts the live-query example's responder (Env.Live).

@@ -26,6 +26,7 @@ import (
 	"github.com/onevisit/onevisit/deploy/testkit"
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/keys"
+	"github.com/onevisit/onevisit/exchange/live"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/policy"
 )
@@ -76,10 +77,7 @@ func TestLiveQueryAnsweredByResponder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows := map[string]map[string]any{}
-	for _, it := range sample {
-		rows[it.Fields["resident_id"].(string)] = it.Fields
-	}
+	rows := connectors.BySubject(sample, "resident_id")
 	lookup := connectors.MapLookup(rows)
 	r, err := env.StartResponder(dev.LivePublisher, dev.LiveDataset, func(ctx context.Context, subject string) (map[string]any, error) {
 		mu.Lock()
@@ -372,5 +370,95 @@ func TestLiveResponderCLI(t *testing.T) {
 	}
 	if !strings.HasPrefix(out.String(), "answering live queries of tax_certificate as tax-bureau from ") || !strings.Contains(out.String(), "stopped: ") {
 		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+// TestAttackLiveForgedRequests: someone who can write the request topic
+// (a broker credential; on real Kafka only the exchange may, see
+// deploy/kafka/live_test.go) asks the department's responder about a
+// subject of its choosing: with a key of its own under the exchange's
+// receipt kid, with a department's genuine record key, with junk and
+// with an oversized message. The responder drops each, counted, and never
+// looks the subject up, so no answer about it is signed.
+func TestAttackLiveForgedRequests(t *testing.T) {
+	env := startDev(t)
+	ctx := context.Background()
+	var mu sync.Mutex
+	asked := map[string]int{}
+	sample, err := env.SampleItems("tax")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lookup := connectors.MapLookup(connectors.BySubject(sample, "resident_id"))
+	r, err := env.StartResponder(dev.LivePublisher, dev.LiveDataset, func(ctx context.Context, subject string) (map[string]any, error) {
+		mu.Lock()
+		asked[subject]++
+		mu.Unlock()
+		return lookup(ctx, subject)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.Stop)
+	// A genuine query first: the responder's group has joined and reads
+	// whatever is written after it.
+	untilAnswered(t, liveRequester(t, env), liveQuery(samples.GuardianResidentID))
+	_, dropped := r.R.Counts()
+
+	c, err := env.Credentials(dev.LivePublisher)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deptKey, err := c.RecordSigner()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, own, _ := ed25519.GenerateKey(rand.Reader)
+	victim := samples.ChildResidentID
+	now := time.Now()
+	forge := func(s keys.Signer) []byte {
+		tok, err := live.SignRequest(ctx, s, live.Request{ID: live.NewRequestID(), Dataset: dev.LiveDataset, Subject: victim, IssuedAt: now, Expires: now.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(tok)
+	}
+	msgs := []kafka.Message{
+		{Value: forge(keys.NewLocalSigner("exchange-receipt#1", own))}, // the exchange's kid, the attacker's key
+		{Value: forge(deptKey)}, // a department's genuine key, of use record
+		{Value: []byte("not a request")},
+		{Value: bytes.Repeat([]byte("A"), live.MaxRequestSize+1)},
+	}
+	for i := range msgs {
+		msgs[i].Key = []byte(live.NewRequestID())
+	}
+	names := env.Kafka.Names
+	topic := names.Request(dev.LiveDataset)
+	if err := rawWriter(t, env, topic).WriteMessages(ctx, msgs...); err != nil {
+		t.Fatal(err)
+	}
+	// rawWriter writes partition 0. The responder commits each request
+	// after answering or dropping it: once the group's offset there
+	// reaches the end, it has dealt with every forgery.
+	cl, err := env.Kafka.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	offs, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{topic: {kafka.LastOffsetOf(0)}}})
+	if err != nil || len(offs.Topics[topic]) != 1 || offs.Topics[topic][0].Error != nil {
+		t.Fatalf("end offset of %s/0: %v %+v", topic, err, offs)
+	}
+	end := offs.Topics[topic][0].LastOffset
+	testkit.WaitFor(t, 60*time.Second, "the responder past the forged requests", func() bool {
+		res, err := cl.OffsetFetch(ctx, &kafka.OffsetFetchRequest{GroupID: names.Responders(dev.LiveDataset), Topics: map[string][]int{topic: {0}}})
+		return err == nil && len(res.Topics[topic]) == 1 && res.Topics[topic][0].CommittedOffset >= end
+	})
+	if _, d := r.R.Counts(); d < dropped+len(msgs) {
+		t.Errorf("dropped grew by %d, want at least the %d forged requests", d-dropped, len(msgs))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if asked[victim] != 0 {
+		t.Errorf("the responder looked up the forged requests' subject %d times", asked[victim])
 	}
 }

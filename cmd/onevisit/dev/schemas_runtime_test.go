@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"reflect"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -99,22 +98,8 @@ func householdVersions(t *testing.T, base string) []string {
 // status and the released field names.
 func schoolQueryFields(t *testing.T, env *dev.Env, base, subject string) (int, []string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]string{"dataset": "household", "subject": subject, "purpose": "school_enrolment", "case_id": "SE-2026-0077"})
-	status, m := post(t, base+"/v1/query", token(t, env, schoolService), body)
-	if status != http.StatusOK {
-		return status, nil
-	}
-	raw, _ := m["record"].(string)
-	rec, err := record.Parse(raw)
-	if err != nil {
-		t.Fatalf("served record does not parse: %v", err)
-	}
-	var fields []string
-	for f := range rec.Fields() {
-		fields = append(fields, f)
-	}
-	slices.Sort(fields)
-	return status, fields
+	status, rec := servedQueryAt(t, base, token(t, env, schoolService), "household", subject, "school_enrolment", "SE-2026-0077")
+	return status, fieldNames(rec)
 }
 
 // TestSchemasProposeOnTwoNodes: an officer proposes household/v2; the

@@ -273,7 +273,7 @@ that the log only grew since. Exits 1 on any failed check.
 	if err != nil {
 		return err
 	}
-	res.Checkpoint = auditCheckpointJSON{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root), Time: cp.Time.Format("2006-01-02T15:04:05Z07:00"), Signature: "ok"}
+	res.Checkpoint = checkpointJSON(cp)
 	say("checkpoint: %s size %d root %s time %s: signature ok\n", res.Checkpoint.Origin, res.Checkpoint.Size, res.Checkpoint.Root, res.Checkpoint.Time)
 	notes := []string{note}
 	if *since != "" {
@@ -349,6 +349,13 @@ type auditCheckpointJSON struct {
 	Root      string `json:"root"` // base64
 	Time      string `json:"time"`
 	Signature string `json:"signature"` // "ok"
+}
+
+// checkpointJSON is a checkpoint whose signature verified, as -o json
+// prints it.
+func checkpointJSON(cp audit.Checkpoint) auditCheckpointJSON {
+	return auditCheckpointJSON{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root),
+		Time: cp.Time.Format("2006-01-02T15:04:05Z07:00"), Signature: "ok"}
 }
 
 type auditSinceJSON struct {

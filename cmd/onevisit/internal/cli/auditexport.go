@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,9 +22,7 @@ type exportJSON struct {
 }
 
 func newExportJSON(file string, x audit.Export, cp audit.Checkpoint) exportJSON {
-	return exportJSON{File: file, Entries: len(x.Entries), Uncovered: len(x.Entries) - int(cp.Size),
-		Checkpoint: auditCheckpointJSON{Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Root),
-			Time: cp.Time.Format("2006-01-02T15:04:05Z07:00"), Signature: "ok"}}
+	return exportJSON{File: file, Entries: len(x.Entries), Uncovered: len(x.Entries) - int(cp.Size), Checkpoint: checkpointJSON(cp)}
 }
 
 func (j exportJSON) text(verb string) func(io.Writer) error {

@@ -13,24 +13,11 @@ import (
 
 // publishSamples publishes the sample CSVs of datasets through Kafka
 // with their departments' keys, and waits until the view holds them.
-func publishSamples(t *testing.T, env *dev.Env, publishers map[string]string) {
+func publishSamples(t *testing.T, env *dev.Env, datasets ...string) {
 	t.Helper()
-	want := 0
-	for ds, pub := range publishers {
-		items, err := env.SampleItems(ds)
-		if err != nil {
-			t.Fatal(err)
-		}
-		p, done, err := env.Publisher(pub, ds, "kafka")
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, _, err = p.Publish(t.Context(), items)
-		done()
-		if err != nil {
-			t.Fatal(err)
-		}
-		want += len(items)
+	want, err := env.PublishSampleDatasets(t.Context(), datasets...)
+	if err != nil {
+		t.Fatal(err)
 	}
 	testkit.WaitFor(t, 20*time.Second, "the samples in the view", func() bool { return env.Node.View().Len() == want })
 }
@@ -41,7 +28,7 @@ func publishSamples(t *testing.T, env *dev.Env, publishers map[string]string) {
 // audit log.
 func TestCaseCommandAndReport(t *testing.T) {
 	ctx, env, creds := startDevExchange(t)
-	publishSamples(t, env, map[string]string{"household": "public-security", "birth": "hospital", "marriage": "civil-affairs"})
+	publishSamples(t, env, "household", "birth", "marriage")
 
 	code, out, errOut := run(t, ctx, "case", "--credentials", creds("newborn-registration"), "--procedure", "newborn_registration",
 		"--case-id", "NB-2026-0001", "--subject", "child="+samples.ChildResidentID, "--subject", "father="+samples.GuardianResidentID,

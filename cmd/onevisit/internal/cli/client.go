@@ -251,7 +251,7 @@ type csvReport struct {
 	Sent      int                    `json:"sent"`
 	Unsent    int                    `json:"unsent"`
 	Results   []connectors.RowResult `json:"results"`
-	out       *output                // -o; nil prints text
+	out       *output                // -o
 }
 
 func (r *csvReport) count(status string) int {
@@ -271,31 +271,8 @@ func (r *csvReport) finish(e *env, path, failed string) error {
 	r.Rows = len(r.Results)
 	r.Accepted, r.Duplicate, r.Rejected = r.count("accepted"), r.count("duplicate"), r.count("rejected")
 	r.Invalid, r.Sent, r.Unsent = r.count(connectors.StatusInvalid), r.count(connectors.StatusSent), r.count(statusUnsent)
-	if r.out != nil && r.out.json {
-		if err := r.out.print(e, r, nil); err != nil {
-			return err
-		}
-	}
-	for _, x := range r.Results {
-		if r.out != nil && r.out.json {
-			break
-		}
-		if x.Status != connectors.StatusInvalid && x.Status != "rejected" {
-			continue
-		}
-		where := x.Code
-		if x.Pointer != "" {
-			where += " " + x.Pointer
-		}
-		fmt.Fprintf(e.out, "row %d (line %d): %s %s: %s\n", x.Row, x.Line, x.Status, where, x.Message)
-	}
-	switch {
-	case r.out != nil && r.out.json:
-	case r.Via == "kafka" && r.Invalid == 0:
-	case r.Invalid > 0:
-		fmt.Fprintf(e.out, "%d rows: %d invalid, %d not sent\n", r.Rows, r.Invalid, r.Unsent)
-	default:
-		fmt.Fprintf(e.out, "%d rows: %d accepted, %d duplicate, %d rejected\n", r.Rows, r.Accepted, r.Duplicate, r.Rejected)
+	if err := r.out.print(e, r, r.text); err != nil {
+		return err
 	}
 	if path != "" {
 		b, err := json.MarshalIndent(r, "", "  ")
@@ -308,6 +285,29 @@ func (r *csvReport) finish(e *env, path, failed string) error {
 	}
 	if failed != "" {
 		return errors.New(failed)
+	}
+	return nil
+}
+
+// text is the report as lines: every invalid or rejected row, then the
+// counts (none for a file sent whole to Kafka).
+func (r *csvReport) text(w io.Writer) error {
+	for _, x := range r.Results {
+		if x.Status != connectors.StatusInvalid && x.Status != "rejected" {
+			continue
+		}
+		where := x.Code
+		if x.Pointer != "" {
+			where += " " + x.Pointer
+		}
+		fmt.Fprintf(w, "row %d (line %d): %s %s: %s\n", x.Row, x.Line, x.Status, where, x.Message)
+	}
+	switch {
+	case r.Via == "kafka" && r.Invalid == 0:
+	case r.Invalid > 0:
+		fmt.Fprintf(w, "%d rows: %d invalid, %d not sent\n", r.Rows, r.Invalid, r.Unsent)
+	default:
+		fmt.Fprintf(w, "%d rows: %d accepted, %d duplicate, %d rejected\n", r.Rows, r.Accepted, r.Duplicate, r.Rejected)
 	}
 	return nil
 }

@@ -125,13 +125,35 @@ func clientsList(ctx context.Context, e *env, args []string) error {
 // publicJWK reads a public JWK file; a file with a private part is
 // refused (the private key never leaves its holder).
 func publicJWK(flag, path string) ([]byte, error) {
-	b, err := os.ReadFile(path)
+	b, err := readAtMost(path, maxJWKFile)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", flag, err)
 	}
 	b = []byte(strings.TrimSpace(string(b)))
 	if _, _, err := keys.ParsePublicJWK(b); err != nil {
 		return nil, fmt.Errorf("%s %s: %w", flag, path, err)
+	}
+	return b, nil
+}
+
+// maxJWKFile bounds a public JWK file: an Ed25519 JWK is about 150 bytes.
+const maxJWKFile = 4 << 10
+
+// readAtMost reads a file that someone else gave the officer (a client's
+// JWK, a data owner's schema), refusing one larger than max bytes
+// without reading more of it.
+func readAtMost(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
 	}
 	return b, nil
 }

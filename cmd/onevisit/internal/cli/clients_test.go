@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -37,14 +38,11 @@ func TestClientsCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	steps := []struct {
-		name     string
-		args     []string
-		wantCode int
-		want     string // in stdout, or in stderr when wantCode != 0
-	}{
+	steps := []cliStep{
 		{"generate over an existing file", []string{"keys", "generate", "--id", "school-meals", "--out", credFile}, 1, "file exists"},
 		{"generate, bad id", []string{"keys", "generate", "--id", "School", "--out", filepath.Join(dir, "x.json")}, 2, "--id \"School\""},
+		{"add with an oversized JWK file", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", hugeFile(t, dir, "huge.jwk"), "--reason", "r", "--credentials", creds("security-officer")},
+			1, "larger than 4096 bytes"},
 		{"add with the private file", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", credFile, "--reason", "r", "--credentials", creds("security-officer")},
 			1, "--jwk"},
 		{"add, no reason", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", jwkFile, "--credentials", creds("security-officer")},
@@ -72,16 +70,7 @@ func TestClientsCLI(t *testing.T) {
 		{"record key for a consumer, refused before signing", []string{"clients", "add", "--id", "school-meals", "--role", "consumer", "--jwk", jwkFile,
 			"--record-jwk", filepath.Join(dir, "civil-record.jwk"), "--reason", "r", "--credentials", creds("security-officer")}, 1, "a consumer holds no record key"},
 	}
-	for _, st := range steps {
-		code, out, errOut := run(t, ctx, st.args...)
-		where := out
-		if st.wantCode != 0 {
-			where = errOut
-		}
-		if code != st.wantCode || !strings.Contains(where, st.want) {
-			t.Fatalf("%s: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", st.name, code, st.wantCode, st.want, out, errOut)
-		}
-	}
+	runSteps(t, ctx, steps)
 	code, out, errOut = run(t, ctx, "clients", "list", "-o", "json", "--credentials", creds("security-officer"))
 	if code != 0 {
 		t.Fatalf("clients list -o json: exit %d: %s", code, errOut)
@@ -142,4 +131,15 @@ func TestClientsCLIPublisher(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "pending, widens access") {
 		t.Fatalf("clients add: exit %d\n%s\n%s", code, out, errOut)
 	}
+}
+
+// hugeFile writes a file of 4 MiB that starts as a JSON object does: the
+// CLI must refuse it by its size, without reading it whole.
+func hugeFile(t *testing.T, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, append([]byte("{"), bytes.Repeat([]byte(" "), 4<<20)...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -125,18 +125,9 @@ func (g govFlags) approveHint(e *env, proposal string) {
 	}
 }
 
-// submit signs e with the officer's key, posts it and prints the outcome.
-func submit(ctx context.Context, e *env, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
-	return submitAs(ctx, e, &output{}, cred, cl, ev)
-}
-
-// submitAs is submit printing the outcome as o says (-o json: the
-// exchange's answer as it sent it).
-func submitAs(ctx context.Context, e *env, o *output, cred *connectors.Credentials, cl *connectors.Client, ev control.Event) error {
-	return submitTo(ctx, e, o, cred, cl, "/v1/policy/events", ev)
-}
-
-// submitTo is submitAs to the events route of ev's area.
+// submitTo signs ev with the officer's key, posts it to route (the
+// events route of ev's area) and prints the outcome as o says (-o json:
+// the exchange's answer as it sent it).
 func submitTo(ctx context.Context, e *env, o *output, cred *connectors.Credentials, cl *connectors.Client, route string, ev control.Event) error {
 	s, err := cred.AuthSigner()
 	if err != nil {
@@ -249,7 +240,7 @@ func policyChange(ctx context.Context, e *env, verb string, args []string) error
 	if verb == "narrow" {
 		action = control.ActionNarrow
 	}
-	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: action, Proposal: *id, Base: base, Reason: *g.reason, Policy: string(set.YAML())})
+	return submitTo(ctx, e, g.out, cred, cl, "/v1/policy/events", control.Event{Action: action, Proposal: *id, Base: base, Reason: *g.reason, Policy: string(set.YAML())})
 }
 
 // policyDecide: `policy approve|reject ID --reason R --credentials C`.
@@ -272,7 +263,7 @@ func policyDecide(ctx context.Context, e *env, verb string, args []string) error
 	if verb == "reject" {
 		action = control.ActionReject
 	}
-	return submitAs(ctx, e, g.out, cred, cl, control.Event{Action: action, Proposal: id, Base: p.Base, Reason: *g.reason})
+	return submitTo(ctx, e, g.out, cred, cl, "/v1/policy/events", control.Event{Action: action, Proposal: id, Base: p.Base, Reason: *g.reason})
 }
 
 // policyRollback: `policy rollback VERSION --reason R --credentials C`.

@@ -1,6 +1,7 @@
 package cli_test
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,12 +31,7 @@ func TestPolicyGovernanceCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	steps := []struct {
-		name     string
-		args     []string
-		wantCode int
-		want     string // in stdout, or in stderr when wantCode != 0
-	}{
+	steps := []cliStep{
 		{"propose", []string{"policy", "propose", wide, "--id", "grant-gender", "--reason", "class balance", "--credentials", creds("security-officer")},
 			0, "proposal grant-gender: pending, widens access, base version 1"},
 		{"review", []string{"policy", "review", "grant-gender", "--credentials", creds("security-reviewer")},
@@ -55,6 +51,21 @@ func TestPolicyGovernanceCLI(t *testing.T) {
 		{"versions", []string{"policy", "versions", "--exchange", env.BaseURL},
 			0, "security-officer,security-reviewer"},
 	}
+	runSteps(t, ctx, steps)
+}
+
+// cliStep is one command of a CLI walkthrough and what it must print.
+type cliStep struct {
+	name     string
+	args     []string
+	wantCode int
+	want     string // in stdout, or in stderr when wantCode != 0
+}
+
+// runSteps runs steps in order and stops at the first that exits or
+// prints otherwise.
+func runSteps(t *testing.T, ctx context.Context, steps []cliStep) {
+	t.Helper()
 	for _, st := range steps {
 		code, out, errOut := run(t, ctx, st.args...)
 		where := out

@@ -105,7 +105,8 @@ func help(ctx context.Context, e *env, name string, c command, args []string) in
 		io.WriteString(e.out, text)
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		// The command printed its own help (policy -h does).
+		// The command printed its own help without a flag set (none does
+		// today: policy help prints the group overview as help does).
 		io.WriteString(e.out, text)
 		return 0
 	case sub != "" && errors.As(err, new(usageError)):

@@ -115,6 +115,16 @@ func TestHelpOfHelp(t *testing.T) {
 	}
 }
 
+// TestPolicyHelp: `policy help`, which policy took before the groups
+// table existed, prints the overview `policy -h` prints.
+func TestPolicyHelp(t *testing.T) {
+	_, want, _ := run(t, context.Background(), "policy", "-h")
+	code, out, errOut := run(t, context.Background(), "policy", "help")
+	if code != 0 || errOut != "" || out != want {
+		t.Errorf("policy help: exit %d, stderr %q, stdout\n%s\nwant exit 0 and the output of `policy -h`:\n%s", code, errOut, out, want)
+	}
+}
+
 func TestHelpOfUnknown(t *testing.T) {
 	tests := []struct {
 		name    string

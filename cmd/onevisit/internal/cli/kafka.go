@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 
 	"github.com/onevisit/onevisit/exchange"
 	"github.com/onevisit/onevisit/exchange/bus"
@@ -44,34 +43,13 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	datasets := parts.Schemas.Datasets()
-	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas}
-	// Every consumer gets its delivery topic, which it alone reads
-	// (subscriptions, correction notices); every publisher its correction
-	// inbox.
-	spec.Subscribers = exchange.DeliveryConsumers(parts.Policy, parts.Clients)
-	spec.Publishers = parts.Policy.AllPublishers()
+	spec, p := kafkaGrants(cfg, parts, kc.Names, *exUser)
 	if err := bus.EnsureTopics(ctx, kc, datasets, spec); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "topics: %d present\n", len(bus.Topics(kc.Names, datasets, spec)))
 
-	pubs, resp := publishers(parts.Policy), responders(parts.Policy)
-	users := []string{*exUser}
-	for u := range pubs {
-		users = append(users, u)
-	}
-	for u := range resp {
-		if pubs[u] == nil {
-			users = append(users, u)
-		}
-	}
-	for _, u := range spec.Subscribers {
-		if _, dup := pubs[u]; !dup && resp[u] == nil {
-			users = append(users, u)
-		}
-	}
-	sort.Strings(users[1:])
-	for _, u := range users {
+	for _, u := range p.Users() {
 		has, err := bus.HasUser(ctx, kc, u)
 		if err != nil {
 			return err
@@ -98,12 +76,23 @@ func runKafka(ctx context.Context, e *env, args []string) error {
 		}
 		fmt.Fprintf(e.out, "user %s: created (password in %s)\n", u, filepath.Join(*out, u+".password"))
 	}
-	acls := bus.ACLs(bus.Principals{Names: kc.Names, Exchange: *exUser, Publishers: pubs, Responders: resp, Subscribers: spec.Subscribers}, datasets)
+	acls := bus.ACLs(p, datasets)
 	if err := bus.ApplyACLs(ctx, kc, acls); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.out, "acls: %d bindings present; everything else is denied\n", len(acls))
 	return nil
+}
+
+// kafkaGrants is what `kafka setup` and `kafka manifests` derive from a
+// node's configuration: the topics (every consumer gets its delivery
+// topic, which it alone reads: subscriptions, correction notices; every
+// publisher its correction inbox) and who may touch which.
+func kafkaGrants(cfg exchange.Config, parts exchange.Parts, names bus.Names, exUser string) (bus.TopicSpec, bus.Principals) {
+	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas,
+		Subscribers: exchange.DeliveryConsumers(parts.Policy, parts.Clients), Publishers: parts.Policy.AllPublishers()}
+	p := bus.Principals{Names: names, Exchange: exUser, Publishers: publishers(parts.Policy), Responders: responders(parts.Policy), Subscribers: spec.Subscribers}
+	return spec, p
 }
 
 // publishers maps each publisher in the grants to the datasets it may

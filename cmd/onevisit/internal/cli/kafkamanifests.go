@@ -41,12 +41,10 @@ func runKafkaManifests(e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	spec := bus.TopicSpec{Partitions: cfg.Topics.Partitions, ReplicationFactor: cfg.Topics.ReplicationFactor, MinInsyncReplicas: cfg.Topics.MinInsyncReplicas,
-		Subscribers: exchange.DeliveryConsumers(parts.Policy, parts.Clients), Publishers: parts.Policy.AllPublishers()}
+	spec, p := kafkaGrants(cfg, parts, bus.Names(cfg.Kafka.Namespace), *exUser)
 	rs, err := bus.StrimziManifests(
 		bus.StrimziCluster{Name: *cluster, Replicas: *replicas, Storage: *storage, StorageClass: *storageClass, KafkaVersion: *version},
-		bus.Principals{Names: bus.Names(cfg.Kafka.Namespace), Exchange: *exUser, Publishers: publishers(parts.Policy), Responders: responders(parts.Policy), Subscribers: spec.Subscribers},
-		parts.Schemas.Datasets(), spec)
+		p, parts.Schemas.Datasets(), spec)
 	if err != nil {
 		return err
 	}

@@ -112,11 +112,5 @@ func csvLookup(e *env, reg *schemas.Registry, ds schemas.Dataset, file, encoding
 		}
 		return nil, fmt.Errorf("%d of %d rows invalid; answering from none of them", len(parsed.Invalid), len(parsed.Invalid)+len(parsed.Rows))
 	}
-	by := map[string]map[string]any{}
-	for _, it := range parsed.Items {
-		if s, ok := it.Fields[ds.Subject].(string); ok {
-			by[s] = it.Fields
-		}
-	}
-	return connectors.MapLookup(by), nil
+	return connectors.MapLookup(connectors.BySubject(parsed.Items, ds.Subject)), nil
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -31,7 +30,9 @@ func schemaPropose(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	b, err := os.ReadFile(path)
+	// The schema travels in one control event, so no larger file can be
+	// proposed.
+	b, err := readAtMost(path, control.MaxEventSize)
 	if err != nil {
 		return err
 	}

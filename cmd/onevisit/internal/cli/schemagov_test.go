@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/onevisit/onevisit/schemas"
@@ -39,12 +38,8 @@ func TestSchemaProposeCLI(t *testing.T) {
 		return p
 	}
 	compatible, incompatible := write("v2.json", false), write("v2-required.json", true)
-	steps := []struct {
-		name     string
-		args     []string
-		wantCode int
-		want     string // in stdout, or in stderr when wantCode != 0
-	}{
+	steps := []cliStep{
+		{"oversized file", []string{"schema", "propose", hugeFile(t, dir, "huge.json"), "--reason", "phones", "--credentials", creds("security-officer")}, 1, "larger than 524288 bytes"},
 		{"incompatible", []string{"schema", "propose", incompatible, "--reason", "phones", "--credentials", creds("security-officer")}, 1, "409 incompatible_schema"},
 		{"no reason", []string{"schema", "propose", compatible, "--credentials", creds("security-officer")}, 2, "--reason is required"},
 		{"propose", []string{"schema", "propose", compatible, "--proposal-id", "hh-v2", "--reason", "phones", "--credentials", creds("security-officer")},
@@ -53,14 +48,5 @@ func TestSchemaProposeCLI(t *testing.T) {
 			0, "applied as version 2"},
 		{"list", []string{"schema", "list", "--exchange", env.BaseURL}, 0, "household/v1,household/v2"},
 	}
-	for _, st := range steps {
-		code, out, errOut := run(t, ctx, st.args...)
-		where := out
-		if st.wantCode != 0 {
-			where = errOut
-		}
-		if code != st.wantCode || !strings.Contains(where, st.want) {
-			t.Fatalf("%s: exit %d, want %d with %q\nstdout:\n%s\nstderr:\n%s", st.name, code, st.wantCode, st.want, out, errOut)
-		}
-	}
+	runSteps(t, ctx, steps)
 }

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"flag"
-	"fmt"
 	"os"
 	"time"
 
@@ -28,16 +27,10 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 	if len(args) == 0 {
 		return usagef("want `policy explain|diff|check` or, for officers, `policy propose|review|approve|reject|narrow|rollback|versions`")
 	}
-	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprintln(e.out, "Usage: onevisit policy <command> [flags]; `onevisit policy <command> -h` for its flags.\n\n"+
-			"  explain, diff OLD NEW, check [DIR]              read the policy files\n"+
-			"  propose FILE|DIR --reason R --credentials C     an officer proposes a whole new policy set\n"+
-			"  review ID --credentials C                       its diff and what-if replay of the audit log\n"+
-			"  approve ID --reason R --credentials C           another officer approves (N officers apply it)\n"+
-			"  reject ID --reason R --credentials C            end a proposal\n"+
-			"  narrow FILE|DIR --reason R --credentials C      one officer removes access at once\n"+
-			"  rollback VERSION --reason R --credentials C     propose an earlier version again\n"+
-			"  versions --credentials C | --exchange URL       the applied versions")
+	if args[0] == "help" || isHelpFlag(args[0]) {
+		// `policy help`: the overview `onevisit policy -h` prints, from
+		// the groups table of help.go.
+		groupUsage(e.out, "policy", commands["policy"].summary, groups["policy"])
 		return flag.ErrHelp
 	}
 	if gov, ok := policyGov[args[0]]; ok {
