@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -91,12 +92,7 @@ func oneParam(op string, q url.Values, name string) (string, error) {
 // parseAuditFilter reads the filter parameters and refuses any parameter
 // not in allowed.
 func parseAuditFilter(op string, q url.Values, allowed []string) (auditFilter, error) {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(q)) {
 		if !slices.Contains(allowed, k) {
 			return auditFilter{}, fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + k, Err: fmt.Errorf("not a parameter of this route: %w", codes.ErrBadRequest)})
 		}

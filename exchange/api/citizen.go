@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -34,56 +35,45 @@ const citizenActor = "citizen"
 // authorizeCitizen admits a request to a citizen route: its bearer token
 // must be an ID token the citizen provider signed for a resident (401
 // unauthenticated without one, 401 invalid_token for one that does not
-// verify); a client's access token is 403 forbidden there. The principal
-// names no client: refusals here are not audited (nobody authenticated,
-// and the resident's ID number must not reach the log).
-func (s *Server) authorizeCitizen(r *http.Request) (auth.Principal, error) {
+// verify); a client's access token is 403 forbidden there. The request it
+// returns carries the resident the token names, for citizenSubject: the
+// token is verified once a request. The principal names no client:
+// refusals here are not audited (nobody authenticated, and the resident's
+// ID number must not reach the log).
+func (s *Server) authorizeCitizen(r *http.Request) (*http.Request, auth.Principal, error) {
 	if s.d.Citizens == nil {
-		return auth.Principal{}, fmt.Errorf("citizen route: citizen sign-in is not configured on this node: %w", codes.ErrNotFound)
+		return r, auth.Principal{}, fmt.Errorf("citizen route: citizen sign-in is not configured on this node: %w", codes.ErrNotFound)
 	}
 	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || tok == "" {
-		return auth.Principal{}, codes.ErrUnauthenticated
+		return r, auth.Principal{}, codes.ErrUnauthenticated
 	}
-	_, cerr := s.d.Citizens.Resident(r.Context(), tok)
+	id, cerr := s.d.Citizens.Resident(r.Context(), tok)
 	if cerr == nil {
-		return auth.Principal{Role: RoleCitizen}, nil
+		return r.WithContext(context.WithValue(r.Context(), residentKey{}, id)), auth.Principal{Role: RoleCitizen}, nil
 	}
 	if p, err := s.d.Auth.Verify(tok); err == nil {
-		return auth.Principal{}, fmt.Errorf("api: %s is a %s, not a signed-in resident: %w", p.ClientID, p.Role, codes.ErrForbidden)
+		return r, auth.Principal{}, fmt.Errorf("api: %s is a %s, not a signed-in resident: %w", p.ClientID, p.Role, codes.ErrForbidden)
 	}
-	return auth.Principal{}, fmt.Errorf("citizen route: %v: %w", cerr, auth.ErrInvalidToken)
+	return r, auth.Principal{}, fmt.Errorf("citizen route: %v: %w", cerr, auth.ErrInvalidToken)
 }
 
-// citizenSubject verifies the resident's ID token (Authorization: Bearer)
-// and returns the resident's pseudonym. The subject comes from the
-// verified token only: the citizen routes take no subject from the
-// request, so a resident reaches their own entries and nobody else's.
+// residentKey holds the resident ID number authorizeCitizen verified.
+type residentKey struct{}
+
+// citizenSubject returns the pseudonym of the resident whose ID token
+// authorizeCitizen verified. The subject comes from the verified token
+// only: the citizen routes take no subject from the request, so a
+// resident reaches their own entries and nobody else's.
 func (s *Server) citizenSubject(r *http.Request, op string) (string, error) {
-	if s.d.Citizens == nil {
-		return "", fmt.Errorf("%s: citizen sign-in is not configured on this node: %w", op, codes.ErrNotFound)
+	id, ok := r.Context().Value(residentKey{}).(string)
+	if !ok || id == "" {
+		return "", fmt.Errorf("%s: no verified ID token: %w", op, codes.ErrUnauthenticated)
 	}
-	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || tok == "" {
-		return "", fmt.Errorf("%s: no ID token: %w", op, codes.ErrUnauthenticated)
-	}
-	id, err := s.d.Citizens.Resident(r.Context(), tok)
-	if err != nil {
-		return "", fmt.Errorf("%s: %v: %w", op, err, codes.ErrUnauthenticated)
-	}
-	if len(r.URL.Query()) > 0 {
-		return "", fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + firstKey(r), Err: fmt.Errorf("this route takes no query parameters; the resident comes from the ID token: %w", codes.ErrBadRequest)})
+	if q := r.URL.Query(); len(q) > 0 {
+		return "", fmt.Errorf("%s: %w", op, &codes.FieldError{Pointer: "/" + slices.Min(slices.Collect(maps.Keys(q))), Err: fmt.Errorf("this route takes no query parameters; the resident comes from the ID token: %w", codes.ErrBadRequest)})
 	}
 	return s.d.Pseudonym.Of(r.Context(), id)
-}
-
-func firstKey(r *http.Request) string {
-	keys := make([]string, 0, len(r.URL.Query()))
-	for k := range r.URL.Query() {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys[0]
 }
 
 // citizenConfig tells the citizen page where residents sign in.
@@ -145,18 +135,20 @@ const (
 )
 
 // correctionLimiter counts correction requests per resident pseudonym in
-// fixed windows.
+// fixed windows, each starting at the first request after the last one
+// ended (not at a clock hour, so a resident's burst is not split, and
+// doubled, by an hour boundary).
 type correctionLimiter struct {
 	mu     sync.Mutex
-	window time.Time
+	window time.Time // when the current window started
 	counts map[string]int
 }
 
 func (l *correctionLimiter) allow(pseud string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if w := now.Truncate(correctionWindow); !w.Equal(l.window) || len(l.counts) >= correctionKeep {
-		l.window, l.counts = w, map[string]int{}
+	if l.counts == nil || now.Sub(l.window) >= correctionWindow || len(l.counts) >= correctionKeep {
+		l.window, l.counts = now, map[string]int{}
 	}
 	if l.counts[pseud] >= correctionBurst {
 		return false

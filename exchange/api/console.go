@@ -28,12 +28,6 @@ func (s *Server) currentPolicy(w http.ResponseWriter, _ *http.Request, _ auth.Pr
 	return nil
 }
 
-// clientLister is the optional capability of Deps.Clients to list every
-// registered client (clients.Registry has it).
-type clientLister interface {
-	All() []clients.Client
-}
-
 // clientEntries is the capability of a node's live registry
 // (clients.Live) to list every client with where it came from and
 // whether it is disabled.
@@ -42,26 +36,18 @@ type clientEntries interface {
 }
 
 // listClients serves the registered clients: id, role, name, datasets
-// and purposes (no keys: GET /v1/keys has those); from a live registry
-// also each one's source (file or control) and whether it is disabled,
-// with the node and its control-plane version.
+// and purposes (no keys: GET /v1/keys has those), each one's source (file
+// or control) and whether it is disabled, with the node and its
+// control-plane version.
 func (s *Server) listClients(w http.ResponseWriter, _ *http.Request, _ auth.Principal) error {
-	if l, ok := s.d.Clients.(clientEntries); ok {
-		var v uint64
-		if s.d.Governance != nil {
-			v = s.d.Governance.PolicyVersion()
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "version": v, "clients": l.Entries()})
-		return nil
-	}
-	l, ok := s.d.Clients.(clientLister)
+	l, ok := s.d.Clients.(clientEntries)
 	if !ok {
 		return fmt.Errorf("list clients: this node's client registry cannot list: %w", codes.ErrNotFound)
 	}
-	out := l.All()
-	if out == nil {
-		out = []clients.Client{}
+	var v uint64
+	if s.d.Governance != nil {
+		v = s.d.Governance.PolicyVersion()
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"clients": out})
+	writeJSON(w, http.StatusOK, map[string]any{"node": s.d.Node, "version": v, "clients": l.Entries()})
 	return nil
 }

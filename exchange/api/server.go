@@ -273,7 +273,7 @@ func (s *Server) handle(rt route) error {
 		code := "ok"
 		ctx := context.WithValue(context.WithValue(r.Context(), reqIDKey{}, reqID), outcomeKey{}, &code)
 		r = r.WithContext(ctx)
-		p, err := s.authorize(r, rt)
+		r, p, err := s.authorize(r, rt)
 		if err == nil {
 			r, err = checkParams(r) // exchange/api/spec.go
 		}
@@ -307,19 +307,27 @@ func setOutcome(ctx context.Context, code string) {
 
 func requestID(ctx context.Context) string { v, _ := ctx.Value(reqIDKey{}).(string); return v }
 
-// authorize checks the bearer token against the route's roles. On a
-// refusal the principal names the caller when its token verified (a 403,
-// or a 401 for a token that is no longer good), so the refusal can be
-// audited under it; it is never used to serve the request.
-func (s *Server) authorize(r *http.Request, rt route) (auth.Principal, error) {
+// authorize checks the bearer token against the route's roles; the
+// request it returns is r, or for a citizen route r carrying the resident
+// its ID token names (authorizeCitizen). On a refusal the principal names
+// the caller when its token verified (a 403, or a 401 for a token that is
+// no longer good), so the refusal can be audited under it; it is never
+// used to serve the request.
+func (s *Server) authorize(r *http.Request, rt route) (*http.Request, auth.Principal, error) {
 	for _, role := range rt.roles {
 		if role == rolePublic {
-			return auth.Principal{}, nil
+			return r, auth.Principal{}, nil
 		}
 	}
 	if slices.Equal(rt.roles, []string{RoleCitizen}) {
 		return s.authorizeCitizen(r)
 	}
+	p, err := s.authorizeClient(r, rt)
+	return r, p, err
+}
+
+// authorizeClient checks a client's access token against rt's roles.
+func (s *Server) authorizeClient(r *http.Request, rt route) (auth.Principal, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || tok == "" {

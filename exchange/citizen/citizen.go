@@ -93,7 +93,8 @@ type Verifier struct {
 
 	mu      sync.Mutex
 	keys    map[string]any
-	fetched time.Time
+	fetched time.Time // of keys
+	tried   time.Time // the last fetch, failed or not
 }
 
 // NewVerifier builds a verifier; it does no I/O. hc may be nil.
@@ -144,30 +145,34 @@ func (v *Verifier) Resident(ctx context.Context, token string) (string, error) {
 }
 
 // key returns the provider's key kid, fetching the JWKS when it is old
-// or lacks kid (at most every jwksMinRefetch).
+// or lacks kid. It tries at most every jwksMinRefetch, failed tries
+// included: while the provider is down, the keys held go on verifying
+// without every request waiting on another try. A try is not cut short
+// when the request that made it goes away (the HTTP client's timeout
+// bounds it), so a caller cannot make it fail for everyone.
 func (v *Verifier) key(ctx context.Context, kid string) (any, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	now := v.now()
 	k, ok := v.keys[kid]
-	stale := now.Sub(v.fetched) > jwksTTL
-	if ok && !stale {
+	if ok && now.Sub(v.fetched) <= jwksTTL {
 		return k, nil
 	}
-	if v.keys == nil || stale || now.Sub(v.fetched) > jwksMinRefetch {
-		keys, err := v.fetch(ctx)
-		if err != nil {
-			if ok {
-				return k, nil // the provider is unreachable: go on with the key held
-			}
+	if v.tried.IsZero() || now.Sub(v.tried) > jwksMinRefetch {
+		v.tried = now
+		keys, err := v.fetch(context.WithoutCancel(ctx))
+		switch {
+		case err == nil:
+			v.keys, v.fetched = keys, now
+			k, ok = keys[kid]
+		case !ok:
 			return nil, err
 		}
-		v.keys, v.fetched = keys, now
 	}
-	if k, ok := v.keys[kid]; ok {
-		return k, nil
+	if !ok {
+		return nil, fmt.Errorf("kid %q not in the provider's JWKS", kid)
 	}
-	return nil, fmt.Errorf("kid %q not in the provider's JWKS", kid)
+	return k, nil
 }
 
 func (v *Verifier) fetch(ctx context.Context) (map[string]any, error) {

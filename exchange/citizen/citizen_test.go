@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -180,6 +181,11 @@ func TestDevProvider(t *testing.T) {
 	if got, err := v.Resident(context.Background(), tok); err != nil || got != resident {
 		t.Fatalf("Resident = %q, %v", got, err)
 	}
+	for _, id := range []string{"", "123", "330106202003080154"} {
+		if tok, err := p.IDToken(id); err == nil {
+			t.Errorf("IDToken(%q) = %q, want an error: not a resident ID number", id, tok)
+		}
+	}
 	resp, err := http.Get(srv.URL + "/dev/oidc/")
 	if err != nil {
 		t.Fatal(err)
@@ -197,5 +203,69 @@ func TestDevProvider(t *testing.T) {
 	resp2.Body.Close()
 	if resp2.StatusCode != http.StatusBadRequest {
 		t.Errorf("sign-in as a resident not listed: %d, want 400", resp2.StatusCode)
+	}
+}
+
+// TestJWKSProviderDown: while the provider's JWKS endpoint fails, tokens
+// under a key already held go on verifying once the keys are stale, and
+// the endpoint is tried at most every 30 s, failed tries included (not
+// once a token); a request that goes away does not cut a try short.
+func TestJWKSProviderDown(t *testing.T) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: key.Public(), KeyID: "rsa-1", Use: "sig"}}}
+	var mu sync.Mutex
+	down, fetches := false, 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		fetches++
+		if down {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		_ = json.NewEncoder(w).Encode(set)
+	}))
+	defer srv.Close()
+	count := func() int { mu.Lock(); defer mu.Unlock(); return fetches }
+	const iss, aud = "https://id.zj.example", "onevisit-me"
+	v, err := citizen.NewVerifier(citizen.Config{Issuer: iss, JWKSURL: srv.URL, Audience: aud}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	citizen.SetNow(v, func() time.Time { return clock })
+	tok := signed(t, jwt.SigningMethodRS256, key, "rsa-1", jwt.MapClaims{"iss": iss, "aud": aud, "resident_id": resident, "iat": clock.Unix(), "exp": clock.Add(time.Hour).Unix()})
+	verify := func(ctx context.Context) {
+		t.Helper()
+		if id, err := v.Resident(ctx, tok); err != nil || id != resident {
+			t.Fatalf("Resident: %q, %v", id, err)
+		}
+	}
+
+	verify(context.Background())
+	if n := count(); n != 1 {
+		t.Fatalf("%d fetches for the first token, want 1", n)
+	}
+	mu.Lock()
+	down = true
+	mu.Unlock()
+	clock = clock.Add(6 * time.Minute) // the keys are stale
+	gone, cancel := context.WithCancel(context.Background())
+	cancel()
+	verify(gone)
+	for range 5 {
+		verify(context.Background())
+	}
+	if n := count(); n != 2 {
+		t.Errorf("%d fetches, want 2: one failed try for six tokens while the provider is down", n)
+	}
+	clock = clock.Add(31 * time.Second)
+	verify(context.Background())
+	verify(context.Background())
+	if n := count(); n != 3 {
+		t.Errorf("%d fetches, want 3: one more try 31 s later", n)
 	}
 }

@@ -12,6 +12,8 @@ import (
 
 	jose "github.com/go-jose/go-jose/v4"
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/onevisit/onevisit/schemas"
 )
 
 // Resident is one sample resident the development provider lists.
@@ -52,8 +54,12 @@ func (p *DevProvider) Config() Config {
 	return Config{Issuer: p.issuer, JWKSURL: p.issuer + "/jwks.json", Audience: DevAudience, Alg: "EdDSA", SignInURL: p.issuer + "/"}
 }
 
-// IDToken signs an ID token for resident id.
+// IDToken signs an ID token for resident id, which must be a valid
+// resident ID number.
 func (p *DevProvider) IDToken(id string) (string, error) {
+	if err := schemas.ValidResidentID(id); err != nil {
+		return "", fmt.Errorf("development ID token: not a resident ID number: %w", err)
+	}
 	now := p.now()
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
 		"iss": p.issuer, "aud": DevAudience, "sub": "dev-" + id[len(id)-4:], DefaultResidentClaim: id,

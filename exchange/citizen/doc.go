@@ -12,7 +12,8 @@
 //     the provider's JWKS (Config.JWKSURL, fetched over HTTP(S), at most
 //     64 KiB, kept for 5 minutes and fetched again, at most every 30 s,
 //     when a token names a kid it does not hold; while the provider is
-//     unreachable, the keys already held go on verifying);
+//     unreachable, the keys already held go on verifying, and it is
+//     tried again at most every 30 s, failed tries included);
 //  2. the signature verifies with that key;
 //  3. iss is Config.Issuer exactly, aud holds Config.Audience, exp is in
 //     the future and iat (required) is not in the future (30 s leeway);

@@ -36,7 +36,8 @@
 // the RFC 9162 inclusion proof from /v1/audit/proof/inclusion up to the
 // checkpoint's root, and the checkpoint's Ed25519 signed-note signature
 // against a key from /v1/audit/verifiers (WebCrypto). An entry shows
-// "verified" only when all three hold.
+// "verified" only when all three hold, and what either page shows of an
+// entry is decoded from the very bytes it checked.
 //
 // Both pages are in Chinese (zh-CN) by default with an English switch,
 // every control has a label, everything is reachable by keyboard, and

@@ -196,3 +196,56 @@ func TestPagesHeaders(t *testing.T) {
 		}
 	}
 }
+
+// TestCitizenPageShowsVerifiedBytes: the citizen page shows the entry it
+// decoded from the bytes its proof checked, not the server's decoded copy
+// beside them (the "entry" field, which nothing verifies): a server that
+// answers a verifying leaf with a different "entry" cannot make the page
+// show, or download, a verified entry it never logged.
+func TestCitizenPageShowsVerifiedBytes(t *testing.T) {
+	signer, vkey := noteKey(t, "exchange-audit#1")
+	v := vectors(t, 3, signer, vkey)
+	forged := `{"time":"2026-11-28T10:00:01Z","kind":"query","actor":"forged-service"}`
+	mux := http.NewServeMux()
+	mux.Handle("/", webui.Handler())
+	mux.HandleFunc("GET /v1/me/accesses", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprintf(w, `{"size":3,"entries":[{"index":1,"leaf":%q,"entry":%s}]}`, v.Entries[1], forged)
+	})
+	mux.HandleFunc("GET /v1/me/corrections", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, `{"corrections":[]}`) })
+	mux.HandleFunc("GET /v1/datasets", func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `{"datasets":[{"name":"household","subject":"resident_id","fields":["resident_id","address"]}]}`)
+	})
+	mux.HandleFunc("GET /v1/audit/checkpoint", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, v.Checkpoint) })
+	mux.HandleFunc("GET /v1/audit/verifiers", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprint(w, v.Verifiers) })
+	mux.HandleFunc("GET /v1/audit/proof/inclusion", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, v.Proofs[r.URL.Path+"?"+r.URL.RawQuery])
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	ctx := browser.New(t, time.Minute)
+	claims := base64.RawURLEncoding.EncodeToString(fmt.Appendf(nil, `{"exp":%d}`, time.Now().Add(time.Hour).Unix()))
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(srv.URL+"/me/"),
+		chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`sessionStorage.setItem("ov.idtoken", "e30.%s.sig")`, claims)),
+		chromedp.Reload(),
+		chromedp.WaitVisible(chromedp.CSS(`body[data-proofs="done"]`)),
+	); err != nil {
+		t.Fatal(err)
+	}
+	text := func(sel string) string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[string](fmt.Sprintf(`document.querySelector(%q).textContent`, sel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	row, proof := text("#accesses tbody tr"), text("#accesses tbody tr td.proof")
+	if strings.Contains(row, "forged-service") || !strings.Contains(row, "school-enrolment") {
+		t.Errorf("row %q: want the logged actor school-enrolment, not the server's unverified forged-service", row)
+	}
+	if !strings.Contains(proof, "已核验") {
+		t.Errorf("proof cell %q: want the logged entry verified", proof)
+	}
+}

@@ -66,3 +66,14 @@ func TestConsoleProxyGuards(t *testing.T) {
 		})
 	}
 }
+
+// TestConsoleCLIRefusesNonLoopback: `onevisit console --listen` on an
+// address off loopback is refused before the command prints a URL to open
+// (exit 1, nothing on stdout).
+func TestConsoleCLIRefusesNonLoopback(t *testing.T) {
+	env := startDev(t)
+	rc, out, errOut := runCLI("console", "--credentials", officerCredentials(env), "--exchange", env.BaseURL, "--listen", "0.0.0.0:0")
+	if rc != 1 || out != "" || !strings.Contains(errOut, "loopback") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, nothing on stdout, a refusal naming loopback", rc, out, errOut)
+	}
+}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"fmt"
-	"net"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/internal/console"
 )
@@ -30,7 +29,7 @@ func runConsole(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", *listen)
+	ln, err := console.Listen(*listen)
 	if err != nil {
 		return fmt.Errorf("console: --listen %s: %w", *listen, err)
 	}

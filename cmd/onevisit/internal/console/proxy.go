@@ -10,8 +10,8 @@
 //
 //	GET  /console/session   {"proxy":true,"officer":ID}: the page is behind this proxy
 //	POST /console/sign      {action, proposal, base, reason, policy, rollback_to}: signs the
-//	                        control event as the officer and posts it to /v1/policy/events;
-//	                        answers with the exchange's status and body
+//	                        control event as the officer and posts it to /v1/policy/events
+//	                        through the proxy; answers with the exchange's answer
 //
 // Everything else goes to the exchange unchanged but for the token:
 // /v1/*, /metrics, /healthz and /openapi.json with the officer's bearer
@@ -56,7 +56,6 @@ const maxSignBody = control.MaxEventSize
 type Proxy struct {
 	cred   *connectors.Credentials
 	client *connectors.Client
-	target *url.URL
 	log    *slog.Logger
 	hosts  map[string]bool
 	rp     *httputil.ReverseProxy
@@ -72,7 +71,7 @@ func New(cred *connectors.Credentials, client *connectors.Client, lg *slog.Logge
 	if lg == nil {
 		lg = slog.New(slog.DiscardHandler)
 	}
-	p := &Proxy{cred: cred, client: client, target: u, log: lg, hosts: map[string]bool{}}
+	p := &Proxy{cred: cred, client: client, log: lg, hosts: map[string]bool{}}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.SetURL(u)
@@ -94,11 +93,33 @@ func New(cred *connectors.Credentials, client *connectors.Client, lg *slog.Logge
 
 type tokenKey struct{}
 
-// Serve answers on ln (which must be a loopback address) until ctx ends.
-func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+// Listen listens on addr, which must be a loopback address.
+func Listen(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := loopback(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// loopback returns ln's address, or an error if it is not on loopback.
+func loopback(ln net.Listener) (*net.TCPAddr, error) {
 	addr, ok := ln.Addr().(*net.TCPAddr)
 	if !ok || !addr.IP.IsLoopback() {
-		return fmt.Errorf("console: listen on a loopback address, not %s", ln.Addr())
+		return nil, fmt.Errorf("listen on a loopback address, not %s", ln.Addr())
+	}
+	return addr, nil
+}
+
+// Serve answers on ln (which must be a loopback address) until ctx ends.
+func (p *Proxy) Serve(ctx context.Context, ln net.Listener) error {
+	addr, err := loopback(ln)
+	if err != nil {
+		return fmt.Errorf("console: %w", err)
 	}
 	p.hosts[ln.Addr().String()] = true
 	p.hosts[fmt.Sprintf("localhost:%d", addr.Port)] = true
@@ -197,27 +218,12 @@ func (p *Proxy) sign(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	body, _ := json.Marshal(map[string]string{"event": tok})
-	req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.target.JoinPath("/v1/policy/events").String(), bytes.NewReader(body))
-	if err != nil {
-		http.Error(w, "console proxy: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	req.Header.Set("Authorization", "Bearer "+access)
-	req.Header.Set("Content-Type", "application/json")
-	hc := p.client.HTTP
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		http.Error(w, "exchange unreachable", http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(resp.StatusCode)
-	_, _ = io.Copy(w, io.LimitReader(resp.Body, 16<<20))
-	p.log.Info("console proxy: policy event submitted", "action", q.Action, "proposal", q.Proposal, "status", resp.StatusCode)
+	out := r.Clone(context.WithValue(r.Context(), tokenKey{}, access))
+	out.URL.Path, out.URL.RawPath, out.URL.RawQuery = "/v1/policy/events", "", ""
+	out.Body, out.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+	out.Header.Set("Content-Type", "application/json")
+	p.log.Info("console proxy: submitting a policy event", "action", q.Action, "proposal", q.Proposal)
+	p.rp.ServeHTTP(w, out)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -108,7 +108,10 @@
   async function load() {
     status("");
     const data = await api("GET", "/v1/me/accesses");
-    data.entries.forEach((it) => { it.bytes = OVProof.b64(it.leaf); });
+    // What is shown and downloaded is decoded from the bytes the proof
+    // checks, never the server's decoded copy (entry), which nothing
+    // verifies.
+    data.entries.forEach((it) => { it.bytes = OVProof.b64(it.leaf); it.entry = JSON.parse(new TextDecoder().decode(it.bytes)); });
     last = data;
     render(data);
     const checker = OVProof.Checker(fetchText);

@@ -94,7 +94,7 @@ const OVProof = (() => {
         return { ok: false, error: String(e.message || e) };
       }
     }
-    return { check, checkpoint, reset: () => { cp = null; } };
+    return { check };
   }
-  return { Checker, b64, parseCheckpoint, rootFromInclusion, leafHash };
+  return { Checker, b64, parseCheckpoint };
 })();
