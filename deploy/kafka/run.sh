@@ -300,7 +300,9 @@ wait_started() {
 		for id in "${pending[@]}"; do
 			dir=$(node_dir "$id")
 			off=$(<"$dir/log-offset")
-			if tail -c +$((off + 1)) "$dir/logs/server.log" | grep -q 'Kafka Server started'; then
+			# grep reads to the end (no -q): under pipefail, a grep that quits at the first match
+			# leaves tail to die of SIGPIPE on a long log, and the pipeline then reads as "not found".
+			if tail -c +$((off + 1)) "$dir/logs/server.log" | grep -c 'Kafka Server started' >/dev/null; then
 				continue
 			fi
 			if ! pid_of "$id" >/dev/null; then

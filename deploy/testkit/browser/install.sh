@@ -5,7 +5,7 @@
 set -Eeuo pipefail
 need=()
 command -v chromium >/dev/null || need+=(chromium)
-fc-list 2>/dev/null | grep -qi 'wqy\|noto sans cjk' || need+=(fonts-wqy-microhei)
+fc-list 2>/dev/null | grep -ci 'wqy\|noto sans cjk' >/dev/null || need+=(fonts-wqy-microhei)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq >/dev/null
