@@ -100,8 +100,9 @@ func (r *Requester) withKeys(ctx context.Context, dir *keys.Directory, verify fu
 // Query asks for a record and verifies the answer: the record against the
 // publisher's key in the exchange's key directory (fetched once, and again
 // when a kid is unknown), each disclosed field against the signed
-// digests, the decoded data against the disclosures, the receipt, and
-// that record and receipt are about q.Subject (ErrWrongSubject).
+// digests, the decoded data against the disclosures, the receipt (its
+// dataset, purpose and case are q's, and it lists every disclosed field),
+// and that record and receipt are about q.Subject (ErrWrongSubject).
 func (r *Requester) Query(ctx context.Context, q Query) (*Answer, error) {
 	var resp wire.QueryAnswer
 	if err := r.Client.Do(ctx, "POST", "/v1/query", q, &resp); err != nil {
@@ -134,8 +135,14 @@ func (r *Requester) verify(ctx context.Context, q Query, resp wire.QueryAnswer) 
 	if err != nil {
 		return nil, fmt.Errorf("query: record: %v: %w", err, ErrUnverified)
 	}
-	if rec.Dataset != q.Dataset || rc.RecordID != rec.ID {
-		return nil, fmt.Errorf("query: got record %s of %s for a %s query, receipt names %s: %w", rec.ID, rec.Dataset, q.Dataset, rc.RecordID, ErrUnverified)
+	if rec.Dataset != q.Dataset || rc.Dataset != q.Dataset || rc.RecordID != rec.ID {
+		return nil, fmt.Errorf("query: got record %s of %s for a %s query, receipt names %s of %s: %w", rec.ID, rec.Dataset, q.Dataset, rc.RecordID, rc.Dataset, ErrUnverified)
+	}
+	// The receipt is the requester's evidence of why it holds the data:
+	// it must state the purpose and case asked for, or the answer was
+	// given (and audited) for another request.
+	if rc.Purpose != q.Purpose || rc.CaseID != q.CaseID {
+		return nil, fmt.Errorf("query: receipt names purpose %q case %q, the query purpose %q case %q: %w", rc.Purpose, rc.CaseID, q.Purpose, q.CaseID, ErrUnverified)
 	}
 	// The subject binding: the signed record's subject disclosure holds
 	// exactly the identifier asked about, and the receipt commits to that
@@ -151,6 +158,15 @@ func (r *Requester) verify(ctx context.Context, q Query, resp wire.QueryAnswer) 
 		return nil, fmt.Errorf("query: the receipt names another subject than the record: %w: %w", ErrWrongSubject, ErrUnverified)
 	}
 	fields := rec.Fields()
+	released := make(map[string]bool, len(rc.Fields))
+	for _, f := range rc.Fields {
+		released[f] = true
+	}
+	for k := range fields {
+		if !released[k] {
+			return nil, fmt.Errorf("query: field %s is disclosed but not in the receipt's released fields: %w", k, ErrUnverified)
+		}
+	}
 	if len(fields) != len(resp.Data) {
 		return nil, fmt.Errorf("query: data has %d fields, the record discloses %d: %w", len(resp.Data), len(fields), ErrUnverified)
 	}

@@ -428,6 +428,45 @@ func TestAttackAnswerForAnotherSubject(t *testing.T) {
 	}
 }
 
+// TestAttackAnswerForAnotherCase: a man in the middle rewrites the case id
+// of a query, so the exchange answers (and audits) the child's record for
+// another case; the requester gets the child's genuine record with a
+// genuine receipt for that other case. The SDK refuses it with
+// ErrUnverified: the receipt is the requester's evidence of why it holds
+// the data, and it names another case. Before the fix it verified.
+func TestAttackAnswerForAnotherCase(t *testing.T) {
+	env := startDev(t)
+	ctx := context.Background()
+	recPublishSamples(t, env)
+	child := samples.ChildResidentID
+	p := pseudonymOf(t, env, child)
+	waitFor(t, "the child's record in the view", func() bool { _, ok := env.Node.View().Get("household", p); return ok })
+	sc, err := env.Client("school-enrolment")
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := connectors.Query{Dataset: "household", Subject: child, Purpose: "school_enrolment", CaseID: "SE-2026-0001"}
+	honest, err := (&connectors.Requester{Client: sc}).Query(ctx, q)
+	if err != nil {
+		t.Fatalf("honest query: %v", err)
+	}
+	if honest.Receipt.CaseID != q.CaseID || honest.Receipt.Purpose != q.Purpose {
+		t.Fatalf("honest receipt names purpose %q case %q; want %q %q", honest.Receipt.Purpose, honest.Receipt.CaseID, q.Purpose, q.CaseID)
+	}
+	sc.HTTP = &http.Client{Transport: recSwapSubject{from: "SE-2026-0001", to: "SE-2026-0999"}}
+	got, err := (&connectors.Requester{Client: sc}).Query(ctx, q)
+	if !errors.Is(err, connectors.ErrUnverified) || errors.Is(err, connectors.ErrWrongSubject) {
+		rc := ""
+		if got != nil {
+			rc = got.Receipt.CaseID
+		}
+		t.Fatalf("answer with a receipt for case SE-2026-0999 to a query for SE-2026-0001: receipt case %q, err %v; want ErrUnverified (not ErrWrongSubject: the subject is right)", rc, err)
+	}
+	if !strings.Contains(err.Error(), `case "SE-2026-0999"`) {
+		t.Fatalf("error %q does not name the receipt's case", err)
+	}
+}
+
 // TestAttackForgedAuditEntry: entries produced straight to the audit topic
 // with a raw writer (a back-dated query of the child's data by the tax
 // bureau; the same with a MAC header copied from a genuine entry) are not
