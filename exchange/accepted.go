@@ -42,7 +42,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	// in the log (view.Entry.Pos), which orders same-second updates.
 	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
 		if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
-			n.view.ApplyAt(string(m.Key), cur.At(m.Offset), m.Topic, m.Partition)
+			n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
 		}
 		return
 	}
@@ -77,13 +77,28 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	for attempt := 0; ; attempt++ {
 		pseud, err := n.pseud.Of(ctx, subject)
 		if err == nil {
-			n.view.ApplyAt(pseud, entry, m.Topic, m.Partition)
+			n.applyView(ctx, m, pseud, entry)
 			return
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
+		backoff(ctx, attempt)
+	}
+}
+
+// applyView installs entry, read from m, in the view under pseud. A view
+// store that cannot be read or written holds the record (and the tail
+// with it) until it can, or until ctx ends: the tail's checkpoint never
+// moves past a record that is not in the view.
+func (n *Node) applyView(ctx context.Context, m kafka.Message, pseud string, entry *view.Entry) {
+	for attempt := 0; ; attempt++ {
+		_, err := n.view.ApplyAt(pseud, entry, m.Topic, m.Partition)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		n.p.Logger.Warn("view store unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		backoff(ctx, attempt)
 	}
 }

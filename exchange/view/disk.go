@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
 )
 
 // Disk layout of a view opened with Open (one Pebble database):
@@ -71,6 +72,9 @@ type Options struct {
 	// CacheBytes is Pebble's block cache (default 32 MiB): the view's
 	// memory does not grow with the records it holds.
 	CacheBytes int64
+	// FS is the filesystem the store is kept on (nil: the operating
+	// system's). Tests put one there that fails reads or writes.
+	FS vfs.FS
 }
 
 // Open returns a view kept on disk in dir (created if missing), its
@@ -150,7 +154,7 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 // write-ahead log (BenchmarkApplyGet).
 func (d *disk) open(dir string, o Options) error {
 	c := pebble.NewCache(o.CacheBytes)
-	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true})
+	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true, FS: o.FS})
 	if err != nil {
 		c.Unref()
 		return fmt.Errorf("view: open store: %w", err)
@@ -204,16 +208,19 @@ func (d *disk) get(k []byte) ([]byte, error) {
 	return out, nil
 }
 
-func (d *disk) has(k []byte) bool {
+func (d *disk) has(k []byte) (bool, error) {
 	if d.closed {
-		return false
+		return false, errClosed
 	}
 	_, c, err := d.db.Get(k)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		return false
+		return false, err
 	}
 	c.Close()
-	return true
+	return true, nil
 }
 
 func entryKey(dataset, subject string) []byte {
@@ -385,25 +392,34 @@ func decode(b []byte) (*Entry, error) {
 
 // apply is Apply on disk: read the subject's entry, decide, and write the
 // entry, its record id, the live count and (for an entry read from the
-// log) its partition's checkpoint in one batch.
-func (v *View) applyDisk(subject string, e *Entry, topic string, partition int) bool {
+// log) its partition's checkpoint in one batch. When the store cannot be
+// read or written, nothing is written, the checkpoint stays where it was
+// and the error says why: the caller applies e again (an entry that fails
+// its MAC is not such an error: the new one replaces it).
+func (v *View) applyDisk(subject string, e *Entry, topic string, partition int) (bool, error) {
 	d := v.disk
 	if d.closed {
-		return false
+		return false, errClosed
 	}
 	id := e.Key().flat()
-	applied := d.has(seenKey(id))
+	applied, err := d.has(seenKey(id))
+	if err != nil {
+		return false, fmt.Errorf("view: read store: %w", err)
+	}
 	k := entryKey(e.Dataset, subject)
 	old, err := d.entry(k)
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		return false, fmt.Errorf("view: read store: %w", err)
+	}
 	ok := old != nil
 	b := d.db.NewBatch()
 	defer b.Close()
 	if !applied {
 		_ = b.Set(seenKey(id), nil, nil)
 	}
-	replace := err == nil && (!ok || e.replaces(old, applied)) || errors.Is(err, ErrCorrupt)
+	replace := err != nil || !ok || e.replaces(old, applied) // err: ErrCorrupt
+	live := v.live
 	if replace {
-		live := v.live
 		switch {
 		case ok && !old.Deleted && e.Deleted:
 			live--
@@ -415,31 +431,37 @@ func (v *View) applyDisk(subject string, e *Entry, topic string, partition int) 
 			var n [8]byte
 			binary.BigEndian.PutUint64(n[:], uint64(live))
 			_ = b.Set([]byte(keyLive), n[:], nil)
-			v.live = live
 		}
 	}
-	ok2 := topic != "" && e.Pos > 0
-	if ok2 {
-		d.checkpoint(b, topic, partition, e.Pos)
+	moved := ""
+	if topic != "" && e.Pos > 0 {
+		moved = d.checkpoint(b, topic, partition, e.Pos)
 	}
 	if !b.Empty() {
 		if err := b.Commit(pebble.NoSync); err != nil {
-			return false
+			return false, fmt.Errorf("view: write store: %w", err)
 		}
 	}
-	return replace
+	// Only what is written counts: the live count and the checkpoint.
+	v.live = live
+	if moved != "" {
+		d.offsets[moved] = e.Pos
+	}
+	return replace, nil
 }
 
-// checkpoint adds partition's next offset to b if it moved forward.
-func (d *disk) checkpoint(b *pebble.Batch, topic string, partition int, next int64) {
+// checkpoint adds partition's next offset to b if it moved forward, and
+// returns the partition's offset key for the caller to record in
+// d.offsets once b is committed ("" if it did not move).
+func (d *disk) checkpoint(b *pebble.Batch, topic string, partition int, next int64) string {
 	ok := offsetKey(topic, partition)
 	if d.offsets[ok] >= next {
-		return
+		return ""
 	}
-	d.offsets[ok] = next
 	k := []byte(prefixOffset + ok)
 	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+macLen), uint64(next))
 	_ = b.Set(k, append(val, d.mac(k, val)...), nil)
+	return ok
 }
 
 // offset reads the checkpoint stored at k: ok false when its value is not
@@ -454,11 +476,15 @@ func (d *disk) offset(k, v []byte) (next int64, ok bool) {
 // ApplyAt is Apply for an entry read from partition of topic (e.Pos is
 // set): on disk the partition's checkpoint moves to e.Pos in the same
 // batch as the entry, whether or not e replaced what was there.
-func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) bool {
+//
+// It returns an error only for a view on disk whose store could not be
+// read or written: then neither the entry nor the checkpoint moved, and
+// the caller must apply e again before it goes past e.Pos (Advance).
+func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) (bool, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.disk == nil {
-		return v.applyLocked(subject, e)
+		return v.applyLocked(subject, e), nil
 	}
 	return v.applyDisk(subject, e, topic, partition)
 }
@@ -482,8 +508,14 @@ func (v *View) Advance(topic string, partition int, next int64) error {
 	}
 	b := v.disk.db.NewBatch()
 	defer b.Close()
-	v.disk.checkpoint(b, topic, partition, next)
-	return b.Commit(pebble.NoSync)
+	moved := v.disk.checkpoint(b, topic, partition, next)
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return err
+	}
+	if moved != "" {
+		v.disk.offsets[moved] = next
+	}
+	return nil
 }
 
 // Resume returns the offset to read partition of topic from: the

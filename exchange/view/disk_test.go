@@ -3,12 +3,17 @@ package view_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/vfs/errorfs"
 
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
@@ -295,5 +300,58 @@ func TestStoreRefusesForgedCheckpoints(t *testing.T) {
 				t.Errorf("Corrupt() = %d, want 1", w.Corrupt())
 			}
 		})
+	}
+}
+
+// TestStoreReadErrorKeepsCheckpoint: when the store cannot be read (a disk
+// error, injected here through Pebble's errorfs on the store's table
+// files), ApplyAt reports it and neither the entry nor the partition's
+// checkpoint moves, so the tail applies the record again instead of
+// reading past it. Before the fix the record was lost: the read error
+// counted as "keep what is there" and the checkpoint moved on.
+func TestStoreReadErrorKeepsCheckpoint(t *testing.T) {
+	p := newPublisher(t)
+	dir := t.TempDir()
+	v := openDisk(t, dir)
+	if _, err := v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	var failing atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if failing.Load() && op.OpKind() == errorfs.OpKindRead && strings.HasSuffix(path, ".sst") {
+			return errorfs.ErrInjected
+		}
+		return nil
+	}))
+	// A cache too small to hold a block: every read goes to the files.
+	w, err := view.Open(dir, testKey, view.Options{CacheBytes: 1, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	failing.Store(true)
+	newer := p.entry(t, "r2", 200, record.Upsert).At(1)
+	replaced, err := w.ApplyAt("s1", newer, topic, 0)
+	if !errors.Is(err, errorfs.ErrInjected) || replaced {
+		t.Fatalf("ApplyAt with the store unreadable = %v, %v; want false and the read error", replaced, err)
+	}
+	if next, ok := w.Resume(topic, 0); next != 1 || !ok {
+		t.Fatalf("checkpoint after the failed apply = %d, %v; want 1 (still before offset 1)", next, ok)
+	}
+
+	failing.Store(false)
+	replaced, err = w.ApplyAt("s1", newer, topic, 0)
+	if err != nil || !replaced {
+		t.Fatalf("ApplyAt again with the store readable = %v, %v; want true, nil", replaced, err)
+	}
+	if next, _ := w.Resume(topic, 0); next != 2 {
+		t.Fatalf("checkpoint after the retried apply = %d; want 2", next)
+	}
+	if got := stateOf(w, "s1"); got != (state{true, true, "r2", false}) {
+		t.Fatalf("s1 after the retried apply: %+v; want r2 live", got)
 	}
 }

@@ -204,12 +204,16 @@ func New(maxIDs int) *View {
 }
 
 // Apply installs e for subject (a pseudonym) unless the view already has
-// a newer record. It reports whether e replaced what was there.
+// a newer record. It reports whether e replaced what was there. On disk, a
+// store that cannot be read or written leaves the view as it was and
+// reports false; the tail that reads the record back applies it then
+// (ApplyAt, which reports the error).
 func (v *View) Apply(subject string, e *Entry) bool {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.disk != nil {
-		return v.applyDisk(subject, e, "", 0)
+		ok, _ := v.applyDisk(subject, e, "", 0)
+		return ok
 	}
 	return v.applyLocked(subject, e)
 }
@@ -270,7 +274,11 @@ func (v *View) Seen(issuer, dataset, id string) bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	if v.disk != nil {
-		return v.disk.has(seenKey(Key{issuer, dataset, id}.flat()))
+		// A store that cannot be read says not seen: the record goes on,
+		// and the view's (iat, id) order still refuses a replay of an
+		// older one when it is applied.
+		ok, _ := v.disk.has(seenKey(Key{issuer, dataset, id}.flat()))
+		return ok
 	}
 	return v.seen.has(Key{issuer, dataset, id}.flat())
 }
