@@ -12,15 +12,17 @@
 //     for one subject's record for a purpose and case, and verifies the
 //     answer itself: the record's signature against the publisher's key
 //     from the exchange's key directory, every returned field against the
-//     signed digests, the exchange's receipt against the record, and that
+//     signed digests, the exchange's receipt against the record (and that
+//     it names the dataset, purpose and case asked for), and that
 //     both are about the subject it asked for: the record's signed
 //     sub_field disclosure holds exactly that identifier and the receipt's
 //     subject_sd commits to it (ErrWrongSubject otherwise).
 //     Requester.Case asks for a procedure's whole case bundle in one call
 //     (POST /v1/cases) and verifies it whole: every item as a single
 //     answer, bound to the subject sent for its role, every receipt
-//     naming the bundle's purpose and case id; Procedures lists the
-//     catalogue.
+//     naming the bundle's purpose and case id, and the exchange's case
+//     receipt over the whole bundle (no item dropped or turned into a
+//     missing one on the way); Procedures lists the catalogue.
 //   - A Responder answers a live dataset's queries at the department
 //     (exchange/live): it reads the exchange's signed requests from
 //     request.<dataset> in its group, checks them against the exchange's

@@ -36,7 +36,7 @@ func (s *Server) cases(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	}
 	out := wire.CaseAnswer{
 		Procedure: ans.Procedure, Purpose: ans.Purpose, CaseID: ans.CaseID, Complete: ans.Complete(),
-		Items: []wire.CaseItem{}, Missing: []wire.CaseMissing{}, RequestID: requestID(r.Context()),
+		Items: []wire.CaseItem{}, Missing: []wire.CaseMissing{}, RequestID: requestID(r.Context()), Receipt: ans.Receipt,
 	}
 	for _, it := range ans.Items {
 		out.Items = append(out.Items, wire.CaseItem{Role: it.Role, Dataset: it.Dataset, Record: it.Record, Data: it.Data, Receipt: it.Receipt})

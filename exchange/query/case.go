@@ -8,10 +8,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/codes"
+	"github.com/onevisit/onevisit/exchange/receipt"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
@@ -81,6 +83,10 @@ type CaseAnswer struct {
 	Procedure, Purpose, CaseID string
 	Items                      []CaseItem
 	Missing                    []MissingItem
+	// Receipt is the exchange's case receipt over the whole bundle
+	// (receipt.CaseClaims): a relay can neither drop an item nor pass a
+	// released one off as missing.
+	Receipt string
 	// Elapsed is the assembly time: from Start until every item was
 	// decided and its audit entry durable.
 	Elapsed time.Duration
@@ -108,9 +114,10 @@ func (a CaseAnswer) Complete() bool { return len(a.Missing) == 0 }
 // names, with its own audit entry naming the procedure; the items run
 // concurrently. An item refused (not_found, denied, consent_required,
 // ...) becomes a MissingItem; an outage or a retryable refusal
-// (unavailable, keys_stale) fails the whole case. Last comes one audit
-// entry of kind case: the procedure, case id, case_complete or
-// case_incomplete, and the assembly time.
+// (unavailable, keys_stale) fails the whole case. Then the bundle is
+// signed (CaseAnswer.Receipt), and last comes one audit entry of kind
+// case: the procedure, case id, case_complete or case_incomplete, and the
+// assembly time.
 func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 	if r.Start.IsZero() {
 		r.Start = time.Now()
@@ -188,6 +195,10 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 		}
 		out.Missing = append(out.Missing, MissingItem{Role: ev.Role, Dataset: ev.Dataset, Reason: reason, Holders: pol.Publishers(ev.Dataset)})
 	}
+	out.Receipt, err = s.caseReceipt(ctx, r, out)
+	if err != nil {
+		return CaseAnswer{}, err
+	}
 	out.Elapsed = time.Since(r.Start)
 
 	sum := entry
@@ -201,6 +212,26 @@ func (s *Service) Case(ctx context.Context, r CaseRequest) (CaseAnswer, error) {
 	}
 	s.cases.observe(out)
 	return out, nil
+}
+
+// caseReceipt signs the bundle a: each item by the digest of its own
+// receipt, each missing item by its reason, in the order of the evidence.
+func (s *Service) caseReceipt(ctx context.Context, r CaseRequest, a CaseAnswer) (string, error) {
+	c := receipt.CaseClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: r.Consumer, ID: r.RequestID, IssuedAt: jwt.NewNumericDate(s.d.Now())},
+		Procedure:        a.Procedure, Purpose: a.Purpose, CaseID: a.CaseID,
+	}
+	for _, it := range a.Items {
+		c.Items = append(c.Items, receipt.CaseItem{Role: it.Role, Dataset: it.Dataset, ReceiptSHA256: receipt.Digest(it.Receipt)})
+	}
+	for _, m := range a.Missing {
+		c.Missing = append(c.Missing, receipt.CaseMissing{Role: m.Role, Dataset: m.Dataset, Reason: m.Reason})
+	}
+	tok, err := receipt.SignCase(ctx, s.d.Receipts, c)
+	if err != nil {
+		return "", fmt.Errorf("case %s: %w", a.Procedure, err)
+	}
+	return tok, nil
 }
 
 // checkCase makes the case-level checks (see Case) and fills the refusal

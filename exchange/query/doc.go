@@ -119,8 +119,11 @@
 // is refused only for bad input (unknown_procedure, role_not_in_procedure,
 // invalid_credit_code for the company role, the subject and case-id checks
 // above), the wrong service (procedure_not_yours) or the caller's limits
-// (one count per item), and fails on an outage. After the items, one
-// audit entry of kind case records the procedure, the case id, whether
+// (one count per item), and fails on an outage. After the items the
+// exchange signs a case receipt over the whole bundle
+// (receipt.CaseClaims: each item by the digest of its receipt, each
+// missing item by its reason), so nobody on the way can drop an item or
+// pass it off as missing; then one audit entry of kind case records the procedure, the case id, whether
 // the case was complete and the assembly time. Subjects are resident IDs,
 // or unified social credit codes for datasets about organisations
 // (CheckSubjectOf: the dataset's subject field's format decides).

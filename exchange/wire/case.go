@@ -46,6 +46,10 @@ type CaseAnswer struct {
 	Missing   []CaseMissing `json:"missing"`
 	Complete  bool          `json:"complete"`
 	RequestID string        `json:"request_id"`
+	// Receipt is the exchange's case receipt (typ
+	// onevisit-case-receipt+jwt, exchange/receipt.CaseClaims): it lists
+	// every item and every missing one, so the bundle is used whole.
+	Receipt string `json:"receipt"`
 }
 
 // Evidence is one item of a procedure: the record of the subject in Role

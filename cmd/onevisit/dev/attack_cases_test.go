@@ -47,8 +47,10 @@ func (c caseRewrite) RoundTrip(r *http.Request) (*http.Response, error) {
 // TestAttackCaseBundleTampered: genuine records and receipts rearranged
 // in a bundle (an item about the other parent, a receipt of another case,
 // an item twice, an item under a role not asked about, complete claimed
-// with items missing, a field changed) fail the requester SDK's
-// verification of the whole bundle; the honest bundle verifies.
+// with items missing, a field changed; an item dropped, or listed as
+// missing, a missing item's reason changed, the case receipt swapped or
+// left out) fail the requester SDK's verification of the whole bundle;
+// the honest bundle verifies.
 func TestAttackCaseBundleTampered(t *testing.T) {
 	env := startDev(t)
 	ctx := context.Background()
@@ -68,6 +70,7 @@ func TestAttackCaseBundleTampered(t *testing.T) {
 		t.Fatalf("second case: %d %s", resp.StatusCode, b)
 	}
 	other["child/birth"] = otherCase.Items[0].Receipt
+	other["case"] = otherCase.Receipt
 
 	index := func(a *wire.CaseAnswer, role, dataset string) int {
 		for i, it := range a.Items {
@@ -97,6 +100,24 @@ func TestAttackCaseBundleTampered(t *testing.T) {
 		{"complete claimed with items missing", map[string]string{"child": samples.ChildResidentID}, func(a *wire.CaseAnswer) { a.Complete = true }, false},
 		{"a field changed", subjects, func(a *wire.CaseAnswer) { a.Items[index(a, "child", "birth")].Data["name"] = "陈子轩" }, false},
 		{"another procedure's bundle", subjects, func(a *wire.CaseAnswer) { a.Procedure = "school_enrolment" }, false},
+		// Before the case receipt, these three passed: the item list and
+		// the missing list carried no signature.
+		{"an item dropped, nothing said missing", subjects, func(a *wire.CaseAnswer) {
+			i := index(a, "father", "household")
+			a.Items = append(a.Items[:i], a.Items[i+1:]...)
+		}, false},
+		{"an item dropped and listed as not found", subjects, func(a *wire.CaseAnswer) {
+			i := index(a, "child", "birth")
+			a.Items = append(a.Items[:i], a.Items[i+1:]...)
+			a.Missing = append(a.Missing, wire.CaseMissing{Role: "child", Dataset: "birth", Reason: "not_found", Holders: []string{}})
+			a.Complete = false
+		}, false},
+		{"a missing item's reason changed", map[string]string{"child": samples.ChildResidentID}, func(a *wire.CaseAnswer) {
+			a.Missing[0].Reason = "consent_required"
+		}, false},
+		{"the case receipt of another case", subjects, func(a *wire.CaseAnswer) { a.Receipt = other["case"] }, false},
+		{"no case receipt", subjects, func(a *wire.CaseAnswer) { a.Receipt = "" }, false},
+		{"an item's receipt as the case receipt", subjects, func(a *wire.CaseAnswer) { a.Receipt = a.Items[0].Receipt }, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
