@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble"
+	"github.com/cockroachdb/pebble/bloom"
 	"github.com/cockroachdb/pebble/vfs"
 )
 
@@ -154,7 +155,15 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 // write-ahead log (BenchmarkApplyGet).
 func (d *disk) open(dir string, o Options) error {
 	c := pebble.NewCache(o.CacheBytes)
-	db, err := pebble.Open(dir, &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true, FS: o.FS})
+	po := &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true, FS: o.FS}
+	// Most reads are of keys that are not there (a record id never seen,
+	// a subject not held yet): a Bloom filter per table answers those
+	// without reading its blocks.
+	po.Levels = make([]pebble.LevelOptions, 7)
+	for i := range po.Levels {
+		po.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(dir, po)
 	if err != nil {
 		c.Unref()
 		return fmt.Errorf("view: open store: %w", err)

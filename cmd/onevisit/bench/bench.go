@@ -265,7 +265,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 	}
 	res.BytesPerRecord = memoryPerRecord(recs)
 	say("memory per held record:      %10.0f bytes (a view in memory, alone)", res.BytesPerRecord)
-	for _, e := range envs {
+	for i, e := range envs {
 		opts := e.opts
 		if opts.Kafka != nil {
 			kc := *opts.Kafka
@@ -273,7 +273,7 @@ func Run(ctx context.Context, o Options) (Result, error) {
 			opts.Kafka = &kc
 		}
 		say("[%s, scale: %d records held by one node, view and audit log on disk]", e.name, min(o.Records, NodeRecords))
-		sc, err := scale(ctx, opts, o, say)
+		sc, err := scale(ctx, opts, o, i, say)
 		if err != nil {
 			return res, fmt.Errorf("bench scale on %s: %w", e.name, err)
 		}

@@ -107,7 +107,7 @@ const NodeRecords = 300_000
 
 // scale runs the scale phase in a fresh environment made by opts, and
 // prints each figure as soon as it is measured.
-func scale(ctx context.Context, opts dev.Options, o Options, say func(string, ...any)) (Scale, error) {
+func scale(ctx context.Context, opts dev.Options, o Options, envIndex int, say func(string, ...any)) (Scale, error) {
 	o.Records = min(o.Records, NodeRecords)
 	s := Scale{Records: o.Records}
 	mb := func(b int64) float64 { return float64(b) / (1 << 20) }
@@ -168,9 +168,14 @@ func scale(ctx context.Context, opts dev.Options, o Options, say func(string, ..
 			s.JoinWorstP99 = max(s.JoinWorstP99, p99)
 		}
 	}()
+	stopProfile := func() {}
+	if o.Profile != nil {
+		stopProfile = o.Profile("rebuild", envIndex)
+	}
 	start = time.Now()
 	n2, err := env.StartNode(ctx, "bench-rebuild")
 	s.Rebuild = time.Since(start)
+	stopProfile()
 	close(joined)
 	<-joinDone
 	if err != nil {

@@ -23,7 +23,7 @@ func runBench(ctx context.Context, e *env, args []string) error {
 	fs.IntVar(&o.CaseConcurrency, "case-concurrency", 0, "concurrent case-bundle clients (default 4; each bundle runs its five items concurrently)")
 	asJSON := fs.Bool("json", false, "print one JSON object with the figures on standard output (field names are stable: see bench.Report); the progress text goes to standard error")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
-	phaseProfile := fs.String("phase-cpuprofile", "", "write a CPU profile of each timed ingest (pipeline) and query phase to PREFIX-ingest.prof and PREFIX-query.prof (PREFIX-kafka-*.prof against --brokers); not with --cpuprofile")
+	phaseProfile := fs.String("phase-cpuprofile", "", "write a CPU profile of each timed ingest (pipeline) and query phase, and of the scale phase's rebuild, to PREFIX-ingest.prof, PREFIX-query.prof and PREFIX-rebuild.prof (PREFIX-kafka-*.prof against --brokers); not with --cpuprofile")
 	vaultKey := fs.String("vault-key", "", "also measure record signing through this Vault transit key (VAULT_ADDR, VAULT_TOKEN from the environment) at batch sizes 1, 16, 64, 256, beside a file key")
 	brokers := fs.String("brokers", "", "also measure against this Kafka cluster (comma separated; SASL from ONEVISIT_KAFKA_SASL_MECHANISM, _USER, _PASSWORD), in a namespace of its own")
 	out := outputFlag(fs)
