@@ -148,11 +148,7 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 		return nil
 	}
 	// The same checks as a record entering the view (applyAccepted).
-	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
-	if err := n.checkAcceptedMAC(m, at); err != nil {
-		return refuse(err)
-	}
-	rec, subj, subject, err := n.verifyAccepted(string(m.Value), ds, at)
+	rec, subj, subject, err := n.verifyAccepted(m, ds)
 	if err != nil {
 		return refuse(err)
 	}
@@ -163,6 +159,7 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 	if err != nil {
 		return err
 	}
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64) // covered by the MAC verifyAccepted checked
 	entry := view.FromRecord(rec, at)
 	if err := n.fulfilCorrections(ctx, entry, pseud); err != nil {
 		return err

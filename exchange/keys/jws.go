@@ -46,16 +46,7 @@ func verifyCompact(token string, h Header, r Resolver, use Use, claims jwt.Claim
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w: could not base64 decode signature: %w", ErrMalformedJWT, jwt.ErrTokenMalformed, err)
 	}
-	pk, err := r.PublicKey(h.Kid)
-	switch {
-	case err != nil:
-	case pk.Use != use:
-		err = fmt.Errorf("%w: kid %q is a %s key, want %s", ErrWrongUse, h.Kid, pk.Use, use)
-	case pk.Status == Revoked:
-		err = fmt.Errorf("%w: kid %q", ErrRevoked, h.Kid)
-	case len(pk.Key) != ed25519.PublicKeySize:
-		err = fmt.Errorf("%w: kid %q has no Ed25519 key", ErrUnknownKey, h.Kid)
-	}
+	pk, err := Resolve(r, h.Kid, use)
 	if err != nil {
 		return PublicKey{}, fmt.Errorf("parse jwt: %w", err)
 	}
@@ -67,6 +58,28 @@ func verifyCompact(token string, h Header, r Resolver, use Use, claims jwt.Claim
 	}
 	if err := jwt.NewValidator(opts...).Validate(claims); err != nil {
 		return PublicKey{}, fmt.Errorf("parse jwt: %w: %w: %w", ErrInvalidClaims, jwt.ErrTokenInvalidClaims, err)
+	}
+	return pk, nil
+}
+
+// Resolve returns the key version kid names in r, if it may check
+// material made for use: known (ErrUnknownKey), a key of that use
+// (ErrWrongUse), not revoked (ErrRevoked; wrap r with AcceptedBefore to
+// ask as of an earlier time) and an Ed25519 key. ParseJWT resolves every
+// kid through it.
+func Resolve(r Resolver, kid string, use Use) (PublicKey, error) {
+	pk, err := r.PublicKey(kid)
+	switch {
+	case err != nil:
+	case pk.Use != use:
+		err = fmt.Errorf("%w: kid %q is a %s key, want %s", ErrWrongUse, kid, pk.Use, use)
+	case pk.Status == Revoked:
+		err = fmt.Errorf("%w: kid %q", ErrRevoked, kid)
+	case len(pk.Key) != ed25519.PublicKeySize:
+		err = fmt.Errorf("%w: kid %q has no Ed25519 key", ErrUnknownKey, kid)
+	}
+	if err != nil {
+		return PublicKey{}, err
 	}
 	return pk, nil
 }

@@ -328,6 +328,10 @@ func TestVerifyErrors(t *testing.T) {
 		{"empty", "", []error{ErrMalformed}},
 		{"only ~", "~", []error{ErrMalformed}},
 	}
+	// Vouched checks all Verify checks but the signature math: it refuses
+	// every case above with the same errors, except the two that only the
+	// signature catches (a MAC over the exact bytes does instead).
+	signatureOnly := map[string]bool{"payload bit flip": true, "signature bit flip": true}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec, err := Verify(tt.record, d)
@@ -338,6 +342,53 @@ func TestVerifyErrors(t *testing.T) {
 				if !errors.Is(err, want) {
 					t.Errorf("err = %v, want %v", err, want)
 				}
+			}
+			rec, err = Vouched(tt.record, d)
+			if signatureOnly[tt.name] {
+				if err != nil {
+					t.Errorf("Vouched: %v; want the record (only the signature is wrong)", err)
+				}
+				return
+			}
+			if rec != nil {
+				t.Errorf("Vouched returned a record with error %v", err)
+			}
+			for _, want := range tt.wantErr {
+				if !errors.Is(err, want) {
+					t.Errorf("Vouched: err = %v, want %v", err, want)
+				}
+			}
+		})
+	}
+}
+
+// TestVouchedIsVerify: on genuine records Vouched returns exactly what
+// Verify returns, key included, also through keys.AcceptedBefore for a
+// key revoked after acceptance.
+func TestVouchedIsVerify(t *testing.T) {
+	d := testDirectory(t)
+	d1 := disc("c2FsdHNhbHRzYWx0c2FsdA", "name", `"张三"`)
+	d2 := disc("b3RoZXJzYWx0b3RoZXJzYQ", "tax_year", `2024`)
+	old := craft(`{"alg":"EdDSA","kid":"tax-record#0","typ":"onevisit+sd-jwt"}`, payloadJSON(sdList(d1), ""), edSign(oldKey), d1)
+	for _, tc := range []struct {
+		name   string
+		record string
+		r      keys.Resolver
+	}{
+		{"current key", craft(taxHeader, payloadJSON(sdList(d1, d2), `,"exp":99999999999`), edSign(taxKey), d1, d2), d},
+		{"key revoked after acceptance", old, keys.AcceptedBefore(d, time.Unix(1_600_000_000, 0))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := Verify(tc.record, tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := Vouched(tc.record, tc.r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Fatalf("Vouched = %+v\nVerify  = %+v", got, want)
 			}
 		})
 	}

@@ -283,6 +283,30 @@ func TestAttackAcceptedTopic(t *testing.T) {
 		}
 	})
 
+	t.Run("genuine node MAC over a record with another signature", func(t *testing.T) {
+		// The node does not verify the signature of a record again when
+		// it reads it back under a valid node MAC (record.Vouched): the
+		// MAC covers the exact bytes, signature included. The child's
+		// genuine message with every header (the MAC too) and only the
+		// signature replaced must be refused for its MAC.
+		jwtPart, discs, _ := strings.Cut(string(orig.Value), "~")
+		dot := strings.LastIndex(jwtPart, ".")
+		sig := make([]byte, 64)
+		if _, err := rand.Read(sig); err != nil {
+			t.Fatal(err)
+		}
+		forged := jwtPart[:dot+1] + base64.RawURLEncoding.EncodeToString(sig) + "~" + discs
+		before := recCounter(t, env, "onevisit_view_records_refused_total", map[string]string{"dataset": "household", "code": "no_node_mac"})
+		recProduce(t, env, kafka.Message{Topic: orig.Topic, Key: orig.Key, Value: []byte(forged), Headers: orig.Headers})
+		waitFor(t, "the re-signed copy to be refused for its MAC", func() bool {
+			return recCounter(t, env, "onevisit_view_records_refused_total", map[string]string{"dataset": "household", "code": "no_node_mac"}) > before
+		})
+		checkChildServed(t, "(the child's record with another signature)")
+		if cur, _ := env.Node.View().Current("household", childKey); cur.Same(forged) {
+			t.Fatal("the view holds the copy with the replaced signature")
+		}
+	})
+
 	t.Run("forged record squatting a record id", func(t *testing.T) {
 		// A forged record takes the id the department will use next; the
 		// department's genuine record with that id must still be accepted,
