@@ -37,15 +37,20 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	id := string(header(m, "onevisit-record-id"))
 	// The value the node MAC covers (the last such header).
 	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
-	// The view already holds exactly this record under this key: it was
-	// verified when it went in (by this tail or this node's pipeline). If
-	// it went in as this node's own write, the view learns where it sits
-	// in the log (view.Entry.Pos), which orders same-second updates.
-	if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
-		if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
-			n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
+	// This node's own write: its pipeline may have put exactly this record
+	// under this key in the view already, verified. Then the view only
+	// learns where it sits in the log (view.Entry.Pos), which orders
+	// same-second updates. The onevisit-node header (no MAC covers it)
+	// only decides whether to look: a wrong one costs a lookup or a
+	// verification, it is never trusted. Other nodes' records, all of
+	// them while a new node rebuilds its view, skip the lookup.
+	if string(header(m, "onevisit-node")) == n.p.Node {
+		if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
+			if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
+				n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
+			}
+			return
 		}
-		return
 	}
 	refuse := func(err error) {
 		c := refusalCode(err)
