@@ -65,16 +65,9 @@ func SignCase(ctx context.Context, s keys.Signer, c CaseClaims) (string, error) 
 // was issued to consumer by the exchange. Comparing what it lists with the
 // bundle it came with is the caller's.
 func VerifyCase(token string, r keys.Resolver, consumer string) (CaseClaims, error) {
-	if consumer == "" {
-		return CaseClaims{}, fmt.Errorf("verify case receipt: %w: no consumer given", keys.ErrInvalidClaims)
-	}
 	var c CaseClaims
-	k, err := keys.ParseJWT(token, r, keys.UseReceipt, CaseType, &c, jwt.WithIssuer(Issuer), jwt.WithSubject(consumer), jwt.WithIssuedAt())
-	if err != nil {
+	if err := parseExchangeJWT(token, r, CaseType, consumer, &c); err != nil {
 		return CaseClaims{}, fmt.Errorf("verify case receipt: %w", err)
-	}
-	if k.Owner != keys.OwnerExchange {
-		return CaseClaims{}, fmt.Errorf("verify case receipt: key %s belongs to %s: %w", k.KID, k.Owner, keys.ErrWrongUse)
 	}
 	return c, nil
 }

@@ -75,20 +75,30 @@ func Sign(ctx context.Context, s keys.Signer, c Claims) (string, error) {
 // Verify checks a receipt against the key directory and the record string
 // it came with, and that it was issued to consumer.
 func Verify(token string, r keys.Resolver, record, consumer string) (Claims, error) {
-	if consumer == "" {
-		// jwt/v5 checks nothing for an empty expected subject.
-		return Claims{}, fmt.Errorf("verify receipt: %w: no consumer given", keys.ErrInvalidClaims)
-	}
 	var c Claims
-	k, err := keys.ParseJWT(token, r, keys.UseReceipt, Type, &c, jwt.WithIssuer(Issuer), jwt.WithSubject(consumer), jwt.WithIssuedAt())
-	if err != nil {
+	if err := parseExchangeJWT(token, r, Type, consumer, &c); err != nil {
 		return Claims{}, fmt.Errorf("verify receipt: %w", err)
-	}
-	if k.Owner != "exchange" {
-		return Claims{}, fmt.Errorf("verify receipt: key %s belongs to %s: %w", k.KID, k.Owner, keys.ErrWrongUse)
 	}
 	if c.RecordSHA256 != Digest(record) {
 		return Claims{}, fmt.Errorf("verify receipt: %w", ErrMismatch)
 	}
 	return c, nil
+}
+
+// parseExchangeJWT verifies a JWS of typ the exchange issued to consumer
+// with its receipt key into claims: EdDSA, iss Issuer, sub consumer, iat,
+// and a receipt-use key the exchange owns.
+func parseExchangeJWT(token string, r keys.Resolver, typ, consumer string, claims jwt.Claims) error {
+	if consumer == "" {
+		// jwt/v5 checks nothing for an empty expected subject.
+		return fmt.Errorf("%w: no consumer given", keys.ErrInvalidClaims)
+	}
+	k, err := keys.ParseJWT(token, r, keys.UseReceipt, typ, claims, jwt.WithIssuer(Issuer), jwt.WithSubject(consumer), jwt.WithIssuedAt())
+	if err != nil {
+		return err
+	}
+	if k.Owner != keys.OwnerExchange {
+		return fmt.Errorf("key %s belongs to %s: %w", k.KID, k.Owner, keys.ErrWrongUse)
+	}
+	return nil
 }
