@@ -191,9 +191,11 @@
 // A record read back from an accepted topic enters the view only if its
 // MAC checks (so neither a record produced with a broker credential, nor a
 // genuine one replayed under another key or with a back-dated acceptance
-// time, gets in) and it verifies again: signature with a record key its
-// issuer owns as of its acceptance time, dataset against the topic,
-// publisher grant, subject binding (exchange/record). It is keyed by the
+// time, gets in) and it checks again: a record key its issuer owns, not
+// revoked as of its acceptance time, dataset against the topic, publisher
+// grant, subject binding (record.Vouched). The signature itself is not
+// verified again: the MAC covers the exact bytes, and the node that wrote
+// them verified it when it accepted the record. It is keyed by the
 // pseudonym of the subject the verified record names, never by the
 // message key. An audit-topic message becomes a leaf only if its MAC
 // checks. What fails is skipped, counted and logged by topic, partition,

@@ -41,8 +41,9 @@ type consentState struct {
 
 // consent looks up the subject's consent record and reports whether it
 // holds a consent of consumer for purpose in force at now. The record
-// counts only if it is in the view (so it was verified at ingest and
-// again when read back: signature, issuer's key, grant), its issuer may
+// counts only if it is in the view (so it was verified at ingest, and
+// checked again when read back under the node MAC: issuer's key, grant),
+// its issuer may
 // publish the consent dataset under pol now, and its signing key was not
 // revoked as of its acceptance. Entries that do not parse are ignored:
 // they consent to nothing.
