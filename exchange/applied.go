@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 
 	"github.com/onevisit/onevisit/exchange/codes"
@@ -15,6 +16,9 @@ type applied struct {
 	mu      sync.Mutex
 	next    map[partitionKey]int64
 	changed chan struct{} // closed and replaced on every advance
+	// start is each partition's end offset when the node started: what
+	// it must apply before it is ready (see behindStart).
+	start map[partitionKey]int64
 }
 
 type partitionKey struct {
@@ -23,7 +27,29 @@ type partitionKey struct {
 }
 
 func newApplied() *applied {
-	return &applied{next: map[partitionKey]int64{}, changed: make(chan struct{})}
+	return &applied{next: map[partitionKey]int64{}, changed: make(chan struct{}), start: map[partitionKey]int64{}}
+}
+
+// expect records topic/partition's end offset at start.
+func (a *applied) expect(topic string, partition int, end int64) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.start[partitionKey{topic, partition}] = end
+}
+
+// behindStart lists the partitions not yet applied up to their end
+// offset at start, as "topic/partition next/end", sorted.
+func (a *applied) behindStart() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []string
+	for k, end := range a.start {
+		if next := a.next[k]; next < end {
+			out = append(out, fmt.Sprintf("%s/%d %d/%d", k.topic, k.partition, next, end))
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // advance records that every message of topic/partition below next has

@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -51,4 +52,22 @@ func TestAppliedWait(t *testing.T) {
 			t.Fatalf("wait on a stuck partition: %v, want codes.ErrUnavailable", err)
 		}
 	})
+}
+
+// TestAppliedBehindStart: the partitions not yet read up to their end
+// offset at start are listed with where they are, and only those.
+func TestAppliedBehindStart(t *testing.T) {
+	a := newApplied()
+	a.expect("ov.control", 0, 3)
+	a.expect("ov.accepted.household", 1, 10)
+	a.expect("ov.accepted.household", 0, 0) // empty at start
+	a.advance("ov.control", 0, 3)
+	a.advance("ov.accepted.household", 1, 4)
+	if got, want := a.behindStart(), []string{"ov.accepted.household/1 4/10"}; !reflect.DeepEqual(got, want) {
+		t.Fatalf("behindStart = %q, want %q", got, want)
+	}
+	a.advance("ov.accepted.household", 1, 10)
+	if got := a.behindStart(); len(got) != 0 {
+		t.Fatalf("behindStart after catching up = %q, want none", got)
+	}
 }

@@ -285,6 +285,11 @@ func (n *Node) Addr(ctx context.Context) (string, error) {
 	}
 }
 
+// CatchingUp lists the partitions a node that is not ready yet has still
+// to read up to where they ended when it started, as "topic/partition
+// next/end": what a start that takes too long is waiting for.
+func (n *Node) CatchingUp() []string { return n.applied.behindStart() }
+
 // Ready reports whether the node has caught up with the accepted and
 // audit topics.
 func (n *Node) Ready() bool { return n.ready.Load() }

@@ -59,6 +59,7 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 	for topic, parts := range offs {
 		for _, po := range parts {
 			end := po.LastOffset
+			n.applied.expect(topic, po.Partition, end)
 			pending.Add(1)
 			var once sync.Once
 			done := func() { once.Do(pending.Done) }

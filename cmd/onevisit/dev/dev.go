@@ -347,11 +347,17 @@ func (e *Env) waitReady(ctx context.Context) error {
 			e.done <- err
 			return fmt.Errorf("dev: node stopped: %w", err)
 		case <-ctx.Done():
-			return ctx.Err()
+			return notReady(e.Node, ctx.Err())
 		case <-t.C:
 		}
 	}
 	return nil
+}
+
+// notReady is the error of a start that ended before node was ready: it
+// names the partitions the node was still reading.
+func notReady(node *exchange.Node, err error) error {
+	return fmt.Errorf("dev: node not ready, still reading %v: %w", node.CatchingUp(), err)
 }
 
 // Done delivers the node's exit error.
@@ -738,8 +744,9 @@ func (e *Env) StartNode(ctx context.Context, name string) (*Node, error) {
 			kb.Close()
 			return nil, fmt.Errorf("dev: node %s stopped: %w", name, err)
 		case <-ctx.Done():
+			err := notReady(node, ctx.Err())
 			n.Close()
-			return nil, ctx.Err()
+			return nil, err
 		case <-t.C:
 		}
 	}
