@@ -148,32 +148,8 @@ func (n *Node) tailNewInboxes() {
 	for _, dept := range n.policy.Load().AllPublishers() {
 		if !b.tailed[dept] {
 			b.tailed[dept] = true
-			go n.tailInbox(b.tails, n.p.Kafka.Names.Corrections(dept))
+			go tailPartition(b.tails, n.p.Kafka, n.p.Logger, n.p.Kafka.Names.Corrections(dept), 0, kafka.FirstOffset, n.applyCorrection)
 		}
-	}
-}
-
-func (n *Node) tailInbox(ctx context.Context, topic string) {
-	next := kafka.FirstOffset
-	for attempt := 0; ctx.Err() == nil; attempt++ {
-		r, err := n.p.Kafka.PartitionReader(topic, 0, next)
-		if err == nil {
-			for {
-				var m kafka.Message
-				if m, err = r.FetchMessage(ctx); err != nil {
-					break
-				}
-				attempt = 0
-				n.applyCorrection(m)
-				next = m.Offset + 1
-			}
-			r.Close()
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		n.p.Logger.Warn("correction inbox tail interrupted; reopening", "topic", topic, "next_offset", next, "err", err)
-		backoff(ctx, attempt)
 	}
 }
 
