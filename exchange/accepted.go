@@ -35,8 +35,6 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	}
 	raw := string(m.Value)
 	id := string(header(m, "onevisit-record-id"))
-	// The value the node MAC covers (the last such header).
-	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
 	// This node's own write: its pipeline may have put exactly this record
 	// under this key in the view already, verified. Then the view only
 	// learns where it sits in the log (view.Entry.Pos), which orders
@@ -46,8 +44,10 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	// them while a new node rebuilds its view, skip the lookup.
 	if string(header(m, "onevisit-node")) == n.p.Node {
 		if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
-			if cur.Pos == 0 && n.acceptedMAC.Load().check(m) {
-				n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
+			if cur.Pos == 0 {
+				if _, err := n.checkAcceptedMAC(m); err == nil {
+					n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
+				}
 			}
 			return
 		}
@@ -57,7 +57,8 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		n.viewRefused.WithLabelValues(ds, c).Inc()
 		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 	}
-	if err := n.checkAcceptedMAC(m, at); err != nil {
+	v, err := n.checkAcceptedMAC(m)
+	if err != nil {
 		refuse(err)
 		return
 	}
@@ -71,12 +72,12 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 		entry, subject = e.At(m.Offset), entrySubject(e, sd.Subject)
 	}
 	if subject == "" {
-		rec, _, subj, err := n.verifyAccepted(m, ds)
+		rec, _, subj, err := n.verifyAccepted(v, ds)
 		if err != nil {
 			refuse(err)
 			return
 		}
-		subject, entry = subj, view.FromRecord(rec, at).At(m.Offset)
+		subject, entry = subj, view.FromRecord(rec, v.at).At(m.Offset)
 	}
 	// The pseudonym key may be unreachable for a while: the record waits
 	// (and the tail with it); it is never keyed otherwise.
@@ -136,40 +137,44 @@ func refusalCode(err error) string {
 	return wire.Of(err).Name
 }
 
+// vouched is an accepted-topic message whose node MAC verified, with the
+// acceptance time that MAC covers. Only checkAcceptedMAC makes one, so
+// whatever takes a vouched (verifyAccepted, record.Vouched behind it)
+// never sees bytes no MAC covers.
+type vouched struct {
+	m  kafka.Message
+	at int64 // unix milliseconds
+}
+
 // checkAcceptedMAC checks what only a node writes on an accepted topic:
-// its MAC covers the topic, the key, the acceptance time at and the
-// record, so nothing produced with a broker credential alone, nor a
+// its MAC covers the topic, the key, the onevisit-accepted-at header and
+// the record, so nothing produced with a broker credential alone, nor a
 // genuine record replayed under another key or with a back-dated
 // acceptance time, gets further.
-func (n *Node) checkAcceptedMAC(m kafka.Message, at int64) error {
+func (n *Node) checkAcceptedMAC(m kafka.Message) (vouched, error) {
 	if !n.acceptedMAC.Load().check(m) {
-		return errNoNodeMAC
+		return vouched{}, errNoNodeMAC
 	}
+	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
 	if at <= 0 {
-		return fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed)
+		return vouched{}, fmt.Errorf("exchange: accepted record without its acceptance time: %w", record.ErrMalformed)
 	}
-	return nil
+	return vouched{m: m, at: at}, nil
 }
 
 // verifyAccepted verifies a record read from the accepted topic of ds
-// (message m) as it enters the view or a delivery. First the node MAC
-// over topic, key, acceptance time and these exact bytes
-// (checkAcceptedMAC): a node verified the record's signature when it
-// accepted it, so the signature math is not done again (record.Vouched:
+// as it enters the view or a delivery. Its node MAC over topic, key,
+// acceptance time and these exact bytes verified (checkAcceptedMAC made
+// v): a node verified the record's signature when it accepted it, so the
+// signature math is not done again (record.Vouched:
 // it was 26 % of a new node's CPU while rebuilding its view). Everything
 // else is checked as of now: the key its kid names was a record key of
 // its issuer, not revoked, at acceptance; its syntax, claims and
 // disclosures; its dataset; the issuer's grant; its subject binding. It
 // returns the record, its subject disclosure and the subject's identifier.
-func (n *Node) verifyAccepted(m kafka.Message, ds string) (*record.Record, record.Disclosure, string, error) {
+func (n *Node) verifyAccepted(v vouched, ds string) (*record.Record, record.Disclosure, string, error) {
 	sd, _ := n.p.Schemas.Dataset(ds)
-	// The MAC is checked here, whatever the caller checked before, so that
-	// no byte reaches record.Vouched without a verified MAC over it.
-	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64)
-	if err := n.checkAcceptedMAC(m, at); err != nil {
-		return nil, record.Disclosure{}, "", err
-	}
-	rec, err := record.Vouched(string(m.Value), keys.AcceptedBefore(n.dir, time.UnixMilli(at)))
+	rec, err := record.Vouched(string(v.m.Value), keys.AcceptedBefore(n.dir, time.UnixMilli(v.at)))
 	switch {
 	case err != nil:
 	case rec.Dataset != ds:

@@ -148,7 +148,11 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 		return nil
 	}
 	// The same checks as a record entering the view (applyAccepted).
-	rec, subj, subject, err := n.verifyAccepted(m, ds)
+	v, err := n.checkAcceptedMAC(m)
+	if err != nil {
+		return refuse(err)
+	}
+	rec, subj, subject, err := n.verifyAccepted(v, ds)
 	if err != nil {
 		return refuse(err)
 	}
@@ -159,8 +163,7 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 	if err != nil {
 		return err
 	}
-	at, _ := strconv.ParseInt(string(header(m, "onevisit-accepted-at")), 10, 64) // covered by the MAC verifyAccepted checked
-	entry := view.FromRecord(rec, at)
+	entry := view.FromRecord(rec, v.at)
 	if err := n.fulfilCorrections(ctx, entry, pseud); err != nil {
 		return err
 	}
