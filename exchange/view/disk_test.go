@@ -35,10 +35,10 @@ func TestStoreResumesFromCheckpoint(t *testing.T) {
 	if _, ok := v.Resume(topic, 0); ok {
 		t.Fatal("a fresh store has a checkpoint")
 	}
-	v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
-	v.ApplyAt("s2", p.entry(t, "r2", 100, record.Upsert).At(1), topic, 0)
-	v.ApplyAt("s2", p.entry(t, "r3", 90, record.Upsert).At(2), topic, 0) // stale: not applied, checkpoint still moves
-	v.ApplyAt("s3", p.entry(t, "r4", 100, record.Delete).At(0), topic, 1)
+	mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	mustApplyAt(t, v, "s2", p.entry(t, "r2", 100, record.Upsert).At(1), topic, 0)
+	mustApplyAt(t, v, "s2", p.entry(t, "r3", 90, record.Upsert).At(2), topic, 0) // stale: not applied, checkpoint still moves
+	mustApplyAt(t, v, "s3", p.entry(t, "r4", 100, record.Delete).At(0), topic, 1)
 	if err := v.Advance(topic, 1, 5); err != nil { // offsets 1..4 refused, say
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestStoreResumesFromCheckpoint(t *testing.T) {
 		t.Error("Seen after reopen: want r3 remembered and r9 not")
 	}
 	// The checkpoint never moves back.
-	w.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	mustApplyAt(t, w, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
 	if n, _ := w.Resume(topic, 0); n != 3 {
 		t.Errorf("Resume after re-reading offset 0 = %d, want 3", n)
 	}
@@ -117,24 +117,9 @@ func TestStoreDetectsCorruptEntries(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			v, err := view.Open(dir, testKey, view.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			v.ApplyAt("victim", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
-			if err := v.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db, err := pebble.Open(dir, &pebble.Options{Logger: silent{}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.tamper(t, db)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			w := openDisk(t, dir)
+			w := tampered(t, func(v *view.View) {
+				mustApplyAt(t, v, "victim", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+			}, tt.tamper)
 			if st := stateOf(w, tt.bad); st != (state{}) {
 				t.Fatalf("tampered entry served: %+v", st)
 			}
@@ -157,7 +142,7 @@ func TestStoreUnderAnotherKeyStartsEmpty(t *testing.T) {
 	p := newPublisher(t)
 	dir := t.TempDir()
 	v := openDisk(t, dir)
-	v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +191,7 @@ func TestStoreReadsDuringClose(t *testing.T) {
 	p := newPublisher(t)
 	v := openDisk(t, t.TempDir())
 	e := p.entry(t, "r1", 100, record.Upsert)
-	v.ApplyAt("s1", e.At(0), topic, 0)
+	mustApplyAt(t, v, "s1", e.At(0), topic, 0)
 	start := make(chan struct{})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -271,25 +256,10 @@ func TestStoreRefusesForgedCheckpoints(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := t.TempDir()
-			v, err := view.Open(dir, testKey, view.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
-			v.ApplyAt("s2", p.entry(t, "r2", 100, record.Upsert).At(9), topic, 1)
-			if err := v.Close(); err != nil {
-				t.Fatal(err)
-			}
-			db, err := pebble.Open(dir, &pebble.Options{Logger: silent{}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tt.tamper(t, db)
-			if err := db.Close(); err != nil {
-				t.Fatal(err)
-			}
-			w := openDisk(t, dir)
+			w := tampered(t, func(v *view.View) {
+				mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+				mustApplyAt(t, v, "s2", p.entry(t, "r2", 100, record.Upsert).At(9), topic, 1)
+			}, tt.tamper)
 			if n, ok := w.Resume(topic, 0); ok {
 				t.Errorf("forged checkpoint resumed at: %d", n)
 			}
@@ -354,4 +324,38 @@ func TestStoreReadErrorKeepsCheckpoint(t *testing.T) {
 	if got := stateOf(w, "s1"); got != (state{true, true, "r2", false}) {
 		t.Fatalf("s1 after the retried apply: %+v; want r2 live", got)
 	}
+}
+
+// mustApplyAt is ApplyAt on a store that must not fail.
+func mustApplyAt(t *testing.T, v *view.View, subject string, e *view.Entry, topic string, partition int) bool {
+	t.Helper()
+	replaced, err := v.ApplyAt(subject, e, topic, partition)
+	if err != nil {
+		t.Fatalf("ApplyAt(%s): %v", subject, err)
+	}
+	return replaced
+}
+
+// tampered fills a fresh store with fill, changes its Pebble database
+// behind the view's back with tamper, and opens it again.
+func tampered(t *testing.T, fill func(*view.View), tamper func(*testing.T, *pebble.DB)) *view.View {
+	t.Helper()
+	dir := t.TempDir()
+	v, err := view.Open(dir, testKey, view.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(v)
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := pebble.Open(dir, &pebble.Options{Logger: silent{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tamper(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return openDisk(t, dir)
 }

@@ -69,7 +69,9 @@ func viewAlone(ctx context.Context, n int, say func(string, ...any)) (ViewAlone,
 		for _, name := range names {
 			e.Disclosure = append(e.Disclosure, view.Disclosure{Name: name, Encoded: text(60)})
 		}
-		v.ApplyAt(subjectPseudonym(i), e, "onevisit.accepted.household", i%3)
+		if _, err := v.ApplyAt(subjectPseudonym(i), e, "onevisit.accepted.household", i%3); err != nil {
+			return a, fmt.Errorf("bench: view store: %w", err)
+		}
 	}
 	a.ApplyPerSec = float64(n) / time.Since(start).Seconds()
 	if err := v.Compact(); err != nil {
