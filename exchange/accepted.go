@@ -17,21 +17,25 @@ import (
 	"github.com/onevisit/onevisit/exchange/wire"
 )
 
-// applyAccepted verifies a record read back from an accepted topic and
-// installs it in the view. Anyone with a broker credential can write to
-// that topic, so nothing in the message is trusted but what verifies: the
-// node MAC over topic, key, acceptance time and record (which vouches for
-// the record's signature, checked when a node accepted it); the record's
-// kid naming a record key its issuer owns (as of that acceptance time);
-// its dataset against the topic; the issuer's publisher grant; and its
-// subject binding. The view is keyed by the pseudonym of the subject
-// the verified record names, never by the message key. A record that fails
-// is skipped, counted in onevisit_view_records_refused_total and logged by
-// position and code only (its contents may carry identity numbers).
-func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
-	ds, ok := n.p.Kafka.Names.DatasetOf(m.Topic)
-	if !ok || m.Value == nil {
-		return
+// acceptedItem verifies a record read back from an accepted topic and
+// returns what it changes in the view, for the view applier (viewapply.go).
+// Anyone with a broker credential can write to that topic, so nothing in
+// the message is trusted but what verifies: the node MAC over topic, key,
+// acceptance time and record (which vouches for the record's signature,
+// checked when a node accepted it); the record's kid naming a record key
+// its issuer owns (as of that acceptance time); its dataset against the
+// topic; the issuer's publisher grant; and its subject binding. The view
+// is keyed by the pseudonym of the subject the verified record names,
+// never by the message key. A record that fails gives an item without an
+// entry (the checkpoint still moves past it), is counted in
+// onevisit_view_records_refused_total and logged by position and code only
+// (its contents may carry identity numbers). ok is false only when ctx
+// ended first.
+func (n *Node) acceptedItem(ctx context.Context, m kafka.Message) (it view.Item, ok bool) {
+	it = view.Item{Topic: m.Topic, Partition: m.Partition, Next: m.Offset + 1}
+	ds, known := n.p.Kafka.Names.DatasetOf(m.Topic)
+	if !known || m.Value == nil {
+		return it, true
 	}
 	raw := string(m.Value)
 	id := string(header(m, "onevisit-record-id"))
@@ -43,28 +47,28 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	// verification, it is never trusted. Other nodes' records, all of
 	// them while a new node rebuilds its view, skip the lookup.
 	if string(header(m, "onevisit-node")) == n.p.Node {
-		if cur, ok := n.view.Current(ds, string(m.Key)); ok && cur.ID == id && cur.Same(raw) {
+		if cur, held := n.view.Current(ds, string(m.Key)); held && cur.ID == id && cur.Same(raw) {
 			if cur.Pos == 0 {
 				if _, err := n.checkAcceptedMAC(m); err == nil {
-					n.applyView(ctx, m, string(m.Key), cur.At(m.Offset))
+					it.Subject, it.Entry = string(m.Key), cur.At(m.Offset)
 				}
 			}
-			return
+			return it, true
 		}
 	}
-	refuse := func(err error) {
+	refuse := func(err error) (view.Item, bool) {
 		c := refusalCode(err)
 		n.viewRefused.WithLabelValues(ds, c).Inc()
 		n.p.Logger.Warn("record in accepted topic refused; not in the view", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
+		return it, true
 	}
 	v, err := n.checkAcceptedMAC(m)
 	if err != nil {
-		refuse(err)
-		return
+		return refuse(err)
 	}
 	var entry *view.Entry
 	var subject string
-	if e, ok := n.pipeline.Writing(string(header(m, "onevisit-issuer")), ds, id); ok && e.Same(raw) {
+	if e, writing := n.pipeline.Writing(string(header(m, "onevisit-issuer")), ds, id); writing && e.Same(raw) {
 		// This node's pipeline verified these very bytes (signature,
 		// dataset, grant, binding) and is writing them now: the subject is
 		// in its verified subject disclosure.
@@ -74,8 +78,7 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	if subject == "" {
 		rec, _, subj, err := n.verifyAccepted(v, ds)
 		if err != nil {
-			refuse(err)
-			return
+			return refuse(err)
 		}
 		subject, entry = subj, view.FromRecord(rec, v.at).At(m.Offset)
 	}
@@ -84,28 +87,13 @@ func (n *Node) applyAccepted(ctx context.Context, m kafka.Message) {
 	for attempt := 0; ; attempt++ {
 		pseud, err := n.pseud.Of(ctx, subject)
 		if err == nil {
-			n.applyView(ctx, m, pseud, entry)
-			return
+			it.Subject, it.Entry = pseud, entry
+			return it, true
 		}
 		if ctx.Err() != nil {
-			return
+			return it, false
 		}
 		n.p.Logger.Warn("pseudonym unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
-		backoff(ctx, attempt)
-	}
-}
-
-// applyView installs entry, read from m, in the view under pseud. A view
-// store that cannot be read or written holds the record (and the tail
-// with it) until it can, or until ctx ends: the tail's checkpoint never
-// moves past a record that is not in the view.
-func (n *Node) applyView(ctx context.Context, m kafka.Message, pseud string, entry *view.Entry) {
-	for attempt := 0; ; attempt++ {
-		_, err := n.view.ApplyAt(pseud, entry, m.Topic, m.Partition)
-		if err == nil || ctx.Err() != nil {
-			return
-		}
-		n.p.Logger.Warn("view store unavailable; accepted-topic tail waiting", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "err", err)
 		backoff(ctx, attempt)
 	}
 }

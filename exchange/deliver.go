@@ -147,7 +147,7 @@ func (n *Node) deliverRecord(ctx context.Context, m kafka.Message) error {
 		n.p.Logger.Warn("record in accepted topic refused; delivered to no one", "topic", m.Topic, "partition", m.Partition, "offset", m.Offset, "code", c)
 		return nil
 	}
-	// The same checks as a record entering the view (applyAccepted).
+	// The same checks as a record entering the view (acceptedItem).
 	v, err := n.checkAcceptedMAC(m)
 	if err != nil {
 		return refuse(err)

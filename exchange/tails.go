@@ -55,6 +55,8 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 		}
 		ctl[0].LastOffset, seeded = 1, true
 	}
+	applier := newViewApplier(n)
+	g.Go(func() error { applier.run(ctx); return nil })
 	var pending sync.WaitGroup
 	for topic, parts := range offs {
 		for _, po := range parts {
@@ -77,18 +79,15 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 			if end <= 0 || next >= end {
 				done()
 			}
-			apply := func(m kafka.Message) {
-				n.applyAccepted(ctx, m)
-				if ctx.Err() != nil {
-					return // stopped, maybe before m was applied: no checkpoint past it
-				}
-				n.viewReads.Inc()
-				// The checkpoint moves past a message that did not
-				// change the view too (refused, or held already).
-				if err := n.view.Advance(m.Topic, m.Partition, m.Offset+1); err != nil {
-					n.p.Logger.Warn("view store checkpoint not written", "topic", m.Topic, "partition", m.Partition, "err", err)
+			// after is what follows a message once it is applied.
+			after := func(m kafka.Message) {
+				next := m.Offset + 1
+				n.applied.advance(topic, partition, next)
+				if next >= end {
+					done()
 				}
 			}
+			var apply func(kafka.Message)
 			switch topic {
 			case names.Audit():
 				apply = n.trail.apply
@@ -105,15 +104,21 @@ func (n *Node) startTails(ctx context.Context, g *errgroup.Group, datasets []str
 				// audited when they were first read.
 				apply = func(m kafka.Message) { n.applyKeyEvent(m, m.Offset >= end) }
 			}
-			g.Go(func() error {
-				tailPartition(ctx, n.p.Kafka, n.p.Logger, topic, partition, next, func(m kafka.Message) {
-					apply(m)
-					next := m.Offset + 1
-					n.applied.advance(topic, partition, next)
-					if next >= end {
-						done()
+			read := func(m kafka.Message) { apply(m); after(m) }
+			if apply == nil {
+				// An accepted topic: verified here, written to the view by
+				// the applier, in batches; the checkpoint moves past a
+				// message that did not change the view too (refused, or
+				// held already). A tail stopped before its message was
+				// queued leaves no checkpoint past it.
+				read = func(m kafka.Message) {
+					if it, ok := n.acceptedItem(ctx, m); ok {
+						applier.add(ctx, it, func() { n.viewReads.Inc(); after(m) })
 					}
-				})
+				}
+			}
+			g.Go(func() error {
+				tailPartition(ctx, n.p.Kafka, n.p.Logger, topic, partition, next, read)
 				return nil
 			})
 		}

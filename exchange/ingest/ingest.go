@@ -294,9 +294,14 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Resul
 	if err := p.d.Writer.WriteMessages(ctx, msgs...); err != nil {
 		return nil, fmt.Errorf("ingest: write outcome: %w", err)
 	}
+	// One write for the batch. A store that cannot be written leaves the
+	// view as it was: the accepted-topic tail applies these records when it
+	// reads them back.
+	items := make([]view.Item, len(accepted))
 	for k, i := range accepted {
-		p.d.View.Apply(checks[i].subject, entries[k])
+		items[k] = view.Item{Subject: checks[i].subject, Entry: entries[k]}
 	}
+	_ = p.d.View.ApplyBatch(items)
 	for i, r := range results {
 		p.records.WithLabelValues(datasetLabel(p.d.Schemas, subs[i].Dataset), string(r.Status)).Inc()
 	}

@@ -1,6 +1,7 @@
 package view
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -8,7 +9,9 @@ import (
 	"fmt"
 	"hash"
 	"os"
+	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -155,7 +158,7 @@ func Open(dir string, key []byte, o Options) (*View, error) {
 // write-ahead log (BenchmarkApplyGet).
 func (d *disk) open(dir string, o Options) error {
 	c := pebble.NewCache(o.CacheBytes)
-	po := &pebble.Options{Cache: c, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true, FS: o.FS}
+	po := &pebble.Options{Cache: c, Comparer: &comparer, Logger: quiet{}, MemTableSize: 16 << 20, DisableWAL: true, FS: o.FS}
 	// Most reads are of keys that are not there (a record id never seen,
 	// a subject not held yet): a Bloom filter per table answers those
 	// without reading its blocks.
@@ -171,6 +174,16 @@ func (d *disk) open(dir string, o Options) error {
 	d.db, d.cache = db, c
 	return nil
 }
+
+// comparer is Pebble's default key order with every key its own prefix,
+// which Iterator.SeekPrefixGE (disk.read) needs and the Bloom filters
+// already assume. The name stays the default's: stores written before
+// keep their order.
+var comparer = func() pebble.Comparer {
+	c := *pebble.DefaultComparer
+	c.Split = func(k []byte) int { return len(k) }
+	return c
+}()
 
 // wipe empties the store: close, remove, reopen.
 func (d *disk) wipe(dir string, o Options) error {
@@ -273,16 +286,25 @@ func (d *disk) entry(k []byte) (*Entry, error) {
 		return nil, err
 	}
 	defer c.Close()
+	if e := d.unseal(k, v); e != nil {
+		return e, nil
+	}
+	return nil, ErrCorrupt
+}
+
+// unseal checks and decodes the value v stored at entry key k: nil, and
+// counted in Corrupt, when its MAC or its encoding is bad.
+func (d *disk) unseal(k, v []byte) *Entry {
 	if len(v) < macLen || !hmac.Equal(v[len(v)-macLen:], d.mac(k, v[:len(v)-macLen])) {
 		d.corrupt.Add(1)
-		return nil, ErrCorrupt
+		return nil
 	}
 	e, err := decode(v[:len(v)-macLen])
 	if err != nil {
 		d.corrupt.Add(1)
-		return nil, ErrCorrupt
+		return nil
 	}
-	return e, nil
+	return e
 }
 
 // diskEntry is disk.entry under v.mu's read lock, so a read does not
@@ -399,78 +421,159 @@ func decode(b []byte) (*Entry, error) {
 	return e, nil
 }
 
-// apply is Apply on disk: read the subject's entry, decide, and write the
-// entry, its record id, the live count and (for an entry read from the
-// log) its partition's checkpoint in one batch. When the store cannot be
-// read or written, nothing is written, the checkpoint stays where it was
-// and the error says why: the caller applies e again (an entry that fails
-// its MAC is not such an error: the new one replaces it).
-func (v *View) applyDisk(subject string, e *Entry, topic string, partition int) (bool, error) {
+// applyDisk is ApplyBatch on disk. It reads what its decisions depend
+// on (each item's record id and its subject's entry) first, in key order
+// through one iterator, so the level files a key lands in are opened once
+// per batch instead of once per read; it decides each item in order, as
+// if the items were applied one by one (a later item sees what an earlier
+// one decided); and it writes the entries, their record ids, the live
+// count and every partition's checkpoint in one batch. When the store
+// cannot be read or written, nothing is written, no checkpoint moves and
+// the error says why: the caller applies the items again (an entry that
+// fails its MAC is not such an error: the new one replaces it).
+// replaced[i] reports whether items[i].Entry replaced what was there.
+func (v *View) applyDisk(items []Item, replaced []bool) error {
 	d := v.disk
 	if d.closed {
-		return false, errClosed
+		return errClosed
 	}
-	id := e.Key().flat()
-	applied, err := d.has(seenKey(id))
-	if err != nil {
-		return false, fmt.Errorf("view: read store: %w", err)
+	held, order := map[string]*heldKey{}, []string(nil)
+	want := func(k string) {
+		if _, ok := held[k]; !ok {
+			held[k] = &heldKey{}
+			order = append(order, k)
+		}
 	}
-	k := entryKey(e.Dataset, subject)
-	old, err := d.entry(k)
-	if err != nil && !errors.Is(err, ErrCorrupt) {
-		return false, fmt.Errorf("view: read store: %w", err)
+	for _, it := range items {
+		if it.Entry != nil {
+			want(string(seenKey(it.Entry.Key().flat())))
+			want(string(entryKey(it.Entry.Dataset, it.Subject)))
+		}
 	}
-	ok := old != nil
+	sort.Strings(order)
+	if err := d.read(order, held); err != nil {
+		return fmt.Errorf("view: read store: %w", err)
+	}
 	b := d.db.NewBatch()
 	defer b.Close()
-	if !applied {
-		_ = b.Set(seenKey(id), nil, nil)
-	}
-	replace := err != nil || !ok || e.replaces(old, applied) // err: ErrCorrupt
 	live := v.live
-	if replace {
-		switch {
-		case ok && !old.Deleted && e.Deleted:
-			live--
-		case (!ok || old.Deleted) && !e.Deleted:
-			live++
+	moved := map[string]int64{}
+	for i, it := range items {
+		if e := it.Entry; e != nil {
+			seen := held[string(seenKey(e.Key().flat()))]
+			applied := seen.present
+			if !applied {
+				seen.present, seen.dirty = true, true
+			}
+			cur := held[string(entryKey(e.Dataset, it.Subject))]
+			old := cur.entry // nil when absent or failing its MAC
+			replace := old == nil || e.replaces(old, applied)
+			if replace {
+				switch {
+				case old != nil && !old.Deleted && e.Deleted:
+					live--
+				case (old == nil || old.Deleted) && !e.Deleted:
+					live++
+				}
+				cur.entry, cur.dirty = e, true
+			}
+			if replaced != nil {
+				replaced[i] = replace
+			}
 		}
-		_ = b.Set(k, d.sealed(k, e), nil)
-		if live != v.live {
-			var n [8]byte
-			binary.BigEndian.PutUint64(n[:], uint64(live))
-			_ = b.Set([]byte(keyLive), n[:], nil)
+		if it.Topic != "" && it.Next > 0 {
+			ok := offsetKey(it.Topic, it.Partition)
+			if it.Next > max(d.offsets[ok], moved[ok]) {
+				moved[ok] = it.Next
+			}
 		}
 	}
-	moved := ""
-	if topic != "" && e.Pos > 0 {
-		moved = d.checkpoint(b, topic, partition, e.Pos)
+	for _, k := range order {
+		switch h := held[k]; {
+		case !h.dirty:
+		case h.entry != nil:
+			_ = b.Set([]byte(k), d.sealed([]byte(k), h.entry), nil)
+		default: // a record id
+			_ = b.Set([]byte(k), nil, nil)
+		}
+	}
+	if live != v.live {
+		var n [8]byte
+		binary.BigEndian.PutUint64(n[:], uint64(live))
+		_ = b.Set([]byte(keyLive), n[:], nil)
+	}
+	for ok, next := range moved {
+		d.checkpoint(b, ok, next)
 	}
 	if !b.Empty() {
 		if err := b.Commit(pebble.NoSync); err != nil {
-			return false, fmt.Errorf("view: write store: %w", err)
+			return fmt.Errorf("view: write store: %w", err)
 		}
 	}
-	// Only what is written counts: the live count and the checkpoint.
+	// Only what is written counts: the live count and the checkpoints.
 	v.live = live
-	if moved != "" {
-		d.offsets[moved] = e.Pos
+	for ok, next := range moved {
+		d.offsets[ok] = next
 	}
-	return replace, nil
+	return nil
 }
 
-// checkpoint adds partition's next offset to b if it moved forward, and
-// returns the partition's offset key for the caller to record in
-// d.offsets once b is committed ("" if it did not move).
-func (d *disk) checkpoint(b *pebble.Batch, topic string, partition int, next int64) string {
-	ok := offsetKey(topic, partition)
-	if d.offsets[ok] >= next {
-		return ""
+// heldKey is what applyDisk knows of one store key: whether it is there
+// and, for an entry that verifies, the entry; dirty once a decision of
+// the batch changed it.
+type heldKey struct {
+	present bool
+	entry   *Entry
+	dirty   bool
+}
+
+// read fills held for keys (sorted, distinct) through one iterator: a
+// record id is present or not; an entry is present and decoded if its MAC
+// verifies (one that does not is counted in Corrupt and left nil: the
+// batch replaces it).
+func (d *disk) read(keys []string, held map[string]*heldKey) error {
+	if len(keys) == 0 {
+		return nil
 	}
+	// Most keys of a rebuild are not there yet: consult the Bloom filters
+	// of the last level too (Pebble skips them by default, as keys read
+	// there mostly exist).
+	it, err := d.db.NewIter(&pebble.IterOptions{UseL6Filters: true})
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		kb := []byte(k)
+		if !it.SeekPrefixGE(kb) {
+			if err := it.Error(); err != nil {
+				it.Close()
+				return err
+			}
+			continue
+		}
+		if !bytes.Equal(it.Key(), kb) {
+			continue
+		}
+		h := held[k]
+		h.present = true
+		if strings.HasPrefix(k, prefixEntry) {
+			val, err := it.ValueAndErr()
+			if err != nil {
+				it.Close()
+				return err
+			}
+			h.entry = d.unseal(kb, val)
+		}
+	}
+	return it.Close()
+}
+
+// checkpoint adds to b the checkpoint of the partition whose offset key
+// is ok: read up to next (exclusive).
+func (d *disk) checkpoint(b *pebble.Batch, ok string, next int64) {
 	k := []byte(prefixOffset + ok)
 	val := binary.BigEndian.AppendUint64(make([]byte, 0, 8+macLen), uint64(next))
 	_ = b.Set(k, append(val, d.mac(k, val)...), nil)
-	return ok
 }
 
 // offset reads the checkpoint stored at k: ok false when its value is not
@@ -490,41 +593,19 @@ func (d *disk) offset(k, v []byte) (next int64, ok bool) {
 // read or written: then neither the entry nor the checkpoint moved, and
 // the caller must apply e again before it goes past e.Pos (Advance).
 func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) (bool, error) {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.disk == nil {
-		return v.applyLocked(subject, e), nil
-	}
-	return v.applyDisk(subject, e, topic, partition)
+	replaced := []bool{false}
+	err := v.applyItems([]Item{{Subject: subject, Entry: e, Topic: topic, Partition: partition, Next: e.Pos}}, replaced)
+	return replaced[0], err
 }
 
 // Advance records that the log of partition of topic was read up to next
 // (exclusive) though the last message did not go through ApplyAt (it was
 // refused, or held already). In memory it does nothing.
-//
-// The tails call it after every message, most often right after ApplyAt
-// moved the checkpoint there already: in memory it returns before taking
-// the view's lock (v.disk is set before any tail starts, as Get relies
-// on), and on disk before making a batch.
 func (v *View) Advance(topic string, partition int, next int64) error {
 	if v.disk == nil {
 		return nil
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if v.disk.closed || v.disk.offsets[offsetKey(topic, partition)] >= next {
-		return nil
-	}
-	b := v.disk.db.NewBatch()
-	defer b.Close()
-	moved := v.disk.checkpoint(b, topic, partition, next)
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return err
-	}
-	if moved != "" {
-		v.disk.offsets[moved] = next
-	}
-	return nil
+	return v.ApplyBatch([]Item{{Topic: topic, Partition: partition, Next: next}})
 }
 
 // Resume returns the offset to read partition of topic from: the

@@ -209,13 +209,47 @@ func New(maxIDs int) *View {
 // reports false; the tail that reads the record back applies it then
 // (ApplyAt, which reports the error).
 func (v *View) Apply(subject string, e *Entry) bool {
+	replaced := []bool{false}
+	_ = v.applyItems([]Item{{Subject: subject, Entry: e}}, replaced)
+	return replaced[0]
+}
+
+// Item is one step for ApplyBatch: Entry (if not nil) to install for
+// Subject, then, for Topic not "", the checkpoint of Partition of Topic
+// moved to Next (the log read up to Next, exclusive). An entry read from
+// the log has Next == Entry.Pos; an item without Entry is a message that
+// did not change the view (refused, or held already); this node's own
+// write has no Topic.
+type Item struct {
+	Subject   string
+	Entry     *Entry
+	Topic     string
+	Partition int
+	Next      int64
+}
+
+// ApplyBatch applies items in order, as Apply, ApplyAt and Advance would
+// one by one, under one lock and, on disk, in one write: either every
+// entry and checkpoint of the batch is in the store, or (error) none is,
+// and the caller applies them again before its tail goes past them.
+// In memory it cannot fail, and checkpoints mean nothing.
+func (v *View) ApplyBatch(items []Item) error { return v.applyItems(items, nil) }
+
+func (v *View) applyItems(items []Item, replaced []bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.disk != nil {
-		ok, _ := v.applyDisk(subject, e, "", 0)
-		return ok
+		return v.applyDisk(items, replaced)
 	}
-	return v.applyLocked(subject, e)
+	for i, it := range items {
+		if it.Entry != nil {
+			r := v.applyLocked(it.Subject, it.Entry)
+			if replaced != nil {
+				replaced[i] = r
+			}
+		}
+	}
+	return nil
 }
 
 func (v *View) applyLocked(subject string, e *Entry) bool {
