@@ -239,6 +239,17 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Resul
 	inBatch := map[view.Key]bool{}
 	newest := map[[2]string]*view.Entry{} // per (dataset, subject), accepted in this batch
 	nowMillis := now.UnixMilli()
+	// What the view holds for every record that passed the checks, read
+	// in one pass: the batch before this one is in the view already.
+	var qs []view.Query
+	at := make([]int, len(checks))
+	for i, c := range checks {
+		if c.err == nil {
+			at[i] = len(qs)
+			qs = append(qs, view.Query{Key: view.Key{Issuer: c.rec.Issuer, Dataset: c.rec.Dataset, ID: c.rec.ID}, Subject: c.subject})
+		}
+	}
+	held := p.d.View.Lookup(qs)
 	for i, c := range checks {
 		res := wire.Result{Index: i}
 		if c.rec != nil && plainRecordID(c.rec.ID) {
@@ -248,7 +259,7 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Resul
 		var entry *view.Entry
 		if err == nil {
 			entry = view.FromRecord(c.rec, nowMillis)
-			err = p.order(c, entry, inBatch, newest)
+			err = p.order(c, entry, held[at[i]], inBatch, newest)
 		}
 		switch {
 		case err == nil:
@@ -321,19 +332,20 @@ func plainRecordID(id string) bool {
 }
 
 // order applies the checks that depend on what was accepted before: in
-// this batch and in the view. A record must not be older, by the view's
+// this batch and in the view (inView, read before the batch's first
+// decision). A record must not be older, by the view's
 // own rule, than anything held or accepted earlier in the batch for its
 // subject; otherwise the accepted topic's last write for the subject
 // would be an older record, which compaction would keep. One issued in
 // the same second as the held record is written after it, so it is the
 // later one in the log, which is the one the view keeps.
-func (p *Pipeline) order(c checked, e *view.Entry, inBatch map[view.Key]bool, newest map[[2]string]*view.Entry) error {
-	if inBatch[e.Key()] || p.d.View.Seen(c.rec.Issuer, c.rec.Dataset, c.rec.ID) {
+func (p *Pipeline) order(c checked, e *view.Entry, inView view.Held, inBatch map[view.Key]bool, newest map[[2]string]*view.Entry) error {
+	if inBatch[e.Key()] || inView.Seen {
 		return errDuplicate
 	}
 	held, ok := newest[[2]string{c.rec.Dataset, c.subject}]
 	if !ok {
-		held, ok = p.d.View.Current(c.rec.Dataset, c.subject)
+		held, ok = inView.Current, inView.Current != nil
 	}
 	if ok {
 		if held.Key() == e.Key() {

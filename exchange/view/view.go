@@ -317,6 +317,51 @@ func (v *View) Seen(issuer, dataset, id string) bool {
 	return v.seen.has(Key{issuer, dataset, id}.flat())
 }
 
+// Query asks Lookup about one record: whether its record id was applied
+// (Seen) and what the view holds for its subject (Current).
+type Query struct {
+	Key     Key
+	Subject string
+}
+
+// Held is Lookup's answer to one Query: Seen and Current's answers.
+type Held struct {
+	Seen    bool
+	Current *Entry // nil when the view holds nothing for the subject
+}
+
+// Lookup answers each query as Seen and Current would, in one pass: on
+// disk the keys are read in key order through one iterator, as
+// ApplyBatch reads them. A store that cannot be read answers "not seen,
+// nothing held" for every query, as Seen and Current do one by one.
+func (v *View) Lookup(qs []Query) []Held {
+	out := make([]Held, len(qs))
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	if v.disk == nil {
+		for i, q := range qs {
+			out[i].Seen = v.seen.has(q.Key.flat())
+			out[i].Current = v.entries[key{q.Key.Dataset, q.Subject}]
+		}
+		return out
+	}
+	if v.disk.closed {
+		return out
+	}
+	h := newHeldKeys(2 * len(qs))
+	for _, q := range qs {
+		h.want(q.Key, q.Subject)
+	}
+	if err := v.disk.read(h); err != nil {
+		return out
+	}
+	for i, q := range qs {
+		seen, cur := h.of(q.Key, q.Subject)
+		out[i] = Held{Seen: seen.present, Current: cur.entry}
+	}
+	return out
+}
+
 // Len is the number of live records.
 func (v *View) Len() int {
 	v.mu.RLock()
