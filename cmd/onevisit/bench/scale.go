@@ -135,7 +135,11 @@ func scale(ctx context.Context, opts dev.Options, o Options, envIndex int, say f
 	s.DiskPerRecord = float64(s.ViewDisk) / float64(o.Records)
 	s.AuditEntries, s.AuditDisk = env.Node.AuditLog().Size(), env.Node.AuditLog().DiskBytes()
 	say("  fill (sign on all cores + ingest): %8.0f records/s, %d records", s.FillPerSec, s.Records)
-	say("  process heap after GC:  %8.1f MiB -> %8.1f MiB  = %6.0f bytes/record (view and audit log on disk, in-process broker in memory)", mb(s.HeapBefore), mb(s.HeapAfter), s.HeapPerRecord)
+	brokers := "in-process broker in memory"
+	if opts.Kafka != nil {
+		brokers = "brokers in their own processes"
+	}
+	say("  process heap after GC:  %8.1f MiB -> %8.1f MiB  = %6.0f bytes/record (view and audit log on disk, %s)", mb(s.HeapBefore), mb(s.HeapAfter), s.HeapPerRecord, brokers)
 	say("  process RSS after GC:   %8.1f MiB -> %8.1f MiB  = %6.0f bytes/record", mb(s.RSSBefore), mb(s.RSSAfter), s.RSSPerRecord)
 	say("  view store on disk:     %8.1f MiB  = %6.0f bytes/record (compacted)", mb(int64(s.ViewDisk)), s.DiskPerRecord)
 	say("  audit log on disk:      %8d entries, %.1f MiB", s.AuditEntries, mb(int64(s.AuditDisk)))
