@@ -14,7 +14,8 @@ import (
 // of items leaves a view on disk exactly as applying them one by one does
 // (Apply, ApplyAt, Advance), and as the view in memory does: the same
 // entry for every subject, the same live count, the same checkpoints,
-// and after a reopen the same again. The sequences mix what a batch of the
+// and after a reopen the same again; and Lookup, the batched read,
+// answers as Seen and Current do. The sequences mix what a batch of the
 // view applier holds: several records of one subject (a later one must
 // see what an earlier one decided), a record id twice (a replay), deletes,
 // same-second updates, this node's own writes (no position) and messages
@@ -87,6 +88,20 @@ func TestApplyBatchEqualsOneByOne(t *testing.T) {
 					}
 					if m := stateOf(mem, s); m != stateOf(got, s) {
 						t.Errorf("%s: subject %s: batched %+v, in memory %+v", when, s, stateOf(got, s), m)
+					}
+				}
+				// Lookup answers as Seen and Current do, one by one.
+				qs := make([]view.Query, len(recs))
+				for i, r := range recs {
+					qs[i] = view.Query{Key: r.e.Key(), Subject: r.subj}
+				}
+				for _, v := range []*view.View{got, mem} {
+					for i, h := range v.Lookup(qs) {
+						k := qs[i].Key
+						cur, _ := v.Current(dataset, qs[i].Subject)
+						if h.Seen != v.Seen(k.Issuer, k.Dataset, k.ID) || !reflect.DeepEqual(h.Current, cur) {
+							t.Errorf("%s: Lookup(%s, %s) = seen %v, %s; Seen %v, Current %s", when, k.ID, qs[i].Subject, h.Seen, brief(h.Current), v.Seen(k.Issuer, k.Dataset, k.ID), brief(cur))
+						}
 					}
 				}
 				if got.Len() != one.Len() || got.Len() != mem.Len() {
