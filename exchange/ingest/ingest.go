@@ -213,8 +213,9 @@ type checked struct {
 
 // Process runs every submission through the pipeline and writes the
 // outcome. Its error is non-nil only when the outcome could not be
-// written durably; then nothing was acknowledged and the caller retries
-// the whole batch (record ids make the retry idempotent).
+// written durably, or the view could not be read to order the batch;
+// then nothing was acknowledged and the caller retries the whole batch
+// (record ids make the retry idempotent).
 func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Result, error) {
 	if p.d.Fresh != nil {
 		if err := p.d.Fresh(); err != nil {
@@ -249,7 +250,12 @@ func (p *Pipeline) Process(ctx context.Context, subs []Submission) ([]wire.Resul
 			qs = append(qs, view.Query{Key: view.Key{Issuer: c.rec.Issuer, Dataset: c.rec.Dataset, ID: c.rec.ID}, Subject: c.subject})
 		}
 	}
-	held := p.d.View.Lookup(qs)
+	held, err := p.d.View.Lookup(qs)
+	if err != nil {
+		// Nothing is written or acknowledged: the caller retries the
+		// batch, as after a failed write.
+		return nil, fmt.Errorf("ingest: read the view to order the batch: %w", err)
+	}
 	for i, c := range checks {
 		res := wire.Result{Index: i}
 		if c.rec != nil && plainRecordID(c.rec.ID) {

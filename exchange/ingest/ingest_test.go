@@ -14,9 +14,12 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/vfs"
+	"github.com/cockroachdb/pebble/vfs/errorfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -104,6 +107,12 @@ func newCluster(t *testing.T) *cluster {
 // through w (the cluster's writer when nil).
 func (c *cluster) pipeline(t *testing.T, w ingest.Writer, reg prometheus.Registerer) (*ingest.Pipeline, *view.View) {
 	t.Helper()
+	return c.pipelineOn(t, view.New(0), w, reg)
+}
+
+// pipelineOn is pipeline with the view v.
+func (c *cluster) pipelineOn(t *testing.T, v *view.View, w ingest.Writer, reg prometheus.Registerer) (*ingest.Pipeline, *view.View) {
+	t.Helper()
 	if w == nil {
 		kw, err := c.cfg.Writer()
 		if err != nil {
@@ -112,7 +121,6 @@ func (c *cluster) pipeline(t *testing.T, w ingest.Writer, reg prometheus.Registe
 		t.Cleanup(func() { kw.Close() })
 		w = kw
 	}
-	v := view.New(0)
 	p, err := ingest.New(ingest.Deps{
 		Keys: c.dir, Schemas: c.reg, Policy: func() *policy.Set { return c.pol },
 		Pseudonym: pseudonym.New(fixedHMAC{pseudonymKey}), View: v, Writer: w,
@@ -670,4 +678,63 @@ func TestOrderAgreesWithView(t *testing.T) {
 // idSafe turns a test name into a valid record id.
 func idSafe(name string) string {
 	return regexp.MustCompile(`[^A-Za-z0-9._:-]`).ReplaceAllString(name, "-")
+}
+
+// TestProcessWaitsForAnUnreadableView: the order step needs what the view
+// holds. When the view store cannot be read (disk errors, injected here
+// through Pebble's errorfs on its table files), Process fails before it
+// writes anything, and the caller's retry orders the batch once the store
+// reads again. Before, an unreadable store read as "nothing held", and a
+// record older than the one held was accepted into the topic.
+func TestProcessWaitsForAnUnreadableView(t *testing.T) {
+	c := newCluster(t)
+	dir := t.TempDir()
+	key := bytes.Repeat([]byte{9}, 32)
+	v, err := view.Open(dir, key, view.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, _ := c.pipelineOn(t, v, nil, nil)
+	newer := c.hh(t, "public-security", "hh-child-new", now.Add(-time.Hour), samples.ChildResidentID)
+	res, err := p.Process(context.Background(), []ingest.Submission{{Raw: newer, Dataset: "household"}})
+	if err != nil || res[0].Status != wire.Accepted {
+		t.Fatalf("Process(newer) = %+v, %v", res, err)
+	}
+	if err := v.Close(); err != nil { // flushed: what follows is read from the table files
+		t.Fatal(err)
+	}
+
+	var failing atomic.Bool
+	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
+		if failing.Load() && op.OpKind() == errorfs.OpKindRead && strings.HasSuffix(path, ".sst") {
+			return errorfs.ErrInjected
+		}
+		return nil
+	}))
+	// A cache too small to hold a block: every read goes to the files.
+	w, err := view.Open(dir, key, view.Options{CacheBytes: 1, FS: fs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	p, _ = c.pipelineOn(t, w, nil, nil)
+	older := []ingest.Submission{{Raw: c.hh(t, "public-security", "hh-child-old", now.Add(-2*time.Hour), samples.ChildResidentID), Dataset: "household"}}
+
+	failing.Store(true)
+	res, err = p.Process(context.Background(), older)
+	if !errors.Is(err, errorfs.ErrInjected) || res != nil {
+		t.Fatalf("Process with the view unreadable = %+v, %v; want no results and the read error", res, err)
+	}
+	if !strings.HasPrefix(err.Error(), "ingest: read the view to order the batch: ") {
+		t.Errorf("error %q does not say what failed", err)
+	}
+
+	failing.Store(false)
+	res, err = p.Process(context.Background(), older)
+	if err != nil || len(res) != 1 || res[0].Status != wire.Rejected || res[0].Code != "stale" {
+		t.Fatalf("Process(older) with the view readable again = %+v, %v; want it rejected as stale", res, err)
+	}
+	if e, ok := w.Current("household", of(t, samples.ChildResidentID)); !ok || e.ID != "hh-child-new" {
+		t.Errorf("view holds %+v, want hh-child-new", e)
+	}
 }

@@ -96,7 +96,11 @@ func TestApplyBatchEqualsOneByOne(t *testing.T) {
 					qs[i] = view.Query{Key: r.e.Key(), Subject: r.subj}
 				}
 				for _, v := range []*view.View{got, mem} {
-					for i, h := range v.Lookup(qs) {
+					held, err := v.Lookup(qs)
+					if err != nil {
+						t.Fatalf("%s: Lookup: %v", when, err)
+					}
+					for i, h := range held {
 						k := qs[i].Key
 						cur, _ := v.Current(dataset, qs[i].Subject)
 						if h.Seen != v.Seen(k.Issuer, k.Dataset, k.ID) || !reflect.DeepEqual(h.Current, cur) {

@@ -44,6 +44,7 @@
 package view
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 
@@ -332,9 +333,10 @@ type Held struct {
 
 // Lookup answers each query as Seen and Current would, in one pass: on
 // disk the keys are read in key order through one iterator, as
-// ApplyBatch reads them. A store that cannot be read answers "not seen,
-// nothing held" for every query, as Seen and Current do one by one.
-func (v *View) Lookup(qs []Query) []Held {
+// ApplyBatch reads them. Unlike Seen and Current, it reports a store that
+// cannot be read as an error: the ingest pipeline orders a batch by these
+// answers, and "nothing held" would let a stale record through.
+func (v *View) Lookup(qs []Query) ([]Held, error) {
 	out := make([]Held, len(qs))
 	v.mu.RLock()
 	defer v.mu.RUnlock()
@@ -343,23 +345,23 @@ func (v *View) Lookup(qs []Query) []Held {
 			out[i].Seen = v.seen.has(q.Key.flat())
 			out[i].Current = v.entries[key{q.Key.Dataset, q.Subject}]
 		}
-		return out
+		return out, nil
 	}
 	if v.disk.closed {
-		return out
+		return nil, errClosed
 	}
 	h := newHeldKeys(2 * len(qs))
 	for _, q := range qs {
 		h.want(q.Key, q.Subject)
 	}
 	if err := v.disk.read(h); err != nil {
-		return out
+		return nil, fmt.Errorf("view: read store: %w", err)
 	}
 	for i, q := range qs {
 		seen, cur := h.of(q.Key, q.Subject)
 		out[i] = Held{Seen: seen.present, Current: cur.entry}
 	}
-	return out
+	return out, nil
 }
 
 // Len is the number of live records.
