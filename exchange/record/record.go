@@ -466,49 +466,59 @@ func checkFlat(v any, depth int) error {
 // on records already verified (for example read back from the exchange's
 // own accepted topic). Key is zero.
 func Parse(compact string) (*Record, error) {
-	jwtPart, kid, discs, p, err := parseUnverified(compact, "parse record")
+	u, err := parseUnverified(compact, "parse record")
 	if err != nil {
 		return nil, err
 	}
-	return finish(p, kid, jwtPart, discs, "parse record")
+	return finish(u.p, u.kid, u.jwt, u.discs, "parse record")
+}
+
+// unverified is a record split and decoded, its signature not checked.
+type unverified struct {
+	jwt, kid string
+	discs    []string
+	p        *payload
 }
 
 // parseUnverified is Parse up to the claims: it splits compact, checks
 // the header (alg EdDSA, typ, a kid) and the signature's shape, and
 // decodes the payload strictly. op prefixes its errors.
-func parseUnverified(compact, op string) (jwtPart, kid string, discs []string, p *payload, err error) {
-	jwtPart, discs, err = split(compact)
+func parseUnverified(compact, op string) (unverified, error) {
+	fail := func(format string, args ...any) (unverified, error) {
+		return unverified{}, fmt.Errorf(op+": "+format, args...)
+	}
+	jwtPart, discs, err := split(compact)
 	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("%s: %w", op, err)
+		return fail("%w", err)
 	}
 	h, err := keys.DecodeHeader(jwtPart)
 	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("%s: %w: %w", op, ErrMalformed, err)
+		return fail("%w: %w", ErrMalformed, err)
 	}
 	switch {
 	case h.Alg != keys.AlgEdDSA:
-		return "", "", nil, nil, fmt.Errorf("%s: %w: alg %q", op, ErrAlgorithm, h.Alg)
+		return fail("%w: alg %q", ErrAlgorithm, h.Alg)
 	case !strings.EqualFold(h.Typ, Type) && !strings.EqualFold(h.Typ, "application/"+Type):
-		return "", "", nil, nil, fmt.Errorf("%s: %w: %q", op, ErrType, h.Typ)
+		return fail("%w: %q", ErrType, h.Typ)
 	case h.Kid == "":
-		return "", "", nil, nil, fmt.Errorf("%s: %w: no kid", op, ErrMalformed)
+		return fail("%w: no kid", ErrMalformed)
 	}
 	parts := strings.Split(jwtPart, ".")
 	if len(parts) != 3 {
-		return "", "", nil, nil, fmt.Errorf("%s: %w: JWT has %d parts", op, ErrMalformed, len(parts))
+		return fail("%w: JWT has %d parts", ErrMalformed, len(parts))
 	}
 	if sig, err := b64.DecodeString(parts[2]); err != nil || len(sig) != 64 {
-		return "", "", nil, nil, fmt.Errorf("%s: %w: signature is not 64 base64url bytes", op, ErrMalformed)
+		return fail("%w: signature is not 64 base64url bytes", ErrMalformed)
 	}
 	body, err := b64.DecodeString(parts[1])
 	if err != nil {
-		return "", "", nil, nil, fmt.Errorf("%s: %w: payload is not base64url", op, ErrMalformed)
+		return fail("%w: payload is not base64url", ErrMalformed)
 	}
-	p = new(payload)
+	p := new(payload)
 	if err := p.UnmarshalJSON(body); err != nil {
-		return "", "", nil, nil, fmt.Errorf("%s: %w", op, err)
+		return fail("%w", err)
 	}
-	return jwtPart, h.Kid, discs, p, nil
+	return unverified{jwt: jwtPart, kid: h.Kid, discs: discs, p: p}, nil
 }
 
 func finish(p *payload, kid, jwtPart string, discs []string, op string) (*Record, error) {
@@ -540,10 +550,16 @@ func Verify(compact string, r keys.Resolver) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("verify record: %w", classify(err))
 	}
+	return finishKeyed(&p, pk, jwtPart, discs, "verify record")
+}
+
+// finishKeyed is finish for a record whose kid resolved to pk: pk must be
+// a key of the issuer the record names, and becomes the record's Key.
+func finishKeyed(p *payload, pk keys.PublicKey, jwtPart string, discs []string, op string) (*Record, error) {
 	if pk.Owner != p.Iss {
-		return nil, fmt.Errorf("verify record: %w: kid %q belongs to %q, iss is %q", ErrWrongIssuerKey, pk.KID, pk.Owner, p.Iss)
+		return nil, fmt.Errorf("%s: %w: kid %q belongs to %q, iss is %q", op, ErrWrongIssuerKey, pk.KID, pk.Owner, p.Iss)
 	}
-	rec, err := finish(&p, pk.KID, jwtPart, discs, "verify record")
+	rec, err := finish(p, pk.KID, jwtPart, discs, op)
 	if err != nil {
 		return nil, err
 	}
@@ -564,26 +580,18 @@ func Verify(compact string, r keys.Resolver) (*Record, error) {
 // signature.
 func Vouched(compact string, r keys.Resolver) (*Record, error) {
 	const op = "vouched record"
-	jwtPart, kid, discs, p, err := parseUnverified(compact, op)
+	u, err := parseUnverified(compact, op)
 	if err != nil {
 		return nil, err
 	}
-	pk, err := keys.Resolve(r, kid, keys.UseRecord)
+	pk, err := keys.Resolve(r, u.kid, keys.UseRecord)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, classify(err))
 	}
-	if err := jwt.NewValidator().Validate(p); err != nil {
+	if err := jwt.NewValidator().Validate(u.p); err != nil {
 		return nil, fmt.Errorf("%s: %w", op, classify(fmt.Errorf("%w: %w", keys.ErrInvalidClaims, err)))
 	}
-	if pk.Owner != p.Iss {
-		return nil, fmt.Errorf("%s: %w: kid %q belongs to %q, iss is %q", op, ErrWrongIssuerKey, pk.KID, pk.Owner, p.Iss)
-	}
-	rec, err := finish(p, pk.KID, jwtPart, discs, op)
-	if err != nil {
-		return nil, err
-	}
-	rec.Key = pk
-	return rec, nil
+	return finishKeyed(u.p, pk, u.jwt, u.discs, op)
 }
 
 // classify maps a keys.ParseJWT error to the record sentinels, keeping
