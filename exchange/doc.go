@@ -30,13 +30,14 @@
 //
 // A node's loops (the HTTP server, one tail per partition of the
 // accepted, audit, keys and control topics, the view applier, the key
-// refresh, the ingest loop) run in one errgroup: the first that fails stops the others and Run returns
-// its error. Losing the brokers is not such a failure: a tail reopens its
-// reader at its next offset after a backoff, and the ingest loop rejoins
-// its group at the committed offsets. Where each part lives: node.go
-// wiring and Run; tails.go the tails and end offsets; accepted.go the
-// read-back check of accepted records; viewapply.go their batched writes
-// to the view; audittrail.go the audit topic
+// refresh, the ingest loop) run in one errgroup: the first that fails
+// stops the others and Run returns its error. Losing the brokers is not
+// such a failure: a tail reopens its reader at its next offset after a
+// backoff, and the ingest loop rejoins its group at the committed
+// offsets. Where each part lives: node.go wiring and Run; tails.go the
+// tails and end offsets; accepted.go the read-back check of accepted
+// records; viewapply.go their batched writes to the view; audittrail.go
+// the audit topic
 // (writes, read-back, checkpoints, lookups, read-your-writes with
 // applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
 // policy control plane; seal.go the node MACs; deliver.go the delivery of

@@ -14,11 +14,9 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/vfs"
 	"github.com/cockroachdb/pebble/vfs/errorfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
@@ -34,6 +32,7 @@ import (
 	"github.com/onevisit/onevisit/exchange/pseudonym"
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/view/viewtest"
 	"github.com/onevisit/onevisit/exchange/wire"
 	"github.com/onevisit/onevisit/policy"
 	"github.com/onevisit/onevisit/schemas"
@@ -704,19 +703,7 @@ func TestProcessWaitsForAnUnreadableView(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var failing atomic.Bool
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
-		if failing.Load() && op.OpKind() == errorfs.OpKindRead && strings.HasSuffix(path, ".sst") {
-			return errorfs.ErrInjected
-		}
-		return nil
-	}))
-	// A cache too small to hold a block: every read goes to the files.
-	w, err := view.Open(dir, key, view.Options{CacheBytes: 1, FS: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	w, failing := viewtest.OpenFailingReads(t, dir, key)
 	p, _ = c.pipelineOn(t, w, nil, nil)
 	older := []ingest.Submission{{Raw: c.hh(t, "public-security", "hh-child-old", now.Add(-2*time.Hour), samples.ChildResidentID), Dataset: "household"}}
 

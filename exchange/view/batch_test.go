@@ -11,8 +11,8 @@ import (
 )
 
 // TestApplyBatchEqualsOneByOne: ApplyBatch over any split of a sequence
-// of items leaves a view on disk exactly as applying them one by one does
-// (Apply, ApplyAt, Advance), and as the view in memory does: the same
+// of items leaves a view on disk exactly as applying them one by one does,
+// and as the view in memory does: the same
 // entry for every subject, the same live count, the same checkpoints,
 // and after a reopen the same again; and Lookup, the batched read,
 // answers as Seen and Current do. The sequences mix what a batch of the
@@ -58,16 +58,8 @@ func TestApplyBatchEqualsOneByOne(t *testing.T) {
 			oneDir, batchDir := t.TempDir(), t.TempDir()
 			one, batched, mem := openDisk(t, oneDir), openDisk(t, batchDir), view.New(1<<10)
 			for _, it := range items {
-				switch {
-				case it.Entry == nil:
-					if err := one.Advance(it.Topic, it.Partition, it.Next); err != nil {
-						t.Fatal(err)
-					}
-				case it.Topic == "":
-					one.Apply(it.Subject, it.Entry)
-					mem.Apply(it.Subject, it.Entry)
-				default:
-					mustApplyAt(t, one, it.Subject, it.Entry, it.Topic, it.Partition)
+				mustApply(t, one, it)
+				if it.Entry != nil {
 					mem.Apply(it.Subject, it.Entry)
 				}
 			}

@@ -442,9 +442,10 @@ func (v *View) applyDisk(items []Item, replaced []bool) error {
 		return errClosed
 	}
 	h := newHeldKeys(2 * len(items))
-	for _, it := range items {
+	slots := make([][2]*heldKey, len(items))
+	for i, it := range items {
 		if it.Entry != nil {
-			h.want(it.Entry.Key(), it.Subject)
+			slots[i] = h.want(it.Entry.Key(), it.Subject)
 		}
 	}
 	if err := d.read(h); err != nil {
@@ -456,7 +457,7 @@ func (v *View) applyDisk(items []Item, replaced []bool) error {
 	moved := map[string]int64{}
 	for i, it := range items {
 		if e := it.Entry; e != nil {
-			seen, cur := h.of(e.Key(), it.Subject)
+			seen, cur := slots[i][0], slots[i][1]
 			applied := seen.present
 			if !applied {
 				seen.present, seen.dirty = true, true
@@ -533,19 +534,17 @@ func newHeldKeys(n int) *heldKeys {
 	return &heldKeys{keys: make(map[string]*heldKey, n), order: make([]string, 0, n)}
 }
 
-// want adds the record id of k and the entry of subject in k's dataset.
-func (h *heldKeys) want(k Key, subject string) {
-	for _, sk := range [2]string{string(seenKey(k.flat())), string(entryKey(k.Dataset, subject))} {
-		if _, ok := h.keys[sk]; !ok {
-			h.keys[sk] = &heldKey{}
+// want adds the record id of k and the entry of subject in k's dataset,
+// and returns their slots (record id first), which read fills.
+func (h *heldKeys) want(k Key, subject string) (slots [2]*heldKey) {
+	for i, sk := range [2]string{string(seenKey(k.flat())), string(entryKey(k.Dataset, subject))} {
+		if slots[i] = h.keys[sk]; slots[i] == nil {
+			slots[i] = &heldKey{}
+			h.keys[sk] = slots[i]
 			h.order = append(h.order, sk)
 		}
 	}
-}
-
-// of returns what was read of k's record id and of subject's entry.
-func (h *heldKeys) of(k Key, subject string) (seen, entry *heldKey) {
-	return h.keys[string(seenKey(k.flat()))], h.keys[string(entryKey(k.Dataset, subject))]
+	return slots
 }
 
 // read fills h through one iterator, in key order: a record id is
@@ -605,29 +604,6 @@ func (d *disk) offset(k, v []byte) (next int64, ok bool) {
 		return 0, false
 	}
 	return int64(binary.BigEndian.Uint64(v[:8])), true
-}
-
-// ApplyAt is Apply for an entry read from partition of topic (e.Pos is
-// set): on disk the partition's checkpoint moves to e.Pos in the same
-// batch as the entry, whether or not e replaced what was there.
-//
-// It returns an error only for a view on disk whose store could not be
-// read or written: then neither the entry nor the checkpoint moved, and
-// the caller must apply e again before it goes past e.Pos (Advance).
-func (v *View) ApplyAt(subject string, e *Entry, topic string, partition int) (bool, error) {
-	replaced := []bool{false}
-	err := v.applyItems([]Item{{Subject: subject, Entry: e, Topic: topic, Partition: partition, Next: e.Pos}}, replaced)
-	return replaced[0], err
-}
-
-// Advance records that the log of partition of topic was read up to next
-// (exclusive) though the last message did not go through ApplyAt (it was
-// refused, or held already). In memory it does nothing.
-func (v *View) Advance(topic string, partition int, next int64) error {
-	if v.disk == nil {
-		return nil
-	}
-	return v.ApplyBatch([]Item{{Topic: topic, Partition: partition, Next: next}})
 }
 
 // Resume returns the offset to read partition of topic from: the

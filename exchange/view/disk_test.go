@@ -6,17 +6,15 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cockroachdb/pebble"
-	"github.com/cockroachdb/pebble/vfs"
 	"github.com/cockroachdb/pebble/vfs/errorfs"
 
 	"github.com/onevisit/onevisit/exchange/record"
 	"github.com/onevisit/onevisit/exchange/view"
+	"github.com/onevisit/onevisit/exchange/view/viewtest"
 )
 
 const topic = "onevisit.accepted.household"
@@ -35,14 +33,12 @@ func TestStoreResumesFromCheckpoint(t *testing.T) {
 	if _, ok := v.Resume(topic, 0); ok {
 		t.Fatal("a fresh store has a checkpoint")
 	}
-	mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
-	mustApplyAt(t, v, "s2", p.entry(t, "r2", 100, record.Upsert).At(1), topic, 0)
-	mustApplyAt(t, v, "s2", p.entry(t, "r3", 90, record.Upsert).At(2), topic, 0) // stale: not applied, checkpoint still moves
-	mustApplyAt(t, v, "s3", p.entry(t, "r4", 100, record.Delete).At(0), topic, 1)
-	if err := v.Advance(topic, 1, 5); err != nil { // offsets 1..4 refused, say
-		t.Fatal(err)
-	}
-	v.Apply("s4", p.entry(t, "own", 100, record.Upsert)) // own write, not read back yet
+	mustApply(t, v, logged("s1", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
+	mustApply(t, v, logged("s2", p.entry(t, "r2", 100, record.Upsert).At(1), 0))
+	mustApply(t, v, logged("s2", p.entry(t, "r3", 90, record.Upsert).At(2), 0)) // stale: not applied, checkpoint still moves
+	mustApply(t, v, logged("s3", p.entry(t, "r4", 100, record.Delete).At(0), 1))
+	mustApply(t, v, view.Item{Topic: topic, Partition: 1, Next: 5}) // offsets 1..4 refused, say
+	v.Apply("s4", p.entry(t, "own", 100, record.Upsert))            // own write, not read back yet
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +76,7 @@ func TestStoreResumesFromCheckpoint(t *testing.T) {
 		t.Error("Seen after reopen: want r3 remembered and r9 not")
 	}
 	// The checkpoint never moves back.
-	mustApplyAt(t, w, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	mustApply(t, w, logged("s1", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
 	if n, _ := w.Resume(topic, 0); n != 3 {
 		t.Errorf("Resume after re-reading offset 0 = %d, want 3", n)
 	}
@@ -118,7 +114,7 @@ func TestStoreDetectsCorruptEntries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := tampered(t, func(v *view.View) {
-				mustApplyAt(t, v, "victim", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+				mustApply(t, v, logged("victim", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
 			}, tt.tamper)
 			if st := stateOf(w, tt.bad); st != (state{}) {
 				t.Fatalf("tampered entry served: %+v", st)
@@ -142,7 +138,7 @@ func TestStoreUnderAnotherKeyStartsEmpty(t *testing.T) {
 	p := newPublisher(t)
 	dir := t.TempDir()
 	v := openDisk(t, dir)
-	mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
+	mustApply(t, v, logged("s1", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +187,7 @@ func TestStoreReadsDuringClose(t *testing.T) {
 	p := newPublisher(t)
 	v := openDisk(t, t.TempDir())
 	e := p.entry(t, "r1", 100, record.Upsert)
-	mustApplyAt(t, v, "s1", e.At(0), topic, 0)
+	mustApply(t, v, logged("s1", e.At(0), 0))
 	start := make(chan struct{})
 	done := make(chan struct{})
 	var wg sync.WaitGroup
@@ -257,8 +253,8 @@ func TestStoreRefusesForgedCheckpoints(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := tampered(t, func(v *view.View) {
-				mustApplyAt(t, v, "s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0)
-				mustApplyAt(t, v, "s2", p.entry(t, "r2", 100, record.Upsert).At(9), topic, 1)
+				mustApply(t, v, logged("s1", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
+				mustApply(t, v, logged("s2", p.entry(t, "r2", 100, record.Upsert).At(9), 1))
 			}, tt.tamper)
 			if n, ok := w.Resume(topic, 0); ok {
 				t.Errorf("forged checkpoint resumed at: %d", n)
@@ -275,7 +271,7 @@ func TestStoreRefusesForgedCheckpoints(t *testing.T) {
 
 // TestStoreReadErrorKeepsCheckpoint: when the store cannot be read (a disk
 // error, injected here through Pebble's errorfs on the store's table
-// files), ApplyAt reports it and neither the entry nor the partition's
+// files), ApplyBatch reports it and neither the entry nor the partition's
 // checkpoint moves, so the tail applies the record again instead of
 // reading past it. Before the fix the record was lost: the read error
 // counted as "keep what is there" and the checkpoint moved on.
@@ -283,41 +279,26 @@ func TestStoreReadErrorKeepsCheckpoint(t *testing.T) {
 	p := newPublisher(t)
 	dir := t.TempDir()
 	v := openDisk(t, dir)
-	if _, err := v.ApplyAt("s1", p.entry(t, "r1", 100, record.Upsert).At(0), topic, 0); err != nil {
-		t.Fatal(err)
-	}
+	mustApply(t, v, logged("s1", p.entry(t, "r1", 100, record.Upsert).At(0), 0))
 	if err := v.Close(); err != nil {
 		t.Fatal(err)
 	}
 
-	var failing atomic.Bool
-	fs := errorfs.Wrap(vfs.Default, errorfs.InjectorFunc(func(op errorfs.Op, path string) error {
-		if failing.Load() && op.OpKind() == errorfs.OpKindRead && strings.HasSuffix(path, ".sst") {
-			return errorfs.ErrInjected
-		}
-		return nil
-	}))
-	// A cache too small to hold a block: every read goes to the files.
-	w, err := view.Open(dir, testKey, view.Options{CacheBytes: 1, FS: fs})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
+	w, failing := viewtest.OpenFailingReads(t, dir, testKey)
 	failing.Store(true)
-	newer := p.entry(t, "r2", 200, record.Upsert).At(1)
-	replaced, err := w.ApplyAt("s1", newer, topic, 0)
-	if !errors.Is(err, errorfs.ErrInjected) || replaced {
-		t.Fatalf("ApplyAt with the store unreadable = %v, %v; want false and the read error", replaced, err)
+	newer := logged("s1", p.entry(t, "r2", 200, record.Upsert).At(1), 0)
+	if err := w.ApplyBatch([]view.Item{newer}); !errors.Is(err, errorfs.ErrInjected) {
+		t.Fatalf("ApplyBatch with the store unreadable = %v; want the read error", err)
 	}
 	if next, ok := w.Resume(topic, 0); next != 1 || !ok {
 		t.Fatalf("checkpoint after the failed apply = %d, %v; want 1 (still before offset 1)", next, ok)
 	}
 
 	failing.Store(false)
-	replaced, err = w.ApplyAt("s1", newer, topic, 0)
-	if err != nil || !replaced {
-		t.Fatalf("ApplyAt again with the store readable = %v, %v; want true, nil", replaced, err)
+	if got := stateOf(w, "s1"); got != (state{true, true, "r1", false}) {
+		t.Fatalf("s1 after the failed apply: %+v; want r1 live, nothing written", got)
 	}
+	mustApply(t, w, newer)
 	if next, _ := w.Resume(topic, 0); next != 2 {
 		t.Fatalf("checkpoint after the retried apply = %d; want 2", next)
 	}
@@ -326,14 +307,17 @@ func TestStoreReadErrorKeepsCheckpoint(t *testing.T) {
 	}
 }
 
-// mustApplyAt is ApplyAt on a store that must not fail.
-func mustApplyAt(t *testing.T, v *view.View, subject string, e *view.Entry, topic string, partition int) bool {
+// logged is the item of e read from partition of the test topic.
+func logged(subject string, e *view.Entry, partition int) view.Item {
+	return view.Item{Subject: subject, Entry: e, Topic: topic, Partition: partition, Next: e.Pos}
+}
+
+// mustApply is ApplyBatch on a store that must not fail.
+func mustApply(t *testing.T, v *view.View, items ...view.Item) {
 	t.Helper()
-	replaced, err := v.ApplyAt(subject, e, topic, partition)
-	if err != nil {
-		t.Fatalf("ApplyAt(%s): %v", subject, err)
+	if err := v.ApplyBatch(items); err != nil {
+		t.Fatalf("ApplyBatch: %v", err)
 	}
-	return replaced
 }
 
 // tampered fills a fresh store with fill, changes its Pebble database

@@ -204,11 +204,11 @@ func New(maxIDs int) *View {
 	return &View{entries: make(map[key]*Entry), seen: newIDSet(maxIDs)}
 }
 
-// Apply installs e for subject (a pseudonym) unless the view already has
-// a newer record. It reports whether e replaced what was there. On disk, a
-// store that cannot be read or written leaves the view as it was and
-// reports false; the tail that reads the record back applies it then
-// (ApplyAt, which reports the error).
+// Apply installs e, this node's own write, for subject (a pseudonym)
+// unless the view already has a newer record. It reports whether e
+// replaced what was there. On disk, a store that cannot be read or written
+// leaves the view as it was and reports false; the tail that reads the
+// record back applies it then (ApplyBatch, which reports the error).
 func (v *View) Apply(subject string, e *Entry) bool {
 	replaced := []bool{false}
 	_ = v.applyItems([]Item{{Subject: subject, Entry: e}}, replaced)
@@ -229,11 +229,12 @@ type Item struct {
 	Next      int64
 }
 
-// ApplyBatch applies items in order, as Apply, ApplyAt and Advance would
-// one by one, under one lock and, on disk, in one write: either every
-// entry and checkpoint of the batch is in the store, or (error) none is,
-// and the caller applies them again before its tail goes past them.
-// In memory it cannot fail, and checkpoints mean nothing.
+// ApplyBatch applies items in order, as if one by one, under one lock
+// and, on disk, in one write: either every entry and checkpoint of the
+// batch is in the store, or (error) none is, and the caller applies them
+// again before its tail goes past them. An error comes only from a store
+// on disk that could not be read or written. In memory it cannot fail,
+// and checkpoints mean nothing.
 func (v *View) ApplyBatch(items []Item) error { return v.applyItems(items, nil) }
 
 func (v *View) applyItems(items []Item, replaced []bool) error {
@@ -351,15 +352,15 @@ func (v *View) Lookup(qs []Query) ([]Held, error) {
 		return nil, errClosed
 	}
 	h := newHeldKeys(2 * len(qs))
-	for _, q := range qs {
-		h.want(q.Key, q.Subject)
+	slots := make([][2]*heldKey, len(qs))
+	for i, q := range qs {
+		slots[i] = h.want(q.Key, q.Subject)
 	}
 	if err := v.disk.read(h); err != nil {
 		return nil, fmt.Errorf("view: read store: %w", err)
 	}
-	for i, q := range qs {
-		seen, cur := h.of(q.Key, q.Subject)
-		out[i] = Held{Seen: seen.present, Current: cur.entry}
+	for i, s := range slots {
+		out[i] = Held{Seen: s[0].present, Current: s[1].entry}
 	}
 	return out, nil
 }
