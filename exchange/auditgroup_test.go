@@ -34,7 +34,8 @@ func newGroupFixture(t *testing.T) *groupFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(kc.Close)
+	addrs := kc.ListenAddrs() // before Close: a closed cluster no longer answers
+	t.Cleanup(func() { kc.Close(); bus.ForgetTransports(addrs) })
 	f := &groupFixture{kc: kc, cfg: bus.Config{Brokers: kc.ListenAddrs(), ClientID: "auditgroup-test"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

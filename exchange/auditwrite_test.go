@@ -31,6 +31,7 @@ func testAuditWriteErrors(t *testing.T, group bool) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	defer bus.ForgetTransports(cl.ListenAddrs())
 	c := bus.Config{Brokers: cl.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -108,6 +108,8 @@ type Node struct {
 	keyEventsRefused *prometheus.CounterVec
 	keyRefusalAudits refusalBudget
 	addr             chan string
+	stopped          chan struct{} // closed when Run returns; runErr is its error then
+	runErr           error
 	pseud            *pseudonym.Pseudonymizer
 	keysOK           atomic.Int64  // unix nanos of the last successful key refresh
 	applied          *applied      // offsets each tail has applied
@@ -147,7 +149,7 @@ func New(p Parts) (*Node, error) {
 		p.Schemas = p.Schemas.Clone() // this node's own: approved versions are added to it at runtime
 	}
 	var err error
-	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), applied: newApplied()}
+	n := &Node{p: p, metrics: prometheus.NewRegistry(), dir: keys.NewDirectory(), view: view.New(0), log: audit.NewLog(), addr: make(chan string, 1), stopped: make(chan struct{}), applied: newApplied()}
 	n.metrics.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), buildInfo())
 	n.keyRefreshErrors = prometheus.NewCounter(prometheus.CounterOpts{Name: "onevisit_keys_refresh_errors_total", Help: "Failed refreshes of the exchange's key versions from the key backend."})
 	n.metrics.MustRegister(n.keyRefreshErrors)
@@ -274,12 +276,16 @@ func (n *Node) Pseudonym(ctx context.Context, subject string) (string, error) {
 // Pipeline is the node's ingest pipeline.
 func (n *Node) Pipeline() *ingest.Pipeline { return n.pipeline }
 
-// Addr waits for the HTTP listener and returns its address.
+// Addr waits for the HTTP listener and returns its address. A Run that
+// ends before it listens (topics it cannot create, keys it cannot read,
+// a view it cannot open) ends the wait with Run's error, not with ctx's.
 func (n *Node) Addr(ctx context.Context) (string, error) {
 	select {
 	case a := <-n.addr:
 		n.addr <- a
 		return a, nil
+	case <-n.stopped:
+		return "", fmt.Errorf("exchange: node stopped before it listened: %w", n.runErr)
 	case <-ctx.Done():
 		return "", ctx.Err()
 	}
@@ -304,7 +310,8 @@ func (n *Node) readyErr() error {
 // Run starts the node and blocks until ctx ends. It reads the accepted
 // and audit topics to the end before it consumes ingest topics, so its
 // duplicate checks see every record accepted before it started.
-func (n *Node) Run(ctx context.Context) error {
+func (n *Node) Run(ctx context.Context) (err error) {
+	defer func() { n.runErr = err; close(n.stopped) }()
 	defer n.writer.Close()
 	defer n.auditWriter.Close()
 	lg := n.p.Logger

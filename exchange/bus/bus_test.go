@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -117,6 +118,7 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	defer ForgetTransports(cl.ListenAddrs())
 	c := Config{Brokers: cl.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -178,5 +180,46 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 	}
 	if strings.Join(values, ",") != "v3,v4" {
 		t.Fatalf("after compaction the topic holds %q, want [v3 v4]", values)
+	}
+}
+
+// TestAClusterAtAnOldAddressIsAskedAfresh: a process that closes one
+// cluster and starts another at the same address (dev mode and the tests
+// do, with ephemeral ports the kernel hands out again) must see the new
+// cluster's topics. The shared transport keeps the closed cluster's
+// connections and answers metadata from its cache: without
+// ForgetTransports, EnsureTopics on the new cluster fails here at once
+// ("unexpected EOF" on a dead connection), and under load it took the
+// closed cluster's topics for existing ones and failed to describe them
+// ("Unknown Topic Or Partition"): one dev start in twenty.
+func TestAClusterAtAnOldAddressIsAskedAfresh(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	first, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addrs := first.ListenAddrs()
+	c := Config{Brokers: addrs}
+	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
+		t.Fatal(err)
+	}
+	first.Close()
+	ForgetTransports(addrs)
+	_, port, _ := strings.Cut(addrs[0], ":")
+	p, _ := strconv.Atoi(port)
+	second, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p))
+	if err != nil {
+		t.Skipf("port %d taken again before the second cluster could listen: %v", p, err)
+	}
+	defer second.Close()
+	defer ForgetTransports(second.ListenAddrs())
+	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
+		t.Fatalf("EnsureTopics on the second cluster at %s: %v", addrs[0], err)
+	}
+	admin, _ := c.Client()
+	meta, err := admin.Metadata(ctx, &kafka.MetadataRequest{Topics: []string{Names("").Accepted("household")}})
+	if err != nil || len(meta.Topics) != 1 || meta.Topics[0].Error != nil {
+		t.Fatalf("the second cluster's accepted topic: %+v, %v", meta, err)
 	}
 }

@@ -59,6 +59,7 @@ func TestEveryTopicTakesAFullBatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	defer ForgetTransports(cl.ListenAddrs())
 	c := Config{Brokers: cl.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -94,6 +95,7 @@ func TestEnsureTopicsRaisesTheMessageLimit(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	defer ForgetTransports(cl.ListenAddrs())
 	c := Config{Brokers: cl.ListenAddrs()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

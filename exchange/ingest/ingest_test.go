@@ -73,7 +73,8 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(kc.Close)
+	addrs := kc.ListenAddrs() // before Close: a closed cluster no longer answers
+	t.Cleanup(func() { kc.Close(); bus.ForgetTransports(addrs) })
 	reg, err := schemas.Default()
 	if err != nil {
 		t.Fatal(err)

@@ -380,6 +380,8 @@ func (e *Env) Close() {
 	if e.Cluster != nil {
 		e.Cluster.Close()
 		e.Cluster = nil
+		// The next embedded broker may get this address again.
+		bus.ForgetTransports(e.Brokers)
 	}
 	if e.ownsData {
 		os.RemoveAll(e.DataDir)

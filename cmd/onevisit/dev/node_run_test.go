@@ -6,11 +6,13 @@ import (
 	"net"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/onevisit/onevisit/cmd/onevisit/dev"
 	"github.com/onevisit/onevisit/exchange"
+	"github.com/onevisit/onevisit/exchange/bus"
 )
 
 // startSecondNode runs another node over env's cluster and keys, on a
@@ -90,5 +92,35 @@ func TestNodeRunStopsAllLoopsOnFirstFailure(t *testing.T) {
 				t.Fatalf("Run = %v, want %q... wrapping %v", err, tt.prefix, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestStartReportsWhyTheNodeStopped: a node whose Run fails before it
+// listens (here: no broker answers, so it cannot create its topics) ends
+// Start at once with that failure, not with the caller's deadline.
+// Before, Start waited for the listener until its context ran out and
+// reported only "context deadline exceeded".
+func TestStartReportsWhyTheNodeStopped(t *testing.T) {
+	// A port nothing listens on: bind one, then close it.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	begun := time.Now()
+	env, err := dev.Start(ctx, dev.Options{HTTPAddr: "127.0.0.1:0", Ephemeral: true, SkipSamples: true,
+		Kafka: &bus.Config{Brokers: []string{dead}, ClientID: "onevisit-test"}})
+	if err == nil {
+		env.Close()
+		t.Fatal("Start succeeded with no broker")
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Fatalf("Start waited for its deadline (%s): %v", time.Since(begun).Round(time.Millisecond), err)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) || !strings.Contains(err.Error(), "node stopped before it listened: ensure topics: ") {
+		t.Fatalf("Start = %v, want the node's failure to reach the broker", err)
 	}
 }
