@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/onevisit/onevisit/exchange/audit"
@@ -22,7 +21,7 @@ import (
 // (the audit topic has one partition: the log's order) and an audit group
 // over the node's sealing writer.
 type groupFixture struct {
-	kc     *kfake.Cluster
+	kc     *bus.Embedded
 	cfg    bus.Config
 	sealer *audit.Sealer
 	group  *auditGroup
@@ -30,13 +29,12 @@ type groupFixture struct {
 
 func newGroupFixture(t *testing.T) *groupFixture {
 	t.Helper()
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	kc, err := bus.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := kc.ListenAddrs() // before Close: a closed cluster no longer answers
-	t.Cleanup(func() { kc.Close(); bus.ForgetTransports(addrs) })
-	f := &groupFixture{kc: kc, cfg: bus.Config{Brokers: kc.ListenAddrs(), ClientID: "auditgroup-test"}}
+	t.Cleanup(kc.Close)
+	f := &groupFixture{kc: kc, cfg: bus.Config{Brokers: kc.Brokers(), ClientID: "auditgroup-test"}}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := bus.EnsureTopics(ctx, f.cfg, nil, bus.TopicSpec{Partitions: 1}); err != nil {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/onevisit/onevisit/exchange/audit"
 	"github.com/onevisit/onevisit/exchange/bus"
@@ -26,13 +25,12 @@ func TestAuditWriteErrors(t *testing.T) {
 }
 
 func testAuditWriteErrors(t *testing.T, group bool) {
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	cl, err := bus.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	defer bus.ForgetTransports(cl.ListenAddrs())
-	c := bus.Config{Brokers: cl.ListenAddrs()}
+	c := bus.Config{Brokers: cl.Brokers()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := bus.EnsureTopics(ctx, c, []string{"household"}, bus.TopicSpec{}); err != nil {

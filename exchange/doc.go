@@ -28,24 +28,23 @@
 // the /v1/me routes (exchange/citizen); dev mode adds its development
 // sign-in provider under /dev/ (Parts.DevSignIn).
 //
-// A node's loops (the HTTP server, one tail per partition of the
-// accepted, audit, keys and control topics, the view applier, the key
-// refresh, the ingest loop) run in one errgroup: the first that fails
-// stops the others and Run returns its error. Losing the brokers is not
-// such a failure: a tail reopens its reader at its next offset after a
-// backoff, and the ingest loop rejoins its group at the committed
-// offsets. Where each part lives: node.go wiring and Run; tails.go the
-// tails and end offsets; accepted.go the read-back check of accepted
-// records; viewapply.go their batched writes to the view; audittrail.go
-// the audit topic
-// (writes, read-back, checkpoints, lookups, read-your-writes with
-// applied.go); keyevents.go and keyrefresh.go key sync; governance.go the
-// policy control plane; seal.go the node MACs; deliver.go the delivery of
+// A node's loops (the HTTP server, one tail per partition of the accepted,
+// audit, keys and control topics, the view applier, the key refresh, the
+// ingest loop) run in one errgroup: the first that fails stops the others
+// and Run returns its error. Losing the brokers is not such a failure: a
+// tail reopens its reader at its next offset after a backoff, and the
+// ingest loop rejoins its group at the committed offsets. Where each part
+// lives: node.go wiring and Run; tails.go the tails and end offsets;
+// accepted.go the read-back check of accepted records; viewapply.go their
+// batched writes to the view; audittrail.go the audit topic (writes,
+// read-back, checkpoints, lookups, read-your-writes with applied.go);
+// keyevents.go and keyrefresh.go key sync; governance.go the policy
+// control plane; seal.go the node MACs; deliver.go the delivery of
 // subscriptions to their consumers' delivery topics ("Tell Us Once");
-// corrections.go the corrections routed to departments and the notices
-// of corrected records (corrections_citizen.go those residents file from
-// the citizen page); the ingest loop itself (fetch, pipeline, commit after the durable
-// write) is ingest.Consumer.
+// corrections.go the corrections routed to departments and the notices of
+// corrected records (corrections_citizen.go those residents file from the
+// citizen page); the ingest loop itself (fetch, pipeline, commit after the
+// durable write) is ingest.Consumer.
 //
 // # Live queries
 //

@@ -40,14 +40,12 @@ func newViewApplier(n *Node) *viewApplier {
 	return &viewApplier{n: n, queue: make(chan applyStep, 4*maxApplyBatch)}
 }
 
-// add queues item; after runs once it is in the view. It returns false,
-// having queued nothing, when ctx ended first.
-func (a *viewApplier) add(ctx context.Context, item view.Item, after func()) bool {
+// add queues item; after runs once it is in the view. When ctx ends
+// first, nothing is queued.
+func (a *viewApplier) add(ctx context.Context, item view.Item, after func()) {
 	select {
 	case a.queue <- applyStep{item, after}:
-		return true
 	case <-ctx.Done():
-		return false
 	}
 }
 

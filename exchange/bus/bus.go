@@ -177,22 +177,6 @@ func (c Config) Transport() (*kafka.Transport, error) {
 	return t.(*kafka.Transport), nil
 }
 
-// ForgetTransports closes the shared transports to brokers and forgets
-// them. Call it when the cluster at those addresses goes away (an
-// embedded broker closing): a cluster started later at the same address
-// then gets transports of its own, instead of answers from the closed
-// cluster's cached metadata, which name topics the new one does not have.
-func ForgetTransports(brokers []string) {
-	b := strings.Join(brokers, ",")
-	transports.Range(func(k, t any) bool {
-		if k.(transportKey).brokers == b {
-			transports.Delete(k)
-			t.(*kafka.Transport).CloseIdleConnections()
-		}
-		return true
-	})
-}
-
 // transports holds the process's Kafka transports by connection settings.
 var transports sync.Map // transportKey → *kafka.Transport
 

@@ -113,13 +113,12 @@ func TestValidate(t *testing.T) {
 }
 
 func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	cl, err := StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	defer ForgetTransports(cl.ListenAddrs())
-	c := Config{Brokers: cl.ListenAddrs()}
+	c := Config{Brokers: cl.Brokers()}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for i := 0; i < 2; i++ {
@@ -184,36 +183,34 @@ func TestEnsureTopicsIsIdempotentAndCompacts(t *testing.T) {
 }
 
 // TestAClusterAtAnOldAddressIsAskedAfresh: a process that closes one
-// cluster and starts another at the same address (dev mode and the tests
-// do, with ephemeral ports the kernel hands out again) must see the new
-// cluster's topics. The shared transport keeps the closed cluster's
-// connections and answers metadata from its cache: without
-// ForgetTransports, EnsureTopics on the new cluster fails here at once
-// ("unexpected EOF" on a dead connection), and under load it took the
-// closed cluster's topics for existing ones and failed to describe them
-// ("Unknown Topic Or Partition"): one dev start in twenty.
+// embedded broker and starts another at the same address (dev mode and
+// the tests do, with ephemeral ports the kernel hands out again) must see
+// the new broker's topics. The shared transport keeps the closed broker's
+// connections and answers metadata from its cache: had Close not dropped
+// it, EnsureTopics on the new broker fails here at once ("unexpected
+// EOF" on a dead connection), and under load it took the closed broker's
+// topics for existing ones and failed to describe them ("Unknown Topic
+// Or Partition"): one dev start in twenty.
 func TestAClusterAtAnOldAddressIsAskedAfresh(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	first, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	first, err := StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := first.ListenAddrs()
+	addrs := first.Brokers()
 	c := Config{Brokers: addrs}
 	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
 		t.Fatal(err)
 	}
 	first.Close()
-	ForgetTransports(addrs)
 	_, port, _ := strings.Cut(addrs[0], ":")
 	p, _ := strconv.Atoi(port)
-	second, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(p))
+	second, err := StartEmbedded(kfake.Ports(p))
 	if err != nil {
-		t.Skipf("port %d taken again before the second cluster could listen: %v", p, err)
+		t.Skipf("port %d taken again before the second broker could listen: %v", p, err)
 	}
 	defer second.Close()
-	defer ForgetTransports(second.ListenAddrs())
 	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
 		t.Fatalf("EnsureTopics on the second cluster at %s: %v", addrs[0], err)
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/onevisit/onevisit/exchange/record"
 )
@@ -54,13 +53,12 @@ func TestSizeLimitsChain(t *testing.T) {
 // one message of MaxMessageBytes and a batch of WriterBatchBytes to every
 // topic EnsureTopics made on a broker whose default limit is 1 MiB.
 func TestEveryTopicTakesAFullBatch(t *testing.T) {
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	cl, err := StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	defer ForgetTransports(cl.ListenAddrs())
-	c := Config{Brokers: cl.ListenAddrs()}
+	c := Config{Brokers: cl.Brokers()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	if err := EnsureTopics(ctx, c, []string{"household"}, TopicSpec{Partitions: 1}); err != nil {
@@ -90,13 +88,12 @@ func TestEveryTopicTakesAFullBatch(t *testing.T) {
 // chain (with the broker's 1 MiB default) get max.message.bytes raised
 // to TopicMaxMessageBytes; a topic already allowing more keeps its value.
 func TestEnsureTopicsRaisesTheMessageLimit(t *testing.T) {
-	cl, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	cl, err := StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	defer ForgetTransports(cl.ListenAddrs())
-	c := Config{Brokers: cl.ListenAddrs()}
+	c := Config{Brokers: cl.Brokers()}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	admin, err := c.Client()

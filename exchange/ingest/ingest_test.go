@@ -20,7 +20,6 @@ import (
 	"github.com/cockroachdb/pebble/vfs/errorfs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/segmentio/kafka-go"
-	"github.com/twmb/franz-go/pkg/kfake"
 
 	"github.com/onevisit/onevisit/connectors/samples"
 	"github.com/onevisit/onevisit/deploy/testkit"
@@ -69,12 +68,11 @@ type cluster struct {
 
 func newCluster(t *testing.T) *cluster {
 	t.Helper()
-	kc, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(0))
+	kc, err := bus.StartEmbedded()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addrs := kc.ListenAddrs() // before Close: a closed cluster no longer answers
-	t.Cleanup(func() { kc.Close(); bus.ForgetTransports(addrs) })
+	t.Cleanup(kc.Close)
 	reg, err := schemas.Default()
 	if err != nil {
 		t.Fatal(err)

@@ -145,7 +145,7 @@ var SampleClients = []Client{
 
 // Env is a running dev environment.
 type Env struct {
-	Cluster *kfake.Cluster
+	Cluster *bus.Embedded
 	Node    *exchange.Node
 	DataDir string
 	Brokers []string
@@ -314,10 +314,10 @@ func (e *Env) startBroker(o Options) error {
 	if !o.Ephemeral {
 		kopts = append(kopts, kfake.DataDir(filepath.Join(e.DataDir, "kafka")))
 	}
-	if e.Cluster, err = kfake.NewCluster(kopts...); err != nil {
+	if e.Cluster, err = bus.StartEmbedded(kopts...); err != nil {
 		return fmt.Errorf("dev: embedded broker on %s: %w", o.KafkaAddr, err)
 	}
-	e.Brokers = e.Cluster.ListenAddrs()
+	e.Brokers = e.Cluster.Brokers()
 	e.Kafka = bus.Config{Brokers: e.Brokers, ClientID: "onevisit-dev"}
 	return nil
 }
@@ -380,8 +380,6 @@ func (e *Env) Close() {
 	if e.Cluster != nil {
 		e.Cluster.Close()
 		e.Cluster = nil
-		// The next embedded broker may get this address again.
-		bus.ForgetTransports(e.Brokers)
 	}
 	if e.ownsData {
 		os.RemoveAll(e.DataDir)
